@@ -1,0 +1,132 @@
+// Package plan defines the TOML plan that the optimizer writes and every rank of a job reads: which
+// stages exist, which model variant each runs, and on which hosts/devices with which routing weights.
+//
+// This file holds the format (types, strict decoding, encoding). Validation against a hostfile and the
+// file system lives beside it; the optimizer that produces plans lives in plan/optimizer.
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Stage operations understood by the runner.
+const (
+	OpReadImage         = "read_image"         // source: reads image files of its data shard
+	OpReadSpeech        = "read_speech"        // source: reads spoken-question WAV files of its data shard
+	OpImageFeatures     = "image_features"     // model: image -> feature vector
+	OpSpeechRecognition = "speech_recognition" // model: audio -> CTC logits -> question text
+	OpVQA               = "vqa"                // model, joins features and question text -> answer
+	OpSink              = "sink"               // writes results.jsonl (exactly one worker)
+)
+
+// Plan is one runnable JellyBean plan. Relative paths in it (dataset, models) are resolved against the
+// JellyBean root directory, which is the working directory of every rank.
+type Plan struct {
+	Job       string  `toml:"job"`        // human-readable name of the job
+	Workload  string  `toml:"workload"`   // embedded workload this plan runs, e.g. "vqa"
+	Dataset   string  `toml:"dataset"`    // dataset manifest the sources read
+	Limit     int     `toml:"limit"`      // process at most this many items (0 = all)
+	BasePort  int     `toml:"base_port"`  // rank listens on base_port + its slot index on its host
+	BatchSize int     `toml:"batch_size"` // default micro-batch size of model stages
+	InputRate float64 `toml:"input_rate"` // items/s per source; 0 = batch mode (as fast as possible)
+	Compress  string  `toml:"compress"`   // off | fastest | default | auto
+
+	Predicted Predicted `toml:"predicted"` // what the optimizer expects, for predicted-vs-measured reports
+	Stages    []Stage   `toml:"stage"`
+}
+
+// Predicted carries the optimizer's figures for the plan; all optional.
+type Predicted struct {
+	ThroughputItemsPerSecond float64 `toml:"throughput_items_per_second"`
+	ComputeCost              float64 `toml:"compute_cost"`
+	CommunicationCost        float64 `toml:"communication_cost"`
+	TotalCost                float64 `toml:"total_cost"`
+	Accuracy                 float64 `toml:"accuracy"`
+	OptimalityGap            float64 `toml:"optimality_gap"`
+	Solver                   string  `toml:"solver"`
+}
+
+// Stage is one node of the workflow graph.
+type Stage struct {
+	Name      string   `toml:"name"`       // unique, e.g. "ExtractImageFeature"
+	Op        string   `toml:"op"`         // one of the Op* constants
+	Variant   string   `toml:"variant"`    // model variant name, e.g. "r18" (model stages)
+	Model     string   `toml:"model"`      // ONNX file (model stages)
+	Inputs    []string `toml:"inputs"`     // names of upstream stages
+	BatchSize int      `toml:"batch_size"` // overrides Plan.BatchSize when > 0
+	Workers   []Worker `toml:"worker"`
+}
+
+// Worker places one rank of a stage on a host.
+type Worker struct {
+	Host     string  `toml:"host"`     // host name as written in the hostfile
+	Device   string  `toml:"device"`   // "cpu" (default) or "cuda:N"
+	Weight   float64 `toml:"weight"`   // routing weight: share of the stage's items (e.g. req/s); > 0
+	Threads  int     `toml:"threads"`  // intra-op threads; 0 = host cores / ranks on the host
+	Capacity float64 `toml:"capacity"` // optional: predicted items/s this worker can sustain
+}
+
+// Parse decodes a plan from TOML. Unknown keys are errors: a typo must not silently become a default.
+// name is used in error messages (usually the file path).
+func Parse(name string, data []byte) (*Plan, error) {
+	var p Plan
+	md, err := toml.Decode(string(data), &p)
+	if err != nil {
+		var perr toml.ParseError
+		if ok := asParseError(err, &perr); ok {
+			return nil, fmt.Errorf("%s:%d: %s", name, perr.Position.Line, perr.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return nil, fmt.Errorf("%s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	}
+	return &p, nil
+}
+
+func asParseError(err error, out *toml.ParseError) bool {
+	pe, ok := err.(toml.ParseError)
+	if ok {
+		*out = pe
+	}
+	return ok
+}
+
+// Load reads and parses a plan file.
+func Load(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Encode renders the plan as TOML.
+func (p *Plan) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// StageByName returns the stage with the given name, or nil.
+func (p *Plan) StageByName(name string) *Stage {
+	for i := range p.Stages {
+		if p.Stages[i].Name == name {
+			return &p.Stages[i]
+		}
+	}
+	return nil
+}
