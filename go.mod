@@ -6,3 +6,5 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/yalue/onnxruntime_go v1.27.0
 )
+
+require github.com/NVIDIA/go-nvml v0.13.4-1 // indirect
