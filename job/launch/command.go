@@ -1,0 +1,100 @@
+package launch
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Job is what every rank of one launch shares: where the files are and how ranks identify the job.
+type Job struct {
+	Root     string // JellyBean root on this machine: working directory of local ranks
+	Binary   string // jellybean executable for local ranks
+	Hostfile string // hostfile copy in the run directory, relative to Root (or absolute)
+	Plan     string // plan copy in the run directory, relative to Root (or absolute)
+	RunDir   string // runs/<id>, relative to Root (or absolute)
+	JobID    string
+	Secret   string // hex; never placed on a command line
+	Resume   bool
+}
+
+// Invocation is how to start one rank: a pure description, so that the command lines can be tested
+// without starting anything.
+type Invocation struct {
+	Rank   int
+	Host   string
+	Remote bool     // started through ssh: the secret goes to stdin, stdin stays open as a lifeline
+	Path   string   // program to exec
+	Args   []string // argv[1:]
+	Env    []string // added to the launcher's environment (local ranks only)
+	Dir    string   // working directory
+}
+
+// rankArgs are the `jellybean run` flags every rank gets, local or remote.
+func rankArgs(j Job, rank int) []string {
+	args := []string{"run", "-H", j.Hostfile, "-p", j.Plan, "--rank", strconv.Itoa(rank), "--run-dir", j.RunDir}
+	if j.Resume {
+		args = append(args, "--resume")
+	}
+	return args
+}
+
+// LocalInvocation starts a rank on this machine: exec directly, secret in the environment.
+func LocalInvocation(j Job, rank int, host string) Invocation {
+	return Invocation{
+		Rank: rank, Host: host,
+		Path: j.Binary,
+		Args: rankArgs(j, rank),
+		Env:  []string{"JELLYBEAN_JOB_ID=" + j.JobID, "JELLYBEAN_JOB_SECRET=" + j.Secret},
+		Dir:  j.Root,
+	}
+}
+
+// SSHInvocation starts a rank on another host through the ssh client. The remote command only carries
+// public values (job id, paths); the secret is written as the first line of ssh's stdin by the launcher.
+func SSHInvocation(j Job, rank int, host string, o SSHOptions) Invocation {
+	root := o.RemoteRoot
+	if root == "" {
+		root = j.Root
+	}
+	bin := o.RemoteBinary
+	if bin == "" {
+		bin = path.Join("bin", "jellybean")
+	}
+	var remote strings.Builder
+	fmt.Fprintf(&remote, "cd %s && exec env JELLYBEAN_JOB_ID=%s", shellQuote(root), shellQuote(j.JobID))
+	if o.RemoteORTLib != "" {
+		fmt.Fprintf(&remote, " JELLYBEAN_ORT_LIB=%s", shellQuote(o.RemoteORTLib))
+	}
+	fmt.Fprintf(&remote, " %s", shellQuote(bin))
+	for _, a := range rankArgs(j, rank) {
+		fmt.Fprintf(&remote, " %s", shellQuote(a))
+	}
+	remote.WriteString(" --secret-stdin")
+
+	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(o.connectTimeout())}
+	if o.Port != 0 {
+		args = append(args, "-p", strconv.Itoa(o.Port))
+	}
+	if o.Identity != "" {
+		args = append(args, "-i", o.Identity)
+	}
+	args = append(args, o.Extra...)
+	// "--" ends ssh's options, so a host name cannot be taken for one.
+	args = append(args, "--", host, remote.String())
+	return Invocation{
+		Rank: rank, Host: host, Remote: true,
+		Path: o.client(),
+		Args: args,
+		Dir:  j.Root,
+	}
+}
+
+// shellQuote quotes s for a POSIX shell (the remote login shell runs the ssh command line).
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

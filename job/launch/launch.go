@@ -1,0 +1,196 @@
+// Package launch starts a JellyBean job the way mpirun does: one `jellybean run` per rank of a hostfile,
+// directly on this machine or through ssh on others, with a fresh per-job secret, each rank's output in
+// runs/<id>/ranks/<rank>.log, a progress display, and the first failure stopping every other rank.
+//
+// The pure parts (command lines, progress, log tails, run ids) are separate from the process
+// supervision (supervise.go) so that they can be table-tested.
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"jellybean/hostfiles"
+	"jellybean/plan"
+)
+
+// Config is one launch.
+type Config struct {
+	Hostfile string // hostfile path; optional with Resume (the run's copy is used)
+	Plan     string // plan path; optional with Resume
+	RunID    string // id for a new run ("" = timestamp-based)
+	Resume   string // id of an existing run to continue; ranks then process only missing items
+
+	Root     string // JellyBean root: working directory of the ranks (default: current directory)
+	RunsDir  string // where run directories live (default: <Root>/runs)
+	Binary   string // jellybean executable for local ranks (default: this executable)
+	Hostname string // this machine's name, for deciding which hosts are local (default: os.Hostname)
+	SSH      SSHOptions
+
+	Grace            time.Duration // SIGTERM → SIGKILL delay when stopping ranks (default 5s)
+	ProgressInterval time.Duration // between progress lines when Err is not a terminal (default 10s)
+	Out              io.Writer     // final report (default os.Stdout)
+	Err              io.Writer     // progress and messages (default os.Stderr)
+	ErrIsTerminal    bool          // redraw one progress line instead of printing lines
+	Signals          <-chan os.Signal
+	OnRunDir         func(id, dir string) // called once the run directory exists (e.g. to record the id)
+}
+
+// Result describes a finished launch.
+type Result struct {
+	RunID  string
+	RunDir string // absolute
+	Ranks  int
+	Wall   time.Duration
+}
+
+// Run launches the job and supervises it until every rank has exited. It returns a *RankFailure when a
+// rank failed (after stopping the others) and an *Interrupted when a signal arrived on cfg.Signals.
+func Run(cfg Config) (*Result, error) {
+	if err := cfg.fillDefaults(); err != nil {
+		return nil, err
+	}
+	id, dir, err := prepareRunDir(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	hf, err := hostfiles.Load(filepath.Join(dir, HostfileFile))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.OnRunDir != nil {
+		cfg.OnRunDir(id, dir)
+	}
+
+	job := Job{
+		Root:     cfg.Root,
+		Binary:   cfg.Binary,
+		RunDir:   rankPath(cfg.Root, dir),
+		JobID:    "jb-" + id,
+		Secret:   NewSecret(),
+		Resume:   cfg.Resume != "",
+	}
+	job.Hostfile = filepath.Join(job.RunDir, HostfileFile)
+	job.Plan = filepath.Join(job.RunDir, PlanFile)
+
+	slots := hf.Ranks()
+	fmt.Fprintf(cfg.Err, "jellybean launch: run %s: %d rank(s) on %s; logs in %s\n",
+		id, len(slots), strings.Join(hf.HostNames(), ", "), filepath.Join(rankPath(cfg.Root, dir), RanksDir))
+	start := time.Now()
+	failure, err := supervise(cfg, job, dir, slots)
+	wall := time.Since(start)
+	res := &Result{RunID: id, RunDir: dir, Ranks: len(slots), Wall: wall}
+	if err != nil {
+		return res, err
+	}
+	if failure != nil {
+		return res, failure
+	}
+	reportSuccess(cfg.Out, cfg.Root, dir, wall)
+	return res, nil
+}
+
+func (cfg *Config) fillDefaults() error {
+	var err error
+	if cfg.Root == "" {
+		if cfg.Root, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	if cfg.Root, err = filepath.Abs(cfg.Root); err != nil {
+		return err
+	}
+	if cfg.RunsDir == "" {
+		cfg.RunsDir = filepath.Join(cfg.Root, "runs")
+	} else if !filepath.IsAbs(cfg.RunsDir) {
+		cfg.RunsDir = filepath.Join(cfg.Root, cfg.RunsDir)
+	}
+	if cfg.Binary == "" {
+		if cfg.Binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("finding the jellybean executable: %w", err)
+		}
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = thisHostname()
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 5 * time.Second
+	}
+	if cfg.ProgressInterval <= 0 {
+		cfg.ProgressInterval = 10 * time.Second
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Err == nil {
+		cfg.Err = os.Stderr
+	}
+	return nil
+}
+
+// prepareRunDir validates the inputs and creates (or, for --resume, checks) the run directory. Inputs
+// are checked before anything is created, so a typo leaves no half-made run behind.
+func prepareRunDir(cfg *Config) (id, dir string, err error) {
+	if cfg.Resume != "" {
+		if !ValidRunID(cfg.Resume) {
+			return "", "", fmt.Errorf("--resume %q: not a run id (letters, digits, '.', '_', '-')", cfg.Resume)
+		}
+		if cfg.RunID != "" && cfg.RunID != cfg.Resume {
+			return "", "", errors.New("--run-id and --resume name different runs")
+		}
+		if err := checkResumable(cfg.RunsDir, cfg.Resume, cfg.Plan, cfg.Hostfile); err != nil {
+			return "", "", err
+		}
+		dir = filepath.Join(cfg.RunsDir, cfg.Resume)
+		if _, err := plan.Load(filepath.Join(dir, PlanFile)); err != nil {
+			return "", "", err
+		}
+		return cfg.Resume, dir, nil
+	}
+	if cfg.Hostfile == "" || cfg.Plan == "" {
+		return "", "", errors.New("need -H HOSTFILE and -p PLAN (or --resume RUN_ID)")
+	}
+	if cfg.RunID != "" && !ValidRunID(cfg.RunID) {
+		return "", "", fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
+	}
+	if _, err := hostfiles.Load(cfg.Hostfile); err != nil {
+		return "", "", err
+	}
+	if _, err := plan.Load(cfg.Plan); err != nil {
+		return "", "", err
+	}
+	id, err = createRunDir(cfg.RunsDir, cfg.RunID, cfg.Plan, cfg.Hostfile)
+	if err != nil {
+		return "", "", err
+	}
+	return id, filepath.Join(cfg.RunsDir, id), nil
+}
+
+// rankPath is how ranks are told about a path: relative to the root when it lies inside it (so that a
+// remote host with its JellyBean checkout elsewhere finds it), else absolute.
+func rankPath(root, p string) string {
+	if rel, err := filepath.Rel(root, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return rel
+	}
+	return p
+}
+
+// rankEnv is the environment every rank process starts from: the launcher's, minus the variables through
+// which a rank could pick up another job's identity or secret.
+func rankEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "JELLYBEAN_JOB_ID", "JELLYBEAN_JOB_SECRET", "JELLYBEAN_RANK":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
