@@ -68,12 +68,12 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	job := Job{
-		Root:     cfg.Root,
-		Binary:   cfg.Binary,
-		RunDir:   rankPath(cfg.Root, dir),
-		JobID:    "jb-" + id,
-		Secret:   NewSecret(),
-		Resume:   cfg.Resume != "",
+		Root:   cfg.Root,
+		Binary: cfg.Binary,
+		RunDir: rankPath(cfg.Root, dir),
+		JobID:  "jb-" + id,
+		Secret: NewSecret(),
+		Resume: cfg.Resume != "",
 	}
 	job.Hostfile = filepath.Join(job.RunDir, HostfileFile)
 	job.Plan = filepath.Join(job.RunDir, PlanFile)

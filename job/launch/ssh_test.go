@@ -1,0 +1,97 @@
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"jellybean/job/launch/sshtest"
+)
+
+// sshConfig aims the fixture's launcher at a real sshd on 127.0.0.2/127.0.0.3.
+func sshConfig(f *fixture, srv *sshtest.Server) Config {
+	cfg := f.config()
+	cfg.SSH = SSHOptions{Port: srv.Port, Identity: srv.Identity, Extra: srv.ClientOptions(), RemoteBinary: fakeRank, ConnectTimeout: 5}
+	return cfg
+}
+
+func TestRunOverSSH(t *testing.T) {
+	srv := sshtest.Start(t)
+	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=2\n127.0.0.3 slots=1\n",
+		map[string]any{"3": map[string]any{"sleep": "200ms", "progress": 2}})
+	res, err, _ := f.run(sshConfig(f, srv))
+	if err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s\nsshd log:\n%s", err, f.errb.String(), srv.Log())
+	}
+	local := readSeen(t, res.RunDir, 0)
+	for r := 1; r <= 3; r++ {
+		s := readSeen(t, res.RunDir, r)
+		if !s.Stdin || s.Secret != local.Secret || s.JobID != local.JobID {
+			t.Errorf("ssh rank %d: %+v; want the job's secret (%s…) read from stdin and its job id", r, s, local.Secret[:8])
+		}
+	}
+	if !strings.Contains(f.errb.String(), "2/2 items (100%)") {
+		t.Errorf("progress from an ssh rank did not reach the display:\n%s", f.errb.String())
+	}
+}
+
+// A failing rank stops ssh ranks through their lifeline: closing their stdin ends them on the remote host.
+func TestRunOverSSHLifeline(t *testing.T) {
+	srv := sshtest.Start(t)
+	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=1\n127.0.0.3 slots=1\n", map[string]any{
+		"*": map[string]any{"sleep": "60s"},
+		"0": map[string]any{"sleep": "1s", "exit": 4, "say": "local rank gives up"},
+	})
+	cfg := sshConfig(f, srv)
+	cfg.Grace = 6 * time.Second // the lifeline, not SIGKILL, must end the remote ranks
+	dirc := make(chan string, 1)
+	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
+	started := make(chan error, 1)
+	go func() {
+		dir := <-dirc
+		for r := 1; r <= 2; r++ {
+			waitSeen(t, dir, r)
+		}
+		started <- nil
+	}()
+	res, err, took := f.run(cfg)
+	var rf *RankFailure
+	if !errors.As(err, &rf) || rf.Rank != 0 || rf.ExitCode() != 4 {
+		t.Fatalf("error %v; want rank 0's exit status 4", err)
+	}
+	select {
+	case <-started:
+	default:
+		t.Fatalf("remote ranks never started; stderr:\n%s", f.errb.String())
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v", took)
+	}
+	for r := 1; r <= 2; r++ {
+		assertGone(t, fmt.Sprintf("remote rank %d", r), readSeen(t, res.RunDir, r).PID, 2*time.Second)
+		log := lastLogLine(filepath.Join(res.RunDir, RanksDir, fmt.Sprint(r)+".log"))
+		if log != "fakerank: lifeline closed" {
+			t.Errorf("remote rank %d ended with %q; want it to notice its lifeline closing", r, log)
+		}
+	}
+}
+
+func TestRunUnreachableHost(t *testing.T) {
+	srv := sshtest.Start(t)
+	// 127.0.0.4: nothing listens on the port there.
+	f := newFixture(t, "localhost slots=1\n127.0.0.4 slots=1\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	_, err, took := f.run(sshConfig(f, srv))
+	var rf *RankFailure
+	if !errors.As(err, &rf) || rf.Rank != 1 || rf.Host != "127.0.0.4" || rf.ExitCode() != 255 {
+		t.Fatalf("error %v; want rank 1 on 127.0.0.4 with ssh's status 255", err)
+	}
+	if !strings.Contains(err.Error(), "Connection refused") {
+		t.Errorf("error %q does not say why ssh failed", err)
+	}
+	if took > 15*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
