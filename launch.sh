@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# JellyBean's entry point.
+#
+#   ./launch.sh                                  build if needed, fetch ONNX Runtime, generate the default
+#                                                data, run the default job on this machine, evaluate it
+#   ./launch.sh -H HOSTFILE -p PLAN [--resume RUN_ID] [other `jellybean launch` flags]
+#   ./launch.sh --resume RUN_ID                  continue a run: only items missing from its results
+#
+# Needs only bash, curl and Go on a fresh Debian machine; everything else is fetched or generated.
+# Remote hosts (anything in the hostfile but localhost/127.0.0.1/::1/this host) are reached with
+# `ssh -o BatchMode=yes`; see `bin/jellybean launch -h` and JELLYBEAN_SSH_* for ssh settings.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$root"
+bin=bin/jellybean
+
+say() { echo "launch.sh: $*" >&2; }
+
+usage() {
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+}
+
+case "${1:-}" in
+  -h|--help|help) usage; exit 0 ;;
+esac
+
+# 1. Build bin/jellybean when it is missing or older than any source file (Go code, go.mod/go.sum and the
+#    files it embeds; outputs, downloads and generated data do not count).
+needs_build() {
+  [ -x "$bin" ] || return 0
+  [ -n "$(find . \( -path ./.cache -o -path ./runs -o -path ./.git -o -path ./bin -o -path ./workloads/vqa/data \
+      -o -name __pycache__ \) -prune -o -type f ! -name '*.md' -newer "$bin" -print -quit)" ]
+}
+if needs_build; then
+  if ! command -v go >/dev/null 2>&1; then
+    say "Go is needed to build $bin: install Go 1.26 or newer (https://go.dev/dl/) and put it on PATH"
+    exit 1
+  fi
+  say "building $bin"
+  go build -o "$bin" ./job
+fi
+
+# 2. ONNX Runtime: the user's $JELLYBEAN_ORT_LIB first, else the pinned, sha256-checked download.
+JELLYBEAN_ORT_LIB=$(job/setup/fetch-onnxruntime.sh)
+export JELLYBEAN_ORT_LIB
+
+# has_command NAME: whether this build has the sub-command (others may not have landed in every build).
+has_command() { grep -q "^  $1 " <<<"$("$bin" help 2>&1)"; }
+
+if [ $# -gt 0 ]; then
+  exec "$bin" launch "$@"
+fi
+
+# 3. The default job: its data (gen-data skips work when the data set is complete), then the run.
+if has_command gen-data; then
+  "$bin" gen-data
+else
+  say "warning: this build has no gen-data command; the default job needs workloads/vqa/data"
+fi
+idfile=$(mktemp "${TMPDIR:-/tmp}/jellybean-run-id.XXXXXX")
+trap 'rm -f "$idfile"' EXIT
+"$bin" launch -H hostfiles/localhost -p plan/examples/default.toml --run-id-file "$idfile"
+run_id=$(cat "$idfile")
+
+# 4. Accuracy of the run.
+if has_command eval; then
+  "$bin" eval --run "runs/$run_id"
+fi
