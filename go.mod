@@ -7,4 +7,7 @@ require (
 	github.com/yalue/onnxruntime_go v1.27.0
 )
 
-require github.com/NVIDIA/go-nvml v0.13.4-1 // indirect
+require (
+	github.com/NVIDIA/go-nvml v0.13.4-1 // indirect
+	github.com/klauspost/compress v1.20.4 // indirect
+)

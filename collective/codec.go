@@ -1,0 +1,241 @@
+package collective
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// compression is the per-rank compression setting (Config.Compression).
+type compression uint8
+
+const (
+	compressOff compression = iota
+	compressFastest
+	compressDefault
+	compressAuto
+)
+
+func parseCompression(s string) (compression, error) {
+	switch s {
+	case "", "off", "none":
+		return compressOff, nil
+	case "fastest":
+		return compressFastest, nil
+	case "default":
+		return compressDefault, nil
+	case "auto":
+		return compressAuto, nil
+	}
+	return 0, fmt.Errorf("compression %q: want off, fastest, default or auto", s)
+}
+
+func (c compression) String() string {
+	return [...]string{"off", "fastest", "default", "auto"}[c]
+}
+
+// minCompressBytes: smaller payloads are never compressed (header and call overhead dominate).
+const minCompressBytes = 1024
+
+// encoder is the sending half of one connection's codec. It is used only under the connection's write
+// lock, so the zstd encoder and its output buffer are reused without synchronisation.
+type encoder struct {
+	mode compression
+	enc  *zstd.Encoder
+	out  []byte
+	auto autoPolicy
+}
+
+// compress returns the bytes to put on the wire for src and whether they are zstd-compressed. The
+// result aliases an internal buffer valid until the next call. Compressed output that is not smaller than
+// src is discarded (so wire bytes never exceed raw bytes).
+func (e *encoder) compress(src []byte) ([]byte, bool) {
+	if e.mode == compressOff || len(src) < minCompressBytes {
+		return src, false
+	}
+	if e.mode == compressAuto {
+		switch e.auto.decide() {
+		case autoRaw:
+			return src, false
+		case autoProbe:
+			// Measure ratio and speed on a sample, but send this message raw.
+			n := min(len(src), probeBytes)
+			e.timedEncode(src[:n])
+			return src, false
+		}
+		wire := e.timedEncode(src)
+		if len(wire) >= len(src) {
+			return src, false
+		}
+		return wire, true
+	}
+	e.out = e.zstd().EncodeAll(src, e.out[:0])
+	if len(e.out) >= len(src) {
+		return src, false
+	}
+	return e.out, true
+}
+
+// timedEncode compresses src into e.out and feeds the measured speed and ratio to the auto policy.
+func (e *encoder) timedEncode(src []byte) []byte {
+	z := e.zstd()
+	t0 := time.Now()
+	e.out = z.EncodeAll(src, e.out[:0])
+	e.auto.observeCompression(len(src), len(e.out), time.Since(t0))
+	return e.out
+}
+
+func (e *encoder) zstd() *zstd.Encoder {
+	if e.enc == nil {
+		level := zstd.SpeedFastest
+		if e.mode == compressDefault {
+			level = zstd.SpeedDefault
+		}
+		// Errors are impossible with these constant options.
+		e.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
+	}
+	return e.enc
+}
+
+func (e *encoder) close() {
+	if e.enc != nil {
+		e.enc.Close()
+		e.enc = nil
+	}
+}
+
+// decoder is the receiving half; used only by the connection's reader goroutine.
+type decoder struct {
+	dec      *zstd.Decoder
+	maxFrame int
+}
+
+// decompress decodes wire into a pooled buffer of exactly rawLen bytes.
+func (d *decoder) decompress(wire []byte, rawLen int) ([]byte, error) {
+	if d.dec == nil {
+		var err error
+		d.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(d.maxFrame)),
+			zstd.WithDecoderMaxWindow(uint64(max(d.maxFrame, zstd.MinWindowSize))), zstd.WithDecodeAllCapLimit(true))
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := pool.get(rawLen)
+	got, err := d.dec.DecodeAll(wire, out[:0])
+	if err != nil {
+		pool.put(out)
+		return nil, frameErrorf("zstd: %v", err)
+	}
+	if len(got) != rawLen {
+		pool.put(got)
+		return nil, frameErrorf("zstd payload decoded to %d bytes, header says %d", len(got), rawLen)
+	}
+	return got, nil
+}
+
+func (d *decoder) close() {
+	if d.dec != nil {
+		d.dec.Close()
+		d.dec = nil
+	}
+}
+
+// autoPolicy decides, per connection, whether compressing pays: sending n raw bytes costs n/link seconds,
+// compressing costs n/speed + n/(ratio*link). Compression wins iff speed*(1-1/ratio) > link. Both sides are
+// measured: link from how long large socket writes block (on a saturated link that is the link rate),
+// speed and ratio from compressions (real ones while compressing, small samples while not).
+type autoPolicy struct {
+	linkBps   float64 // EWMA of wire bytes per second of write time
+	compBps   float64 // EWMA of input bytes per second of compression time
+	ratio     float64 // EWMA of raw/wire
+	on        bool    // currently compressing
+	untilNext int     // messages until the next probe while off
+	interval  int     // current probe interval (grows while the decision is stable)
+}
+
+type autoDecision uint8
+
+const (
+	autoRaw autoDecision = iota
+	autoProbe
+	autoCompress
+)
+
+const (
+	probeBytes       = 64 << 10
+	minProbeInterval = 8
+	maxProbeInterval = 512
+	ewmaWeight       = 0.2
+	minLinkSample    = 64 << 10 // writes smaller than this say little about the link
+	autoHysteresis   = 1.15     // compression must win by this factor to switch on (and lose by it to switch off)
+)
+
+func ewma(old, sample float64) float64 {
+	if old == 0 {
+		return sample
+	}
+	return old + ewmaWeight*(sample-old)
+}
+
+func (a *autoPolicy) observeCompression(raw, wire int, d time.Duration) {
+	if d <= 0 {
+		d = time.Microsecond
+	}
+	a.compBps = ewma(a.compBps, float64(raw)/d.Seconds())
+	a.ratio = ewma(a.ratio, float64(raw)/float64(max(wire, 1)))
+}
+
+// observeWrite records a socket write of n wire bytes that took d.
+func (a *autoPolicy) observeWrite(n int, d time.Duration) {
+	if n < minLinkSample {
+		return
+	}
+	if d <= 0 {
+		d = time.Microsecond
+	}
+	a.linkBps = ewma(a.linkBps, float64(n)/d.Seconds())
+}
+
+// gain is how many times faster compressing is than sending raw (>1: compression pays).
+func (a *autoPolicy) gain() float64 {
+	if a.linkBps == 0 || a.compBps == 0 || a.ratio <= 1 {
+		return 0
+	}
+	saved := a.compBps * (1 - 1/a.ratio)
+	return saved / a.linkBps
+}
+
+func (a *autoPolicy) decide() autoDecision {
+	if a.linkBps == 0 {
+		return autoRaw // measure the link first
+	}
+	g := a.gain()
+	if a.on {
+		if g < 1/autoHysteresis {
+			a.on = false
+			a.interval, a.untilNext = minProbeInterval, minProbeInterval
+			return autoRaw
+		}
+		return autoCompress
+	}
+	if a.compBps == 0 {
+		return autoProbe
+	}
+	if g > autoHysteresis {
+		a.on = true
+		return autoCompress
+	}
+	if a.untilNext > 0 {
+		a.untilNext--
+		return autoRaw
+	}
+	if a.interval < minProbeInterval {
+		a.interval = minProbeInterval
+	} else if a.interval < maxProbeInterval {
+		a.interval *= 2
+	}
+	a.untilNext = a.interval
+	return autoProbe
+}

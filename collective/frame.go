@@ -1,0 +1,182 @@
+package collective
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"time"
+)
+
+// Stream is the byte stream under the frame layer: a net.Conn, a net.Pipe end, or a test wrapper that
+// injects faults. Every read and write done by this package is preceded by a deadline.
+type Stream interface {
+	io.Reader
+	io.Writer
+	io.Closer
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// Wire format of one frame: a fixed 28-byte little-endian header followed by wireLen payload bytes.
+//
+//	off size field
+//	  0    4 magic "JBCF"
+//	  4    1 version (protocolVersion)
+//	  5    1 type (frameType)
+//	  6    2 flags (flagZstd)
+//	  8    2 edge (stream edge id; EdgeCollective for collectives)
+//	 10    2 reserved, must be 0
+//	 12    4 tag (collective round, or credit amount)
+//	 16    4 rawLen: payload length after decompression
+//	 20    4 wireLen: payload length on the wire
+//	 24    4 CRC32C (Castagnoli) of the wire payload
+const (
+	headerSize      = 28
+	protocolVersion = 1
+	frameMagic      = "JBCF"
+
+	flagZstd   uint16 = 1 << 0
+	knownFlags        = flagZstd
+)
+
+// frameType says what a frame carries.
+type frameType uint8
+
+const (
+	frameHello     frameType = iota + 1 // handshake: dialer -> acceptor
+	frameHelloAck                       // handshake: acceptor -> dialer (proves the secret)
+	frameAuth                           // handshake: dialer -> acceptor (proves the secret)
+	frameReady                          // handshake: acceptor accepted the dialer
+	frameData                           // stream message (Send/Recv)
+	frameA2A                            // one AllToAllV (or Barrier) block; tag = collective round
+	frameCredit                         // receiver returns tag bytes of stream credit
+	frameHeartbeat                      // keep-alive while idle
+	frameGoodbye                        // graceful close: the sender will send nothing more
+	frameTypeEnd
+)
+
+var frameTypeNames = [...]string{"", "hello", "hello-ack", "auth", "ready", "data", "alltoall", "credit", "heartbeat", "goodbye"}
+
+func (t frameType) String() string {
+	if t > 0 && t < frameTypeEnd {
+		return frameTypeNames[t]
+	}
+	return fmt.Sprintf("frame type %d", uint8(t))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// header is the decoded fixed part of a frame.
+type header struct {
+	typ     frameType
+	flags   uint16
+	edge    uint16
+	tag     uint32
+	rawLen  uint32
+	wireLen uint32
+	crc     uint32
+}
+
+// ErrFrame is wrapped by every error about a malformed frame (bad magic, version, length, CRC, zstd).
+var ErrFrame = errors.New("bad frame")
+
+func frameErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrFrame, fmt.Sprintf(format, args...))
+}
+
+// putHeader writes h into b[:headerSize].
+func putHeader(b []byte, h header) {
+	_ = b[headerSize-1]
+	copy(b[0:4], frameMagic)
+	b[4] = protocolVersion
+	b[5] = byte(h.typ)
+	binary.LittleEndian.PutUint16(b[6:], h.flags)
+	binary.LittleEndian.PutUint16(b[8:], h.edge)
+	binary.LittleEndian.PutUint16(b[10:], 0)
+	binary.LittleEndian.PutUint32(b[12:], h.tag)
+	binary.LittleEndian.PutUint32(b[16:], h.rawLen)
+	binary.LittleEndian.PutUint32(b[20:], h.wireLen)
+	binary.LittleEndian.PutUint32(b[24:], h.crc)
+}
+
+// parseHeader decodes and validates a header; maxFrame bounds both payload lengths so that a corrupt or
+// hostile length can never make us allocate more than the configured limit.
+func parseHeader(b []byte, maxFrame int) (header, error) {
+	if len(b) < headerSize {
+		return header{}, frameErrorf("truncated header: %d of %d bytes", len(b), headerSize)
+	}
+	if string(b[0:4]) != frameMagic {
+		return header{}, frameErrorf("bad magic %q (want %q): not a JellyBean collective peer", b[0:4], frameMagic)
+	}
+	if b[4] != protocolVersion {
+		return header{}, frameErrorf("protocol version %d, this build speaks %d", b[4], protocolVersion)
+	}
+	h := header{
+		typ:     frameType(b[5]),
+		flags:   binary.LittleEndian.Uint16(b[6:]),
+		edge:    binary.LittleEndian.Uint16(b[8:]),
+		tag:     binary.LittleEndian.Uint32(b[12:]),
+		rawLen:  binary.LittleEndian.Uint32(b[16:]),
+		wireLen: binary.LittleEndian.Uint32(b[20:]),
+		crc:     binary.LittleEndian.Uint32(b[24:]),
+	}
+	if h.typ == 0 || h.typ >= frameTypeEnd {
+		return header{}, frameErrorf("unknown frame type %d", uint8(h.typ))
+	}
+	if h.flags&^knownFlags != 0 {
+		return header{}, frameErrorf("unknown flags %#x", h.flags)
+	}
+	if r := binary.LittleEndian.Uint16(b[10:]); r != 0 {
+		return header{}, frameErrorf("reserved field is %#x, want 0", r)
+	}
+	if uint64(h.wireLen) > uint64(maxFrame) || uint64(h.rawLen) > uint64(maxFrame) {
+		return header{}, frameErrorf("%s frame of %d bytes (%d on the wire) exceeds the %d-byte frame limit",
+			h.typ, h.rawLen, h.wireLen, maxFrame)
+	}
+	if h.flags&flagZstd == 0 && h.rawLen != h.wireLen {
+		return header{}, frameErrorf("uncompressed frame with raw length %d != wire length %d", h.rawLen, h.wireLen)
+	}
+	if h.flags&flagZstd != 0 && h.wireLen == 0 {
+		return header{}, frameErrorf("compressed frame with empty payload")
+	}
+	return h, nil
+}
+
+// checkPayload verifies the CRC32C of a frame's wire payload.
+func checkPayload(h header, wire []byte) error {
+	if got := crc32.Checksum(wire, castagnoli); got != h.crc {
+		return frameErrorf("%s frame CRC32C mismatch: header %#08x, payload %#08x", h.typ, h.crc, got)
+	}
+	return nil
+}
+
+// DecodeFrame parses one complete frame held in buf (header and payload), validating magic, version,
+// lengths against maxFrame and the CRC. It returns the header fields of interest and the wire payload,
+// which aliases buf (still compressed if the frame is). It is the pure core of the frame reader and the
+// target of FuzzDecodeFrame.
+func DecodeFrame(buf []byte, maxFrame int) (typ uint8, flags uint16, wire []byte, rest []byte, err error) {
+	h, err := parseHeader(buf, maxFrame)
+	if err != nil {
+		return 0, 0, nil, nil, err
+	}
+	end := headerSize + int(h.wireLen)
+	if len(buf) < end {
+		return 0, 0, nil, nil, frameErrorf("truncated %s frame: %d of %d payload bytes", h.typ, len(buf)-headerSize, h.wireLen)
+	}
+	wire = buf[headerSize:end]
+	if err := checkPayload(h, wire); err != nil {
+		return 0, 0, nil, nil, err
+	}
+	return uint8(h.typ), h.flags, wire, buf[end:], nil
+}
+
+// appendFrame appends a complete uncompressed frame to dst; used by the handshake and tests.
+func appendFrame(dst []byte, typ frameType, edge uint16, tag uint32, payload []byte) []byte {
+	var hb [headerSize]byte
+	putHeader(hb[:], header{typ: typ, edge: edge, tag: tag, rawLen: uint32(len(payload)),
+		wireLen: uint32(len(payload)), crc: crc32.Checksum(payload, castagnoli)})
+	dst = append(dst, hb[:]...)
+	return append(dst, payload...)
+}

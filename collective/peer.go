@@ -1,0 +1,302 @@
+package collective
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	readBufferBytes = 256 << 10 // bufio size: small frames are batched per read syscall
+	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
+	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
+)
+
+// peer is the connection to one other rank: a writer side guarded by wmu and one reader goroutine.
+type peer struct {
+	c    *Comm
+	rank int
+	addr string
+	s    Stream
+
+	// Writer side, guarded by wmu.
+	wmu     sync.Mutex
+	hdr     [headerSize]byte
+	small   []byte
+	enc     encoder
+	byeSent bool
+
+	lastWrite atomic.Int64 // unix nanos of the last completed write (heartbeat scheduling)
+
+	// Reader side, owned by readLoop.
+	br  *bufio.Reader
+	dec decoder
+
+	// Stream credit we may still spend sending to this peer.
+	cmu      sync.Mutex
+	credit   int64
+	creditCh chan struct{}
+
+	// Incoming AllToAllV blocks, FIFO (at most a round or two deep), guarded by amu.
+	amu   sync.Mutex
+	a2a   []a2aBlock
+	a2aCh chan struct{}
+
+	// Receiver-side stream accounting, guarded by Comm.qmu.
+	queuedMsgs   int   // messages from this peer waiting in Comm.queue
+	unreturned   int64 // bytes received from this peer whose credit has not been returned yet
+	creditToSend int64 // consumed bytes whose credit is not yet sent back
+
+	gone       chan struct{} // closed when the peer said goodbye
+	readerDone chan struct{}
+}
+
+type a2aBlock struct {
+	round uint32
+	data  []byte
+}
+
+func newPeer(c *Comm, rank int, s Stream) *peer {
+	p := &peer{
+		c:          c,
+		rank:       rank,
+		addr:       c.cfg.Peers[rank].addr(),
+		s:          s,
+		small:      make([]byte, 0, headerSize+coalesceBytes),
+		enc:        encoder{mode: c.comp},
+		br:         bufio.NewReaderSize(s, readBufferBytes),
+		dec:        decoder{maxFrame: c.cfg.MaxFrameBytes},
+		credit:     int64(c.cfg.CreditBytes),
+		creditCh:   make(chan struct{}, 1),
+		a2aCh:      make(chan struct{}, 1),
+		gone:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	p.lastWrite.Store(time.Now().UnixNano())
+	return p
+}
+
+func (p *peer) errorf(format string, args ...any) *PeerError {
+	return &PeerError{Rank: p.rank, Addr: p.addr, Err: fmt.Errorf(format, args...)}
+}
+
+func (p *peer) wrap(err error) *PeerError {
+	var pe *PeerError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &PeerError{Rank: p.rank, Addr: p.addr, Err: err}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// writeFrame sends one frame; compressible frames go through the connection's encoder. Any I/O error
+// faults the communicator (naming this peer) and is returned.
+func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.byeSent {
+		return p.errorf("send after goodbye: %w", ErrClosed)
+	}
+	return p.writeLocked(typ, edge, tag, payload, compressible)
+}
+
+func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool) error {
+	wire, flags := payload, uint16(0)
+	if compressible {
+		var z bool
+		if wire, z = p.enc.compress(payload); z {
+			flags = flagZstd
+		}
+	}
+	putHeader(p.hdr[:], header{typ: typ, flags: flags, edge: edge, tag: tag, rawLen: uint32(len(payload)),
+		wireLen: uint32(len(wire)), crc: crc32.Checksum(wire, castagnoli)})
+	hb := p.c.cfg.HeartbeatTimeout
+	t0 := time.Now()
+	var err error
+	if len(wire) <= coalesceBytes {
+		p.small = append(append(p.small[:0], p.hdr[:]...), wire...)
+		if err = p.s.SetWriteDeadline(t0.Add(hb)); err == nil {
+			_, err = p.s.Write(p.small)
+		}
+	} else {
+		if err = p.s.SetWriteDeadline(t0.Add(hb)); err == nil {
+			_, err = p.s.Write(p.hdr[:])
+		}
+		for off := 0; err == nil && off < len(wire); off += ioChunkBytes {
+			end := min(off+ioChunkBytes, len(wire))
+			if off > 0 {
+				err = p.s.SetWriteDeadline(time.Now().Add(hb))
+			}
+			if err == nil {
+				_, err = p.s.Write(wire[off:end])
+			}
+		}
+	}
+	now := time.Now()
+	if err != nil {
+		pe := p.errorf("write %s frame: %w", typ, describeIOError(err, hb))
+		p.c.fail(pe)
+		return pe
+	}
+	p.enc.auto.observeWrite(len(wire), now.Sub(t0))
+	p.lastWrite.Store(now.UnixNano())
+	if typ == frameData || typ == frameA2A {
+		p.c.counters(p.rank, edge).sent(len(payload), len(wire))
+	}
+	return nil
+}
+
+// heartbeat sends a keep-alive unless a write is in progress (which keeps the peer's reader busy anyway).
+func (p *peer) heartbeat() {
+	if !p.wmu.TryLock() {
+		return
+	}
+	defer p.wmu.Unlock()
+	if !p.byeSent {
+		p.writeLocked(frameHeartbeat, 0, 0, nil, false)
+	}
+}
+
+// sayGoodbye sends our goodbye once; after it nothing more is written to this peer.
+func (p *peer) sayGoodbye() {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.byeSent {
+		return
+	}
+	p.writeLocked(frameGoodbye, 0, 0, nil, false)
+	p.byeSent = true
+}
+
+// describeIOError turns a deadline expiry into the heartbeat fault it means.
+func describeIOError(err error, hb time.Duration) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("peer silent for more than the heartbeat timeout (%v): %w", hb, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("peer silent for more than the heartbeat timeout (%v): %w", hb, err)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("connection closed without goodbye (peer died?): %w", err)
+	}
+	return err
+}
+
+// readLoop receives frames until goodbye or an error; every error is a fault naming this peer, unless
+// we are closing.
+func (p *peer) readLoop() {
+	defer p.c.wg.Done()
+	defer close(p.readerDone)
+	for {
+		h, payload, err := p.readFrame()
+		if err != nil {
+			p.c.fail(p.errorf("read: %w", describeIOError(err, p.c.cfg.HeartbeatTimeout)))
+			return
+		}
+		switch h.typ {
+		case frameData:
+			if err := p.c.enqueue(p, Message{Src: p.rank, Edge: h.edge, Payload: payload}); err != nil {
+				pool.put(payload)
+				p.c.fail(err)
+				return
+			}
+		case frameA2A:
+			p.amu.Lock()
+			p.a2a = append(p.a2a, a2aBlock{round: h.tag, data: payload})
+			p.amu.Unlock()
+			signal(p.a2aCh)
+		case frameCredit:
+			p.cmu.Lock()
+			p.credit += int64(h.tag)
+			over := p.credit > int64(p.c.cfg.CreditBytes)
+			p.cmu.Unlock()
+			if over {
+				p.c.fail(p.errorf("protocol: returned more stream credit than it was given"))
+				return
+			}
+			signal(p.creditCh)
+		case frameHeartbeat:
+		case frameGoodbye:
+			close(p.gone)
+			signal(p.c.qnotify) // Recv may now report EOF
+			p.sayGoodbye()      // answer, so the peer's Close finishes promptly
+			return
+		default:
+			p.c.fail(p.errorf("protocol: unexpected %s frame after the handshake", h.typ))
+			return
+		}
+		if h.typ == frameData || h.typ == frameA2A {
+			p.c.counters(p.rank, h.edge).recv(int(h.rawLen), int(h.wireLen))
+		}
+	}
+}
+
+// readFrame reads one frame; the returned payload is a pooled buffer (decompressed if needed).
+func (p *peer) readFrame() (header, []byte, error) {
+	hb := p.c.cfg.HeartbeatTimeout
+	if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
+		return header{}, nil, err
+	}
+	var hdr [headerSize]byte
+	if _, err := io.ReadFull(p.br, hdr[:]); err != nil {
+		return header{}, nil, err
+	}
+	h, err := parseHeader(hdr[:], p.c.cfg.MaxFrameBytes)
+	if err != nil {
+		return header{}, nil, err
+	}
+	wire := pool.get(int(h.wireLen))
+	for off := 0; off < len(wire); off += ioChunkBytes {
+		if off > 0 {
+			if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
+				pool.put(wire)
+				return header{}, nil, err
+			}
+		}
+		if _, err := io.ReadFull(p.br, wire[off:min(off+ioChunkBytes, len(wire))]); err != nil {
+			pool.put(wire)
+			return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
+		}
+	}
+	if err := checkPayload(h, wire); err != nil {
+		pool.put(wire)
+		return header{}, nil, err
+	}
+	if h.flags&flagZstd == 0 {
+		return h, wire, nil
+	}
+	raw, err := p.dec.decompress(wire, int(h.rawLen))
+	pool.put(wire)
+	if err != nil {
+		return header{}, nil, err
+	}
+	return h, raw, nil
+}
+
+// release frees codec state and queued blocks after the reader has stopped.
+func (p *peer) release() {
+	p.wmu.Lock()
+	p.enc.close()
+	p.wmu.Unlock()
+	p.dec.close()
+	p.amu.Lock()
+	for _, b := range p.a2a {
+		pool.put(b.data)
+	}
+	p.a2a = nil
+	p.amu.Unlock()
+}
