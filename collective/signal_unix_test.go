@@ -1,0 +1,5 @@
+package collective
+
+import "syscall"
+
+var stopSignal = syscall.SIGSTOP
