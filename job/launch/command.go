@@ -62,8 +62,10 @@ func SSHInvocation(j Job, rank int, host string, o SSHOptions) Invocation {
 	if bin == "" {
 		bin = path.Join("bin", "jellybean")
 	}
+	// No `exec`: the remote shell stays to turn a rank killed by a signal into a message and status
+	// 128+signal (ssh itself would only say 255, the same as for its own failures).
 	var remote strings.Builder
-	fmt.Fprintf(&remote, "cd %s && exec env JELLYBEAN_JOB_ID=%s", shellQuote(root), shellQuote(j.JobID))
+	fmt.Fprintf(&remote, "cd %s && env JELLYBEAN_JOB_ID=%s", shellQuote(root), shellQuote(j.JobID))
 	if o.RemoteORTLib != "" {
 		fmt.Fprintf(&remote, " JELLYBEAN_ORT_LIB=%s", shellQuote(o.RemoteORTLib))
 	}
@@ -72,6 +74,7 @@ func SSHInvocation(j Job, rank int, host string, o SSHOptions) Invocation {
 		fmt.Fprintf(&remote, " %s", shellQuote(a))
 	}
 	remote.WriteString(" --secret-stdin")
+	fmt.Fprintf(&remote, `; s=$?; [ $s -gt 128 ] && echo "jellybean launch: rank %d killed by signal $((s-128)) on $(hostname)" >&2; exit $s`, rank)
 
 	args := []string{"-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(o.connectTimeout())}
 	if o.Port != 0 {

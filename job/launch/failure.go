@@ -63,10 +63,13 @@ func describeExit(e rankExit) *RankFailure {
 			f.Cause = fmt.Sprintf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 			f.Code = 128 + int(ws.Signal())
 		case e.proc.inv.Remote && ws.ExitStatus() == 255:
-			// ssh's own failures (unreachable host, refused key) and a remote rank killed by a signal both
-			// end as status 255; the log's last line says which.
-			f.Cause = "ssh exited with status 255 (host unreachable, login refused, or remote rank killed)"
+			// ssh's own failures: unreachable host, refused key, lost connection. The log says which.
+			f.Cause = "ssh failed (status 255)"
 			f.Code = 255
+		case e.proc.inv.Remote && ws.ExitStatus() > 128:
+			// The remote shell's report of a rank killed by a signal (see SSHInvocation).
+			f.Cause = fmt.Sprintf("killed by signal %d on the remote host", ws.ExitStatus()-128)
+			f.Code = ws.ExitStatus()
 		default:
 			f.Cause = fmt.Sprintf("exit status %d", ws.ExitStatus())
 			if c := ws.ExitStatus(); c > 0 && c < 126 {

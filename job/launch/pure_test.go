@@ -68,19 +68,20 @@ func TestLocalInvocation(t *testing.T) {
 }
 
 func TestSSHInvocation(t *testing.T) {
+	const killReport = `; s=$?; [ $s -gt 128 ] && echo "jellybean launch: rank 1 killed by signal $((s-128)) on $(hostname)" >&2; exit $s`
 	cases := []struct {
 		name string
 		opts SSHOptions
 		want string
 	}{
 		{"defaults", SSHOptions{},
-			"ssh -o BatchMode=yes -o ConnectTimeout=10 -- n2 cd /srv/jb && exec env JELLYBEAN_JOB_ID=jb-r1 bin/jellybean " +
-				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin"},
+			"ssh -o BatchMode=yes -o ConnectTimeout=10 -- n2 cd /srv/jb && env JELLYBEAN_JOB_ID=jb-r1 bin/jellybean " +
+				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin" + killReport},
 		{"everything", SSHOptions{Client: "/usr/bin/ssh", Port: 2222, Identity: "/k/id", Extra: []string{"-F", "none"},
 			ConnectTimeout: 3, RemoteRoot: "/home/u/jelly bean", RemoteBinary: "/opt/jb", RemoteORTLib: "/opt/ort.so"},
 			"/usr/bin/ssh -o BatchMode=yes -o ConnectTimeout=3 -p 2222 -i /k/id -F none -- n2 " +
-				"cd '/home/u/jelly bean' && exec env JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_ORT_LIB=/opt/ort.so /opt/jb " +
-				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin"},
+				"cd '/home/u/jelly bean' && env JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_ORT_LIB=/opt/ort.so /opt/jb " +
+				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin" + killReport},
 	}
 	for _, c := range cases {
 		inv := SSHInvocation(testJob, 1, "n2", c.opts)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,5 +94,33 @@ func TestRunUnreachableHost(t *testing.T) {
 	}
 	if took > 15*time.Second {
 		t.Errorf("took %v", took)
+	}
+}
+
+// A remote rank killed by a signal is reported as such (not as an anonymous ssh failure), and stops the job.
+func TestRunOverSSHKilledRemoteRank(t *testing.T) {
+	srv := sshtest.Start(t)
+	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=1\n127.0.0.3 slots=1\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	cfg := sshConfig(f, srv)
+	dirc := make(chan string, 1)
+	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
+	go func() {
+		dir := <-dirc
+		for r := 0; r <= 2; r++ {
+			waitSeen(t, dir, r)
+		}
+		_ = syscall.Kill(readSeen(t, dir, 2).PID, syscall.SIGKILL)
+	}()
+	res, err, took := f.run(cfg)
+	var rf *RankFailure
+	if !errors.As(err, &rf) || rf.Rank != 2 || rf.Host != "127.0.0.3" || rf.ExitCode() != 137 ||
+		!strings.Contains(rf.Cause, "killed by signal 9 on the remote host") {
+		t.Fatalf("error %v; want rank 2 on 127.0.0.3 killed by signal 9", err)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v", took)
+	}
+	for _, r := range []int{0, 1} {
+		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, 2*time.Second)
 	}
 }
