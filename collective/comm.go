@@ -466,10 +466,13 @@ func (c *Comm) heartbeatLoop() {
 // after Close return ErrClosed. Sends are synchronous, so no queued data is dropped.
 func (c *Comm) Close() error {
 	c.closeOnce.Do(func() {
+		c.failMu.Lock()
+		cause := c.failErr
 		close(c.closing)
+		c.failMu.Unlock()
 		for _, p := range c.peers {
 			if p != nil {
-				p.sayGoodbye()
+				p.sayGoodbye(cause)
 			}
 		}
 		timer := time.NewTimer(c.cfg.HeartbeatTimeout)

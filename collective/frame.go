@@ -54,10 +54,11 @@ const (
 	frameCredit                         // receiver returns tag bytes of stream credit
 	frameHeartbeat                      // keep-alive while idle
 	frameGoodbye                        // graceful close: the sender will send nothing more
+	frameAbort                          // the sender faulted and leaves; payload names the rank at fault
 	frameTypeEnd
 )
 
-var frameTypeNames = [...]string{"", "hello", "hello-ack", "auth", "ready", "data", "alltoall", "credit", "heartbeat", "goodbye"}
+var frameTypeNames = [...]string{"", "hello", "hello-ack", "auth", "ready", "data", "alltoall", "credit", "heartbeat", "goodbye", "abort"}
 
 func (t frameType) String() string {
 	if t > 0 && t < frameTypeEnd {

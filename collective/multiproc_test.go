@@ -89,6 +89,7 @@ func helperMain(raw string) int {
 		for err == nil {
 			_, err = c.AllToAllV(ctx, send)
 		}
+		c.Close() // tells the others who was at fault
 		fmt.Printf("ERR %v\n", err)
 		return 3
 	}

@@ -2,12 +2,14 @@ package collective
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +110,10 @@ func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	if p.byeSent {
-		return p.errorf("send after goodbye: %w", ErrClosed)
+		if isClosed(p.gone) {
+			return p.errorf("%s frame: %w", typ, ErrPeerClosed)
+		}
+		return ErrClosed
 	}
 	return p.writeLocked(typ, edge, tag, payload, compressible)
 }
@@ -170,15 +175,52 @@ func (p *peer) heartbeat() {
 	}
 }
 
-// sayGoodbye sends our goodbye once; after it nothing more is written to this peer.
-func (p *peer) sayGoodbye() {
+// sayGoodbye sends our goodbye once; after it nothing more is written to this peer. If cause is not nil
+// (we faulted), the goodbye is an abort that tells the peer which rank was at fault, so that every rank
+// of the job reports the same culprit even when our own exit reaches it first.
+func (p *peer) sayGoodbye(cause error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	if p.byeSent {
 		return
 	}
-	p.writeLocked(frameGoodbye, 0, 0, nil, false)
+	if cause == nil {
+		p.writeLocked(frameGoodbye, 0, 0, nil, false)
+	} else {
+		p.writeLocked(frameAbort, 0, 0, encodeAbort(cause), false)
+	}
 	p.byeSent = true
+}
+
+const maxAbortText = 1000
+
+// encodeAbort: u32 rank at fault (0xFFFFFFFF if none), then the error text.
+func encodeAbort(cause error) []byte {
+	culprit := uint32(0xFFFFFFFF)
+	var pe *PeerError
+	if errors.As(cause, &pe) {
+		culprit = uint32(pe.Rank)
+	}
+	text := cause.Error()
+	if len(text) > maxAbortText {
+		text = text[:maxAbortText]
+	}
+	return append(binary.LittleEndian.AppendUint32(nil, culprit), text...)
+}
+
+// abortError turns a peer's abort frame into our fault: it names the rank at fault (if it is a valid
+// rank other than us) and says who reported it.
+func (p *peer) abortError(payload []byte) *PeerError {
+	if len(payload) < 4 {
+		return p.errorf("aborted the job (malformed abort frame)")
+	}
+	culprit := int(binary.LittleEndian.Uint32(payload))
+	text := strings.ToValidUTF8(string(payload[4:]), "?")
+	if culprit >= 0 && culprit < len(p.c.cfg.Peers) && culprit != p.c.cfg.Rank && culprit != p.rank {
+		return &PeerError{Rank: culprit, Addr: p.c.cfg.Peers[culprit].addr(),
+			Err: fmt.Errorf("fault reported by rank %d (%s): %s", p.rank, p.addr, text)}
+	}
+	return p.errorf("aborted the job: %s", text)
 }
 
 // describeIOError turns a deadline expiry into the heartbeat fault it means.
@@ -233,7 +275,13 @@ func (p *peer) readLoop() {
 		case frameGoodbye:
 			close(p.gone)
 			signal(p.c.qnotify) // Recv may now report EOF
-			p.sayGoodbye()      // answer, so the peer's Close finishes promptly
+			p.sayGoodbye(nil)   // answer, so the peer's Close finishes promptly
+			return
+		case frameAbort:
+			p.c.fail(p.abortError(payload))
+			pool.put(payload)
+			close(p.gone)
+			p.sayGoodbye(nil)
 			return
 		default:
 			p.c.fail(p.errorf("protocol: unexpected %s frame after the handshake", h.typ))
