@@ -38,8 +38,9 @@ type peer struct {
 	lastWrite atomic.Int64 // unix nanos of the last completed write (heartbeat scheduling)
 
 	// Reader side, owned by readLoop.
-	br  *bufio.Reader
-	dec decoder
+	br   *bufio.Reader
+	dec  decoder
+	rhdr [headerSize]byte
 
 	// Stream credit we may still spend sending to this peer.
 	cmu      sync.Mutex
@@ -299,11 +300,10 @@ func (p *peer) readFrame() (header, []byte, error) {
 	if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
 		return header{}, nil, err
 	}
-	var hdr [headerSize]byte
-	if _, err := io.ReadFull(p.br, hdr[:]); err != nil {
+	if _, err := io.ReadFull(p.br, p.rhdr[:]); err != nil {
 		return header{}, nil, err
 	}
-	h, err := parseHeader(hdr[:], p.c.cfg.MaxFrameBytes)
+	h, err := parseHeader(p.rhdr[:], p.c.cfg.MaxFrameBytes)
 	if err != nil {
 		return header{}, nil, err
 	}

@@ -4,12 +4,13 @@ import "math/bits"
 
 // Buffer pool: power-of-two size classes, each a bounded channel of free buffers. Channels (rather than
 // sync.Pool) hold []byte without boxing, so Get/Put allocate nothing, and the per-class bound caps the
-// memory a burst can leave behind (about poolClassBytes per class).
+// memory a burst can leave behind (about poolClassBytes per class, and only what traffic actually
+// had in flight at once, which the credit windows bound).
 const (
 	minClassShift  = 12 // 4 KiB
 	maxClassShift  = 30 // 1 GiB; larger buffers are not pooled
 	poolClassBytes = 64 << 20
-	poolMaxPerSize = 64
+	poolMaxPerSize = 16384
 )
 
 var pool = newBufPool()
