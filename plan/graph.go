@@ -1,0 +1,147 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultBasePort is the first listening port when a plan leaves base_port out: above the registered
+// service ports most clusters use, rank r on a host listens on DefaultBasePort + its slot index.
+const DefaultBasePort = 47000
+
+// DefaultBatchSize is the micro-batch size of model stages when neither the plan nor the stage sets one.
+const DefaultBatchSize = 8
+
+// IsSource reports whether op reads the dataset (no upstream stage).
+func IsSource(op string) bool { return op == OpReadImage || op == OpReadSpeech }
+
+// IsModel reports whether op runs an ONNX model.
+func IsModel(op string) bool {
+	return op == OpImageFeatures || op == OpSpeechRecognition || op == OpVQA
+}
+
+// KnownOps lists the operations in workflow order (for messages).
+var KnownOps = []string{OpReadImage, OpReadSpeech, OpImageFeatures, OpSpeechRecognition, OpVQA, OpSink}
+
+// StageIndex returns the index of the named stage, or -1.
+func (p *Plan) StageIndex(name string) int {
+	for i := range p.Stages {
+		if p.Stages[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// InputIndexes returns the stage indexes of stage i's inputs (unknown names are skipped; Validate
+// reports them).
+func (p *Plan) InputIndexes(i int) []int {
+	var in []int
+	for _, name := range p.Stages[i].Inputs {
+		if j := p.StageIndex(name); j >= 0 {
+			in = append(in, j)
+		}
+	}
+	return in
+}
+
+// Consumers returns the indexes of the stages that read stage i's output, in plan order.
+func (p *Plan) Consumers(i int) []int {
+	var out []int
+	for j := range p.Stages {
+		for _, name := range p.Stages[j].Inputs {
+			if name == p.Stages[i].Name {
+				out = append(out, j)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TopoOrder returns the stage indexes so that every stage comes after its inputs, or an error naming a
+// stage on a cycle.
+func (p *Plan) TopoOrder() ([]int, error) {
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := make([]int, len(p.Stages))
+	order := make([]int, 0, len(p.Stages))
+	var visit func(i int, path []string) error
+	visit = func(i int, path []string) error {
+		switch state[i] {
+		case done:
+			return nil
+		case visiting:
+			return fmt.Errorf("stage %q: inputs form a cycle: %s -> %s", p.Stages[i].Name,
+				strings.Join(path, " -> "), p.Stages[i].Name)
+		}
+		state[i] = visiting
+		for _, j := range p.InputIndexes(i) {
+			if err := visit(j, append(path, p.Stages[i].Name)); err != nil {
+				return err
+			}
+		}
+		state[i] = done
+		order = append(order, i)
+		return nil
+	}
+	for i := range p.Stages {
+		if err := visit(i, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// SinkIndex returns the index of the (single) sink stage, or -1.
+func (p *Plan) SinkIndex() int {
+	for i := range p.Stages {
+		if p.Stages[i].Op == OpSink {
+			return i
+		}
+	}
+	return -1
+}
+
+// BatchSizeOf returns the effective micro-batch size of stage i.
+func (p *Plan) BatchSizeOf(i int) int {
+	switch {
+	case p.Stages[i].BatchSize > 0:
+		return p.Stages[i].BatchSize
+	case p.BatchSize > 0:
+		return p.BatchSize
+	}
+	return DefaultBatchSize
+}
+
+// Port returns the base port (the default when the plan leaves it out).
+func (p *Plan) Port() int {
+	if p.BasePort > 0 {
+		return p.BasePort
+	}
+	return DefaultBasePort
+}
+
+// Resolve turns a path from the plan into one usable by the rank: relative paths are relative to the
+// JellyBean root (the ranks' working directory).
+func Resolve(root, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
+}
+
+// Variants maps each model stage's name to its variant (recorded with every result).
+func (p *Plan) Variants() map[string]string {
+	v := map[string]string{}
+	for _, s := range p.Stages {
+		if IsModel(s.Op) {
+			v[s.Name] = s.Variant
+		}
+	}
+	return v
+}

@@ -1,0 +1,285 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"jellybean/hostfiles"
+)
+
+// Options say what Validate may check beyond the plan itself.
+type Options struct {
+	Hostfile   *hostfiles.Hostfile // when set: every worker's host is in it and fills exactly its slots
+	Root       string              // JellyBean root that relative paths resolve against
+	CheckFiles bool                // check that the dataset and model files exist (under Root)
+}
+
+// maxErrors bounds how many problems one Validate call lists, so a badly broken plan stays readable.
+const maxErrors = 20
+
+// Validate checks a plan for everything that can be known before ranks start; device availability
+// (a cuda worker on a host without that GPU) is checked by each rank at start-up. It returns every
+// problem found (up to maxErrors), each naming the stage, worker index and key at fault, joined into one
+// error whose first line is a count.
+func Validate(p *Plan, name string, o Options) error {
+	v := validator{name: name}
+	v.global(p)
+	for i := range p.Stages {
+		v.stage(p, i, o)
+	}
+	v.graph(p)
+	if o.Hostfile != nil {
+		v.hosts(p, o.Hostfile)
+	}
+	if o.CheckFiles {
+		v.files(p, o.Root)
+	}
+	return v.err()
+}
+
+type validator struct {
+	name string
+	errs []string
+}
+
+func (v *validator) add(format string, args ...any) {
+	v.errs = append(v.errs, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) err() error {
+	switch len(v.errs) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%s: %s", v.name, v.errs[0])
+	}
+	shown := v.errs
+	if len(shown) > maxErrors {
+		shown = shown[:maxErrors]
+	}
+	msg := fmt.Sprintf("%s: %d problems:\n  %s", v.name, len(v.errs), strings.Join(shown, "\n  "))
+	if len(v.errs) > maxErrors {
+		msg += fmt.Sprintf("\n  ... and %d more", len(v.errs)-maxErrors)
+	}
+	return errors.New(msg)
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func (v *validator) global(p *Plan) {
+	if p.Workload != "" && p.Workload != "vqa" {
+		v.add("workload = %q: unknown (this build runs \"vqa\")", p.Workload)
+	}
+	if p.Dataset == "" {
+		v.add("dataset: missing (path of the manifest the sources read)")
+	}
+	if p.Limit < 0 {
+		v.add("limit = %d: must be >= 0 (0 = all items)", p.Limit)
+	}
+	if p.BasePort != 0 && (p.BasePort < 1024 || p.BasePort > 65535) {
+		v.add("base_port = %d: must be in 1024..65535", p.BasePort)
+	}
+	if p.BatchSize < 0 || p.BatchSize > 4096 {
+		v.add("batch_size = %d: must be in 0..4096 (0 = default %d)", p.BatchSize, DefaultBatchSize)
+	}
+	if p.InputRate < 0 || !finite(p.InputRate) {
+		v.add("input_rate = %v: must be >= 0 (0 = as fast as possible)", p.InputRate)
+	}
+	switch p.Compress {
+	case "", "off", "fastest", "default", "auto":
+	default:
+		v.add("compress = %q: want off, fastest, default or auto", p.Compress)
+	}
+	if len(p.Stages) == 0 {
+		v.add("no [[stage]] tables")
+	}
+}
+
+func (v *validator) stage(p *Plan, i int, o Options) {
+	s := &p.Stages[i]
+	where := fmt.Sprintf("stage[%d] %q", i, s.Name)
+	if s.Name == "" {
+		v.add("stage[%d]: name is missing", i)
+	} else if j := p.StageIndex(s.Name); j != i {
+		v.add("%s: name already used by stage[%d]", where, j)
+	}
+	known := false
+	for _, op := range KnownOps {
+		known = known || s.Op == op
+	}
+	if !known {
+		v.add("%s: op = %q is unknown (want one of %s)", where, s.Op, strings.Join(KnownOps, ", "))
+	}
+	if IsModel(s.Op) {
+		if s.Model == "" {
+			v.add("%s: model: missing (ONNX file of op %s)", where, s.Op)
+		}
+		if s.Variant == "" {
+			v.add("%s: variant: missing (recorded with every result)", where)
+		}
+	} else if s.Model != "" {
+		v.add("%s: model = %q, but op %s runs no model", where, s.Model, s.Op)
+	}
+	if s.BatchSize < 0 || s.BatchSize > 4096 {
+		v.add("%s: batch_size = %d: must be in 0..4096", where, s.BatchSize)
+	}
+	for _, in := range s.Inputs {
+		if p.StageIndex(in) < 0 {
+			v.add("%s: inputs: unknown stage %q", where, in)
+		}
+	}
+	if len(s.Workers) == 0 {
+		v.add("%s: no [[stage.worker]] (every stage needs at least one rank)", where)
+	}
+	if s.Op == OpSink && len(s.Workers) > 1 {
+		v.add("%s: a sink has exactly one worker, found %d", where, len(s.Workers))
+	}
+	for w, wk := range s.Workers {
+		ww := fmt.Sprintf("%s worker[%d]", where, w)
+		if wk.Host == "" {
+			v.add("%s: host: missing", ww)
+		}
+		if !(wk.Weight > 0) || !finite(wk.Weight) {
+			v.add("%s: weight = %v: must be > 0", ww, wk.Weight)
+		}
+		if wk.Threads < 0 || wk.Threads > 1024 {
+			v.add("%s: threads = %d: must be in 0..1024 (0 = cores / ranks on the host)", ww, wk.Threads)
+		}
+		if wk.Capacity < 0 || !finite(wk.Capacity) {
+			v.add("%s: capacity = %v: must be >= 0", ww, wk.Capacity)
+		}
+		if err := checkDevice(wk.Device); err != nil {
+			v.add("%s: %v", ww, err)
+		} else if wk.Device != "" && wk.Device != "cpu" && !IsModel(s.Op) {
+			v.add("%s: device = %q, but op %s runs no model (use cpu)", ww, wk.Device, s.Op)
+		}
+	}
+}
+
+// checkDevice accepts "", "cpu", "cuda" and "cuda:N".
+func checkDevice(d string) error {
+	switch {
+	case d == "" || d == "cpu" || d == "cuda":
+		return nil
+	case strings.HasPrefix(d, "cuda:"):
+		if n, err := strconv.Atoi(d[len("cuda:"):]); err == nil && n >= 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("device = %q: want cpu, cuda or cuda:N", d)
+}
+
+// wantInputs says which ops a stage of each op reads from (the workflow's shape).
+var wantInputs = map[string][]string{
+	OpReadImage:         nil,
+	OpReadSpeech:        nil,
+	OpImageFeatures:     {OpReadImage},
+	OpSpeechRecognition: {OpReadSpeech},
+	OpVQA:               {OpImageFeatures, OpSpeechRecognition},
+	OpSink:              {OpVQA},
+}
+
+func (v *validator) graph(p *Plan) {
+	if _, err := p.TopoOrder(); err != nil {
+		v.add("%v", err)
+		return
+	}
+	sinks := 0
+	for i := range p.Stages {
+		s := &p.Stages[i]
+		if s.Op == OpSink {
+			sinks++
+		}
+		want, known := wantInputs[s.Op]
+		if !known {
+			continue
+		}
+		var got []string
+		for _, j := range p.InputIndexes(i) {
+			got = append(got, p.Stages[j].Op)
+		}
+		if !sameOps(got, want) {
+			if len(want) == 0 {
+				v.add("stage[%d] %q: a %s source takes no inputs, found %v", i, s.Name, s.Op, s.Inputs)
+			} else {
+				v.add("stage[%d] %q: inputs: op %s reads one stage of each of %v, found %v (ops %v)",
+					i, s.Name, s.Op, want, s.Inputs, got)
+			}
+		}
+		if s.Op != OpSink && len(p.Consumers(i)) != 1 {
+			v.add("stage[%d] %q: its output must feed exactly one stage, feeds %d", i, s.Name, len(p.Consumers(i)))
+		}
+	}
+	if sinks != 1 {
+		v.add("the plan needs exactly one stage with op = %q, found %d", OpSink, sinks)
+	}
+}
+
+func sameOps(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, g := range got {
+		seen[g]++
+	}
+	for _, w := range want {
+		if seen[w] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) hosts(p *Plan, hf *hostfiles.Hostfile) {
+	perHost := map[string]int{}
+	for i, s := range p.Stages {
+		for w, wk := range s.Workers {
+			if wk.Host == "" {
+				continue
+			}
+			if hf.Host(wk.Host) == nil {
+				v.add("stage[%d] %q worker[%d]: host = %q is not in hostfile %s (hosts: %s)",
+					i, s.Name, w, wk.Host, hf.Name, strings.Join(hf.HostNames(), ", "))
+				continue
+			}
+			perHost[wk.Host]++
+		}
+	}
+	for _, h := range hf.Hosts {
+		if n := perHost[h.Name]; n != h.Slots {
+			v.add("host %q has %d slots in hostfile %s (line %d) but the plan places %d workers on it: "+
+				"every slot runs exactly one worker", h.Name, h.Slots, hf.Name, h.Line, n)
+		}
+		if base := p.Port(); base+h.Slots-1 > 65535 {
+			v.add("base_port %d + %d slots on host %q exceeds port 65535", base, h.Slots, h.Name)
+		}
+	}
+}
+
+func (v *validator) files(p *Plan, root string) {
+	if p.Dataset != "" {
+		if _, err := os.Stat(Resolve(root, p.Dataset)); err != nil {
+			v.add("dataset = %q: %v (generate it with `jellybean gen-data`)", p.Dataset, statReason(err))
+		}
+	}
+	for i, s := range p.Stages {
+		if s.Model == "" {
+			continue
+		}
+		if _, err := os.Stat(Resolve(root, s.Model)); err != nil {
+			v.add("stage[%d] %q: model = %q: %v", i, s.Name, s.Model, statReason(err))
+		}
+	}
+}
+
+func statReason(err error) string {
+	if errors.Is(err, os.ErrNotExist) {
+		return "file not found"
+	}
+	return err.Error()
+}

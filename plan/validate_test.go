@@ -1,0 +1,149 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jellybean/hostfiles"
+)
+
+func loadExample(t *testing.T, name string) *Plan {
+	t.Helper()
+	p, err := Load(filepath.Join("examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExamplesValidate(t *testing.T) {
+	def := loadExample(t, "default.toml")
+	if err := Validate(def, "default.toml", Options{Hostfile: hostfiles.Default()}); err != nil {
+		t.Fatalf("default plan: %v", err)
+	}
+	hf, err := hostfiles.Load("../hostfiles/example-cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi := loadExample(t, "multihost.toml")
+	if err := Validate(multi, "multihost.toml", Options{Hostfile: hf}); err != nil {
+		t.Fatalf("multihost plan: %v", err)
+	}
+	// The default plan's files resolve against the repository root once the workload is in place; here
+	// we only check that the check runs and names what is missing in an empty root.
+	err = Validate(def, "default.toml", Options{Root: t.TempDir(), CheckFiles: true})
+	if err == nil || !strings.Contains(err.Error(), `model = "workloads/vqa/models/image_res64.onnx": file not found`) {
+		t.Fatalf("missing files in empty root: %v", err)
+	}
+}
+
+// mutate applies a change to a fresh copy of the default plan and returns the validation error.
+func TestValidateErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(p *Plan)
+		want   string
+	}{
+		{"stage without workers", func(p *Plan) { p.Stages[2].Workers = nil }, `stage[2] "ImageFeatures": no [[stage.worker]]`},
+		{"zero weight", func(p *Plan) { p.Stages[3].Workers[0].Weight = 0 }, `stage[3] "SpeechRecognition" worker[0]: weight = 0: must be > 0`},
+		{"negative weight", func(p *Plan) { p.Stages[0].Workers[0].Weight = -2 }, `worker[0]: weight = -2`},
+		{"unknown op", func(p *Plan) { p.Stages[4].Op = "vqa2" }, `stage[4] "VQA": op = "vqa2" is unknown`},
+		{"unknown input", func(p *Plan) { p.Stages[4].Inputs[1] = "Speech" }, `stage[4] "VQA": inputs: unknown stage "Speech"`},
+		{"cycle", func(p *Plan) { p.Stages[0].Inputs = []string{"Sink"} }, `inputs form a cycle`},
+		{"two sinks", func(p *Plan) {
+			s := p.Stages[5]
+			s.Name = "Sink2"
+			p.Stages = append(p.Stages, s)
+		}, `exactly one stage with op = "sink", found 2`},
+		{"no sink", func(p *Plan) { p.Stages = p.Stages[:5] }, `found 0`},
+		{"sink with two workers", func(p *Plan) { p.Stages[5].Workers = append(p.Stages[5].Workers, p.Stages[5].Workers[0]) }, `a sink has exactly one worker`},
+		{"missing model", func(p *Plan) { p.Stages[2].Model = "" }, `stage[2] "ImageFeatures": model: missing`},
+		{"model on source", func(p *Plan) { p.Stages[0].Model = "x.onnx" }, `op read_image runs no model`},
+		{"bad device", func(p *Plan) { p.Stages[2].Workers[0].Device = "gpu0" }, `device = "gpu0": want cpu, cuda or cuda:N`},
+		{"cuda on source", func(p *Plan) { p.Stages[0].Workers[0].Device = "cuda:0" }, `op read_image runs no model (use cpu)`},
+		{"wrong input op", func(p *Plan) { p.Stages[2].Inputs = []string{"ReadSpeech"} }, `op image_features reads one stage of each of [read_image]`},
+		{"duplicate name", func(p *Plan) { p.Stages[1].Name = "ReadImage" }, `name already used by stage[0]`},
+		{"bad compress", func(p *Plan) { p.Compress = "zip" }, `compress = "zip"`},
+		{"bad port", func(p *Plan) { p.BasePort = 80 }, `base_port = 80`},
+		{"negative rate", func(p *Plan) { p.InputRate = -1 }, `input_rate = -1`},
+		{"no dataset", func(p *Plan) { p.Dataset = "" }, `dataset: missing`},
+		{"host not in hostfile", func(p *Plan) { p.Stages[1].Workers[0].Host = "node9" }, `stage[1] "ReadSpeech" worker[0]: host = "node9" is not in hostfile hostfiles/localhost`},
+		{"too few workers for slots", func(p *Plan) { p.Stages[4].Workers = nil }, `host "localhost" has 6 slots in hostfile hostfiles/localhost (line 3) but the plan places 5 workers`},
+		{"too many workers for slots", func(p *Plan) {
+			p.Stages[2].Workers = append(p.Stages[2].Workers, p.Stages[2].Workers[0])
+		}, `the plan places 7 workers`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := loadExample(t, "default.toml")
+			tc.change(p)
+			err := Validate(p, "plan.toml", Options{Hostfile: hostfiles.Default()})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "plan.toml: ") {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateListsManyProblems(t *testing.T) {
+	p := loadExample(t, "default.toml")
+	for i := range p.Stages {
+		p.Stages[i].Workers[0].Weight = 0
+	}
+	err := Validate(p, "plan.toml", Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "plan.toml: 6 problems:") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestTopoOrderAndHelpers(t *testing.T) {
+	p := loadExample(t, "default.toml")
+	order, err := p.TopoOrder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := map[int]int{}
+	for k, i := range order {
+		pos[i] = k
+	}
+	for i := range p.Stages {
+		for _, j := range p.InputIndexes(i) {
+			if pos[j] >= pos[i] {
+				t.Fatalf("stage %d before its input %d in %v", i, j, order)
+			}
+		}
+	}
+	if p.SinkIndex() != 5 || len(p.Consumers(2)) != 1 || p.Consumers(2)[0] != 4 {
+		t.Fatal("sink/consumers")
+	}
+	if p.BatchSizeOf(2) != 8 {
+		t.Fatalf("batch size %d", p.BatchSizeOf(2))
+	}
+	p.Stages[2].BatchSize = 3
+	if p.BatchSizeOf(2) != 3 {
+		t.Fatal("stage batch size override")
+	}
+	if Resolve("/root", "a/b") != "/root/a/b" || Resolve("/root", "/abs") != "/abs" {
+		t.Fatal("Resolve")
+	}
+	if v := p.Variants(); v["VQA"] != "res64" || len(v) != 3 {
+		t.Fatalf("variants %v", v)
+	}
+}
+
+func TestUnknownKeyInExample(t *testing.T) {
+	data, err := os.ReadFile("examples/default.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(data), "weight = 1.0", "wieght = 1.0", 1)
+	_, err = Parse("bad.toml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "bad.toml: unknown key(s): stage.worker.wieght") {
+		t.Fatalf("error %v", err)
+	}
+}
