@@ -100,8 +100,13 @@ def all_questions(objects):
     return {k: v for k, v in qs.items() if v}
 
 
-def sample_question(objects, rng):
-    qs = all_questions(objects)
+def encoded_questions(objects):
+    """all_questions with questions tokenised and answers as ids (computed once per training image)."""
+    return {k: [(tokenize(q), ANSWER_ID[a]) for q, a in v] for k, v in all_questions(objects).items()}
+
+
+def sample_question(qs, rng):
+    """A random question from all_questions/encoded_questions output, templates weighted as the generator."""
     kinds = list(qs)
     # exist_yes / exist_no together are one template, as in the generator
     weights = [0.5 if k.startswith("exist") else 1.0 for k in kinds]

@@ -68,9 +68,9 @@ class VQAHead(nn.Module):
     def __init__(self):
         super().__init__()
         self.embed = nn.Embedding(len(VOCAB["question_words"]), 32)
-        self.q = nn.Sequential(nn.Linear(QLEN * 32, 256), nn.ReLU(), nn.Linear(256, 256))
-        self.f = nn.Linear(FEATURES, 256)
-        self.out = nn.Sequential(nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, len(VOCAB["answers"])))
+        self.q = nn.Sequential(nn.Linear(QLEN * 32, 128), nn.ReLU(), nn.Linear(128, 128))
+        self.f = nn.Linear(FEATURES, 128)
+        self.out = nn.Sequential(nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, len(VOCAB["answers"])))
 
     def forward(self, features, question):
         q = self.q(self.embed(question).flatten(1))

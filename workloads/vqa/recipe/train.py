@@ -20,11 +20,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (VOCAB, VQA_DIR, ANSWER_ID, PAIRS, QLEN, CHARS, load_manifest, load_image, load_wav,
-                    tokenize, encode_chars, pair_counts, sample_question, normalize)
+                    tokenize, encode_chars, pair_counts, encoded_questions, sample_question, normalize)
 import models as M
 
 OPSET = 17
-QUESTIONS_PER_IMAGE = 6
+QUESTIONS_PER_IMAGE = 4
 
 
 def log(*a):
@@ -77,6 +77,7 @@ def train_image(variant, minutes, data, out, seed):
     items, imgs = load_split_images("train", data)
     vitems, vimgs = load_split_images("val", data)
     counts = torch.tensor([pair_counts(it["objects"]) for it in items])
+    questions = [encoded_questions(it["objects"]) for it in items]
     net, head, aux = M.ImageNet(variant), M.VQAHead(), M.CountHead()
     params = list(net.parameters()) + list(head.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
@@ -96,14 +97,10 @@ def train_image(variant, minutes, data, out, seed):
             if rng.random() < 0.5:
                 x = x.flip(3)  # no question depends on left/right
             # K questions per image: the head is cheap, so every image's features serve several questions
-            qa = [sample_question(items[i]["objects"], rng) for i in idx.tolist() for _ in range(QUESTIONS_PER_IMAGE)]
-            toks = [tokenize(q) for q, _ in qa]
-            for t in toks:  # word dropout: robustness to misrecognised words
-                for k in range(QLEN):
-                    if t[k] > 1 and rng.random() < 0.05:
-                        t[k] = 1
-            q = torch.tensor(toks)
-            y = torch.tensor([ANSWER_ID[a] for _, a in qa])
+            qa = [sample_question(questions[i], rng) for i in idx.tolist() for _ in range(QUESTIONS_PER_IMAGE)]
+            q = torch.tensor([t for t, _ in qa])
+            q[(torch.rand(q.shape) < 0.05) & (q > 1)] = 1  # word dropout: robustness to misrecognised words
+            y = torch.tensor([a for _, a in qa])
             feats = net(x)
             loss = F.cross_entropy(head(feats.repeat_interleave(QUESTIONS_PER_IMAGE, 0), q), y)
             loss = loss + 0.5 * F.cross_entropy(aux(feats).flatten(0, 1), counts[idx].flatten())
