@@ -147,7 +147,7 @@ func prepareRunDir(cfg *Config) (id, dir string, err error) {
 			return "", "", err
 		}
 		dir = filepath.Join(cfg.RunsDir, cfg.Resume)
-		if _, err := plan.Load(filepath.Join(dir, PlanFile)); err != nil {
+		if err := validateJob(cfg, filepath.Join(dir, HostfileFile), filepath.Join(dir, PlanFile)); err != nil {
 			return "", "", err
 		}
 		return cfg.Resume, dir, nil
@@ -158,10 +158,7 @@ func prepareRunDir(cfg *Config) (id, dir string, err error) {
 	if cfg.RunID != "" && !ValidRunID(cfg.RunID) {
 		return "", "", fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
 	}
-	if _, err := hostfiles.Load(cfg.Hostfile); err != nil {
-		return "", "", err
-	}
-	if _, err := plan.Load(cfg.Plan); err != nil {
+	if err := validateJob(cfg, cfg.Hostfile, cfg.Plan); err != nil {
 		return "", "", err
 	}
 	id, err = createRunDir(cfg.RunsDir, cfg.RunID, cfg.Plan, cfg.Hostfile)
@@ -169,6 +166,21 @@ func prepareRunDir(cfg *Config) (id, dir string, err error) {
 		return "", "", err
 	}
 	return id, filepath.Join(cfg.RunsDir, id), nil
+}
+
+// validateJob checks the hostfile and the plan against each other before any rank starts, so that a typo
+// is one error from the launcher rather than a failure of every rank. Model and dataset files are checked
+// under the local root unless remote hosts have a root of their own.
+func validateJob(cfg *Config, hostfilePath, planPath string) error {
+	hf, err := hostfiles.Load(hostfilePath)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Load(planPath)
+	if err != nil {
+		return err
+	}
+	return plan.Validate(p, planPath, plan.Options{Hostfile: hf, Root: cfg.Root, CheckFiles: cfg.SSH.RemoteRoot == ""})
 }
 
 // rankPath is how ranks are told about a path: relative to the root when it lies inside it (so that a

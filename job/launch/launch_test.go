@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"jellybean/hostfiles"
+	"jellybean/plan"
 )
 
 // fakeRank is the test fixture built from testdata/fakerank: it takes a rank's command line and secret
@@ -42,13 +45,61 @@ type fixture struct {
 	errb bytes.Buffer
 }
 
+// newFixture makes a root whose plan is valid for hostfile (at least 6 slots): the shipped default
+// plan, with its workers placed on the hostfile's slots (extra slots become more ImageFeatures workers),
+// its models taken from the repository and its dataset an (unread) manifest in the root.
 func newFixture(t *testing.T, hostfile string, behaviour map[string]any) *fixture {
 	f := &fixture{t: t, root: t.TempDir()}
 	f.write("hostfile", hostfile)
-	f.write("plan.toml", "job = \"launcher test\"\nworkload = \"vqa\"\n")
+	f.write("manifest.jsonl", "")
+	f.write("plan.toml", fixturePlan(t, hostfile))
 	data, _ := json.Marshal(behaviour)
 	f.write("fakerank.json", string(data))
 	return f
+}
+
+func fixturePlan(t *testing.T, hostfile string) string {
+	t.Helper()
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Load(filepath.Join(repo, "plan", "examples", "default.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, err := hostfiles.Parse("hostfile", strings.NewReader(hostfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := hf.Ranks()
+	if len(slots) < len(p.Stages) {
+		t.Fatalf("fixture hostfile has %d slots; the plan needs at least %d", len(slots), len(p.Stages))
+	}
+	p.Dataset = "manifest.jsonl"
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		if st.Model != "" {
+			st.Model = filepath.Join(repo, st.Model)
+		}
+		if st.Op == plan.OpImageFeatures {
+			for len(st.Workers) < 1+len(slots)-len(p.Stages) {
+				st.Workers = append(st.Workers, st.Workers[0])
+			}
+		}
+	}
+	n := 0
+	for i := range p.Stages {
+		for w := range p.Stages[i].Workers {
+			p.Stages[i].Workers[w].Host = slots[n].Host
+			n++
+		}
+	}
+	data, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 func (f *fixture) write(name, text string) {
@@ -138,7 +189,7 @@ func assertGone(t *testing.T, what string, pid int, d time.Duration) {
 }
 
 func TestRunSuccess(t *testing.T) {
-	f := newFixture(t, "localhost slots=3\n", map[string]any{"0": map[string]any{"sleep": "300ms", "progress": 4}})
+	f := newFixture(t, "localhost slots=6\n", map[string]any{"0": map[string]any{"sleep": "300ms", "progress": 4}})
 	cfg := f.config()
 	var idSeen string
 	cfg.OnRunDir = func(id, dir string) { idSeen = id }
@@ -146,7 +197,7 @@ func TestRunSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\nstderr:\n%s", err, f.errb.String())
 	}
-	if res.Ranks != 3 || idSeen != res.RunID || res.RunDir != filepath.Join(f.root, "runs", res.RunID) {
+	if res.Ranks != 6 || idSeen != res.RunID || res.RunDir != filepath.Join(f.root, "runs", res.RunID) {
 		t.Fatalf("result %+v, OnRunDir id %q", res, idSeen)
 	}
 	for _, name := range []string{PlanFile, HostfileFile} {
@@ -155,7 +206,7 @@ func TestRunSuccess(t *testing.T) {
 		}
 	}
 	var secret string
-	for r := 0; r < 3; r++ {
+	for r := 0; r < 6; r++ {
 		s := readSeen(t, res.RunDir, r)
 		if len(s.Secret) != 64 || (secret != "" && s.Secret != secret) {
 			t.Errorf("rank %d got secret %q; want the job's one 64-hex-digit secret", r, s.Secret)
@@ -185,7 +236,7 @@ func TestRunSuccess(t *testing.T) {
 }
 
 func TestRunFailureStopsOtherRanks(t *testing.T) {
-	f := newFixture(t, "localhost slots=4\n", map[string]any{
+	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"*": map[string]any{"sleep": "60s"},
 		"2": map[string]any{"sleep": "300ms", "exit": 3, "say": "boom: model file missing"},
 	})
@@ -209,19 +260,19 @@ func TestRunFailureStopsOtherRanks(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("launcher took %v to stop the other ranks; want < 10s", took)
 	}
-	for _, r := range []int{0, 1, 3} {
+	for _, r := range []int{0, 1, 3, 4, 5} {
 		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, time.Second)
 	}
 }
 
 func TestRunKilledRankIsTheCause(t *testing.T) {
-	f := newFixture(t, "localhost slots=3\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	f := newFixture(t, "localhost slots=6\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
 	cfg := f.config()
 	dirc := make(chan string, 1)
 	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
 	go func() {
 		dir := <-dirc
-		for r := 0; r < 3; r++ {
+		for r := 0; r < 6; r++ {
 			waitSeen(t, dir, r)
 		}
 		_ = syscall.Kill(readSeen(t, dir, 1).PID, syscall.SIGKILL)
@@ -234,15 +285,15 @@ func TestRunKilledRankIsTheCause(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("took %v", took)
 	}
-	for _, r := range []int{0, 2} {
+	for _, r := range []int{0, 2, 3, 4, 5} {
 		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, time.Second)
 	}
 }
 
 func TestRunEscalatesToSIGKILL(t *testing.T) {
-	f := newFixture(t, "localhost slots=2\n", map[string]any{
+	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"0": map[string]any{"sleep": "200ms", "exit": 1, "say": "first failure"},
-		"1": map[string]any{"sleep": "60s", "ignore_term": true},
+		"*": map[string]any{"sleep": "60s", "ignore_term": true},
 	})
 	cfg := f.config()
 	cfg.Grace = 500 * time.Millisecond
@@ -254,11 +305,13 @@ func TestRunEscalatesToSIGKILL(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("a rank ignoring SIGTERM held the launcher for %v (grace 500ms)", took)
 	}
-	assertGone(t, "rank 1", readSeen(t, res.RunDir, 1).PID, time.Second)
+	for r := 1; r < 6; r++ {
+		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, time.Second)
+	}
 }
 
 func TestRunInterrupted(t *testing.T) {
-	f := newFixture(t, "localhost slots=2\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	f := newFixture(t, "localhost slots=6\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
 	cfg := f.config()
 	sigs := make(chan os.Signal, 1)
 	cfg.Signals = sigs
@@ -266,22 +319,23 @@ func TestRunInterrupted(t *testing.T) {
 	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
 	go func() {
 		dir := <-dirc
-		waitSeen(t, dir, 0)
-		waitSeen(t, dir, 1)
+		for r := 0; r < 6; r++ {
+			waitSeen(t, dir, r)
+		}
 		sigs <- syscall.SIGINT
 	}()
 	res, err, _ := f.run(cfg)
 	var in *Interrupted
-	if !errors.As(err, &in) || in.ExitCode() != 130 || in.Ranks != 2 {
-		t.Fatalf("error %v; want Interrupted by SIGINT with 2 ranks stopped", err)
+	if !errors.As(err, &in) || in.ExitCode() != 130 || in.Ranks != 6 {
+		t.Fatalf("error %v; want Interrupted by SIGINT with 6 ranks stopped", err)
 	}
-	for r := 0; r < 2; r++ {
+	for r := 0; r < 6; r++ {
 		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, time.Second)
 	}
 }
 
 func TestRunResume(t *testing.T) {
-	f := newFixture(t, "localhost slots=2\n", map[string]any{})
+	f := newFixture(t, "localhost slots=6\n", map[string]any{})
 	cfg := f.config()
 	cfg.RunID = "first"
 	if _, err, _ := f.run(cfg); err != nil {
@@ -290,7 +344,7 @@ func TestRunResume(t *testing.T) {
 	first := readSeen(t, filepath.Join(f.root, "runs", "first"), 0)
 
 	// The user's files may have changed since; --resume runs the copies.
-	f.write("plan.toml", "job = \"changed\"\n")
+	f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), "vqa-default", "changed", 1))
 	cfg = f.config()
 	cfg.Hostfile, cfg.Plan, cfg.Resume = "", "", "first"
 	res, err, _ := f.run(cfg)
@@ -324,17 +378,24 @@ func TestRunBadInputs(t *testing.T) {
 		{"missing hostfile", func(f *fixture, c *Config) { c.Hostfile = filepath.Join(f.root, "nope") }, []string{"nope"}},
 		{"broken hostfile", func(f *fixture, c *Config) { f.write("hostfile", "localhost slots=2\nn2 slots=many\n") },
 			[]string{"hostfile:2"}},
-		{"unknown plan key", func(f *fixture, c *Config) { f.write("plan.toml", "job = \"x\"\nbatchsize = 3\n") },
+		{"unknown plan key", func(f *fixture, c *Config) {
+			f.write("plan.toml", "batchsize = 3\n"+fixturePlan(t, "localhost slots=6\n"))
+		},
 			[]string{"plan.toml", "batchsize"}},
 		{"plan syntax", func(f *fixture, c *Config) { f.write("plan.toml", "job = \"x\"\n[[stage]\n") },
 			[]string{"plan.toml:"}},
+		{"slots do not match the plan", func(f *fixture, c *Config) { f.write("hostfile", "localhost slots=7\n") },
+			[]string{"localhost", "7 slots"}},
+		{"missing model", func(f *fixture, c *Config) {
+			f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), "image_res64.onnx", "image_res99.onnx", 1))
+		}, []string{"image_res99.onnx"}},
 		{"no plan flag", func(f *fixture, c *Config) { c.Plan = "" }, []string{"-p PLAN"}},
 		{"bad run id", func(f *fixture, c *Config) { c.RunID = "../x" }, []string{"../x"}},
 		{"resume unknown run", func(f *fixture, c *Config) { c.Resume = "never-ran" }, []string{"never-ran"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, "localhost slots=2\n", map[string]any{})
+			f := newFixture(t, "localhost slots=6\n", map[string]any{})
 			cfg := f.config()
 			c.tweak(f, &cfg)
 			_, err, _ := f.run(cfg)
@@ -353,7 +414,7 @@ func TestRunBadInputs(t *testing.T) {
 	}
 
 	t.Run("existing run id", func(t *testing.T) {
-		f := newFixture(t, "localhost slots=1\n", map[string]any{})
+		f := newFixture(t, "localhost slots=6\n", map[string]any{})
 		cfg := f.config()
 		cfg.RunID = "dup"
 		if _, err, _ := f.run(cfg); err != nil {
@@ -365,7 +426,7 @@ func TestRunBadInputs(t *testing.T) {
 	})
 
 	t.Run("rank program missing", func(t *testing.T) {
-		f := newFixture(t, "localhost slots=2\n", map[string]any{})
+		f := newFixture(t, "localhost slots=6\n", map[string]any{})
 		cfg := f.config()
 		cfg.Binary = filepath.Join(f.root, "no-such-jellybean")
 		_, err, _ := f.run(cfg)

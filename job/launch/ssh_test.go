@@ -12,6 +12,9 @@ import (
 	"jellybean/job/launch/sshtest"
 )
 
+// threeHosts: ranks 0-1 local, 2-3 on 127.0.0.2, 4-5 on 127.0.0.3 (both through sshd).
+const threeHosts = "localhost slots=2\n127.0.0.2 slots=2\n127.0.0.3 slots=2\n"
+
 // sshConfig aims the fixture's launcher at a real sshd on 127.0.0.2/127.0.0.3.
 func sshConfig(f *fixture, srv *sshtest.Server) Config {
 	cfg := f.config()
@@ -21,14 +24,16 @@ func sshConfig(f *fixture, srv *sshtest.Server) Config {
 
 func TestRunOverSSH(t *testing.T) {
 	srv := sshtest.Start(t)
-	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=2\n127.0.0.3 slots=1\n",
-		map[string]any{"3": map[string]any{"sleep": "200ms", "progress": 2}})
+	f := newFixture(t, threeHosts, map[string]any{"3": map[string]any{"sleep": "200ms", "progress": 2}})
 	res, err, _ := f.run(sshConfig(f, srv))
 	if err != nil {
 		t.Fatalf("Run: %v\nstderr:\n%s\nsshd log:\n%s", err, f.errb.String(), srv.Log())
 	}
 	local := readSeen(t, res.RunDir, 0)
-	for r := 1; r <= 3; r++ {
+	if local.Stdin || readSeen(t, res.RunDir, 1).Stdin {
+		t.Errorf("local ranks took their secret from stdin")
+	}
+	for r := 2; r < 6; r++ {
 		s := readSeen(t, res.RunDir, r)
 		if !s.Stdin || s.Secret != local.Secret || s.JobID != local.JobID {
 			t.Errorf("ssh rank %d: %+v; want the job's secret (%s…) read from stdin and its job id", r, s, local.Secret[:8])
@@ -42,9 +47,9 @@ func TestRunOverSSH(t *testing.T) {
 // A failing rank stops ssh ranks through their lifeline: closing their stdin ends them on the remote host.
 func TestRunOverSSHLifeline(t *testing.T) {
 	srv := sshtest.Start(t)
-	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=1\n127.0.0.3 slots=1\n", map[string]any{
+	f := newFixture(t, threeHosts, map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"0": map[string]any{"sleep": "1s", "exit": 4, "say": "local rank gives up"},
+		"0": map[string]any{"sleep": "3s", "exit": 4, "say": "local rank gives up"}, // after the ssh logins
 	})
 	cfg := sshConfig(f, srv)
 	cfg.Grace = 6 * time.Second // the lifeline, not SIGKILL, must end the remote ranks
@@ -53,7 +58,7 @@ func TestRunOverSSHLifeline(t *testing.T) {
 	started := make(chan error, 1)
 	go func() {
 		dir := <-dirc
-		for r := 1; r <= 2; r++ {
+		for r := 2; r < 6; r++ {
 			waitSeen(t, dir, r)
 		}
 		started <- nil
@@ -65,13 +70,14 @@ func TestRunOverSSHLifeline(t *testing.T) {
 	}
 	select {
 	case <-started:
-	default:
+	case <-time.After(time.Second):
 		t.Fatalf("remote ranks never started; stderr:\n%s", f.errb.String())
 	}
 	if took > 10*time.Second {
 		t.Errorf("took %v", took)
 	}
-	for r := 1; r <= 2; r++ {
+	assertGone(t, "rank 1", readSeen(t, res.RunDir, 1).PID, 2*time.Second)
+	for r := 2; r < 6; r++ {
 		assertGone(t, fmt.Sprintf("remote rank %d", r), readSeen(t, res.RunDir, r).PID, 2*time.Second)
 		log := lastLogLine(filepath.Join(res.RunDir, RanksDir, fmt.Sprint(r)+".log"))
 		if log != "fakerank: lifeline closed" {
@@ -83,11 +89,11 @@ func TestRunOverSSHLifeline(t *testing.T) {
 func TestRunUnreachableHost(t *testing.T) {
 	srv := sshtest.Start(t)
 	// 127.0.0.4: nothing listens on the port there.
-	f := newFixture(t, "localhost slots=1\n127.0.0.4 slots=1\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	f := newFixture(t, "localhost slots=5\n127.0.0.4 slots=1\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
 	_, err, took := f.run(sshConfig(f, srv))
 	var rf *RankFailure
-	if !errors.As(err, &rf) || rf.Rank != 1 || rf.Host != "127.0.0.4" || rf.ExitCode() != 255 {
-		t.Fatalf("error %v; want rank 1 on 127.0.0.4 with ssh's status 255", err)
+	if !errors.As(err, &rf) || rf.Rank != 5 || rf.Host != "127.0.0.4" || rf.ExitCode() != 255 {
+		t.Fatalf("error %v; want rank 5 on 127.0.0.4 with ssh's status 255", err)
 	}
 	if !strings.Contains(err.Error(), "Connection refused") {
 		t.Errorf("error %q does not say why ssh failed", err)
@@ -100,27 +106,27 @@ func TestRunUnreachableHost(t *testing.T) {
 // A remote rank killed by a signal is reported as such (not as an anonymous ssh failure), and stops the job.
 func TestRunOverSSHKilledRemoteRank(t *testing.T) {
 	srv := sshtest.Start(t)
-	f := newFixture(t, "localhost slots=1\n127.0.0.2 slots=1\n127.0.0.3 slots=1\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
+	f := newFixture(t, threeHosts, map[string]any{"*": map[string]any{"sleep": "60s"}})
 	cfg := sshConfig(f, srv)
 	dirc := make(chan string, 1)
 	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
 	go func() {
 		dir := <-dirc
-		for r := 0; r <= 2; r++ {
+		for r := 0; r < 6; r++ {
 			waitSeen(t, dir, r)
 		}
-		_ = syscall.Kill(readSeen(t, dir, 2).PID, syscall.SIGKILL)
+		_ = syscall.Kill(readSeen(t, dir, 4).PID, syscall.SIGKILL)
 	}()
 	res, err, took := f.run(cfg)
 	var rf *RankFailure
-	if !errors.As(err, &rf) || rf.Rank != 2 || rf.Host != "127.0.0.3" || rf.ExitCode() != 137 ||
+	if !errors.As(err, &rf) || rf.Rank != 4 || rf.Host != "127.0.0.3" || rf.ExitCode() != 137 ||
 		!strings.Contains(rf.Cause, "killed by signal 9 on the remote host") {
-		t.Fatalf("error %v; want rank 2 on 127.0.0.3 killed by signal 9", err)
+		t.Fatalf("error %v; want rank 4 on 127.0.0.3 killed by signal 9", err)
 	}
 	if took > 10*time.Second {
 		t.Errorf("took %v", took)
 	}
-	for _, r := range []int{0, 1} {
+	for _, r := range []int{0, 1, 2, 3, 5} {
 		assertGone(t, fmt.Sprintf("rank %d", r), readSeen(t, res.RunDir, r).PID, 2*time.Second)
 	}
 }
