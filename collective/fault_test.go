@@ -39,9 +39,16 @@ func rawFrame(typ frameType, flags uint16, tag uint32, rawLen uint32, payload []
 		rawLen = uint32(len(payload))
 	}
 	var hb [headerSize]byte
-	putHeader(hb[:], header{typ: typ, flags: flags, tag: tag, rawLen: rawLen, wireLen: uint32(len(payload)),
-		crc: crc32.Checksum(payload, castagnoli)})
-	return append(hb[:], payload...)
+	putHeader(hb[:], header{typ: typ, flags: flags, tag: tag, rawLen: rawLen, wireLen: uint32(len(payload))})
+	b := append(hb[:], payload...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, castagnoli))
+}
+
+// reseal recomputes the header checksum after a test edited header fields, so that the edit itself
+// (not the checksum) is what the receiver rejects.
+func reseal(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b[24:], crc32.Checksum(b[:24], castagnoli))
+	return b
 }
 
 func heapInUse() uint64 {
@@ -79,6 +86,7 @@ func TestHandshakeRejections(t *testing.T) {
 	oversize := rawFrame(frameHello, 0, 0, 0, nil)
 	binary.LittleEndian.PutUint32(oversize[16:], 1<<30)
 	binary.LittleEndian.PutUint32(oversize[20:], 1<<30)
+	reseal(oversize)
 	badCRC := rawFrame(frameHello, 0, 0, 0, hello("job", 1, 0, 2))
 	badCRC[len(badCRC)-1] ^= 0xFF
 	cases := []struct {
@@ -229,6 +237,7 @@ func TestBadFramesAfterHandshake(t *testing.T) {
 	oversize := rawFrame(frameData, 0, 0, 0, nil)
 	binary.LittleEndian.PutUint32(oversize[16:], 1<<31)
 	binary.LittleEndian.PutUint32(oversize[20:], 1<<31)
+	reseal(oversize)
 	badCRC := rawFrame(frameData, 0, 0, 5, []byte("hello"))
 	badCRC[headerSize] = 'j'
 	cases := []struct {
@@ -244,10 +253,11 @@ func TestBadFramesAfterHandshake(t *testing.T) {
 		{"oversize length", oversize, false, "exceeds the 1048576-byte frame limit"},
 		{"truncated frame", rawFrame(frameData, 0, 0, 5000, make([]byte, 5000))[:headerSize+100], true, "truncated data frame"},
 		{"bad magic", append([]byte("XXXX"), make([]byte, 40)...), false, "bad magic"},
+		{"header bit flip", func() []byte { f := rawFrame(frameData, 0, 0, 0, []byte("hi")); f[13] ^= 4; return f }(), false, "header CRC32C mismatch"},
 		{"handshake frame again", rawFrame(frameHello, 0, 0, 0, nil), false, "unexpected hello frame"},
 		{"credit forged", rawFrame(frameCredit, 0, 1<<20, 0, nil), false, "more stream credit"},
 		{"beyond credit", bytes.Repeat(rawFrame(frameData, 0, 0, 40<<10, make([]byte, 40<<10)), 2), false, "beyond its 65536-byte stream credit"},
-		{"reserved bits", func() []byte { f := rawFrame(frameData, 0, 0, 0, nil); f[10] = 1; return f }(), false, "reserved field"},
+		{"reserved bits", func() []byte { f := rawFrame(frameData, 0, 0, 0, nil); f[10] = 1; return reseal(f) }(), false, "reserved field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 func TestParseHeader(t *testing.T) {
 	valid := func() []byte { return rawFrame(frameData, 0, 7, 0, []byte("payload"))[:headerSize] }
-	mod := func(f func(b []byte)) []byte { b := valid(); f(b); return b }
+	mod := func(f func(b []byte)) []byte { b := valid(); f(b); return reseal(b) }
 	cases := []struct {
 		name string
 		b    []byte
@@ -30,6 +30,7 @@ func TestParseHeader(t *testing.T) {
 		{"raw != wire", mod(func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 8) }), 100, "raw length 8 != wire length 7"},
 		{"empty compressed", mod(func(b []byte) { b[6] = 1; binary.LittleEndian.PutUint32(b[20:], 0) }), 100, "compressed frame with empty payload"},
 		{"at limit", valid(), 7, ""},
+		{"header crc", func() []byte { b := valid(); b[12] ^= 1; return b }(), 100, "header CRC32C mismatch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +93,7 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 			return
 		}
-		if len(wire) > max || len(wire)+len(rest)+headerSize != len(b) {
+		if len(wire) > max || len(wire)+len(rest)+headerSize+trailerSize != len(b) {
 			t.Fatalf("inconsistent lengths: wire %d rest %d input %d", len(wire), len(rest), len(b))
 		}
 		h, _ := parseHeader(b, max)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"time"
 )
@@ -111,11 +112,12 @@ func (h *handshakeIO) recv(want frameType) ([]byte, error) {
 	if hd.typ != want || hd.flags != 0 {
 		return nil, fmt.Errorf("%w: got %s frame (flags %#x) during handshake, want %s", ErrAuth, hd.typ, hd.flags, want)
 	}
-	p := make([]byte, hd.wireLen)
+	p := make([]byte, int(hd.wireLen)+trailerSize)
 	if _, err := io.ReadFull(h.s, p); err != nil {
 		return nil, fmt.Errorf("reading %s payload: %w", want, err)
 	}
-	if err := checkPayload(hd, p); err != nil {
+	p, trailer := p[:hd.wireLen], p[hd.wireLen:]
+	if err := checkPayload(hd, crc32.Checksum(p, castagnoli), trailer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	return p, nil

@@ -16,9 +16,10 @@ import (
 )
 
 const (
-	readBufferBytes = 256 << 10 // bufio size: small frames are batched per read syscall
+	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; must stay below crcChunk so large reads bypass it
 	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
 	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
+	crcChunk        = 128 << 10 // payloads are checksummed and copied to/from the socket in pieces of this size
 )
 
 // peer is the connection to one other rank: a writer side guarded by wmu and one reader goroutine.
@@ -31,6 +32,7 @@ type peer struct {
 	// Writer side, guarded by wmu.
 	wmu     sync.Mutex
 	hdr     [headerSize]byte
+	trailer [trailerSize]byte
 	small   []byte
 	enc     encoder
 	byeSent bool
@@ -72,7 +74,7 @@ func newPeer(c *Comm, rank int, s Stream) *peer {
 		rank:       rank,
 		addr:       c.cfg.Peers[rank].addr(),
 		s:          s,
-		small:      make([]byte, 0, headerSize+coalesceBytes),
+		small:      make([]byte, 0, headerSize+coalesceBytes+trailerSize),
 		enc:        encoder{mode: c.comp},
 		br:         bufio.NewReaderSize(s, readBufferBytes),
 		dec:        decoder{maxFrame: c.cfg.MaxFrameBytes},
@@ -127,33 +129,12 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 			flags = flagZstd
 		}
 	}
-	putHeader(p.hdr[:], header{typ: typ, flags: flags, edge: edge, tag: tag, rawLen: uint32(len(payload)),
-		wireLen: uint32(len(wire)), crc: crc32.Checksum(wire, castagnoli)})
-	hb := p.c.cfg.HeartbeatTimeout
+	putHeader(p.hdr[:], header{typ: typ, flags: flags, edge: edge, tag: tag, rawLen: uint32(len(payload)), wireLen: uint32(len(wire))})
 	t0 := time.Now()
-	var err error
-	if len(wire) <= coalesceBytes {
-		p.small = append(append(p.small[:0], p.hdr[:]...), wire...)
-		if err = p.s.SetWriteDeadline(t0.Add(hb)); err == nil {
-			_, err = p.s.Write(p.small)
-		}
-	} else {
-		if err = p.s.SetWriteDeadline(t0.Add(hb)); err == nil {
-			_, err = p.s.Write(p.hdr[:])
-		}
-		for off := 0; err == nil && off < len(wire); off += ioChunkBytes {
-			end := min(off+ioChunkBytes, len(wire))
-			if off > 0 {
-				err = p.s.SetWriteDeadline(time.Now().Add(hb))
-			}
-			if err == nil {
-				_, err = p.s.Write(wire[off:end])
-			}
-		}
-	}
+	err := p.writeWire(wire)
 	now := time.Now()
 	if err != nil {
-		pe := p.errorf("write %s frame: %w", typ, describeIOError(err, hb))
+		pe := p.errorf("write %s frame: %w", typ, describeIOError(err, p.c.cfg.HeartbeatTimeout))
 		p.c.fail(pe)
 		return pe
 	}
@@ -163,6 +144,49 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 		p.c.counters(p.rank, edge).sent(len(payload), len(wire))
 	}
 	return nil
+}
+
+// writeWire writes p.hdr, wire and the CRC trailer. Small frames go out in one syscall; large ones in
+// crcChunk pieces, each checksummed just before its socket copy (while in cache), with a fresh deadline
+// per piece so a slow but live link is not mistaken for a dead one.
+func (p *peer) writeWire(wire []byte) error {
+	hb := p.c.cfg.HeartbeatTimeout
+	if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
+		return err
+	}
+	if len(wire) <= coalesceBytes {
+		b := append(append(p.small[:0], p.hdr[:]...), wire...)
+		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(wire, castagnoli))
+		p.small = b
+		_, err := p.s.Write(b)
+		return err
+	}
+	if _, err := p.s.Write(p.hdr[:]); err != nil {
+		return err
+	}
+	var crc uint32
+	for off := 0; off < len(wire); off += crcChunk {
+		chunk := wire[off:min(off+crcChunk, len(wire))]
+		crc = crc32.Update(crc, castagnoli, chunk)
+		if off+crcChunk >= len(wire) && len(chunk) <= coalesceBytes {
+			// Last piece: send it together with the trailer.
+			b := append(p.small[:0], chunk...)
+			p.small = binary.LittleEndian.AppendUint32(b, crc)
+			_, err := p.s.Write(p.small)
+			return err
+		}
+		if off > 0 && off%ioChunkBytes == 0 {
+			if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
+				return err
+			}
+		}
+		if _, err := p.s.Write(chunk); err != nil {
+			return err
+		}
+	}
+	binary.LittleEndian.PutUint32(p.trailer[:], crc)
+	_, err := p.s.Write(p.trailer[:])
+	return err
 }
 
 // heartbeat sends a keep-alive unless a write is in progress (which keeps the peer's reader busy anyway).
@@ -308,19 +332,26 @@ func (p *peer) readFrame() (header, []byte, error) {
 		return header{}, nil, err
 	}
 	wire := pool.get(int(h.wireLen))
-	for off := 0; off < len(wire); off += ioChunkBytes {
-		if off > 0 {
+	var crc uint32
+	for off := 0; off < len(wire); off += crcChunk {
+		if off > 0 && off%ioChunkBytes == 0 {
 			if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
 				pool.put(wire)
 				return header{}, nil, err
 			}
 		}
-		if _, err := io.ReadFull(p.br, wire[off:min(off+ioChunkBytes, len(wire))]); err != nil {
+		chunk := wire[off:min(off+crcChunk, len(wire))]
+		if _, err := io.ReadFull(p.br, chunk); err != nil {
 			pool.put(wire)
 			return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
 		}
+		crc = crc32.Update(crc, castagnoli, chunk)
 	}
-	if err := checkPayload(h, wire); err != nil {
+	if _, err := io.ReadFull(p.br, p.rhdr[:trailerSize]); err != nil {
+		pool.put(wire)
+		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
+	}
+	if err := checkPayload(h, crc, p.rhdr[:trailerSize]); err != nil {
 		pool.put(wire)
 		return header{}, nil, err
 	}

@@ -1,11 +1,15 @@
 package collective
 
-import "math/bits"
+import (
+	"math/bits"
+	"sync"
+)
 
-// Buffer pool: power-of-two size classes, each a bounded channel of free buffers. Channels (rather than
-// sync.Pool) hold []byte without boxing, so Get/Put allocate nothing, and the per-class bound caps the
-// memory a burst can leave behind (about poolClassBytes per class, and only what traffic actually
-// had in flight at once, which the credit windows bound).
+// Buffer pool: power-of-two size classes, each a bounded LIFO stack of free buffers. LIFO hands out the
+// most recently released buffer, which is most likely still in cache; a plain slice stack under a mutex
+// holds []byte without boxing, so get/put allocate nothing. The per-class bound caps what a burst can
+// leave behind (about poolClassBytes per class, and only what traffic actually had in flight at once,
+// which the credit windows bound).
 const (
 	minClassShift  = 12 // 4 KiB
 	maxClassShift  = 30 // 1 GiB; larger buffers are not pooled
@@ -15,21 +19,20 @@ const (
 
 var pool = newBufPool()
 
+type bufClass struct {
+	mu    sync.Mutex
+	free  [][]byte
+	limit int
+}
+
 type bufPool struct {
-	classes [maxClassShift + 1]chan []byte
+	classes [maxClassShift + 1]bufClass
 }
 
 func newBufPool() *bufPool {
 	p := &bufPool{}
 	for s := minClassShift; s <= maxClassShift; s++ {
-		n := poolClassBytes >> s
-		if n < 2 {
-			n = 2
-		}
-		if n > poolMaxPerSize {
-			n = poolMaxPerSize
-		}
-		p.classes[s] = make(chan []byte, n)
+		p.classes[s].limit = min(max(poolClassBytes>>s, 2), poolMaxPerSize)
 	}
 	return p
 }
@@ -48,28 +51,35 @@ func (p *bufPool) get(n int) []byte {
 	if s > maxClassShift {
 		return make([]byte, n)
 	}
-	select {
-	case b := <-p.classes[s]:
+	c := &p.classes[s]
+	c.mu.Lock()
+	if k := len(c.free); k > 0 {
+		b := c.free[k-1]
+		c.free[k-1] = nil
+		c.free = c.free[:k-1]
+		c.mu.Unlock()
 		return b[:n]
-	default:
-		return make([]byte, n, 1<<s)
 	}
+	c.mu.Unlock()
+	return make([]byte, n, 1<<s)
 }
 
 // put recycles b; buffers whose capacity is not a pooled class size are dropped for the GC.
 func (p *bufPool) put(b []byte) {
-	c := cap(b)
-	if c < 1<<minClassShift || c&(c-1) != 0 {
+	n := cap(b)
+	if n < 1<<minClassShift || n&(n-1) != 0 {
 		return
 	}
-	s := bits.Len(uint(c)) - 1
+	s := bits.Len(uint(n)) - 1
 	if s > maxClassShift {
 		return
 	}
-	select {
-	case p.classes[s] <- b[:0]:
-	default:
+	c := &p.classes[s]
+	c.mu.Lock()
+	if len(c.free) < c.limit {
+		c.free = append(c.free, b[:0])
 	}
+	c.mu.Unlock()
 }
 
 // Release hands a buffer obtained from this package (Message.Payload, AllToAllV results) back to the

@@ -1,0 +1,299 @@
+// Package bench measures the collective layer with real processes on loopback: N ranks run AllToAllV
+// (or a single pair streams messages), and the same traffic pattern over plain TCP sockets (no framing,
+// no checksums, no authentication) is measured in the same run as the baseline for ratios.
+//
+// The parent (Run) binds one listener per rank, hands each to a worker process (fd 3) together with a
+// JSON spec and the job secret in the environment, and aggregates the one JSON line every worker prints.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"jellybean/collective"
+)
+
+// Env variables that carry a worker's spec and the job secret (never argv).
+const (
+	SpecEnv   = "JB_BENCH_COLLECTIVE_SPEC"
+	SecretEnv = "JB_BENCH_COLLECTIVE_SECRET"
+)
+
+// Options of one benchmark run.
+type Options struct {
+	Ranks    int
+	Bytes    int    // bytes per destination per round (alltoall) or per message (stream)
+	Compress string // off|fastest|default|auto
+	Data     string // random|features|image|audio
+	Mode     string // "alltoall" or "stream" (rank 0 -> rank 1, ranks must be 2)
+	Rounds   int    // 0: chosen from Bytes so one sample moves about 256 MiB per rank
+	Repeat   int    // samples of each variant, interleaved; medians are reported
+	Baseline bool   // also measure plain TCP with the same pattern
+	MPI      string // path of a compiled Open MPI alltoallv benchmark to run too ("" = skip)
+	Command  []string
+	// Command runs one worker: e.g. {"/path/jellybean", "collective-worker"}; the worker calls Worker().
+}
+
+// Result is printed as one JSON object by `jellybean bench collective`.
+type Result struct {
+	Mode          string    `json:"mode"`
+	Ranks         int       `json:"ranks"`
+	Bytes         int       `json:"bytes"`
+	Compress      string    `json:"compress"`
+	Data          string    `json:"data"`
+	Rounds        int       `json:"rounds"`
+	Unit          string    `json:"unit"`
+	AggregateGBps float64   `json:"aggregate_gbps"`
+	PerRankGBps   float64   `json:"per_rank_gbps"`
+	Ratio         float64   `json:"ratio"` // raw/wire bytes
+	Samples       []float64 `json:"samples_gbps"`
+	TCPPairGBps   float64   `json:"tcp_pair_gbps,omitempty"` // plain TCP, 2 processes, 2 streams (one each way)
+	VsTCPPair     float64   `json:"vs_tcp_pair,omitempty"`
+	TCPGBps       float64   `json:"tcp_aggregate_gbps,omitempty"`
+	TCPSamples    []float64 `json:"tcp_samples_gbps,omitempty"`
+	VsTCP         float64   `json:"vs_tcp,omitempty"`
+	MPIGBps       float64   `json:"mpi_aggregate_gbps,omitempty"`
+	MPISamples    []float64 `json:"mpi_samples_gbps,omitempty"`
+	VsMPI         float64   `json:"vs_mpi,omitempty"`
+	CPUs          int       `json:"cpus"`
+	Date          string    `json:"date"`
+}
+
+// workerSpec is what a worker process receives in SpecEnv.
+type workerSpec struct {
+	Variant  string // "collective" or "tcp"
+	Mode     string
+	Rank     int
+	Peers    []collective.Peer
+	Bytes    int
+	Rounds   int
+	Compress string
+	Data     string
+}
+
+// workerReport is the JSON line a worker prints.
+type workerReport struct {
+	Rank     int     `json:"rank"`
+	Seconds  float64 `json:"seconds"`
+	RawSent  int64   `json:"raw_sent"`
+	WireSent int64   `json:"wire_sent"`
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Ranks < 2:
+		return fmt.Errorf("--ranks %d: need at least 2", o.Ranks)
+	case o.Ranks > 64:
+		return fmt.Errorf("--ranks %d: at most 64 local processes", o.Ranks)
+	case o.Bytes < 0 || o.Bytes > collective.DefaultMaxFrameBytes:
+		return fmt.Errorf("--bytes %d: want 0..%d", o.Bytes, collective.DefaultMaxFrameBytes)
+	case o.Mode != "alltoall" && o.Mode != "stream":
+		return fmt.Errorf("--mode %q: want alltoall or stream", o.Mode)
+	case o.Mode == "stream" && o.Ranks != 2:
+		return fmt.Errorf("--mode stream needs --ranks 2")
+	case len(o.Command) == 0:
+		return errors.New("no worker command")
+	}
+	if _, err := Generate(o.Data, 0, 0); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	if o.Repeat <= 0 {
+		o.Repeat = 3
+	}
+	if o.Rounds <= 0 {
+		perRound := max(o.Bytes, 1) * max(o.Ranks-1, 1)
+		o.Rounds = min(max((256<<20)/perRound, 5), 20000)
+	}
+	return nil
+}
+
+// Run executes the benchmark and returns its result.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Mode: o.Mode, Ranks: o.Ranks, Bytes: o.Bytes, Compress: o.Compress, Data: o.Data, Rounds: o.Rounds,
+		Unit: "GB/s = 1e9 payload bytes per second delivered to other ranks", CPUs: runtime.NumCPU(),
+		Date: time.Now().UTC().Format(time.RFC3339)}
+	var ratios, pair []float64
+	for range o.Repeat {
+		if o.Baseline {
+			g, _, err := runSample(ctx, o, "tcp")
+			if err != nil {
+				return nil, fmt.Errorf("tcp baseline: %w", err)
+			}
+			res.TCPSamples = append(res.TCPSamples, g)
+			if o.Ranks > 2 && o.Mode == "alltoall" {
+				p := o
+				p.Ranks = 2
+				g, _, err := runSample(ctx, p, "tcp")
+				if err != nil {
+					return nil, fmt.Errorf("tcp pair baseline: %w", err)
+				}
+				pair = append(pair, g)
+			}
+		}
+		g, ratio, err := runSample(ctx, o, "collective")
+		if err != nil {
+			return nil, err
+		}
+		res.Samples = append(res.Samples, g)
+		ratios = append(ratios, ratio)
+		if o.MPI != "" {
+			g, err := runMPI(ctx, o)
+			if err != nil {
+				return nil, fmt.Errorf("open mpi: %w", err)
+			}
+			res.MPISamples = append(res.MPISamples, g)
+		}
+	}
+	res.AggregateGBps = median(res.Samples)
+	res.PerRankGBps = res.AggregateGBps / float64(o.Ranks)
+	if o.Mode == "stream" {
+		res.PerRankGBps = res.AggregateGBps
+	}
+	res.Ratio = median(ratios)
+	if len(res.TCPSamples) > 0 {
+		res.TCPGBps = median(res.TCPSamples)
+		res.VsTCP = res.AggregateGBps / res.TCPGBps
+	}
+	if len(pair) > 0 {
+		res.TCPPairGBps = median(pair)
+		res.VsTCPPair = res.AggregateGBps / res.TCPPairGBps
+	} else if o.Ranks == 2 && o.Mode == "alltoall" {
+		res.TCPPairGBps, res.VsTCPPair = res.TCPGBps, res.VsTCP
+	}
+	if len(res.MPISamples) > 0 {
+		res.MPIGBps = median(res.MPISamples)
+		res.VsMPI = res.AggregateGBps / res.MPIGBps
+	}
+	return res, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// runSample starts one worker per rank and returns the aggregate throughput and raw/wire ratio.
+func runSample(ctx context.Context, o Options, variant string) (gbps, ratio float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	lns := make([]*net.TCPListener, o.Ranks)
+	peers := make([]collective.Peer, o.Ranks)
+	defer func() {
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}()
+	for i := range lns {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, 0, err
+		}
+		lns[i] = ln
+		peers[i] = collective.Peer{Rank: i, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	type outcome struct {
+		rep workerReport
+		err error
+	}
+	results := make(chan outcome, o.Ranks)
+	var wg sync.WaitGroup
+	cmds := make([]*exec.Cmd, o.Ranks)
+	for r := range o.Ranks {
+		spec, _ := json.Marshal(workerSpec{Variant: variant, Mode: o.Mode, Rank: r, Peers: peers, Bytes: o.Bytes,
+			Rounds: o.Rounds, Compress: o.Compress, Data: o.Data})
+		f, err := lns[r].File()
+		if err != nil {
+			return 0, 0, err
+		}
+		cmd := exec.CommandContext(ctx, o.Command[0], o.Command[1:]...)
+		cmd.Env = append(os.Environ(), SpecEnv+"="+string(spec), SecretEnv+"="+hex.EncodeToString(secret))
+		cmd.ExtraFiles = []*os.File{f}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			f.Close()
+			return 0, 0, err
+		}
+		if err := cmd.Start(); err != nil {
+			f.Close()
+			return 0, 0, fmt.Errorf("start rank %d: %w", r, err)
+		}
+		f.Close()
+		cmds[r] = cmd
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rep workerReport
+			sc := bufio.NewScanner(out)
+			var line string
+			for sc.Scan() {
+				line = sc.Text()
+			}
+			werr := cmd.Wait()
+			if werr == nil {
+				werr = json.Unmarshal([]byte(line), &rep)
+			}
+			if werr != nil {
+				cancel() // one failed rank stops the others
+				werr = fmt.Errorf("rank %d: %v: %s", r, werr, strings.TrimSpace(stderr.String()))
+			}
+			results <- outcome{rep, werr}
+		}()
+	}
+	for _, ln := range lns { // the workers own them now
+		ln.Close()
+	}
+	clear(lns)
+	wg.Wait()
+	close(results)
+	var slowest float64
+	var raw, wire int64
+	for res := range results {
+		if res.err != nil && err == nil {
+			err = res.err
+		}
+		slowest = max(slowest, res.rep.Seconds)
+		raw += res.rep.RawSent
+		wire += res.rep.WireSent
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	delivered := float64(o.Bytes) * float64(o.Rounds) * float64(o.Ranks) * float64(o.Ranks-1)
+	if o.Mode == "stream" {
+		delivered = float64(o.Bytes) * float64(o.Rounds)
+	}
+	ratio = 1
+	if wire > 0 {
+		ratio = float64(raw) / float64(wire)
+	}
+	return delivered / slowest / 1e9, ratio, nil
+}
