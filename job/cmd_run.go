@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"jellybean/hostfiles"
+	"jellybean/job/gpu"
+	"jellybean/job/pipeline"
+	"jellybean/plan"
+	"jellybean/ranks"
+)
+
+func init() {
+	register("run", "run one rank of a job (started by launch.sh, srun or mpirun)", runRank)
+}
+
+// lifelineGrace is how long a rank whose launcher vanished (stdin EOF) may take to stop cleanly.
+const lifelineGrace = 3 * time.Second
+
+func runRank(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	hostfile := fs.String("H", "hostfiles/localhost", "hostfile")
+	planPath := fs.String("p", "plan/examples/default.toml", "plan")
+	rankFlag := fs.String("rank", "", "this rank (default: from JELLYBEAN_RANK, OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID, RANK)")
+	runDir := fs.String("run-dir", "", "run directory (default runs/$JELLYBEAN_JOB_ID or runs/slurm-$SLURM_JOB_ID)")
+	resume := fs.Bool("resume", false, "skip items already in the run directory's results.jsonl")
+	secretStdin := fs.Bool("secret-stdin", false, "read the job secret from the first line of stdin; exit when stdin closes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	secret, err := jobSecret(*secretStdin, cancel)
+	if err != nil {
+		return err
+	}
+	hf, err := hostfiles.Load(*hostfile)
+	if err != nil {
+		return err
+	}
+	rank, from, err := ranks.Discover(*rankFlag, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := ranks.CheckWorld(rank, from, hf.WorldSize(), hf.Name, os.Getenv); err != nil {
+		return err
+	}
+	p, err := plan.Load(*planPath)
+	if err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := plan.Validate(p, *planPath, plan.Options{Hostfile: hf, Root: root, CheckFiles: true}); err != nil {
+		return err
+	}
+	jobID, dir, err := jobIdentity(*runDir)
+	if err != nil {
+		return err
+	}
+	layout, err := ranks.NewLayout(hf, p, runtime.NumCPU())
+	if err != nil {
+		return err
+	}
+	me := layout.Workers[rank]
+	if strings.HasPrefix(me.Device, "cuda") {
+		inv, err := gpu.Discover()
+		if err != nil {
+			return fmt.Errorf("rank %d on host %s: %w", rank, me.Host, err)
+		}
+		if err := gpu.CheckPlacement(inv, me.Device, me.Host, rank); err != nil {
+			return err
+		}
+	}
+	if rank == 0 {
+		if err := seedRunDir(dir, *planPath, *hostfile); err != nil {
+			return err
+		}
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s rank %d: %s\n", time.Now().UTC().Format("15:04:05.000"), rank, fmt.Sprintf(format, a...))
+	}
+	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
+		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Logf: logf})
+	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+		return fmt.Errorf("rank %d (%s): %w (%v)", rank, me.Host, context.Cause(ctx), err)
+	}
+	if err != nil {
+		return fmt.Errorf("rank %d (%s): %w", rank, me.Host, err)
+	}
+	return nil
+}
+
+// jobSecret reads the per-job secret: from the first line of stdin (ssh ranks; stdin then stays open as
+// the launcher's lifeline and its end stops this rank), else from JELLYBEAN_JOB_SECRET. Never from argv.
+func jobSecret(fromStdin bool, cancel context.CancelCauseFunc) ([]byte, error) {
+	var text, from string
+	if fromStdin {
+		in := bufio.NewReader(os.Stdin)
+		line, err := in.ReadString('\n')
+		if err != nil && line == "" {
+			return nil, fmt.Errorf("--secret-stdin: reading the secret from stdin: %v", err)
+		}
+		text, from = strings.TrimSpace(line), "stdin"
+		go func() {
+			_, _ = io.Copy(io.Discard, in)
+			cancel(errors.New("stdin closed: the launcher is gone"))
+			time.Sleep(lifelineGrace)
+			fmt.Fprintln(os.Stderr, "jellybean run: stdin closed (launcher gone); exiting")
+			os.Exit(1)
+		}()
+	} else {
+		text, from = os.Getenv("JELLYBEAN_JOB_SECRET"), "JELLYBEAN_JOB_SECRET"
+		if text == "" {
+			return nil, errors.New("no job secret: set JELLYBEAN_JOB_SECRET (hex, the same for every rank) or pass --secret-stdin")
+		}
+	}
+	secret, err := hex.DecodeString(text)
+	if err != nil || len(secret) < 16 {
+		return nil, fmt.Errorf("job secret from %s must be at least 16 bytes of hex", from)
+	}
+	return secret, nil
+}
+
+// jobIdentity returns the job id and run directory: the launcher sets JELLYBEAN_JOB_ID and --run-dir;
+// under Slurm the job id derives from SLURM_JOB_ID.
+func jobIdentity(runDir string) (string, string, error) {
+	id := os.Getenv("JELLYBEAN_JOB_ID")
+	if id == "" {
+		if s := os.Getenv("SLURM_JOB_ID"); s != "" {
+			id = "slurm-" + s
+		}
+	}
+	if id == "" && runDir != "" {
+		id = filepath.Base(runDir)
+	}
+	if id == "" {
+		return "", "", errors.New("no job id: set JELLYBEAN_JOB_ID (the same for every rank) or pass --run-dir")
+	}
+	if runDir == "" {
+		runDir = filepath.Join("runs", id)
+	}
+	return id, runDir, nil
+}
+
+// seedRunDir creates the run directory and keeps copies of the plan and hostfile in it when nobody did
+// (the launcher does; srun and mpirun do not).
+func seedRunDir(dir, planPath, hostfile string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating run directory: %w", err)
+	}
+	for src, name := range map[string]string{planPath: "plan.toml", hostfile: "hostfile"} {
+		dst := filepath.Join(dir, name)
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

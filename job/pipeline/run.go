@@ -1,0 +1,262 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"jellybean/collective"
+	"jellybean/hostfiles"
+	"jellybean/plan"
+	"jellybean/ranks"
+	"jellybean/workloads/vqa"
+)
+
+// Stream edges: the kind of each message between ranks (also the key of per-link byte counters).
+const (
+	edgeData  uint16 = 1 // a packed batch of items
+	edgeEOS   uint16 = 2 // empty: the sender has sent its last item to us
+	edgeAbort uint16 = 3 // the sender failed; payload is its error text
+)
+
+// Config is everything one rank needs.
+type Config struct {
+	Hostfile *hostfiles.Hostfile
+	Plan     *plan.Plan
+	PlanName string // for messages
+	Rank     int
+	Root     string // JellyBean root: relative plan paths resolve against it
+	RunDir   string // runs/<id>: results, timing, summary (relative to Root unless absolute)
+	JobID    string
+	Secret   []byte
+	Resume   bool
+	Cores    int       // CPU cores of this host (default threads = cores / ranks on the host)
+	Stdout   io.Writer // progress lines (sink); nil = os.Stdout
+	Logf     func(format string, args ...any)
+
+	ConnectTimeout   time.Duration // 0 = collective default
+	HeartbeatTimeout time.Duration // 0 = collective default
+	Listener         net.Listener  // optional pre-bound listener (tests)
+}
+
+// rank is the running state of one rank.
+type rank struct {
+	cfg    Config
+	layout *ranks.Layout
+	me     ranks.Worker
+	stage  *plan.Stage
+	comm   *collective.Comm
+	op     stageOp
+	logf   func(string, ...any)
+	runDir string
+
+	manifest *vqa.Manifest
+	done     map[int64]bool // items finished by an earlier run (resume)
+	timing   *timingWriter
+	stats    rankStats
+	statsMu  sync.Mutex
+
+	sink *sinkState // sink rank only
+}
+
+// Run executes one rank of the job until the whole job has finished or failed.
+func Run(ctx context.Context, cfg Config) (err error) {
+	r := &rank{cfg: cfg, logf: cfg.Logf}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	if cfg.Stdout == nil {
+		r.cfg.Stdout = os.Stdout
+	}
+	if r.cfg.Cores <= 0 {
+		r.cfg.Cores = 1
+	}
+	r.layout, err = ranks.NewLayout(cfg.Hostfile, cfg.Plan, r.cfg.Cores)
+	if err != nil {
+		return err
+	}
+	r.me = r.layout.Workers[cfg.Rank]
+	r.stage = &cfg.Plan.Stages[r.me.Stage]
+	r.runDir = plan.Resolve(cfg.Root, cfg.RunDir)
+	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: r.stage.Op, Worker: r.me.Index,
+		Device: r.me.Device, Threads: r.me.Threads}
+	r.logf("stage %s (%s) worker %d on %s, device %s, %d threads, port %d", r.stage.Name, r.stage.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
+
+	if err := r.prepare(); err != nil {
+		return err
+	}
+	defer r.op.close()
+	defer r.timing.close()
+
+	peers := make([]collective.Peer, len(r.layout.Workers))
+	for i, e := range r.layout.Endpoints() {
+		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
+	}
+	compress := cfg.Plan.Compress
+	if compress == "" {
+		compress = "off"
+	}
+	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers,
+		ListenAddr: r.layout.ListenAddr(cfg.Rank), Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
+		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
+	if err != nil {
+		return fmt.Errorf("rank %d (%s port %d): %w", cfg.Rank, r.me.Host, r.me.Port, err)
+	}
+	defer r.comm.Close()
+
+	if err := r.exchangeDone(ctx); err != nil {
+		return err
+	}
+	r.stats.StartUnixNs = time.Now().UnixNano()
+	if err := r.pipeline(ctx); err != nil {
+		r.abortPeers(err)
+		return err
+	}
+	r.stats.EndUnixNs = time.Now().UnixNano()
+	if err := r.timing.close(); err != nil {
+		return err
+	}
+	if err := r.gatherSummary(ctx); err != nil {
+		return err
+	}
+	return r.comm.Close()
+}
+
+// prepare loads what this rank's stage needs before talking to peers, so that a missing model or
+// dataset fails here with a local, clear error.
+func (r *rank) prepare() error {
+	if err := os.MkdirAll(filepath.Join(r.runDir, "timing"), 0o755); err != nil {
+		return fmt.Errorf("creating run directory: %w", err)
+	}
+	var err error
+	r.timing, err = openTiming(filepath.Join(r.runDir, "timing", strconv.Itoa(r.cfg.Rank)+".csv"))
+	if err != nil {
+		return err
+	}
+	p := r.cfg.Plan
+	if plan.IsSource(r.stage.Op) || r.stage.Op == plan.OpSink {
+		r.manifest, err = vqa.LoadManifest(plan.Resolve(r.cfg.Root, p.Dataset))
+		if err != nil {
+			return fmt.Errorf("plan %s: dataset: %w", r.cfg.PlanName, err)
+		}
+	}
+	modelPath := plan.Resolve(r.cfg.Root, r.stage.Model)
+	open := func(in, out []string) (*model, error) {
+		m, err := openModel(modelPath, in, out, r.me.Device, r.me.Threads)
+		if err != nil {
+			return nil, fmt.Errorf("stage %q: %w", r.stage.Name, err)
+		}
+		return m, nil
+	}
+	switch r.stage.Op {
+	case plan.OpReadImage:
+		r.op = readImageOp{r.manifest}
+	case plan.OpReadSpeech:
+		r.op = readSpeechOp{r.manifest}
+	case plan.OpImageFeatures:
+		m, err := open([]string{"image"}, []string{"features"})
+		if err != nil {
+			return err
+		}
+		r.op = imageOp{m}
+	case plan.OpSpeechRecognition:
+		m, err := open([]string{"audio", "lengths"}, []string{"logits", "out_lengths"})
+		if err != nil {
+			return err
+		}
+		r.op = asrOp{m}
+	case plan.OpVQA:
+		m, err := open([]string{"features", "question"}, []string{"scores"})
+		if err != nil {
+			return err
+		}
+		r.op = vqaOp{m}
+	case plan.OpSink:
+		resultsPath := filepath.Join(r.runDir, "results.jsonl")
+		if !r.cfg.Resume {
+			if st, err := os.Stat(resultsPath); err == nil && st.Size() > 0 {
+				return fmt.Errorf("%s already holds results: pass --resume to finish that run, or use a new run directory", resultsPath)
+			}
+		}
+		r.done, err = ReadResults(resultsPath)
+		if err != nil {
+			return err
+		}
+		w, err := openResults(resultsPath, r.done)
+		if err != nil {
+			return err
+		}
+		all, todo := jobItems(r.manifest, p.Limit, r.done)
+		r.sink = &sinkState{w: w, total: len(all), todo: len(todo), variants: p.Variants(), out: r.cfg.Stdout}
+		r.op = sinkOp{r.sink}
+		r.logf("sink: %d items in the job, %d already done, %d to do", len(all), len(all)-len(todo), len(todo))
+	default:
+		return fmt.Errorf("stage %q: op %q has no runner", r.stage.Name, r.stage.Op)
+	}
+	return nil
+}
+
+// exchangeDone tells every rank which items an earlier run already finished (resume): the sink, which
+// owns results.jsonl, sends the ids to all ranks in one AllToAllV.
+func (r *rank) exchangeDone(ctx context.Context) error {
+	sinkRank := r.layout.SinkRank()
+	send := make([][]byte, r.comm.Size())
+	if r.cfg.Rank == sinkRank {
+		var ids []byte
+		for id := range r.done {
+			ids = binary.LittleEndian.AppendUint64(ids, uint64(id))
+		}
+		for i := range send {
+			send[i] = ids
+		}
+	}
+	recv, err := r.comm.AllToAllV(ctx, send)
+	if err != nil {
+		return fmt.Errorf("start-up exchange: %w", err)
+	}
+	got := recv[sinkRank]
+	if len(got)%8 != 0 {
+		return fmt.Errorf("start-up exchange: %d bytes of done ids from the sink", len(got))
+	}
+	if r.done == nil {
+		r.done = make(map[int64]bool, len(got)/8)
+		for i := 0; i < len(got); i += 8 {
+			r.done[int64(binary.LittleEndian.Uint64(got[i:]))] = true
+		}
+	}
+	return nil
+}
+
+// abortPeers tells every peer, best effort and bounded in time, that this rank failed, so that ranks
+// waiting for our data stop with our error instead of waiting.
+func (r *rank) abortPeers(cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	msg := []byte(fmt.Sprintf("rank %d (%s, stage %s) failed: %v", r.cfg.Rank, r.me.Host, r.stage.Name, cause))
+	var wg sync.WaitGroup
+	for peer := 0; peer < r.comm.Size(); peer++ {
+		if peer == r.cfg.Rank {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.comm.Send(ctx, peer, edgeAbort, msg)
+		}()
+	}
+	wg.Wait()
+}
+
+// isPeerFault reports whether err came from the collective (a peer's failure), as opposed to our own.
+func isPeerFault(err error) bool {
+	var pe *collective.PeerError
+	return errors.As(err, &pe)
+}

@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+)
+
+// sinkState is the sink rank's view of the job: the results file, progress and end-to-end latencies.
+type sinkState struct {
+	w         *resultsWriter
+	total     int // items in the job (after limit), including those done by an earlier run
+	todo      int // items this run must finish
+	variants  map[string]string
+	out       io.Writer
+	latencies []float64 // ms, one per item finished by this run
+	lastPrint time.Time
+	lastUnix  int64 // when the last result was written
+}
+
+// progressInterval keeps progress lines at about two per second.
+const progressInterval = 500 * time.Millisecond
+
+type sinkOp struct{ s *sinkState }
+
+func (o sinkOp) process(items []Item) ([]Item, time.Duration, error) {
+	s := o.s
+	rs := make([]Result, len(items))
+	for i := range items {
+		answer, err := items[i].text("answer")
+		if err != nil {
+			return nil, 0, err
+		}
+		question, err := items[i].text("question")
+		if err != nil {
+			return nil, 0, err
+		}
+		rs[i] = Result{ID: items[i].ID, Answer: answer, Question: question, Variants: s.variants}
+	}
+	if err := s.w.write(rs); err != nil {
+		return nil, 0, err
+	}
+	now := time.Now()
+	s.lastUnix = now.UnixNano()
+	for _, it := range items {
+		if it.T0 > 0 {
+			s.latencies = append(s.latencies, float64(s.lastUnix-it.T0)/1e6)
+		}
+	}
+	if s.w.count() == s.total || now.Sub(s.lastPrint) >= progressInterval {
+		s.progress()
+		s.lastPrint = now
+	}
+	return nil, 0, nil
+}
+
+func (sinkOp) close() {}
+
+// progress prints the line the launcher turns into its progress display.
+func (s *sinkState) progress() {
+	fmt.Fprintf(s.out, "jellybean-progress {\"done\":%d,\"total\":%d}\n", s.w.count(), s.total)
+}
+
+// percentile returns the p-th percentile (0..100) of sorted values by nearest rank; 0 for none.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(p/100*float64(len(sorted))+0.999999999) - 1
+	return sorted[min(max(k, 0), len(sorted)-1)]
+}
+
+func sortedCopy(v []float64) []float64 {
+	c := append([]float64(nil), v...)
+	sort.Float64s(c)
+	return c
+}

@@ -1,0 +1,341 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"jellybean/collective"
+)
+
+// Queue depths between a rank's goroutines, in messages (each at most one micro-batch). With the
+// collective's per-peer credit they bound a rank's memory whatever the dataset size.
+const (
+	inQueue  = 4
+	outQueue = 4
+)
+
+// group runs goroutines; the first error cancels the others' context and is the one returned.
+type group struct {
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func (g *group) go_(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() {
+				g.err = err
+				g.cancel()
+			})
+		}
+	}()
+}
+
+func (g *group) wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
+}
+
+// pipeline runs this rank's stage to completion: receive (or generate, for sources) -> compute -> send.
+func (r *rank) pipeline(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	g := &group{cancel: cancel}
+	in := make(chan []Item, inQueue)
+	out := make(chan []Item, outQueue)
+	upstream := r.layout.Upstream(r.cfg.Rank)
+
+	// recvCtx stops a source's receiver (which only watches for aborts) once the source has sent all.
+	recvCtx, stopRecv := context.WithCancel(ctx)
+	defer stopRecv()
+	if len(upstream) == 0 {
+		g.go_(func() error { return r.generate(ctx, in) })
+		g.go_(func() error {
+			err := r.receive(recvCtx, nil, nil)
+			if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				return nil // stopped by stopRecv after our last send
+			}
+			return err
+		})
+	} else {
+		g.go_(func() error { return r.receive(ctx, upstream, in) })
+	}
+	g.go_(func() error { return r.compute(ctx, in, out) })
+	g.go_(func() error {
+		err := r.send(ctx, out)
+		if err == nil && len(upstream) == 0 {
+			stopRecv()
+		}
+		return err
+	})
+	err := g.wait()
+	if err != nil && parent.Err() != nil && !isPeerFault(err) {
+		return fmt.Errorf("rank %d stopped: %w", r.cfg.Rank, context.Cause(parent))
+	}
+	return err
+}
+
+// push sends v on ch unless ctx ends first.
+func push(ctx context.Context, ch chan<- []Item, v []Item) error {
+	select {
+	case ch <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// generate emits this source's shard: the job's items it owns that are not done, paced by input_rate.
+func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
+	defer close(in)
+	_, todo := jobItems(r.manifest, r.cfg.Plan.Limit, r.done)
+	bs := r.cfg.Plan.BatchSizeOf(r.me.Stage)
+	rate := r.cfg.Plan.InputRate
+	p := pacer{start: time.Now(), rate: rate}
+	var chunk []Item
+	for _, id := range todo {
+		if !r.layout.Owns(r.cfg.Rank, id) {
+			continue
+		}
+		if err := p.wait(ctx); err != nil {
+			return err
+		}
+		chunk = append(chunk, Item{ID: id, T0: time.Now().UnixNano()})
+		if rate > 0 || len(chunk) == bs {
+			if err := push(ctx, in, chunk); err != nil {
+				return err
+			}
+			chunk = nil
+		}
+	}
+	if len(chunk) > 0 {
+		return push(ctx, in, chunk)
+	}
+	return nil
+}
+
+// receive reads stream messages until every upstream rank sent its end-of-stream marker; items go to in
+// (joined first when the stage has several inputs). Sources call it with no upstream to watch for aborts.
+func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) error {
+	if in != nil {
+		defer close(in)
+	}
+	waiting := map[int]bool{}
+	for _, u := range upstream {
+		waiting[u] = true
+	}
+	inputs := r.cfg.Plan.InputIndexes(r.me.Stage)
+	var join *joiner
+	if len(inputs) > 1 {
+		join = newJoiner(len(inputs))
+	}
+	branchOf := func(src int) int {
+		for b, si := range inputs {
+			if r.layout.Workers[src].Stage == si {
+				return b
+			}
+		}
+		return -1
+	}
+	for len(waiting) > 0 || in == nil {
+		m, err := r.comm.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		src := r.layout.Workers[m.Src]
+		switch m.Edge {
+		case edgeAbort:
+			return fmt.Errorf("%s", string(m.Payload))
+		case edgeEOS:
+			if !waiting[m.Src] {
+				return fmt.Errorf("unexpected end-of-stream from rank %d (%s)", m.Src, src.Host)
+			}
+			delete(waiting, m.Src)
+			continue
+		case edgeData:
+		default:
+			return fmt.Errorf("message on unknown edge %d from rank %d (%s)", m.Edge, m.Src, src.Host)
+		}
+		if !waiting[m.Src] {
+			return fmt.Errorf("data from rank %d (%s), which is not an input of stage %q or already ended", m.Src, src.Host, r.stage.Name)
+		}
+		t := time.Now()
+		b, err := collective.DecodeBatch(m.Payload)
+		if err != nil {
+			return fmt.Errorf("batch from rank %d (%s): %w", m.Src, src.Host, err)
+		}
+		items, err := Unpack(b)
+		if err != nil {
+			return fmt.Errorf("batch from rank %d (%s): %w", m.Src, src.Host, err)
+		}
+		per := len(m.Payload) / max(1, len(items))
+		for i := range items {
+			items[i].bytesIn = per
+		}
+		if join != nil {
+			branch := branchOf(m.Src)
+			ready := items[:0:0]
+			for _, it := range items {
+				merged, ok, err := join.add(branch, it)
+				if err != nil {
+					return fmt.Errorf("from rank %d (%s): %w", m.Src, src.Host, err)
+				}
+				if ok {
+					ready = append(ready, merged)
+				}
+			}
+			items = ready
+		}
+		r.addRunnerTime(time.Since(t))
+		if len(items) > 0 {
+			if err := push(ctx, in, items); err != nil {
+				return err
+			}
+		}
+	}
+	if join != nil && len(join.pending) > 0 {
+		return fmt.Errorf("end of stream with %d items missing an input, e.g. ids %v", len(join.pending), join.incomplete())
+	}
+	return nil
+}
+
+// compute forms micro-batches of up to batch_size items from what has arrived (never waiting for a full
+// batch: latency matters under pacing) and runs the stage's op on them.
+func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item) error {
+	defer close(out)
+	bs := r.cfg.Plan.BatchSizeOf(r.me.Stage)
+	var pending []Item
+	open := true
+	for open || len(pending) > 0 {
+		if len(pending) == 0 {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					open = false
+					continue
+				}
+				pending = append(pending, b...)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	topUp:
+		for open && len(pending) < bs {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					open = false
+					break topUp
+				}
+				pending = append(pending, b...)
+			default:
+				break topUp
+			}
+		}
+		n := min(bs, len(pending))
+		batch := append([]Item(nil), pending[:n]...)
+		pending = append(pending[:0], pending[n:]...)
+		start := time.Now()
+		res, modelTime, err := r.op.process(batch)
+		end := time.Now()
+		if err != nil {
+			return fmt.Errorf("stage %q: %w", r.stage.Name, err)
+		}
+		r.statsMu.Lock()
+		r.stats.Items += int64(n)
+		r.stats.Batches++
+		r.stats.ModelSeconds += modelTime.Seconds()
+		r.stats.ComputeSeconds += end.Sub(start).Seconds()
+		r.statsMu.Unlock()
+		share := modelTime / time.Duration(n)
+		for i := range res {
+			res[i].start, res[i].end, res[i].model, res[i].batch = start.UnixNano(), end.UnixNano(), share, n
+			if i < len(batch) {
+				res[i].bytesIn = batch[i].bytesIn
+			}
+		}
+		if r.sink != nil {
+			for i := range batch {
+				batch[i].start, batch[i].end, batch[i].batch = start.UnixNano(), end.UnixNano(), n
+			}
+			if err := r.timing.write(r.cfg.Rank, r.stage.Name, batch, 0, r.wireRatio()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := push(ctx, out, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// send routes each result to the worker of the next stage that owns its id, one packed message per
+// destination, then sends the end-of-stream marker to every worker of the next stage.
+func (r *rank) send(ctx context.Context, out <-chan []Item) error {
+	next := r.layout.Downstream(r.cfg.Rank)
+	if next < 0 {
+		for range out {
+		}
+		return nil
+	}
+	var buf []byte
+	byDst := map[int][]Item{}
+	for batch := range out {
+		t := time.Now()
+		clear(byDst)
+		for _, it := range batch {
+			dst := r.layout.Route(next, it.ID)
+			byDst[dst] = append(byDst[dst], it)
+		}
+		for dst, items := range byDst {
+			b, err := Pack(items)
+			if err != nil {
+				return err
+			}
+			buf = collective.AppendBatch(buf[:0], &b)
+			r.addRunnerTime(time.Since(t))
+			if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
+				return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+			}
+			t = time.Now()
+			per := len(buf) / len(items)
+			if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
+				return err
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for _, dst := range r.layout.StageRanks[next] {
+		if err := r.comm.Send(ctx, dst, edgeEOS, nil); err != nil {
+			return fmt.Errorf("sending end-of-stream to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+		}
+	}
+	return nil
+}
+
+func (r *rank) addRunnerTime(d time.Duration) {
+	r.statsMu.Lock()
+	r.stats.RunnerIOSeconds += d.Seconds()
+	r.statsMu.Unlock()
+}
+
+// wireRatio is this rank's running wire/raw ratio of all bytes sent and received (1 without
+// compression), used to estimate per-item wire bytes in the timing file.
+func (r *rank) wireRatio() float64 {
+	t := r.comm.Totals()
+	raw := t.RawBytesSent + t.RawBytesRecv
+	if raw == 0 {
+		return 1
+	}
+	return float64(t.WireBytesSent+t.WireBytesRecv) / float64(raw)
+}
