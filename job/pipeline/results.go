@@ -100,4 +100,3 @@ func (w *resultsWriter) close() error {
 	}
 	return w.f.Close()
 }
-

@@ -33,10 +33,10 @@ type rankStats struct {
 // Summary is summary.json.
 type Summary struct {
 	Job                      string             `json:"job"`
-	Items                    int                `json:"items"`           // items in the job
-	Completed                int                `json:"completed"`       // lines in results.jsonl
+	Items                    int                `json:"items"`     // items in the job
+	Completed                int                `json:"completed"` // lines in results.jsonl
 	CompletedThisRun         int                `json:"completed_this_run"`
-	WallSeconds              float64            `json:"wall_seconds"`    // this run: first source start to last result
+	WallSeconds              float64            `json:"wall_seconds"` // this run: first source start to last result
 	ThroughputItemsPerSecond float64            `json:"throughput_items_per_second"`
 	LatencyMs                map[string]float64 `json:"latency_ms"`
 	BytesRaw                 int64              `json:"bytes_raw"`  // stream bytes sent between ranks
