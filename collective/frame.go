@@ -34,8 +34,8 @@ type Stream interface {
 //	 20    4 wireLen: payload length on the wire
 //	 24    4 CRC32C of header bytes 0..23 (a corrupt length is caught before it is acted on)
 //
-// The payload checksum trails the payload so that both sides checksum each chunk right next to its
-// socket copy, while it is still in cache, instead of making a separate cold pass over the payload.
+// The payload checksum trails the payload so that a sender could checksum while it writes (and a
+// receiver checks it right after the read) without buffering the whole frame first.
 const (
 	headerSize      = 28
 	trailerSize     = 4

@@ -16,10 +16,9 @@ import (
 )
 
 const (
-	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; must stay below crcChunk so large reads bypass it
-	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
-	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
-	crcChunk        = 128 << 10 // payloads are checksummed and copied to/from the socket in pieces of this size
+	readBufferBytes = 64 << 10 // bufio size: small frames are batched per read syscall; large reads bypass it
+	ioChunkBytes    = 4 << 20  // large payloads are read/written in chunks, each with a fresh deadline
+	coalesceBytes   = 64 << 10 // frames up to this size are written with their header in one syscall
 )
 
 // peer is the connection to one other rank: a writer side guarded by wmu and one reader goroutine.
@@ -34,6 +33,8 @@ type peer struct {
 	hdr     [headerSize]byte
 	trailer [trailerSize]byte
 	small   []byte
+	vec     net.Buffers // writev scratch
+	vecBuf  [3][]byte
 	enc     encoder
 	byeSent bool
 
@@ -146,47 +147,39 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 	return nil
 }
 
-// writeWire writes p.hdr, wire and the CRC trailer. Small frames go out in one syscall; large ones in
-// crcChunk pieces, each checksummed just before its socket copy (while in cache), with a fresh deadline
-// per piece so a slow but live link is not mistaken for a dead one.
+// writeWire writes p.hdr, wire and the CRC trailer. Small frames are copied into one buffer; large
+// ones go out with writev (header, payload, trailer) in pieces of at most ioChunkBytes, each with a fresh
+// deadline so that a slow but live link is not mistaken for a dead one.
 func (p *peer) writeWire(wire []byte) error {
 	hb := p.c.cfg.HeartbeatTimeout
+	crc := crc32.Checksum(wire, castagnoli)
 	if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
 		return err
 	}
 	if len(wire) <= coalesceBytes {
 		b := append(append(p.small[:0], p.hdr[:]...), wire...)
-		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(wire, castagnoli))
-		p.small = b
-		_, err := p.s.Write(b)
+		p.small = binary.LittleEndian.AppendUint32(b, crc)
+		_, err := p.s.Write(p.small)
 		return err
-	}
-	if _, err := p.s.Write(p.hdr[:]); err != nil {
-		return err
-	}
-	var crc uint32
-	for off := 0; off < len(wire); off += crcChunk {
-		chunk := wire[off:min(off+crcChunk, len(wire))]
-		crc = crc32.Update(crc, castagnoli, chunk)
-		if off+crcChunk >= len(wire) && len(chunk) <= coalesceBytes {
-			// Last piece: send it together with the trailer.
-			b := append(p.small[:0], chunk...)
-			p.small = binary.LittleEndian.AppendUint32(b, crc)
-			_, err := p.s.Write(p.small)
-			return err
-		}
-		if off > 0 && off%ioChunkBytes == 0 {
-			if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
-				return err
-			}
-		}
-		if _, err := p.s.Write(chunk); err != nil {
-			return err
-		}
 	}
 	binary.LittleEndian.PutUint32(p.trailer[:], crc)
-	_, err := p.s.Write(p.trailer[:])
-	return err
+	for off := 0; off < len(wire); off += ioChunkBytes {
+		end := min(off+ioChunkBytes, len(wire))
+		p.vec = p.vecBuf[:0] // WriteTo consumes p.vec, so restart from the fixed backing array
+		if off == 0 {
+			p.vec = append(p.vec, p.hdr[:])
+		} else if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
+			return err
+		}
+		p.vec = append(p.vec, wire[off:end])
+		if end == len(wire) {
+			p.vec = append(p.vec, p.trailer[:])
+		}
+		if _, err := p.vec.WriteTo(p.s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // heartbeat sends a keep-alive unless a write is in progress (which keeps the peer's reader busy anyway).
@@ -332,21 +325,19 @@ func (p *peer) readFrame() (header, []byte, error) {
 		return header{}, nil, err
 	}
 	wire := pool.get(int(h.wireLen))
-	var crc uint32
-	for off := 0; off < len(wire); off += crcChunk {
-		if off > 0 && off%ioChunkBytes == 0 {
+	for off := 0; off < len(wire); off += ioChunkBytes {
+		if off > 0 {
 			if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
 				pool.put(wire)
 				return header{}, nil, err
 			}
 		}
-		chunk := wire[off:min(off+crcChunk, len(wire))]
-		if _, err := io.ReadFull(p.br, chunk); err != nil {
+		if _, err := io.ReadFull(p.br, wire[off:min(off+ioChunkBytes, len(wire))]); err != nil {
 			pool.put(wire)
 			return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
 		}
-		crc = crc32.Update(crc, castagnoli, chunk)
 	}
+	crc := crc32.Checksum(wire, castagnoli)
 	if _, err := io.ReadFull(p.br, p.rhdr[:trailerSize]); err != nil {
 		pool.put(wire)
 		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)

@@ -22,7 +22,7 @@ func benchCollective(args []string) error {
 	fs.StringVar(&o.Compress, "compress", "off", "off|fastest|default|auto")
 	fs.StringVar(&o.Data, "data", "random", "random|features|image|audio")
 	fs.StringVar(&o.Mode, "mode", "alltoall", "alltoall|stream (stream: rank 1 sends to rank 0; needs --ranks 2)")
-	fs.IntVar(&o.Rounds, "rounds", 0, "operations per sample (0: about 256 MiB per rank)")
+	fs.IntVar(&o.Rounds, "rounds", 0, "operations per sample (0: about 768 MiB sent per rank)")
 	fs.IntVar(&o.Repeat, "repeat", 3, "samples per variant, interleaved; medians are reported")
 	fs.BoolVar(&o.Baseline, "baseline", true, "also measure plain TCP with the same pattern in the same run")
 	mpi := fs.Bool("mpi", false, "also measure Open MPI's MPI_Alltoallv over its TCP transport (needs mpicc, mpirun)")

@@ -39,7 +39,7 @@ type Options struct {
 	Compress string // off|fastest|default|auto
 	Data     string // random|features|image|audio
 	Mode     string // "alltoall" or "stream" (rank 0 -> rank 1, ranks must be 2)
-	Rounds   int    // 0: chosen from Bytes so one sample moves about 256 MiB per rank
+	Rounds   int    // 0: chosen from Bytes so one sample moves about 768 MiB per rank
 	Repeat   int    // samples of each variant, interleaved; medians are reported
 	Baseline bool   // also measure plain TCP with the same pattern
 	MPI      string // path of a compiled Open MPI alltoallv benchmark to run too ("" = skip)
@@ -115,7 +115,7 @@ func (o *Options) validate() error {
 	}
 	if o.Rounds <= 0 {
 		perRound := max(o.Bytes, 1) * max(o.Ranks-1, 1)
-		o.Rounds = min(max((256<<20)/perRound, 5), 20000)
+		o.Rounds = min(max((768<<20)/perRound, 5), 50000)
 	}
 	return nil
 }
