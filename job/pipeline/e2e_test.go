@@ -1,0 +1,403 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"jellybean/hostfiles"
+	"jellybean/plan"
+	"jellybean/workloads/vqa"
+	"jellybean/workloads/vqa/dataset"
+)
+
+// The end-to-end tests run a whole job in this process: every rank is a goroutine with its own
+// communicator on loopback (127.0.0.2 and 127.0.0.3 act as two hosts), real ONNX Runtime sessions on the
+// shipped models, and a small dataset generated with the workload's generator (espeak-ng).
+
+const testItems = 30
+
+var (
+	dataOnce sync.Once
+	dataDir  string
+	dataErr  error
+)
+
+// testDataset generates the dataset once per test binary.
+func testDataset(t *testing.T) string {
+	t.Helper()
+	dataOnce.Do(func() {
+		dataDir, dataErr = os.MkdirTemp("", "jellybean-pipeline-data-")
+		if dataErr == nil {
+			dataErr = dataset.Generate(dataset.Spec{Out: dataDir, Split: "test", N: testItems, Seed: 7}, nil)
+		}
+	})
+	if dataErr != nil {
+		t.Fatalf("generating the test dataset (needs espeak-ng: apt-get install -y espeak-ng): %v", dataErr)
+	}
+	return filepath.Join(dataDir, "test", "manifest.jsonl")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dataDir != "" {
+		os.RemoveAll(dataDir)
+	}
+	os.Exit(code)
+}
+
+func repoRoot(t *testing.T) string {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// freeBasePort finds a base port such that base..base+n-1 are free on the given hosts.
+func freeBasePort(t *testing.T, n int, hosts ...string) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 20000 + rand.IntN(20000)
+		ok := true
+		var ls []net.Listener
+		for _, h := range hosts {
+			for i := 0; i < n && ok; i++ {
+				l, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(base+i)))
+				if err != nil {
+					ok = false
+					break
+				}
+				ls = append(ls, l)
+			}
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0
+}
+
+// twoHostPlan places ten workers on two loopback "hosts", with uneven weights, several workers per
+// model stage, and a join whose inputs come from different hosts.
+func twoHostPlan(t *testing.T, manifest string, base, batch int) (*plan.Plan, *hostfiles.Hostfile) {
+	t.Helper()
+	models := filepath.Join(repoRoot(t), "workloads", "vqa", "models")
+	src := fmt.Sprintf(`
+job = "e2e"
+workload = "vqa"
+dataset = %q
+base_port = %d
+batch_size = %d
+[predicted]
+throughput_items_per_second = 10.0
+[[stage]]
+name = "ReadImage"
+op = "read_image"
+[[stage.worker]]
+host = "127.0.0.2"
+weight = 1
+[[stage.worker]]
+host = "127.0.0.3"
+weight = 2
+[[stage]]
+name = "ReadSpeech"
+op = "read_speech"
+[[stage.worker]]
+host = "127.0.0.3"
+weight = 1
+[[stage]]
+name = "ImageFeatures"
+op = "image_features"
+variant = "res32"
+model = %q
+inputs = ["ReadImage"]
+[[stage.worker]]
+host = "127.0.0.2"
+weight = 1
+[[stage.worker]]
+host = "127.0.0.3"
+weight = 1
+[[stage]]
+name = "SpeechRecognition"
+op = "speech_recognition"
+variant = "ctc-small"
+model = %q
+inputs = ["ReadSpeech"]
+batch_size = 3
+[[stage.worker]]
+host = "127.0.0.2"
+weight = 3
+[[stage.worker]]
+host = "127.0.0.3"
+weight = 1
+[[stage]]
+name = "VQA"
+op = "vqa"
+variant = "res32"
+model = %q
+inputs = ["ImageFeatures", "SpeechRecognition"]
+[[stage.worker]]
+host = "127.0.0.2"
+weight = 1
+[[stage.worker]]
+host = "127.0.0.3"
+weight = 1
+[[stage]]
+name = "Sink"
+op = "sink"
+inputs = ["VQA"]
+[[stage.worker]]
+host = "127.0.0.2"
+weight = 1
+`, manifest, base, batch, filepath.Join(models, "image_res32.onnx"), filepath.Join(models, "asr_ctc-small.onnx"),
+		filepath.Join(models, "vqa_res32.onnx"))
+	p, err := plan.Parse("e2e.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf, err := hostfiles.Parse("e2e-hosts", strings.NewReader("127.0.0.2 slots=5\n127.0.0.3:5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Validate(p, "e2e.toml", plan.Options{Hostfile: hf, CheckFiles: true}); err != nil {
+		t.Fatal(err)
+	}
+	return p, hf
+}
+
+// runJob runs every rank of the job in this process and returns each rank's error.
+func runJob(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool, progress *strings.Builder) []error {
+	return runJobTimeout(t, p, hf, runDir, resume, progress, 20*time.Second)
+}
+
+func runJobTimeout(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool, progress *strings.Builder, connect time.Duration) []error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n := hf.WorldSize()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for r := 0; r < n; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out strings.Builder
+			errs[r] = Run(ctx, Config{Hostfile: hf, Plan: p, PlanName: "e2e.toml", Rank: r, Root: repoRoot(t),
+				RunDir: runDir, JobID: "e2e-" + filepath.Base(runDir), Secret: []byte("0123456789abcdef0123"),
+				Resume: resume, Cores: 2, Stdout: &out, HeartbeatTimeout: 5 * time.Second,
+				ConnectTimeout: connect})
+			mu.Lock()
+			progress.WriteString(out.String())
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+func readResultLines(t *testing.T, path string) map[int64]Result {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[int64]Result{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("results line %q: %v", sc.Text(), err)
+		}
+		if _, dup := got[r.ID]; dup {
+			t.Fatalf("item %d twice in results", r.ID)
+		}
+		got[r.ID] = r
+	}
+	return got
+}
+
+// reference runs the same models on each item alone, in order, with no pipeline, routing or batching.
+func reference(t *testing.T, p *plan.Plan, manifest string) map[int64]Result {
+	t.Helper()
+	m, err := vqa.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(stage string, in, out []string) *model {
+		md, err := openModel(p.StageByName(stage).Model, in, out, "cpu", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(md.close)
+		return md
+	}
+	img := imageOp{open("ImageFeatures", []string{"image"}, []string{"features"})}
+	asr := asrOp{open("SpeechRecognition", []string{"audio", "lengths"}, []string{"logits", "out_lengths"})}
+	q := vqaOp{open("VQA", []string{"features", "question"}, []string{"scores"})}
+	want := map[int64]Result{}
+	for _, it := range m.Items {
+		one := func(op stageOp, items []Item) []Item {
+			out, _, err := op.process(items)
+			if err != nil {
+				t.Fatalf("reference item %d: %v", it.ID, err)
+			}
+			return out
+		}
+		pic := one(img, one(readImageOp{m}, []Item{{ID: it.ID}}))
+		text := one(asr, one(readSpeechOp{m}, []Item{{ID: it.ID}}))
+		joined := Item{ID: it.ID, Tensors: append(pic[0].Tensors, text[0].Tensors...)}
+		ans := one(q, []Item{joined})
+		a, _ := ans[0].text("answer")
+		qt, _ := ans[0].text("question")
+		want[it.ID] = Result{ID: it.ID, Answer: a, Question: qt}
+	}
+	return want
+}
+
+func checkResults(t *testing.T, got, want map[int64]Result, variants map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Fatalf("item %d missing", id)
+		}
+		if g.Answer != w.Answer || g.Question != w.Question {
+			t.Errorf("item %d: got (%q, %q), the models alone give (%q, %q)", id, g.Answer, g.Question, w.Answer, w.Question)
+		}
+		if fmt.Sprint(g.Variants) != fmt.Sprint(variants) {
+			t.Errorf("item %d: variants %v, want %v", id, g.Variants, variants)
+		}
+	}
+}
+
+func TestJobOnTwoLoopbackHosts(t *testing.T) {
+	manifest := testDataset(t)
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, manifest, base, 4)
+	runDir := t.TempDir()
+	var progress strings.Builder
+	for r, err := range runJob(t, p, hf, runDir, false, &progress) {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	got := readResultLines(t, filepath.Join(runDir, "results.jsonl"))
+	want := reference(t, p, manifest)
+	checkResults(t, got, want, p.Variants())
+
+	// The recogniser really listened to the audio: most recognised questions share words with the spoken
+	// ones (accuracy itself is the workload's business, measured by jellybean eval).
+	m, _ := vqa.LoadManifest(manifest)
+	heard := 0
+	for _, it := range m.Items {
+		words := strings.Fields(got[it.ID].Question)
+		if len(words) > 0 && strings.Contains(it.Question, words[0]) {
+			heard++
+		}
+	}
+	if heard*2 < len(m.Items) {
+		t.Errorf("only %d of %d recognised questions start with a word of the spoken question", heard, len(m.Items))
+	}
+	if !strings.Contains(progress.String(), fmt.Sprintf(`jellybean-progress {"done":%d,"total":%d}`, testItems, testItems)) {
+		t.Errorf("no final progress line in %q", progress.String())
+	}
+
+	var s Summary
+	data, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Items != testItems || s.Completed != testItems || s.CompletedThisRun != testItems || s.ThroughputItemsPerSecond <= 0 ||
+		s.LatencyMs["p50"] <= 0 || s.LatencyMs["p99"] < s.LatencyMs["p50"] || s.BytesRaw <= 0 || s.BytesWire <= 0 ||
+		len(s.Ranks) != 10 || s.Predicted.ThroughputItemsPerSecond != 10 || s.ThroughputVsPredicted <= 0 {
+		t.Fatalf("summary %s", data)
+	}
+	for _, st := range s.Stages {
+		if st.Items != testItems {
+			t.Errorf("stage %s handled %d items, want %d", st.Name, st.Items, testItems)
+		}
+	}
+	// Weighted routing: ReadImage's workers have weights 1:2 -> 10 and 20 items.
+	if s.Ranks[0].Items != 10 || s.Ranks[5].Items != 20 {
+		t.Errorf("ReadImage shards %d and %d items, want 10 and 20", s.Ranks[0].Items, s.Ranks[5].Items)
+	}
+	// Every rank wrote one timing row per item it handled.
+	for r := 0; r < 10; r++ {
+		data, err := os.ReadFile(filepath.Join(runDir, "timing", fmt.Sprintf("%d.csv", r)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if lines[0]+"\n" != timingHeader || int64(len(lines)-1) != s.Ranks[r].Items {
+			t.Errorf("rank %d: timing has %d rows, handled %d items", r, len(lines)-1, s.Ranks[r].Items)
+		}
+	}
+}
+
+func TestResumeFinishesOnlyMissingItems(t *testing.T) {
+	manifest := testDataset(t)
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, manifest, base, 8)
+	runDir := t.TempDir()
+	var progress strings.Builder
+	for r, err := range runJob(t, p, hf, runDir, false, &progress) {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	path := filepath.Join(runDir, "results.jsonl")
+	full := readResultLines(t, path)
+	// Simulate a job killed mid-write: keep 12 complete lines and half of the 13th.
+	data, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(data), "\n")
+	kept := strings.Join(lines[:12], "") + lines[12][:len(lines[12])/2]
+	if err := os.WriteFile(path, []byte(kept), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without --resume the sink refuses to mix runs.
+	errs := runJobTimeout(t, p, hf, runDir, false, &progress, 2*time.Second)
+	if errs[9] == nil && errs[0] == nil {
+		t.Fatal("second run without resume succeeded")
+	}
+	found := false
+	for _, err := range errs {
+		found = found || (err != nil && strings.Contains(err.Error(), "already holds results: pass --resume"))
+	}
+	if !found {
+		t.Fatalf("no rank reported the existing results: %v", errs)
+	}
+	for r, err := range runJob(t, p, hf, runDir, true, &progress) {
+		if err != nil {
+			t.Fatalf("resume rank %d: %v", r, err)
+		}
+	}
+	checkResults(t, readResultLines(t, path), full, p.Variants())
+	var s Summary
+	data, _ = os.ReadFile(filepath.Join(runDir, "summary.json"))
+	json.Unmarshal(data, &s)
+	if s.Completed != testItems || s.CompletedThisRun != testItems-12 {
+		t.Fatalf("resume summary: completed %d, this run %d", s.Completed, s.CompletedThisRun)
+	}
+}
