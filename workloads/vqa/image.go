@@ -35,15 +35,23 @@ func ImageTensor(img image.Image) ([]float32, []int64) {
 	}
 	h, w := b.Dy(), b.Dx()
 	out := make([]float32, 3*h*w)
-	scale := 1 / (255 * vocab.ImageStd)
-	shift := vocab.ImageMean / vocab.ImageStd
+	r, g, bl := out[:h*w], out[h*w:2*h*w], out[2*h*w:]
 	for y := 0; y < h; y++ {
-		row := rgba.Pix[y*rgba.Stride:]
+		row := rgba.Pix[y*rgba.Stride : y*rgba.Stride+4*w]
+		o := y * w
 		for x := 0; x < w; x++ {
-			for c := 0; c < 3; c++ {
-				out[c*h*w+y*w+x] = float32(row[4*x+c])*scale - shift
-			}
+			r[o+x] = normalized[row[4*x]]
+			g[o+x] = normalized[row[4*x+1]]
+			bl[o+x] = normalized[row[4*x+2]]
 		}
 	}
 	return out, []int64{3, int64(h), int64(w)}
 }
+
+// normalized maps a byte to (v/255 - image_mean) / image_std, computed as the recipe does (float32).
+var normalized = func() (t [256]float32) {
+	for v := range t {
+		t[v] = (float32(v)/255 - vocab.ImageMean) / vocab.ImageStd
+	}
+	return t
+}()

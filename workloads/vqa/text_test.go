@@ -134,3 +134,32 @@ func TestVocabConsistency(t *testing.T) {
 		t.Errorf("blank class is %q, want the placeholder '_'", vocab.ASRChars[vocab.ASRBlank])
 	}
 }
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"abc", "", 3}, {"", "ab", 2}, {"kitten", "sitting", 3}, {"same", "same", 0}, {"ab", "ba", 2},
+	} {
+		if got := EditDistance([]rune(c.a), []rune(c.b)); got != c.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestTally(t *testing.T) {
+	var tl Tally
+	tl.Add(Item{Question: "how many circles are there", Answer: "two", Type: "count_shape"}, "Two", "how many circles are there")
+	tl.Add(Item{Question: "is there a red circle", Answer: "yes", Type: "exist"}, "no", "")
+	if tl.Accuracy() != 50 || tl.Words != 10 || tl.WordErrors != 5 || tl.WER() != 50 {
+		t.Errorf("accuracy %v, words %d, errors %d, WER %v", tl.Accuracy(), tl.Words, tl.WordErrors, tl.WER())
+	}
+	if got := tl.Types(); len(got) != 2 || got[0] != "count_shape" || got[1] != "exist" {
+		t.Errorf("types %v", got)
+	}
+	var empty Tally
+	if empty.Accuracy() != 0 || empty.WER() != 0 {
+		t.Error("empty tally not zero")
+	}
+}

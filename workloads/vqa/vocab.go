@@ -39,31 +39,35 @@ const (
 	UnknownToken = 1
 )
 
+// The vocabularies are package variables initialised from vocab.json before any variable that uses
+// them (Go orders package initialisation by dependency).
 var (
-	vocab      Vocab
-	wordToken  map[string]int64
-	answerRank map[string]int
+	vocab      = mustVocab()
+	wordToken  = indexOf(vocab.QuestionWords)
+	answerRank = indexOf(vocab.Answers)
 )
 
 // TheVocab returns the embedded vocabularies.
 func TheVocab() Vocab { return vocab }
 
-func init() {
-	if err := json.Unmarshal(vocabJSON, &vocab); err != nil {
+func mustVocab() Vocab {
+	var v Vocab
+	if err := json.Unmarshal(vocabJSON, &v); err != nil {
 		panic(fmt.Sprintf("vqa: embedded vocab.json: %v", err))
 	}
-	if vocab.QuestionLen != QuestionLen {
-		panic(fmt.Sprintf("vqa: vocab.json question_len %d != QuestionLen %d", vocab.QuestionLen, QuestionLen))
+	if v.QuestionLen != QuestionLen {
+		panic(fmt.Sprintf("vqa: vocab.json question_len %d != QuestionLen %d", v.QuestionLen, QuestionLen))
 	}
-	if vocab.QuestionWords[PadToken] != "<pad>" || vocab.QuestionWords[UnknownToken] != "<unk>" {
+	if v.QuestionWords[PadToken] != "<pad>" || v.QuestionWords[UnknownToken] != "<unk>" {
 		panic("vqa: vocab.json question_words must start with <pad>, <unk>")
 	}
-	wordToken = make(map[string]int64, len(vocab.QuestionWords))
-	for i, w := range vocab.QuestionWords {
-		wordToken[w] = int64(i)
+	return v
+}
+
+func indexOf(words []string) map[string]int64 {
+	m := make(map[string]int64, len(words))
+	for i, w := range words {
+		m[w] = int64(i)
 	}
-	answerRank = make(map[string]int, len(vocab.Answers))
-	for i, a := range vocab.Answers {
-		answerRank[a] = i
-	}
+	return m
 }
