@@ -144,15 +144,37 @@ func (d *decoder) close() {
 
 // autoPolicy decides, per connection, whether compressing pays: sending n raw bytes costs n/link seconds,
 // compressing costs n/speed + n/(ratio*link). Compression wins iff speed*(1-1/ratio) > link. Both sides are
-// measured: link from how long large socket writes block (on a saturated link that is the link rate),
-// speed and ratio from compressions (real ones while compressing, small samples while not).
+// measured: the link from the kernel's TCP delivery-rate estimate (or, for other streams, from how long
+// large writes block), speed and ratio from compressions (real ones while compressing, small samples
+// while not). It is pure bookkeeping; the caller feeds it observations.
 type autoPolicy struct {
-	linkBps   float64 // EWMA of wire bytes per second of write time
-	compBps   float64 // EWMA of input bytes per second of compression time
-	ratio     float64 // EWMA of raw/wire
-	on        bool    // currently compressing
-	untilNext int     // messages until the next probe while off
-	interval  int     // current probe interval (grows while the decision is stable)
+	link      rateEWMA // wire bytes per second the link delivers
+	comp      rateEWMA // input bytes per second of compression
+	raw, wire float64  // EWMA of compressed input and output sizes (ratio = raw/wire)
+	on        bool     // currently compressing
+	untilNext int      // messages until the next probe while off
+	interval  int      // current probe interval (grows while the decision is stable)
+}
+
+// rateEWMA averages a rate as (EWMA of amounts) / (EWMA of durations), so that one very fast sample
+// (a write absorbed by the socket buffer) cannot dominate the way it would in an average of rates.
+type rateEWMA struct{ amount, secs float64 }
+
+func (r *rateEWMA) add(amount float64, d time.Duration) {
+	secs := max(d.Seconds(), 1e-7)
+	if r.secs == 0 {
+		r.amount, r.secs = amount, secs
+		return
+	}
+	r.amount += ewmaWeight * (amount - r.amount)
+	r.secs += ewmaWeight * (secs - r.secs)
+}
+
+func (r *rateEWMA) rate() float64 {
+	if r.secs == 0 {
+		return 0
+	}
+	return r.amount / r.secs
 }
 
 type autoDecision uint8
@@ -172,43 +194,48 @@ const (
 	autoHysteresis   = 1.15     // compression must win by this factor to switch on (and lose by it to switch off)
 )
 
-func ewma(old, sample float64) float64 {
-	if old == 0 {
-		return sample
-	}
-	return old + ewmaWeight*(sample-old)
-}
-
 func (a *autoPolicy) observeCompression(raw, wire int, d time.Duration) {
-	if d <= 0 {
-		d = time.Microsecond
-	}
-	a.compBps = ewma(a.compBps, float64(raw)/d.Seconds())
-	a.ratio = ewma(a.ratio, float64(raw)/float64(max(wire, 1)))
-}
-
-// observeWrite records a socket write of n wire bytes that took d.
-func (a *autoPolicy) observeWrite(n int, d time.Duration) {
-	if n < minLinkSample {
+	a.comp.add(float64(raw), d)
+	if a.raw == 0 {
+		a.raw, a.wire = float64(raw), float64(max(wire, 1))
 		return
 	}
-	if d <= 0 {
-		d = time.Microsecond
+	a.raw += ewmaWeight * (float64(raw) - a.raw)
+	a.wire += ewmaWeight * (float64(max(wire, 1)) - a.wire)
+}
+
+// observeWrite records a socket write of n wire bytes that took d (used when no kernel estimate exists).
+func (a *autoPolicy) observeWrite(n int, d time.Duration) {
+	if n >= minLinkSample {
+		a.link.add(float64(n), d)
 	}
-	a.linkBps = ewma(a.linkBps, float64(n)/d.Seconds())
+}
+
+// observeLinkRate records the kernel's delivery-rate estimate in bytes per second.
+func (a *autoPolicy) observeLinkRate(bps float64) {
+	if bps > 0 {
+		a.link.add(bps*0.01, 10*time.Millisecond)
+	}
+}
+
+func (a *autoPolicy) ratio() float64 {
+	if a.wire == 0 {
+		return 0
+	}
+	return a.raw / a.wire
 }
 
 // gain is how many times faster compressing is than sending raw (>1: compression pays).
 func (a *autoPolicy) gain() float64 {
-	if a.linkBps == 0 || a.compBps == 0 || a.ratio <= 1 {
+	link, speed, ratio := a.link.rate(), a.comp.rate(), a.ratio()
+	if link == 0 || speed == 0 || ratio <= 1 {
 		return 0
 	}
-	saved := a.compBps * (1 - 1/a.ratio)
-	return saved / a.linkBps
+	return speed * (1 - 1/ratio) / link
 }
 
 func (a *autoPolicy) decide() autoDecision {
-	if a.linkBps == 0 {
+	if a.link.rate() == 0 {
 		return autoRaw // measure the link first
 	}
 	g := a.gain()
@@ -220,7 +247,7 @@ func (a *autoPolicy) decide() autoDecision {
 		}
 		return autoCompress
 	}
-	if a.compBps == 0 {
+	if a.comp.rate() == 0 {
 		return autoProbe
 	}
 	if g > autoHysteresis {

@@ -38,6 +38,9 @@ type peer struct {
 	enc     encoder
 	byeSent bool
 
+	lastRateSample time.Time // auto compression: last kernel delivery-rate sample
+	noKernelRate   bool      // the stream has no TCP_INFO: time writes instead
+
 	lastWrite atomic.Int64 // unix nanos of the last completed write (heartbeat scheduling)
 
 	// Reader side, owned by readLoop.
@@ -139,12 +142,32 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 		p.c.fail(pe)
 		return pe
 	}
-	p.enc.auto.observeWrite(len(wire), now.Sub(t0))
+	if p.enc.mode == compressAuto {
+		p.observeLink(len(wire), now, now.Sub(t0))
+	}
 	p.lastWrite.Store(now.UnixNano())
 	if typ == frameData || typ == frameA2A {
 		p.c.counters(p.rank, edge).sent(len(payload), len(wire))
 	}
 	return nil
+}
+
+// observeLink feeds the auto-compression policy a link measurement: the kernel's delivery-rate estimate
+// (at most every linkRateInterval), or the duration of this write when the stream is not TCP.
+func (p *peer) observeLink(n int, now time.Time, took time.Duration) {
+	if p.noKernelRate {
+		p.enc.auto.observeWrite(n, took)
+		return
+	}
+	if now.Sub(p.lastRateSample) < linkRateInterval {
+		return
+	}
+	p.lastRateSample = now
+	if bps, ok := tcpDeliveryRate(p.s); ok {
+		p.enc.auto.observeLinkRate(bps)
+	} else if _, isTCP := p.s.(*net.TCPConn); !isTCP {
+		p.noKernelRate = true
+	}
 }
 
 // writeWire writes p.hdr, wire and the CRC trailer. Small frames are copied into one buffer; large
