@@ -23,8 +23,8 @@ const maxErrors = 20
 
 // Validate checks a plan for everything that can be known before ranks start; device availability
 // (a cuda worker on a host without that GPU) is checked by each rank at start-up. It returns every
-// problem found (up to maxErrors), each naming the stage, worker index and key at fault, joined into one
-// error whose first line is a count.
+// problem found, each naming the stage, worker index and key at fault, as one single-line error that
+// leads with the first problem.
 func Validate(p *Plan, name string, o Options) error {
 	v := validator{name: name}
 	v.global(p)
@@ -57,15 +57,12 @@ func (v *validator) err() error {
 	case 1:
 		return fmt.Errorf("%s: %s", v.name, v.errs[0])
 	}
-	shown := v.errs
-	if len(shown) > maxErrors {
-		shown = shown[:maxErrors]
+	// One line, so that launchers and logs show it whole: the first problem, then the rest in brief.
+	rest := v.errs[1:]
+	if len(rest) > maxErrors {
+		rest = append(rest[:maxErrors:maxErrors], fmt.Sprintf("... %d more", len(v.errs)-1-maxErrors))
 	}
-	msg := fmt.Sprintf("%s: %d problems:\n  %s", v.name, len(v.errs), strings.Join(shown, "\n  "))
-	if len(v.errs) > maxErrors {
-		msg += fmt.Sprintf("\n  ... and %d more", len(v.errs)-maxErrors)
-	}
-	return errors.New(msg)
+	return fmt.Errorf("%s: %s (and %d more problems: %s)", v.name, v.errs[0], len(v.errs)-1, strings.Join(rest, "; "))
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
