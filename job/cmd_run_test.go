@@ -209,19 +209,23 @@ func TestSecretStdinLifeline(t *testing.T) {
 // TestJobOfSixProcesses runs the default plan (limited to a few items) as six real processes, ranks
 // from the environment as under mpirun, and checks the run directory.
 func TestJobOfSixProcesses(t *testing.T) {
-	manifest := filepath.Join(root(t), "workloads", "vqa", "data", "test", "manifest.jsonl")
-	if _, err := os.Stat(manifest); err != nil {
-		t.Fatalf("the default job's dataset is missing (generate it: bin/jellybean gen-data): %v", err)
-	}
 	dir := t.TempDir()
+	gen := exec.Command(binary, "gen-data", "--out", filepath.Join(dir, "data"), "--split", "test", "--n", "24")
+	gen.Dir = root(t)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("generating the test dataset (needs espeak-ng): %v\n%s", err, out)
+	}
+	manifest := filepath.Join(dir, "data", "test", "manifest.jsonl")
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := held.Addr().(*net.TCPAddr).Port + 1
 	held.Close()
-	planPath := writeFile(t, dir, "plan.toml", strings.Replace(
-		defaultPlanWith(t, "base_port = 47000", fmt.Sprintf("base_port = %d\nlimit = 24", base)), "batch_size = 8", "batch_size = 4", 1))
+	planText := defaultPlanWith(t, "base_port = 47000", fmt.Sprintf("base_port = %d", base))
+	planText = strings.Replace(planText, "batch_size = 8", "batch_size = 4", 1)
+	planText = strings.Replace(planText, `dataset = "workloads/vqa/data/test/manifest.jsonl"`, fmt.Sprintf("dataset = %q", manifest), 1)
+	planPath := writeFile(t, dir, "plan.toml", planText)
 	runDir := filepath.Join(dir, "run")
 	var procs []*exec.Cmd
 	var outs []*bytes.Buffer

@@ -238,3 +238,29 @@ func TestPacerSchedulesFromStart(t *testing.T) {
 		t.Fatal("cancelled wait returned nil")
 	}
 }
+
+// BenchmarkPackUnpack measures the runner's per-message work for a micro-batch of 8 image items
+// (pack, encode, decode, unpack); divide by 8 for the per-item cost.
+func BenchmarkPackUnpack(b *testing.B) {
+	img := make([]float32, 3*64*64)
+	items := make([]Item, 8)
+	for i := range items {
+		items[i] = f32Item(int64(i), "image", []int64{3, 64, 64}, img)
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		batch, err := Pack(items)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = collective.AppendBatch(buf[:0], &batch)
+		back, err := collective.DecodeBatch(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Unpack(back); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
