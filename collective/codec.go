@@ -95,6 +95,10 @@ func (e *encoder) zstd() *zstd.Encoder {
 		// Errors are impossible with these constant options.
 		e.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
 			zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
+		// Warm up (tables, output buffer) so the first measured compression is not a cold outlier that
+		// would mislead the auto policy.
+		warm := make([]byte, partBytes)
+		e.out = e.enc.EncodeAll(warm, make([]byte, 0, partBytes+partBytes/8))
 	}
 	return e.enc
 }
@@ -187,8 +191,8 @@ const (
 
 const (
 	probeBytes       = 64 << 10
-	minProbeInterval = 8
-	maxProbeInterval = 512
+	minProbeInterval = 4
+	maxProbeInterval = 64
 	ewmaWeight       = 0.2
 	minLinkSample    = 64 << 10 // writes smaller than this say little about the link
 	autoHysteresis   = 1.15     // compression must win by this factor to switch on (and lose by it to switch off)

@@ -257,6 +257,9 @@ func TestBadFramesAfterHandshake(t *testing.T) {
 		{"handshake frame again", rawFrame(frameHello, 0, 0, 0, nil), false, "unexpected hello frame"},
 		{"credit forged", rawFrame(frameCredit, 0, 1<<20, 0, nil), false, "more stream credit"},
 		{"beyond credit", bytes.Repeat(rawFrame(frameData, 0, 0, 40<<10, make([]byte, 40<<10)), 2), false, "beyond its 65536-byte stream credit"},
+		{"interrupted parts", append(rawFrame(frameData, flagMore, 0, 0, make([]byte, 10)), rawFrame(frameA2A, 0, 0, 0, nil)...), false, "interrupted a multi-part"},
+		{"part flag on credit", rawFrame(frameCredit, flagMore, 5, 0, nil), false, "marked as a message part"},
+		{"parts beyond limit", bytes.Repeat(rawFrame(frameData, flagMore, 0, 0, make([]byte, 400<<10)), 3), false, "multi-part data message exceeds"},
 		{"reserved bits", func() []byte { f := rawFrame(frameData, 0, 0, 0, nil); f[10] = 1; return reseal(f) }(), false, "reserved field"},
 	}
 	for _, tc := range cases {

@@ -26,7 +26,7 @@ type Stream interface {
 //	  0    4 magic "JBCF"
 //	  4    1 version (protocolVersion)
 //	  5    1 type (frameType)
-//	  6    2 flags (flagZstd)
+//	  6    2 flags (flagZstd, flagMore)
 //	  8    2 edge (stream edge id; EdgeCollective for collectives)
 //	 10    2 reserved, must be 0
 //	 12    4 tag (collective round, or credit amount)
@@ -42,8 +42,9 @@ const (
 	protocolVersion = 1
 	frameMagic      = "JBCF"
 
-	flagZstd   uint16 = 1 << 0
-	knownFlags        = flagZstd
+	flagZstd   uint16 = 1 << 0 // payload is one zstd frame
+	flagMore   uint16 = 1 << 1 // a part of a larger data/alltoall message; more parts follow
+	knownFlags        = flagZstd | flagMore
 )
 
 // frameType says what a frame carries.
@@ -141,6 +142,9 @@ func parseHeader(b []byte, maxFrame int) (header, error) {
 	if uint64(h.wireLen) > uint64(maxFrame) || uint64(h.rawLen) > uint64(maxFrame) {
 		return header{}, frameErrorf("%s frame of %d bytes (%d on the wire) exceeds the %d-byte frame limit",
 			h.typ, h.rawLen, h.wireLen, maxFrame)
+	}
+	if h.flags&flagMore != 0 && h.typ != frameData && h.typ != frameA2A {
+		return header{}, frameErrorf("%s frame marked as a message part", h.typ)
 	}
 	if h.flags&flagZstd == 0 && h.rawLen != h.wireLen {
 		return header{}, frameErrorf("uncompressed frame with raw length %d != wire length %d", h.rawLen, h.wireLen)

@@ -16,9 +16,10 @@ import (
 )
 
 const (
-	readBufferBytes = 64 << 10 // bufio size: small frames are batched per read syscall; large reads bypass it
-	ioChunkBytes    = 4 << 20  // large payloads are read/written in chunks, each with a fresh deadline
-	coalesceBytes   = 64 << 10 // frames up to this size are written with their header in one syscall
+	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; large reads bypass it
+	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
+	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
+	partBytes       = 256 << 10 // compressed messages are split into independently compressed parts of this size
 )
 
 // peer is the connection to one other rank: a writer side guarded by wmu and one reader goroutine.
@@ -47,6 +48,11 @@ type peer struct {
 	br   *bufio.Reader
 	dec  decoder
 	rhdr [headerSize]byte
+
+	// A multi-part message being received (see writeLocked).
+	parts     [][]byte
+	partBytes int
+	partHdr   header
 
 	// Stream credit we may still spend sending to this peer.
 	cmu      sync.Mutex
@@ -125,12 +131,33 @@ func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte
 	return p.writeLocked(typ, edge, tag, payload, compressible)
 }
 
+// writeLocked sends one message. A message that will be compressed and is larger than partBytes goes
+// out as several frames (flagMore on all but the last), each compressed on its own: compressing part
+// i+1 then overlaps the kernel sending part i, and the receiver decompresses part i while i+1 is in
+// flight. The parts are contiguous on the wire because wmu is held throughout.
 func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool) error {
-	wire, flags := payload, uint16(0)
+	if !compressible || p.enc.mode == compressOff || len(payload) <= partBytes {
+		return p.writePart(typ, edge, tag, payload, compressible, 0, true)
+	}
+	for off := 0; off < len(payload); off += partBytes {
+		end := min(off+partBytes, len(payload))
+		more := uint16(0)
+		if end < len(payload) {
+			more = flagMore
+		}
+		if err := p.writePart(typ, edge, tag, payload[off:end], true, more, more == 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *peer) writePart(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool, flags uint16, last bool) error {
+	wire := payload
 	if compressible {
 		var z bool
 		if wire, z = p.enc.compress(payload); z {
-			flags = flagZstd
+			flags |= flagZstd
 		}
 	}
 	putHeader(p.hdr[:], header{typ: typ, flags: flags, edge: edge, tag: tag, rawLen: uint32(len(payload)), wireLen: uint32(len(wire))})
@@ -147,7 +174,7 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 	}
 	p.lastWrite.Store(now.UnixNano())
 	if typ == frameData || typ == frameA2A {
-		p.c.counters(p.rank, edge).sent(len(payload), len(wire))
+		p.c.counters(p.rank, edge).sent(len(payload), len(wire), last)
 	}
 	return nil
 }
@@ -290,6 +317,19 @@ func (p *peer) readLoop() {
 			p.c.fail(p.errorf("read: %w", describeIOError(err, p.c.cfg.HeartbeatTimeout)))
 			return
 		}
+		if h.typ == frameData || h.typ == frameA2A {
+			p.c.counters(p.rank, h.edge).recv(int(h.rawLen), int(h.wireLen), h.flags&flagMore == 0)
+		}
+		if h.flags&flagMore != 0 || len(p.parts) > 0 {
+			var done bool
+			if payload, done, err = p.assemble(h, payload); err != nil {
+				p.c.fail(err)
+				return
+			}
+			if !done {
+				continue
+			}
+		}
 		switch h.typ {
 		case frameData:
 			if err := p.c.enqueue(p, Message{Src: p.rank, Edge: h.edge, Payload: payload}); err != nil {
@@ -328,10 +368,35 @@ func (p *peer) readLoop() {
 			p.c.fail(p.errorf("protocol: unexpected %s frame after the handshake", h.typ))
 			return
 		}
-		if h.typ == frameData || h.typ == frameA2A {
-			p.c.counters(p.rank, h.edge).recv(int(h.rawLen), int(h.wireLen))
-		}
 	}
+}
+
+// assemble collects the parts of a multi-frame message; on the last part it returns the whole message
+// in one pooled buffer and done=true. Parts must agree on type, edge and tag, and the whole message
+// must respect MaxFrameBytes.
+func (p *peer) assemble(h header, part []byte) ([]byte, bool, error) {
+	if len(p.parts) > 0 && (h.typ != p.partHdr.typ || h.edge != p.partHdr.edge || h.tag != p.partHdr.tag) {
+		pool.put(part)
+		return nil, false, p.wrap(frameErrorf("%s frame interrupted a multi-part %s message", h.typ, p.partHdr.typ))
+	}
+	p.partHdr = h
+	p.partBytes += len(part)
+	p.parts = append(p.parts, part)
+	if p.partBytes > p.c.cfg.MaxFrameBytes {
+		return nil, false, p.wrap(frameErrorf("multi-part %s message exceeds the %d-byte frame limit", h.typ, p.c.cfg.MaxFrameBytes))
+	}
+	if h.flags&flagMore != 0 {
+		return nil, false, nil
+	}
+	msg := pool.get(p.partBytes)
+	off := 0
+	for i, b := range p.parts {
+		off += copy(msg[off:], b)
+		pool.put(b)
+		p.parts[i] = nil
+	}
+	p.parts, p.partBytes = p.parts[:0], 0
+	return msg, true, nil
 }
 
 // readFrame reads one frame; the returned payload is a pooled buffer (decompressed if needed).
@@ -386,6 +451,10 @@ func (p *peer) release() {
 	p.enc.close()
 	p.wmu.Unlock()
 	p.dec.close()
+	for _, b := range p.parts {
+		pool.put(b)
+	}
+	p.parts = nil
 	p.amu.Lock()
 	for _, b := range p.a2a {
 		pool.put(b.data)

@@ -19,16 +19,21 @@ type linkCounters struct {
 	rawSent, wireSent, rawRecv, wireRecv, msgs atomic.Int64
 }
 
-func (l *linkCounters) sent(raw, wire int) {
+// sent counts one frame; msg says it completes a message (the last part of a multi-part one).
+func (l *linkCounters) sent(raw, wire int, msg bool) {
 	l.rawSent.Add(int64(raw))
 	l.wireSent.Add(int64(wire))
-	l.msgs.Add(1)
+	if msg {
+		l.msgs.Add(1)
+	}
 }
 
-func (l *linkCounters) recv(raw, wire int) {
+func (l *linkCounters) recv(raw, wire int, msg bool) {
 	l.rawRecv.Add(int64(raw))
 	l.wireRecv.Add(int64(wire))
-	l.msgs.Add(1)
+	if msg {
+		l.msgs.Add(1)
+	}
 }
 
 // counters returns the counters of (peer, edge), creating them on first use (the only allocation).

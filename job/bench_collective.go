@@ -25,6 +25,7 @@ func benchCollective(args []string) error {
 	fs.IntVar(&o.Rounds, "rounds", 0, "operations per sample (0: about 768 MiB sent per rank)")
 	fs.IntVar(&o.Repeat, "repeat", 3, "samples per variant, interleaved; medians are reported")
 	fs.BoolVar(&o.Baseline, "baseline", true, "also measure plain TCP with the same pattern in the same run")
+	fs.StringVar(&o.Link, "link", "", "shape the link (e.g. 100mbit; needs --ranks 2, root, iproute2): ranks run in their own network namespaces")
 	mpi := fs.Bool("mpi", false, "also measure Open MPI's MPI_Alltoallv over its TCP transport (needs mpicc, mpirun)")
 	if err := fs.Parse(args); err != nil {
 		return err

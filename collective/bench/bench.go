@@ -43,6 +43,7 @@ type Options struct {
 	Repeat   int    // samples of each variant, interleaved; medians are reported
 	Baseline bool   // also measure plain TCP with the same pattern
 	MPI      string // path of a compiled Open MPI alltoallv benchmark to run too ("" = skip)
+	Link     string // "" = loopback; else a tc rate (e.g. "100mbit"): 2 ranks in namespaces over a shaped veth
 	Command  []string
 	// Command runs one worker: e.g. {"/path/jellybean", "collective-worker"}; the worker calls Worker().
 }
@@ -65,6 +66,10 @@ type Result struct {
 	TCPGBps       float64   `json:"tcp_aggregate_gbps,omitempty"`
 	TCPSamples    []float64 `json:"tcp_samples_gbps,omitempty"`
 	VsTCP         float64   `json:"vs_tcp,omitempty"`
+	Link          string    `json:"link"`
+	OffGBps       float64   `json:"off_gbps,omitempty"` // same run with compression off
+	OffSamples    []float64 `json:"off_samples_gbps,omitempty"`
+	VsOff         float64   `json:"vs_off,omitempty"`
 	MPIGBps       float64   `json:"mpi_aggregate_gbps,omitempty"`
 	MPISamples    []float64 `json:"mpi_samples_gbps,omitempty"`
 	VsMPI         float64   `json:"vs_mpi,omitempty"`
@@ -82,6 +87,7 @@ type workerSpec struct {
 	Rounds   int
 	Compress string
 	Data     string
+	Listen   string // listen here instead of on the inherited fd 3 (shaped-link runs)
 }
 
 // workerReport is the JSON line a worker prints.
@@ -106,6 +112,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--mode stream needs --ranks 2")
 	case len(o.Command) == 0:
 		return errors.New("no worker command")
+	case o.Link != "" && (o.Ranks != 2 || o.MPI != ""):
+		return errors.New("--link needs --ranks 2 and no --mpi")
 	}
 	if _, err := Generate(o.Data, 0, 0); err != nil {
 		return fmt.Errorf("--data: %w", err)
@@ -115,7 +123,11 @@ func (o *Options) validate() error {
 	}
 	if o.Rounds <= 0 {
 		perRound := max(o.Bytes, 1) * max(o.Ranks-1, 1)
-		o.Rounds = min(max((768<<20)/perRound, 5), 50000)
+		target := 768 << 20
+		if o.Link != "" {
+			target = 24 << 20 // a shaped link is slow
+		}
+		o.Rounds = min(max(target/perRound, 5), 50000)
 	}
 	return nil
 }
@@ -125,13 +137,33 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	res := &Result{Mode: o.Mode, Ranks: o.Ranks, Bytes: o.Bytes, Compress: o.Compress, Data: o.Data, Rounds: o.Rounds,
+	var shaped *shapedPair
+	if o.Link != "" {
+		var err error
+		if shaped, err = newShapedPair(o.Link); err != nil {
+			return nil, err
+		}
+		defer shaped.Close()
+	}
+	res := &Result{Link: o.Link, Mode: o.Mode, Ranks: o.Ranks, Bytes: o.Bytes, Compress: o.Compress, Data: o.Data, Rounds: o.Rounds,
 		Unit: "GB/s = 1e9 payload bytes per second delivered to other ranks", CPUs: runtime.NumCPU(),
 		Date: time.Now().UTC().Format(time.RFC3339)}
+	if res.Link == "" {
+		res.Link = "loopback"
+	}
 	var ratios, pair []float64
 	for range o.Repeat {
+		if o.Compress != "off" && o.Compress != "" {
+			off := o
+			off.Compress = "off"
+			g, _, err := runSample(ctx, off, "collective", shaped)
+			if err != nil {
+				return nil, fmt.Errorf("compression off: %w", err)
+			}
+			res.OffSamples = append(res.OffSamples, g)
+		}
 		if o.Baseline {
-			g, _, err := runSample(ctx, o, "tcp")
+			g, _, err := runSample(ctx, o, "tcp", shaped)
 			if err != nil {
 				return nil, fmt.Errorf("tcp baseline: %w", err)
 			}
@@ -139,14 +171,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if o.Ranks > 2 && o.Mode == "alltoall" {
 				p := o
 				p.Ranks = 2
-				g, _, err := runSample(ctx, p, "tcp")
+				g, _, err := runSample(ctx, p, "tcp", nil)
 				if err != nil {
 					return nil, fmt.Errorf("tcp pair baseline: %w", err)
 				}
 				pair = append(pair, g)
 			}
 		}
-		g, ratio, err := runSample(ctx, o, "collective")
+		g, ratio, err := runSample(ctx, o, "collective", shaped)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +201,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(res.TCPSamples) > 0 {
 		res.TCPGBps = median(res.TCPSamples)
 		res.VsTCP = res.AggregateGBps / res.TCPGBps
+	}
+	if len(res.OffSamples) > 0 {
+		res.OffGBps = median(res.OffSamples)
+		res.VsOff = res.AggregateGBps / res.OffGBps
 	}
 	if len(pair) > 0 {
 		res.TCPPairGBps = median(pair)
@@ -196,7 +232,7 @@ func median(v []float64) float64 {
 }
 
 // runSample starts one worker per rank and returns the aggregate throughput and raw/wire ratio.
-func runSample(ctx context.Context, o Options, variant string) (gbps, ratio float64, err error) {
+func runSample(ctx context.Context, o Options, variant string, shaped *shapedPair) (gbps, ratio float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	lns := make([]*net.TCPListener, o.Ranks)
@@ -209,6 +245,10 @@ func runSample(ctx context.Context, o Options, variant string) (gbps, ratio floa
 		}
 	}()
 	for i := range lns {
+		if shaped != nil { // the workers listen inside their namespaces
+			peers[i] = collective.Peer{Rank: i, Host: shaped.ips[i], Port: 47100 + i}
+			continue
+		}
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return 0, 0, err
@@ -226,20 +266,27 @@ func runSample(ctx context.Context, o Options, variant string) (gbps, ratio floa
 	var wg sync.WaitGroup
 	cmds := make([]*exec.Cmd, o.Ranks)
 	for r := range o.Ranks {
-		spec, _ := json.Marshal(workerSpec{Variant: variant, Mode: o.Mode, Rank: r, Peers: peers, Bytes: o.Bytes,
-			Rounds: o.Rounds, Compress: o.Compress, Data: o.Data})
-		f, err := lns[r].File()
-		if err != nil {
+		ws := workerSpec{Variant: variant, Mode: o.Mode, Rank: r, Peers: peers, Bytes: o.Bytes,
+			Rounds: o.Rounds, Compress: o.Compress, Data: o.Data}
+		argv := o.Command
+		var f *os.File
+		if shaped != nil {
+			ws.Listen = net.JoinHostPort(peers[r].Host, fmt.Sprint(peers[r].Port))
+			argv = append([]string{"ip", "netns", "exec", shaped.ns[r]}, o.Command...)
+		} else if f, err = lns[r].File(); err != nil {
 			return 0, 0, err
 		}
-		cmd := exec.CommandContext(ctx, o.Command[0], o.Command[1:]...)
+		spec, _ := json.Marshal(ws)
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), SpecEnv+"="+string(spec), SecretEnv+"="+hex.EncodeToString(secret))
-		cmd.ExtraFiles = []*os.File{f}
+		if f != nil {
+			cmd.ExtraFiles = []*os.File{f}
+		}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
-			f.Close()
+			f.Close() // nil-safe
 			return 0, 0, err
 		}
 		if err := cmd.Start(); err != nil {
@@ -269,7 +316,9 @@ func runSample(ctx context.Context, o Options, variant string) (gbps, ratio floa
 		}()
 	}
 	for _, ln := range lns { // the workers own them now
-		ln.Close()
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	clear(lns)
 	wg.Wait()

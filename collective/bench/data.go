@@ -31,13 +31,18 @@ func Generate(kind string, n int, seed uint64) ([]byte, error) {
 			binary.LittleEndian.PutUint32(b[i:], math.Float32bits(v))
 		}
 	case "image":
-		// 224-wide RGB rows: smooth gradients and blobs plus a little sensor noise.
+		// 224-wide RGB rows: smooth shading over flat regions (as in decoded photos of uniform surfaces)
+		// with sparse sensor noise.
 		const w = 224
-		fx, fy := 0.01+r.Float64()*0.05, 0.01+r.Float64()*0.05
+		fx, fy := 0.01+r.Float64()*0.03, 0.01+r.Float64()*0.03
 		for i := 0; i < n; i++ {
 			px := i / 3
 			x, y, ch := float64(px%w), float64(px/w), i%3
-			v := 128 + 60*math.Sin(x*fx+float64(ch)) + 50*math.Cos(y*fy+x*fx*0.5) + float64(r.IntN(5)) - 2
+			region := float64((px%w)/32*7+(px/w)/32*13) * 9
+			v := 60 + math.Mod(region, 120) + 20*math.Sin(x*fx*0.3+float64(ch)) + 15*math.Cos(y*fy*0.3)
+			if r.IntN(64) == 0 {
+				v += float64(r.IntN(3)) - 1
+			}
 			b[i] = byte(min(255, max(0, v)))
 		}
 	case "audio":
@@ -45,9 +50,9 @@ func Generate(kind string, n int, seed uint64) ([]byte, error) {
 		f0 := 100 + r.Float64()*120
 		for i := 0; i+2 <= n; i += 2 {
 			t := float64(i/2) / 16000
-			env := 0.5 + 0.5*math.Sin(2*math.Pi*4*t)
+			env := math.Pow(max(0, math.Sin(2*math.Pi*3*t)), 2) // syllables separated by pauses
 			s := env * (0.5*math.Sin(2*math.Pi*f0*t) + 0.3*math.Sin(2*math.Pi*2.7*f0*t) + 0.15*math.Sin(2*math.Pi*5.1*f0*t))
-			s += 0.02 * r.NormFloat64()
+			s += 0.0005 * r.NormFloat64()
 			binary.LittleEndian.PutUint16(b[i:], uint16(int16(max(-32767, min(32767, s*12000)))))
 		}
 	default:

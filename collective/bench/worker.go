@@ -27,14 +27,9 @@ func Worker(ctx context.Context) error {
 	if err != nil || len(secret) == 0 {
 		return fmt.Errorf("%s: missing or not hex", SecretEnv)
 	}
-	f := os.NewFile(3, "listener")
-	if f == nil {
-		return errors.New("no listener on fd 3")
-	}
-	ln, err := net.FileListener(f)
-	f.Close()
+	ln, err := workerListener(s)
 	if err != nil {
-		return fmt.Errorf("listener on fd 3: %w", err)
+		return err
 	}
 	n := len(s.Peers)
 	send := make([][]byte, n)
@@ -57,6 +52,22 @@ func Worker(ctx context.Context) error {
 	}
 	rep.Rank = s.Rank
 	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+func workerListener(s workerSpec) (net.Listener, error) {
+	if s.Listen != "" {
+		return net.Listen("tcp", s.Listen)
+	}
+	f := os.NewFile(3, "listener")
+	if f == nil {
+		return nil, errors.New("no listener on fd 3")
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("listener on fd 3: %w", err)
+	}
+	return ln, nil
 }
 
 func runCollective(ctx context.Context, s workerSpec, ln net.Listener, secret []byte, send [][]byte) (workerReport, error) {
