@@ -145,3 +145,39 @@ func (p *Plan) Variants() map[string]string {
 	}
 	return v
 }
+
+// SourcesOf returns the source stages that feed stage i, directly or through other stages, in plan
+// order.
+func (p *Plan) SourcesOf(i int) []int {
+	seen := map[int]bool{}
+	var walk func(int)
+	walk = func(j int) {
+		if seen[j] {
+			return
+		}
+		seen[j] = true
+		for _, k := range p.InputIndexes(j) {
+			walk(k)
+		}
+	}
+	for _, k := range p.InputIndexes(i) {
+		walk(k)
+	}
+	var out []int
+	for j := range p.Stages {
+		if seen[j] && len(p.Stages[j].Inputs) == 0 {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// JoinStage returns the first stage with more than one input (the vqa join), or -1.
+func (p *Plan) JoinStage() int {
+	for i := range p.Stages {
+		if len(p.Stages[i].Inputs) > 1 {
+			return i
+		}
+	}
+	return -1
+}

@@ -132,6 +132,15 @@ func TestTopoOrderAndHelpers(t *testing.T) {
 	if Resolve("/root", "a/b") != "/root/a/b" || Resolve("/root", "/abs") != "/abs" {
 		t.Fatal("Resolve")
 	}
+	if got := p.SourcesOf(4); len(got) != 2 || got[0] != 0 || got[1] != 1 {
+		t.Fatalf("sources of VQA: %v", got)
+	}
+	if got := p.SourcesOf(0); len(got) != 0 {
+		t.Fatalf("sources of a source: %v", got)
+	}
+	if p.JoinStage() != 4 {
+		t.Fatalf("join stage %d", p.JoinStage())
+	}
 	if v := p.Variants(); v["VQA"] != "res64" || len(v) != 3 {
 		t.Fatalf("variants %v", v)
 	}

@@ -181,10 +181,10 @@ weight = 1
 
 // runJob runs every rank of the job in this process and returns each rank's error.
 func runJob(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool, progress *strings.Builder) []error {
-	return runJobTimeout(t, p, hf, runDir, resume, progress, 20*time.Second)
+	return runJobTimeout(t, p, hf, runDir, resume, progress, 20*time.Second, 0)
 }
 
-func runJobTimeout(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool, progress *strings.Builder, connect time.Duration) []error {
+func runJobTimeout(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool, progress *strings.Builder, connect time.Duration, window int) []error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -200,7 +200,7 @@ func runJobTimeout(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir st
 			errs[r] = Run(ctx, Config{Hostfile: hf, Plan: p, PlanName: "e2e.toml", Rank: r, Root: repoRoot(t),
 				RunDir: runDir, JobID: "e2e-" + filepath.Base(runDir), Secret: []byte("0123456789abcdef0123"),
 				Resume: resume, Cores: 2, Stdout: &out, HeartbeatTimeout: 5 * time.Second,
-				ConnectTimeout: connect})
+				ConnectTimeout: connect, Window: window})
 			mu.Lock()
 			progress.WriteString(out.String())
 			mu.Unlock()
@@ -377,7 +377,7 @@ func TestResumeFinishesOnlyMissingItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without --resume the sink refuses to mix runs.
-	errs := runJobTimeout(t, p, hf, runDir, false, &progress, 2*time.Second)
+	errs := runJobTimeout(t, p, hf, runDir, false, &progress, 2*time.Second, 0)
 	if errs[9] == nil && errs[0] == nil {
 		t.Fatal("second run without resume succeeded")
 	}
@@ -399,5 +399,34 @@ func TestResumeFinishesOnlyMissingItems(t *testing.T) {
 	json.Unmarshal(data, &s)
 	if s.Completed != testItems || s.CompletedThisRun != testItems-12 {
 		t.Fatalf("resume summary: completed %d, this run %d", s.Completed, s.CompletedThisRun)
+	}
+}
+
+// TestSmallWindowBoundsTheJoin: with a window of 2 items per source, the job still completes (no
+// deadlock) and the join never holds more half-items than the sources' windows allow.
+func TestSmallWindowBoundsTheJoin(t *testing.T) {
+	manifest := testDataset(t)
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, manifest, base, 4)
+	runDir := t.TempDir()
+	var progress strings.Builder
+	for r, err := range runJobTimeout(t, p, hf, runDir, false, &progress, 20*time.Second, 2) {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	if got := readResultLines(t, filepath.Join(runDir, "results.jsonl")); len(got) != testItems {
+		t.Fatalf("%d results, want %d", len(got), testItems)
+	}
+	var s Summary
+	data, _ := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	// Three source workers with two tokens each: at most 6 items can be half-joined at any time.
+	for _, rs := range s.Ranks {
+		if rs.JoinMaxPending > 6 {
+			t.Errorf("rank %d (%s) held %d half-joined items, window allows 6", rs.Rank, rs.Stage, rs.JoinMaxPending)
+		}
 	}
 }

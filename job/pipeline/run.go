@@ -25,7 +25,12 @@ const (
 	edgeData  uint16 = 1 // a packed batch of items
 	edgeEOS   uint16 = 2 // empty: the sender has sent its last item to us
 	edgeAbort uint16 = 3 // the sender failed; payload is its error text
+	edgeAck   uint16 = 4 // join -> source: u32 count of the source's items joined (frees its window)
 )
+
+// minWindow is the fewest items a source may have between reading and the join: enough to keep every
+// stage busy with full micro-batches, small enough that the join's pending halves stay bounded.
+const minWindow = 256
 
 // Config is everything one rank needs.
 type Config struct {
@@ -45,6 +50,7 @@ type Config struct {
 	ConnectTimeout   time.Duration // 0 = collective default
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
+	Window           int           // items a source may have in flight before the join; 0 = default
 }
 
 // rank is the running state of one rank.
@@ -65,6 +71,11 @@ type rank struct {
 	statsMu  sync.Mutex
 
 	sink *sinkState // sink rank only
+
+	// window bounds a source's items that the join has not matched yet: one token per item in flight.
+	// Without it the join would buffer the fast branch's output for the whole dataset while the slow
+	// branch catches up (the collective's credit cannot help: receiving is what returns credit).
+	window chan struct{}
 }
 
 // Run executes one rank of the job until the whole job has finished or failed.
@@ -86,6 +97,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	r.me = r.layout.Workers[cfg.Rank]
 	r.stage = &cfg.Plan.Stages[r.me.Stage]
 	r.runDir = plan.Resolve(cfg.Root, cfg.RunDir)
+	if join := cfg.Plan.JoinStage(); join >= 0 && plan.IsSource(cfg.Plan.Stages[r.me.Stage].Op) {
+		w := cfg.Window
+		if w <= 0 {
+			w = max(minWindow, 32*cfg.Plan.BatchSizeOf(join))
+		}
+		r.window = make(chan struct{}, w)
+	}
 	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: r.stage.Op, Worker: r.me.Index,
 		Device: r.me.Device, Threads: r.me.Threads}
 	r.logf("stage %s (%s) worker %d on %s, device %s, %d threads, port %d", r.stage.Name, r.stage.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
@@ -121,6 +139,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	r.stats.EndUnixNs = time.Now().UnixNano()
+	r.logf("stage %s done: %d items in %d micro-batches, %.2f s in ONNX Runtime, %.2f s computing, %.1f s wall",
+		r.stage.Name, r.stats.Items, r.stats.Batches, r.stats.ModelSeconds, r.stats.ComputeSeconds,
+		float64(r.stats.EndUnixNs-r.stats.StartUnixNs)/1e9)
 	if err := r.timing.close(); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -107,6 +108,24 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 		if err := p.wait(ctx); err != nil {
 			return err
 		}
+		if r.window != nil {
+			select {
+			case r.window <- struct{}{}:
+			default:
+				// Window full: send what we have, then wait for the join to catch up.
+				if len(chunk) > 0 {
+					if err := push(ctx, in, chunk); err != nil {
+						return err
+					}
+					chunk = nil
+				}
+				select {
+				case r.window <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
 		chunk = append(chunk, Item{ID: id, T0: time.Now().UnixNano()})
 		if rate > 0 || len(chunk) == bs {
 			if err := push(ctx, in, chunk); err != nil {
@@ -153,6 +172,11 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		switch m.Edge {
 		case edgeAbort:
 			return fmt.Errorf("%s", string(m.Payload))
+		case edgeAck:
+			if err := r.acked(m); err != nil {
+				return err
+			}
+			continue
 		case edgeEOS:
 			if !waiting[m.Src] {
 				return fmt.Errorf("unexpected end-of-stream from rank %d (%s)", m.Src, src.Host)
@@ -192,6 +216,14 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 				}
 			}
 			items = ready
+			if len(join.pending) > r.stats.JoinMaxPending {
+				r.statsMu.Lock()
+				r.stats.JoinMaxPending = len(join.pending)
+				r.statsMu.Unlock()
+			}
+			if err := r.ack(ctx, items); err != nil {
+				return err
+			}
 		}
 		r.addRunnerTime(time.Since(t))
 		if len(items) > 0 {
@@ -318,6 +350,40 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 	for _, dst := range r.layout.StageRanks[next] {
 		if err := r.comm.Send(ctx, dst, edgeEOS, nil); err != nil {
 			return fmt.Errorf("sending end-of-stream to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+		}
+	}
+	return nil
+}
+
+// ack tells the sources of joined items that those items left the join, freeing their windows.
+func (r *rank) ack(ctx context.Context, joined []Item) error {
+	if len(joined) == 0 {
+		return nil
+	}
+	counts := map[int]uint32{}
+	for _, si := range r.cfg.Plan.SourcesOf(r.me.Stage) {
+		for _, it := range joined {
+			counts[r.layout.Route(si, it.ID)]++
+		}
+	}
+	for src, n := range counts {
+		if err := r.comm.Send(ctx, src, edgeAck, binary.LittleEndian.AppendUint32(nil, n)); err != nil {
+			return fmt.Errorf("acknowledging items to rank %d (%s): %w", src, r.layout.Workers[src].Host, err)
+		}
+	}
+	return nil
+}
+
+// acked returns window tokens for a join's acknowledgement.
+func (r *rank) acked(m collective.Message) error {
+	if r.window == nil || len(m.Payload) != 4 {
+		return fmt.Errorf("unexpected acknowledgement from rank %d", m.Src)
+	}
+	for n := binary.LittleEndian.Uint32(m.Payload); n > 0; n-- {
+		select {
+		case <-r.window:
+		default:
+			return fmt.Errorf("rank %d acknowledged more items than this source sent", m.Src)
 		}
 	}
 	return nil

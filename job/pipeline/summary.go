@@ -22,9 +22,10 @@ type rankStats struct {
 	Threads         int                    `json:"threads"`
 	Items           int64                  `json:"items"`
 	Batches         int64                  `json:"batches"`
-	ModelSeconds    float64                `json:"model_seconds"`     // inside ONNX Runtime
-	ComputeSeconds  float64                `json:"compute_seconds"`   // the op on micro-batches, model included
-	RunnerIOSeconds float64                `json:"runner_io_seconds"` // decoding, joining, packing (not waiting)
+	ModelSeconds    float64                `json:"model_seconds"`              // inside ONNX Runtime
+	ComputeSeconds  float64                `json:"compute_seconds"`            // the op on micro-batches, model included
+	RunnerIOSeconds float64                `json:"runner_io_seconds"`          // decoding, joining, packing (not waiting)
+	JoinMaxPending  int                    `json:"join_max_pending,omitempty"` // most half-joined items held
 	StartUnixNs     int64                  `json:"start_unix_ns"`
 	EndUnixNs       int64                  `json:"end_unix_ns"`
 	Links           []collective.LinkStats `json:"links"`
