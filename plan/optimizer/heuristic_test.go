@@ -69,3 +69,40 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+func TestExactMedium(t *testing.T) {
+	in := loadMedium(t, true)
+	p := in.Problem
+	h, err := p.Heuristic(in.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Exact(optimizer.ExactOptions{Incumbent: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%v nodes %d", s, s.SearchedNodes)
+	for v := range p.Nodes {
+		t.Logf("%s %s %v", p.Nodes[v], s.Models[v], names(p, s.Workers[v]))
+	}
+	if !relEq(s.Total, 7.485018393756207) || s.Gap() != 0 {
+		t.Errorf("total %v gap %v", s.Total, s.Gap())
+	}
+}
+
+func TestBruteForceMedium(t *testing.T) {
+	p := loadMedium(t, true).Problem
+	for _, any := range []bool{false, true} {
+		s, err := p.BruteForce(any)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !relEq(s.Total, 7.485018393756207) || !relEq(s.PrintedComm(), 1.2430183937562074) {
+			t.Errorf("anyPartial=%v: total %v comm %v", any, s.Total, s.PrintedComm())
+		}
+		sr := p.NodeIndex("SpeechRecognition")
+		if got := names(p, s.Workers[sr]); !equalStrings(got, []string{"workflow-compute-cpu-4", "workflow-compute-gpu-1"}) {
+			t.Errorf("anyPartial=%v: SR %v", any, got)
+		}
+	}
+}

@@ -46,7 +46,10 @@ type Worker struct {
 	Tier  int
 }
 
-type msgKey struct{ u, v int; uv, vv string }
+type msgKey struct {
+	u, v   int
+	uv, vv string
+}
 
 // AccuracyProfile is the pickle of the original, in JSON form: per-operator sample profiles for the beam
 // search and an end-to-end table mapping a variant combination to accuracy.

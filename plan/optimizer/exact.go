@@ -1,0 +1,426 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ExactOptions bounds the exact solver's effort; when a limit is hit the best plan found is returned with
+// the lower bound proven so far.
+type ExactOptions struct {
+	TimeLimit time.Duration // 0 = no limit
+	Incumbent *Solution     // optional starting plan (usually the heuristic's); never returned worse
+	now       func() time.Time
+}
+
+// Exact finds the cheapest plan of the §5 cost model over every variant combination meeting the accuracy
+// target, every worker subset and every split (the optimum of the bilinear split problem lies on a vertex:
+// every worker at capacity but one), with no backward traffic. It is a branch and bound over stages in
+// topological order, on classes of interchangeable workers, bounded by per-stage integer covers.
+func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
+	if opt.now == nil {
+		opt.now = time.Now
+	}
+	start := opt.now()
+	combos := p.Combos(p.Threshold)
+	if len(combos) == 0 {
+		return nil, p.accuracyInfeasible(p.Threshold)
+	}
+	order, err := p.TopoOrder()
+	if err != nil {
+		return nil, err
+	}
+	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt}
+	if opt.Incumbent != nil {
+		s.best, s.bestSol = opt.Incumbent.Total, opt.Incumbent
+	}
+	// Visit combinations by their root bound, cheapest first.
+	type rooted struct {
+		c  Combo
+		lb float64
+	}
+	var roots []rooted
+	for _, c := range combos {
+		s.setCombo(c)
+		roots = append(roots, rooted{c, s.restLB(0)})
+	}
+	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
+	for _, r := range roots {
+		if math.IsInf(r.lb, 1) {
+			continue
+		}
+		if s.timeUp() {
+			s.openLB = math.Min(s.openLB, r.lb)
+			continue
+		}
+		s.setCombo(r.c)
+		s.dfs(0, 0)
+	}
+	if s.bestSol == nil {
+		return nil, p.explainInfeasible(combos)
+	}
+	sol := *s.bestSol
+	sol.LowerBound = math.Min(s.openLB, sol.Total)
+	sol.SearchedNodes = s.nodes
+	if s.bestSol != opt.Incumbent {
+		sol.Solver = "exact"
+	}
+	return &sol, nil
+}
+
+// Gap is the proven relative optimality gap (incumbent − lower bound) / incumbent.
+func (s *Solution) Gap() float64 {
+	if s.Total <= 0 {
+		return 0
+	}
+	return math.Max(0, (s.Total-s.LowerBound)/s.Total)
+}
+
+type exactSearch struct {
+	p       *Problem
+	classes []Class
+	order   []int
+	opt     ExactOptions
+	start   time.Time
+	nodes   int
+
+	// current combination
+	combo Combo
+	cap   [][]float64 // cap[v][class]
+
+	// branch state
+	avail  []int
+	counts [][]int     // per node, per class; nil = unplaced
+	share  [][]float64 // per node, per class: aggregate share
+	hiTier []int       // per placed node: max tier used
+
+	best    float64
+	bestSol *Solution
+	openLB  float64
+	memo    map[string]float64
+	timeout bool
+}
+
+const relTol = 1e-9
+
+func (s *exactSearch) timeUp() bool {
+	if s.timeout {
+		return true
+	}
+	if s.opt.TimeLimit > 0 && s.nodes%256 == 0 && s.opt.now().Sub(s.start) > s.opt.TimeLimit {
+		s.timeout = true
+	}
+	return s.timeout
+}
+
+func (s *exactSearch) setCombo(c Combo) {
+	p := s.p
+	s.combo = c
+	s.cap = make([][]float64, len(p.Nodes))
+	for v := range p.Nodes {
+		if p.IsSource[v] {
+			continue
+		}
+		s.cap[v] = make([]float64, len(s.classes))
+		caps := p.Cap[v][c.Models[v]]
+		for ci, cl := range s.classes {
+			if caps != nil {
+				s.cap[v][ci] = caps[cl.Members[0]]
+			}
+		}
+	}
+	s.avail = make([]int, len(s.classes))
+	for ci, cl := range s.classes {
+		s.avail[ci] = len(cl.Members)
+	}
+	s.counts = make([][]int, len(p.Nodes))
+	s.share = make([][]float64, len(p.Nodes))
+	s.hiTier = make([]int, len(p.Nodes))
+	s.memo = map[string]float64{}
+}
+
+// unitComm is the per-req/s communication cost of serving v on class c given the placed inputs;
+// +Inf where it would create backward traffic. Unplaced worker inputs contribute their lower bound 0.
+func (s *exactSearch) unitComm(v, c int) float64 {
+	p := s.p
+	cl := s.classes[c]
+	cost := 0.0
+	for _, u := range p.Inputs[v] {
+		msg, _ := p.MessageSize(u, v, s.combo.Models[u], s.combo.Models[v])
+		if p.IsSource[u] {
+			if cl.Tier > 0 {
+				cost += p.SrcLink[u][cl.Members[0]] * msg * gb
+			}
+			continue
+		}
+		if s.counts[u] == nil {
+			continue
+		}
+		if cl.Tier < s.hiTier[u] {
+			return math.Inf(1)
+		}
+		for a, sa := range s.share[u] {
+			if sa > 0 && s.classes[a].Tier < cl.Tier {
+				cost += p.Link[s.classes[a].Members[0]][cl.Members[0]] * sa / p.Rate[u] * msg * gb
+			}
+		}
+	}
+	return cost
+}
+
+// tierFloor is the lowest tier v may use given its placed ancestors.
+func (s *exactSearch) tierFloor(v int) int {
+	f := 0
+	for _, u := range s.p.Inputs[v] {
+		if s.p.IsSource[u] {
+			continue
+		}
+		if s.counts[u] != nil {
+			f = max(f, s.hiTier[u])
+		} else {
+			f = max(f, s.tierFloor(u))
+		}
+	}
+	return f
+}
+
+// cover enumerates the vertex placements of v (class counts, one partial class) with cost < budget(),
+// cheapest classes first, calling leaf for each; it returns the smallest bound it left unexplored because
+// of the time limit (+Inf if none).
+func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, partial int, shares []float64, cost float64), budget func() float64) float64 {
+	T := s.p.Rate[v]
+	var idx []int
+	for c := range s.classes {
+		if s.avail[c] > 0 && s.cap[v][c] > 0 && !math.IsInf(unit[c], 1) {
+			idx = append(idx, c)
+		}
+	}
+	eff := func(c int) float64 { return s.classes[c].Price/s.cap[v][c] + unit[c] }
+	sort.SliceStable(idx, func(i, j int) bool { return eff(idx[i]) < eff(idx[j]) })
+	// frac[i] = fractional lower bound for covering `need` with classes idx[i:].
+	frac := func(i int, need float64) float64 {
+		lb := 0.0
+		for ; i < len(idx) && need > 0; i++ {
+			c := idx[i]
+			take := math.Min(need, float64(s.avail[c])*s.cap[v][c])
+			lb += take * eff(c)
+			need -= take
+		}
+		if need > 1e-9*T {
+			return math.Inf(1)
+		}
+		return lb
+	}
+	counts := make([]int, len(s.classes))
+	open := math.Inf(1)
+	var rec func(i int, covered, price float64)
+	rec = func(i int, covered, price float64) {
+		s.nodes++
+		if covered >= T {
+			s.emitVertices(v, idx[:i], counts, covered, price, unit, leaf, budget)
+			return
+		}
+		lb := price + frac(i, T-covered)
+		if lb >= budget()*(1-relTol) {
+			return
+		}
+		if s.timeUp() {
+			open = math.Min(open, lb)
+			return
+		}
+		if i == len(idx) {
+			return
+		}
+		c := idx[i]
+		need := int(math.Ceil((T - covered) / s.cap[v][c]))
+		hi := min(s.avail[c], max(need, 0))
+		for n := hi; n >= 0; n-- {
+			counts[c] = n
+			rec(i+1, covered+float64(n)*s.cap[v][c], price+float64(n)*s.classes[c].Price)
+		}
+		counts[c] = 0
+	}
+	rec(0, 0, 0)
+	return open
+}
+
+func (s *exactSearch) emitVertices(v int, used []int, counts []int, covered, price float64, unit []float64,
+	leaf func([]int, int, []float64, float64), budget func() float64) {
+	T := s.p.Rate[v]
+	for _, q := range used {
+		if counts[q] == 0 || covered-s.cap[v][q] >= T {
+			continue
+		}
+		shares := make([]float64, len(s.classes))
+		cost := price
+		for _, c := range used {
+			shares[c] = float64(counts[c]) * s.cap[v][c]
+			if c == q {
+				shares[c] -= covered - T
+			}
+			cost += shares[c] * unit[c]
+		}
+		if cost < budget()*(1-relTol) {
+			leaf(append([]int(nil), counts...), q, shares, cost)
+		}
+	}
+}
+
+// minCover is the cheapest placement of v alone on the available classes, with communication from
+// unplaced inputs bounded by 0 (memoised on availability).
+func (s *exactSearch) minCover(v int) float64 {
+	floor := s.tierFloor(v)
+	var key strings.Builder
+	key.WriteString(strconv.Itoa(v))
+	key.WriteByte('/')
+	key.WriteString(strconv.Itoa(floor))
+	for _, a := range s.avail {
+		key.WriteByte(',')
+		key.WriteString(strconv.Itoa(a))
+	}
+	if lb, ok := s.memo[key.String()]; ok {
+		return lb
+	}
+	unit := make([]float64, len(s.classes))
+	for c := range s.classes {
+		if s.classes[c].Tier < floor {
+			unit[c] = math.Inf(1)
+		} else {
+			unit[c] = s.unitComm(v, c)
+		}
+	}
+	best := math.Inf(1)
+	saved := s.timeout
+	s.timeout = false
+	open := s.cover(v, unit, func(_ []int, _ int, _ []float64, cost float64) { best = math.Min(best, cost) },
+		func() float64 { return best })
+	s.timeout = saved || s.timeout
+	best = math.Min(best, open)
+	s.memo[key.String()] = best
+	return best
+}
+
+// restLB bounds the cost of the nodes order[d:] (each placed alone on what is left).
+func (s *exactSearch) restLB(d int) float64 {
+	lb := 0.0
+	for _, v := range s.order[d:] {
+		if s.p.IsSource[v] {
+			continue
+		}
+		lb += s.minCover(v)
+		if math.IsInf(lb, 1) {
+			return lb
+		}
+	}
+	return lb
+}
+
+func (s *exactSearch) dfs(d int, costSoFar float64) {
+	p := s.p
+	for d < len(s.order) && p.IsSource[s.order[d]] {
+		d++
+	}
+	if d == len(s.order) {
+		s.complete(costSoFar)
+		return
+	}
+	v := s.order[d]
+	rest := s.restLB(d + 1)
+	if math.IsInf(rest, 1) {
+		return
+	}
+	unit := make([]float64, len(s.classes))
+	floor := s.tierFloor(v)
+	for c := range s.classes {
+		if s.classes[c].Tier < floor {
+			unit[c] = math.Inf(1)
+		} else {
+			unit[c] = s.unitComm(v, c)
+		}
+	}
+	budget := func() float64 { return s.best - costSoFar - rest }
+	open := s.cover(v, unit, func(counts []int, q int, shares []float64, cost float64) {
+		if s.timeUp() {
+			s.openLB = math.Min(s.openLB, costSoFar+cost+rest)
+			return
+		}
+		s.place(v, counts, shares)
+		s.dfs(d+1, costSoFar+cost)
+		s.unplace(v, counts)
+	}, budget)
+	if !math.IsInf(open, 1) {
+		s.openLB = math.Min(s.openLB, costSoFar+open+rest)
+	}
+}
+
+func (s *exactSearch) place(v int, counts []int, shares []float64) {
+	s.counts[v], s.share[v] = counts, shares
+	s.hiTier[v] = 0
+	for c, n := range counts {
+		s.avail[c] -= n
+		if n > 0 {
+			s.hiTier[v] = max(s.hiTier[v], s.classes[c].Tier)
+		}
+	}
+}
+
+func (s *exactSearch) unplace(v int, counts []int) {
+	for c, n := range counts {
+		s.avail[c] += n
+	}
+	s.counts[v], s.share[v] = nil, nil
+}
+
+// complete turns the class-level placement into concrete workers, evaluates it with the §5.4 evaluator
+// and keeps it if it beats the incumbent.
+func (s *exactSearch) complete(aggCost float64) {
+	if aggCost >= s.best*(1-relTol) {
+		return
+	}
+	p := s.p
+	next := make([]int, len(s.classes)) // next free member per class
+	a := Assignment{Models: s.combo.Models, Workers: make([][]int, len(p.Nodes))}
+	for _, v := range s.order {
+		if p.IsSource[v] {
+			continue
+		}
+		var full []int
+		partial := -1
+		covered := 0.0
+		for c, n := range s.counts[v] {
+			covered += float64(n) * s.cap[v][c]
+		}
+		for c, n := range s.counts[v] {
+			members := s.classes[c].Members[next[c] : next[c]+n]
+			next[c] += n
+			for i, w := range members {
+				if partial < 0 && i == n-1 && s.share[v][c] < float64(n)*s.cap[v][c] {
+					partial = w
+					continue
+				}
+				full = append(full, w)
+			}
+		}
+		sort.Ints(full)
+		if partial >= 0 {
+			full = append(full, partial)
+		}
+		a.Workers[v] = full
+	}
+	compute, comm := p.Evaluate(&a, s.order, BackwardReject)
+	total := compute + comm
+	if total < s.best*(1-relTol) {
+		s.best = total
+		s.bestSol = &Solution{Assignment: a, Order: append([]int(nil), s.order...), Compute: compute, Comm: comm,
+			Total: total, Accuracy: s.combo.Accuracy, Solver: "exact"}
+	}
+}
+
+// String describes a solution briefly (for errors and logs).
+func (s *Solution) String() string {
+	return fmt.Sprintf("total %.6f (compute %.6f, comm %.6f), accuracy %g, gap %.3g%%", s.Total, s.Compute, s.Comm, s.Accuracy, 100*s.Gap())
+}
