@@ -20,7 +20,7 @@ type RankFailure struct {
 func (f *RankFailure) Error() string {
 	s := fmt.Sprintf("rank %d (host %s) failed: %s", f.Rank, f.Host, f.Cause)
 	if f.LastLine != "" {
-		s += ": " + f.LastLine
+		s += "; last log line: " + f.LastLine
 	}
 	if f.Log != "" {
 		s += " [log: " + f.Log + "]"
