@@ -126,11 +126,13 @@ func writeJob(t *testing.T, dir string, spec jobSpec) (hostfilePath, planPath st
 	return hostfilePath, planPath
 }
 
-// freeBasePort returns a base port whose next 16 ports are free on every test address.
+// freeBasePort returns a base port whose next 16 ports are free on every test address. It stays below
+// Linux's ephemeral range (32768-60999), where an outgoing connection could take a port between this
+// check and the ranks' bind.
 func freeBasePort(t *testing.T) int {
 	t.Helper()
 	for attempt := 0; attempt < 50; attempt++ {
-		base := 20000 + rand.IntN(30000)
+		base := 20000 + rand.IntN(12000)
 		if portsFree(base, 16) {
 			return base
 		}

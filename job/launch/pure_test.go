@@ -218,4 +218,9 @@ func TestFormatHeadline(t *testing.T) {
 	if got := FormatHeadline(h); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
+	h.ThisRun, h.Predicted.Throughput, h.BytesRaw = 120, 0, 0
+	want = "500/500 items (120 in this run) in 12.5 s, 40.00 items/s, latency p50 120 ms p99 300 ms"
+	if got := FormatHeadline(h); got != want {
+		t.Errorf("resumed: got  %q\nwant %q", got, want)
+	}
 }

@@ -14,6 +14,7 @@ import (
 type Headline struct {
 	Items      float64 `json:"items"`
 	Completed  float64 `json:"completed"`
+	ThisRun    float64 `json:"completed_this_run"` // differs from Completed after --resume
 	Wall       float64 `json:"wall_seconds"`
 	Throughput float64 `json:"throughput_items_per_second"`
 	Latency    struct {
@@ -30,7 +31,11 @@ type Headline struct {
 // FormatHeadline renders the summary's headline figures in one line.
 func FormatHeadline(h Headline) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d/%d items in %.1f s, %.2f items/s", int(h.Completed), int(h.Items), h.Wall, h.Throughput)
+	fmt.Fprintf(&b, "%d/%d items", int(h.Completed), int(h.Items))
+	if h.ThisRun > 0 && h.ThisRun != h.Completed {
+		fmt.Fprintf(&b, " (%d in this run)", int(h.ThisRun))
+	}
+	fmt.Fprintf(&b, " in %.1f s, %.2f items/s", h.Wall, h.Throughput)
 	if h.Predicted.Throughput > 0 {
 		fmt.Fprintf(&b, " (plan predicted %.2f)", h.Predicted.Throughput)
 	}
