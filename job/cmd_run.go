@@ -44,10 +44,17 @@ func runRank(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	watchSignals := func() { signal.Notify(sigs, os.Interrupt, syscall.SIGTERM) }
+	watchSignals()
+	defer signal.Stop(sigs)
+	go func() {
+		if s, ok := <-sigs; ok {
+			cancel(fmt.Errorf("received %v", s))
+		}
+	}()
 
 	secret, err := jobSecret(*secretStdin, cancel)
 	if err != nil {
@@ -102,7 +109,8 @@ func runRank(args []string) error {
 		fmt.Fprintf(os.Stderr, "%s rank %d: %s\n", time.Now().UTC().Format("15:04:05.000"), rank, fmt.Sprintf(format, a...))
 	}
 	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
-		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Logf: logf})
+		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Logf: logf,
+		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		return fmt.Errorf("rank %d (%s): %w (%v)", rank, me.Host, context.Cause(ctx), err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"jellybean/job/pipeline"
 )
 
 // These tests run the real binary's `run` sub-command the way launch.sh, srun or mpirun start it.
@@ -130,7 +132,7 @@ func TestRunBadInputs(t *testing.T) {
 		{"no secret", []string{"JELLYBEAN_JOB_ID=x", "JELLYBEAN_JOB_SECRET="}, []string{"-H", goodHF, "-p", goodPlan, "--rank", "0"},
 			"no job secret: set JELLYBEAN_JOB_SECRET"},
 		{"port in use", env, []string{"-H", portHF, "-p", portPlan, "--rank", "0", "--run-dir", runDir},
-			fmt.Sprintf("rank 0 (127.0.0.1 port %d)", heldPort)},
+			fmt.Sprintf("rank 0 (127.0.0.1): port %d: ", heldPort)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,12 +218,10 @@ func TestJobOfSixProcesses(t *testing.T) {
 		t.Fatalf("generating the test dataset (needs espeak-ng): %v\n%s", err, out)
 	}
 	manifest := filepath.Join(dir, "data", "test", "manifest.jsonl")
-	held, err := net.Listen("tcp", "127.0.0.1:0")
+	base, err := pipeline.FreeBasePort(6, "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := held.Addr().(*net.TCPAddr).Port + 1
-	held.Close()
 	planText := defaultPlanWith(t, "base_port = 47000", fmt.Sprintf("base_port = %d", base))
 	planText = strings.Replace(planText, "batch_size = 8", "batch_size = 4", 1)
 	planText = strings.Replace(planText, `dataset = "workloads/vqa/data/test/manifest.jsonl"`, fmt.Sprintf("dataset = %q", manifest), 1)

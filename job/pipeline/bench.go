@@ -80,7 +80,7 @@ func BenchRunner(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		q := *p
 		q.InputRate = rate
 		q.Predicted.ThroughputItemsPerSecond = rate
-		base, err := FreeBasePort(maxSlots(hf), hostAddrs(hf)...)
+		base, err := FreeBasePort(maxSlots(hf), hf.HostNames()...)
 		if err != nil {
 			return nil, err
 		}
@@ -137,15 +137,6 @@ func maxSlots(hf *hostfiles.Hostfile) int {
 		n = max(n, h.Slots)
 	}
 	return n
-}
-
-// hostAddrs lists the hosts to probe for free ports (names that are not addresses probe localhost).
-func hostAddrs(hf *hostfiles.Hostfile) []string {
-	var out []string
-	for _, h := range hf.HostNames() {
-		out = append(out, h)
-	}
-	return out
 }
 
 type discard struct{}

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,29 +64,11 @@ func repoRoot(t *testing.T) string {
 // freeBasePort finds a base port such that base..base+n-1 are free on the given hosts.
 func freeBasePort(t *testing.T, n int, hosts ...string) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := 20000 + rand.IntN(20000)
-		ok := true
-		var ls []net.Listener
-		for _, h := range hosts {
-			for i := 0; i < n && ok; i++ {
-				l, err := net.Listen("tcp", net.JoinHostPort(h, fmt.Sprint(base+i)))
-				if err != nil {
-					ok = false
-					break
-				}
-				ls = append(ls, l)
-			}
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := FreeBasePort(n, hosts...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range found")
-	return 0
+	return base
 }
 
 // twoHostPlan places ten workers on two loopback "hosts", with uneven weights, several workers per
@@ -428,5 +408,77 @@ func TestSmallWindowBoundsTheJoin(t *testing.T) {
 		if rs.JoinMaxPending > 6 {
 			t.Errorf("rank %d (%s) held %d half-joined items, window allows 6", rs.Rank, rs.Stage, rs.JoinMaxPending)
 		}
+	}
+}
+
+// copyDir copies a generated dataset so that a test may damage its copy.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFailingRankStopsTheJob: one source hits a corrupt image mid-run; every rank stops promptly with an
+// error, the others naming the failed rank, and results.jsonl holds only complete lines.
+func TestFailingRankStopsTheJob(t *testing.T) {
+	manifest := testDataset(t)
+	data := filepath.Join(t.TempDir(), "data")
+	copyDir(t, filepath.Dir(manifest), data)
+	m, err := vqa.LoadManifest(filepath.Join(data, "manifest.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := m.Items[20]
+	if err := os.WriteFile(m.ImagePath(bad), []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, filepath.Join(data, "manifest.jsonl"), base, 2)
+	runDir := t.TempDir()
+	var progress strings.Builder
+	start := time.Now()
+	errs := runJob(t, p, hf, runDir, false, &progress)
+	if el := time.Since(start); el > 20*time.Second {
+		t.Fatalf("job took %v to stop", el)
+	}
+	owner := -1
+	for r := range errs {
+		if errs[r] != nil && strings.Contains(errs[r].Error(), fmt.Sprintf("item %d:", bad.ID)) &&
+			strings.Contains(errs[r].Error(), "ReadImage") && !strings.Contains(errs[r].Error(), "failed:") {
+			owner = r
+		}
+	}
+	if owner < 0 {
+		t.Fatalf("no rank reported the corrupt image of item %d: %v", bad.ID, errs)
+	}
+	for r, err := range errs {
+		if err == nil {
+			t.Errorf("rank %d succeeded", r)
+		} else if r != owner && !strings.Contains(err.Error(), fmt.Sprintf("rank %d", owner)) {
+			t.Errorf("rank %d: error does not name rank %d: %v", r, owner, err)
+		}
+	}
+	results, err := os.ReadFile(filepath.Join(runDir, "results.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) > 0 && results[len(results)-1] != '\n' {
+		t.Fatal("results.jsonl ends with a partial line")
 	}
 }

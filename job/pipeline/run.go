@@ -51,6 +51,9 @@ type Config struct {
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
 	Window           int           // items a source may have in flight before the join; 0 = default
+	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
+	// Go's signal handlers when it loads, so the caller re-installs its own).
+	ModelsLoaded func()
 }
 
 // rank is the running state of one rank.
@@ -126,7 +129,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		ListenAddr: r.layout.ListenAddr(cfg.Rank), Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
 		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
 	if err != nil {
-		return fmt.Errorf("rank %d (%s port %d): %w", cfg.Rank, r.me.Host, r.me.Port, err)
+		return fmt.Errorf("port %d: %w", r.me.Port, err)
 	}
 	defer r.comm.Close()
 
@@ -135,6 +138,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	r.stats.StartUnixNs = time.Now().UnixNano()
 	if err := r.pipeline(ctx); err != nil {
+		err = r.rootCause(err)
 		r.abortPeers(err)
 		return err
 	}
@@ -146,7 +150,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := r.gatherSummary(ctx); err != nil {
-		return err
+		return r.rootCause(err)
 	}
 	return r.comm.Close()
 }
@@ -222,6 +226,9 @@ func (r *rank) prepare() error {
 	default:
 		return fmt.Errorf("stage %q: op %q has no runner", r.stage.Name, r.stage.Op)
 	}
+	if r.cfg.ModelsLoaded != nil {
+		r.cfg.ModelsLoaded()
+	}
 	return nil
 }
 
@@ -274,6 +281,27 @@ func (r *rank) abortPeers(cause error) {
 		}()
 	}
 	wg.Wait()
+}
+
+// rootCause replaces an error caused by a peer leaving (it stopped because another rank failed) by the
+// failure report that rank sent us, if one is waiting in our queue: every rank then names the rank that
+// failed first, not the one that happened to leave first.
+func (r *rank) rootCause(err error) error {
+	if !isPeerFault(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	for i := 0; i < 10000; i++ {
+		m, rerr := r.comm.Recv(ctx)
+		if rerr != nil {
+			return err
+		}
+		if m.Edge == edgeAbort {
+			return fmt.Errorf("%s", m.Payload)
+		}
+	}
+	return err
 }
 
 // isPeerFault reports whether err came from the collective (a peer's failure), as opposed to our own.
