@@ -153,9 +153,11 @@ func (d *decoder) close() {
 // while not). It is pure bookkeeping; the caller feeds it observations.
 type autoPolicy struct {
 	link      rateEWMA // wire bytes per second the link delivers
-	comp      rateEWMA // input bytes per second of compression
+	compBps   float64  // input bytes per second of compression: a decaying peak (see observeCompression)
 	raw, wire float64  // EWMA of compressed input and output sizes (ratio = raw/wire)
 	on        bool     // currently compressing
+	onFor     int      // messages compressed since the last link re-check
+	recheck   int      // raw messages left in the current link re-check
 	untilNext int      // messages until the next probe while off
 	interval  int      // current probe interval (grows while the decision is stable)
 }
@@ -164,14 +166,16 @@ type autoPolicy struct {
 // (a write absorbed by the socket buffer) cannot dominate the way it would in an average of rates.
 type rateEWMA struct{ amount, secs float64 }
 
-func (r *rateEWMA) add(amount float64, d time.Duration) {
+func (r *rateEWMA) add(amount float64, d time.Duration) { r.addWeighted(amount, d, ewmaWeight) }
+
+func (r *rateEWMA) addWeighted(amount float64, d time.Duration, w float64) {
 	secs := max(d.Seconds(), 1e-7)
 	if r.secs == 0 {
 		r.amount, r.secs = amount, secs
 		return
 	}
-	r.amount += ewmaWeight * (amount - r.amount)
-	r.secs += ewmaWeight * (secs - r.secs)
+	r.amount += w * (amount - r.amount)
+	r.secs += w * (secs - r.secs)
 }
 
 func (r *rateEWMA) rate() float64 {
@@ -190,16 +194,23 @@ const (
 )
 
 const (
-	probeBytes       = 64 << 10
+	probeBytes       = 128 << 10
 	minProbeInterval = 4
 	maxProbeInterval = 64
 	ewmaWeight       = 0.2
+	linkWeight       = 0.5      // the kernel's delivery rate is already a recent-window estimate
+	compDecay        = 0.95     // per-observation decay of the compression-speed peak
+	recheckEvery     = 256      // while compressing, send raw every so many messages ...
+	recheckLen       = 6        // ... for this many messages, to re-measure the link
 	minLinkSample    = 64 << 10 // writes smaller than this say little about the link
 	autoHysteresis   = 1.15     // compression must win by this factor to switch on (and lose by it to switch off)
 )
 
+// observeCompression records one compression. Its speed feeds a decaying peak rather than an average:
+// a measurement can only be slowed down by things unrelated to the data (the thread being descheduled
+// on a busy host), so the fastest recent sample is the best estimate of what the codec can do.
 func (a *autoPolicy) observeCompression(raw, wire int, d time.Duration) {
-	a.comp.add(float64(raw), d)
+	a.compBps = max(float64(raw)/max(d.Seconds(), 1e-7), a.compBps*compDecay)
 	if a.raw == 0 {
 		a.raw, a.wire = float64(raw), float64(max(wire, 1))
 		return
@@ -215,10 +226,13 @@ func (a *autoPolicy) observeWrite(n int, d time.Duration) {
 	}
 }
 
-// observeLinkRate records the kernel's delivery-rate estimate in bytes per second.
+// observeLinkRate records the kernel's delivery-rate estimate in bytes per second. Samples taken while
+// compressing are ignored: the link is then no longer the bottleneck, and short compressed bursts pass
+// shapers and switch buffers at line rate, so the estimate would say the link is much faster than it
+// is. The link is re-measured in periodic raw re-checks instead (see decide).
 func (a *autoPolicy) observeLinkRate(bps float64) {
-	if bps > 0 {
-		a.link.add(bps*0.01, 10*time.Millisecond)
+	if bps > 0 && !a.on {
+		a.link.addWeighted(bps*0.01, 10*time.Millisecond, linkWeight)
 	}
 }
 
@@ -231,7 +245,7 @@ func (a *autoPolicy) ratio() float64 {
 
 // gain is how many times faster compressing is than sending raw (>1: compression pays).
 func (a *autoPolicy) gain() float64 {
-	link, speed, ratio := a.link.rate(), a.comp.rate(), a.ratio()
+	link, speed, ratio := a.link.rate(), a.compBps, a.ratio()
 	if link == 0 || speed == 0 || ratio <= 1 {
 		return 0
 	}
@@ -242,16 +256,24 @@ func (a *autoPolicy) decide() autoDecision {
 	if a.link.rate() == 0 {
 		return autoRaw // measure the link first
 	}
+	if a.recheck > 0 {
+		a.recheck--
+		return autoRaw
+	}
 	g := a.gain()
 	if a.on {
-		if g < 1/autoHysteresis {
-			a.on = false
+		a.onFor++
+		if g < 1/autoHysteresis || a.onFor >= recheckEvery {
+			a.on, a.onFor = false, 0
 			a.interval, a.untilNext = minProbeInterval, minProbeInterval
+			if g >= 1/autoHysteresis {
+				a.recheck = recheckLen - 1 // still paying, but make sure the link has not become faster
+			}
 			return autoRaw
 		}
 		return autoCompress
 	}
-	if a.comp.rate() == 0 {
+	if a.compBps == 0 {
 		return autoProbe
 	}
 	if g > autoHysteresis {

@@ -7,8 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// linkRateInterval is how often the auto policy asks the kernel for a connection's delivery rate.
-const linkRateInterval = 20 * time.Millisecond
+// The auto policy asks the kernel for a connection's delivery rate at most every linkRateInterval and
+// only after linkRateBytes more bytes were written, so each estimate covers bulk traffic.
+const (
+	linkRateInterval = 20 * time.Millisecond
+	linkRateBytes    = 1 << 20
+)
 
 // tcpDeliveryRate returns the kernel's estimate of the rate (bytes/s) at which the connection delivers
 // data (tcpi_delivery_rate), or ok=false when s is not a TCP socket or the kernel has no estimate.

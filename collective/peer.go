@@ -39,8 +39,10 @@ type peer struct {
 	enc     encoder
 	byeSent bool
 
-	lastRateSample time.Time // auto compression: last kernel delivery-rate sample
-	noKernelRate   bool      // the stream has no TCP_INFO: time writes instead
+	lastRateSample  time.Time // auto compression: last kernel delivery-rate sample
+	sinceRateSample int       // wire bytes written since then
+	rateSamples     int
+	noKernelRate    bool // the stream has no TCP_INFO: time writes instead
 
 	lastWrite atomic.Int64 // unix nanos of the last completed write (heartbeat scheduling)
 
@@ -186,12 +188,17 @@ func (p *peer) observeLink(n int, now time.Time, took time.Duration) {
 		p.enc.auto.observeWrite(n, took)
 		return
 	}
-	if now.Sub(p.lastRateSample) < linkRateInterval {
+	p.sinceRateSample += n
+	if p.sinceRateSample < linkRateBytes || now.Sub(p.lastRateSample) < linkRateInterval {
 		return
 	}
-	p.lastRateSample = now
+	p.lastRateSample, p.sinceRateSample = now, 0
 	if bps, ok := tcpDeliveryRate(p.s); ok {
-		p.enc.auto.observeLinkRate(bps)
+		// The first estimate mostly reflects connection start-up and the first burst, which a
+		// token-bucket or switch buffer lets through at line rate: skip it.
+		if p.rateSamples++; p.rateSamples > 1 {
+			p.enc.auto.observeLinkRate(bps)
+		}
 	} else if _, isTCP := p.s.(*net.TCPConn); !isTCP {
 		p.noKernelRate = true
 	}
