@@ -33,6 +33,10 @@ type Config struct {
 	HeartbeatTimeout time.Duration                    // default 10s: silent peer => fault
 	CreditBytes      int                              // default 8 MiB: stream bytes in flight per peer (backpressure)
 	Logf             func(format string, args ...any) // optional logger
+
+	// WrapStream, if set, wraps each peer connection after its handshake (fault injection in tests,
+	// instrumentation). The wrapper must keep the Stream contract, deadlines included.
+	WrapStream func(peer int, s Stream) Stream
 }
 
 const (
@@ -180,6 +184,9 @@ func Open(ctx context.Context, cfg Config) (*Comm, error) {
 	}
 	for r, s := range conns {
 		if s != nil {
+			if cfg.WrapStream != nil {
+				s = cfg.WrapStream(r, s)
+			}
 			c.peers[r] = newPeer(c, r, s)
 		}
 	}

@@ -349,3 +349,45 @@ func TestGoodFramesFromFakePeer(t *testing.T) {
 		t.Fatalf("Send to departed peer: %v, want ErrPeerClosed", err)
 	}
 }
+
+// TestCorruptionOnTheWire damages one byte of a real connection after the handshake (through
+// Config.WrapStream): the receiver rejects the frame with a checksum error naming the sender and never
+// delivers the damaged payload.
+func TestCorruptionOnTheWire(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		offset int
+		want   string
+	}{
+		{"payload byte", headerSize + 5000, "payload CRC32C mismatch"},
+		{"header byte", 13, "header CRC32C mismatch"},
+		{"trailer byte", headerSize + 100_000 + 1, "payload CRC32C mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkGoroutines(t)
+			var wrapped *faultyStream
+			comms := openLocal(t, 2, func(c *Config) {
+				if c.Rank == 1 {
+					c.WrapStream = func(peer int, s Stream) Stream {
+						wrapped = &faultyStream{Stream: s, flipAt: tc.offset, closeAfter: -1}
+						return wrapped
+					}
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := comms[1].Send(ctx, 0, 3, pattern(make([]byte, 100_000), 1, 0, 0)); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			m, err := comms[0].Recv(ctx)
+			var pe *PeerError
+			if err == nil {
+				t.Fatalf("damaged message delivered (%d bytes)", len(m.Payload))
+			}
+			if !errors.As(err, &pe) || pe.Rank != 1 || !errors.Is(err, ErrFrame) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Recv: %v, want ErrFrame %q naming rank 1", err, tc.want)
+			}
+			closeAll(comms)
+		})
+	}
+}
