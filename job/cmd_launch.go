@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"jellybean/hostfiles"
 	"jellybean/job/launch"
 )
 
@@ -25,6 +26,7 @@ func runLaunch(args []string) error {
 	fs.StringVar(&cfg.RunsDir, "runs", "runs", "directory holding run directories")
 	fs.StringVar(&cfg.Root, "root", "", "JellyBean root, the ranks' working directory (default: current directory)")
 	idFile := fs.String("run-id-file", "", "write the run id to `FILE` once the run directory exists")
+	listRanks := fs.Bool("list-ranks", false, "print the host of every rank of -H, one line per rank (Slurm's SLURM_HOSTFILE format), and exit")
 	fs.DurationVar(&cfg.Grace, "grace", 5*time.Second, "time between SIGTERM and SIGKILL when stopping ranks")
 	fs.DurationVar(&cfg.ProgressInterval, "progress-every", 10*time.Second, "progress line interval when stderr is not a terminal")
 	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)
@@ -41,6 +43,9 @@ func runLaunch(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags: -H HOSTFILE -p PLAN [--resume RUN_ID])", fs.Arg(0))
 	}
+	if *listRanks {
+		return printRanks(cfg.Hostfile)
+	}
 	cfg.SSH = ssh
 	if st, err := os.Stderr.Stat(); err == nil {
 		cfg.ErrIsTerminal = st.Mode()&os.ModeCharDevice != 0
@@ -54,4 +59,20 @@ func runLaunch(args []string) error {
 	}
 	_, err = launch.Run(cfg)
 	return err
+}
+
+// printRanks writes the host of each rank in rank order: with `srun --distribution=arbitrary` and
+// SLURM_HOSTFILE pointing at this list, Slurm's task numbers are JellyBean's ranks.
+func printRanks(hostfile string) error {
+	if hostfile == "" {
+		return fmt.Errorf("--list-ranks needs -H HOSTFILE")
+	}
+	hf, err := hostfiles.Load(hostfile)
+	if err != nil {
+		return err
+	}
+	for _, s := range hf.Ranks() {
+		fmt.Println(s.Host)
+	}
+	return nil
 }

@@ -30,7 +30,8 @@ func TestMpirunRunsAJob(t *testing.T) {
 	runDir := filepath.Join(dir, "runs", "mpi")
 	ctx, cancel := context.WithTimeout(context.Background(), jobLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "6",
+	// As documented in job/launch/examples/jellybean.sbatch: the same hostfile, --map-by slot.
+	cmd := exec.CommandContext(ctx, mpirun, "--allow-run-as-root", "--hostfile", hf, "--map-by", "slot",
 		"-x", "JELLYBEAN_JOB_SECRET", "-x", "JELLYBEAN_JOB_ID", "-x", "JELLYBEAN_ORT_LIB",
 		jellybean, "run", "-H", hf, "-p", pl, "--run-dir", runDir)
 	cmd.Dir = repoRoot
@@ -88,4 +89,19 @@ func TestSlurmStyleRanks(t *testing.T) {
 		return
 	}
 	sameResults(t, "Slurm-style ranks", readResults(t, filepath.Join(root, "runs", "slurm-"+jobID)), want)
+}
+
+// `jellybean launch --list-ranks` is the SLURM_HOSTFILE the sbatch example gives srun: one host per rank.
+func TestListRanksForSlurm(t *testing.T) {
+	dir := t.TempDir()
+	hf := filepath.Join(dir, "hostfile")
+	writeFile(t, hf, "# two nodes\nnode1 slots=2\nnode2:1\nnode1 slots=1   # merged into node1\n")
+	cmd := exec.Command(jellybean, "launch", "-H", hf, "--list-ranks")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, want := string(out), "node1\nnode1\nnode1\nnode2\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
