@@ -94,8 +94,9 @@ func push(ctx context.Context, ch chan<- []Item, v []Item) error {
 }
 
 // generate emits this source's shard: the job's items it owns that are not done, paced by input_rate.
+// Channels are closed only on success: a closed channel means "all items sent", and a stage that
+// failed must never let its downstream mistake the failure for the end of the stream.
 func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
-	defer close(in)
 	_, todo := jobItems(r.manifest, r.cfg.Plan.Limit, r.done)
 	bs := r.cfg.Plan.BatchSizeOf(r.me.Stage)
 	rate := r.cfg.Plan.InputRate
@@ -135,17 +136,17 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 		}
 	}
 	if len(chunk) > 0 {
-		return push(ctx, in, chunk)
+		if err := push(ctx, in, chunk); err != nil {
+			return err
+		}
 	}
+	close(in)
 	return nil
 }
 
 // receive reads stream messages until every upstream rank sent its end-of-stream marker; items go to in
 // (joined first when the stage has several inputs). Sources call it with no upstream to watch for aborts.
 func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) error {
-	if in != nil {
-		defer close(in)
-	}
 	waiting := map[int]bool{}
 	for _, u := range upstream {
 		waiting[u] = true
@@ -235,13 +236,15 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 	if join != nil && len(join.pending) > 0 {
 		return fmt.Errorf("end of stream with %d items missing an input, e.g. ids %v", len(join.pending), join.incomplete())
 	}
+	if in != nil {
+		close(in)
+	}
 	return nil
 }
 
 // compute forms micro-batches of up to batch_size items from what has arrived (never waiting for a full
 // batch: latency matters under pacing) and runs the stage's op on them.
 func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item) error {
-	defer close(out)
 	bs := r.cfg.Plan.BatchSizeOf(r.me.Stage)
 	var pending []Item
 	open := true
@@ -306,6 +309,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 			return err
 		}
 	}
+	close(out)
 	return nil
 }
 
@@ -313,14 +317,22 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 // destination, then sends the end-of-stream marker to every worker of the next stage.
 func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 	next := r.layout.Downstream(r.cfg.Rank)
-	if next < 0 {
-		for range out {
-		}
-		return nil
-	}
 	var buf []byte
 	byDst := map[int][]Item{}
-	for batch := range out {
+	for {
+		var batch []Item
+		select {
+		case b, ok := <-out:
+			if !ok {
+				return r.endOfStream(ctx, next)
+			}
+			batch = b
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if next < 0 {
+			continue // the sink sends nothing
+		}
 		t := time.Now()
 		clear(byDst)
 		for _, it := range batch {
@@ -344,8 +356,12 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+}
+
+// endOfStream tells every worker of the next stage that this rank has sent its last item.
+func (r *rank) endOfStream(ctx context.Context, next int) error {
+	if next < 0 {
+		return nil
 	}
 	for _, dst := range r.layout.StageRanks[next] {
 		if err := r.comm.Send(ctx, dst, edgeEOS, nil); err != nil {
