@@ -263,3 +263,26 @@ func TestInterruptStopsAllRanks(t *testing.T) {
 	}
 	readResults(t, runDir) // whatever was finished is intact
 }
+
+// A launcher killed outright (kill -9: no chance to stop anything) still takes its ranks with it: local
+// ranks get SIGTERM from the kernel when their parent dies (Pdeathsig).
+func TestLauncherKilledTakesRanksWithIt(t *testing.T) {
+	dir := t.TempDir()
+	hf, pl := writeJob(t, dir, jobSpec{hosts: []string{"localhost"}, basePort: freeBasePort(t), inputRate: 3})
+	l := startLaunch(t, filepath.Join(dir, "runs"), nil, jobLimit, "-H", hf, "-p", pl)
+	runDir := waitRunDir(t, l)
+	waitResults(t, runDir, 1, 90*time.Second)
+	ranks := rankPIDs(t, l.cmd.Process.Pid)
+	if len(ranks) != 6 {
+		t.Fatalf("found rank processes %v; want the default plan's 6", ranks)
+	}
+	if err := l.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	for rank, pid := range ranks {
+		waitGone(t, fmt.Sprintf("rank %d", rank), pid, killed.Add(10*time.Second))
+	}
+	_ = l.cmd.Wait()
+	readResults(t, runDir)
+}

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // fixture is a JellyBean root for one test: hostfile, plan and the fake ranks' behaviour.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	root string
 	out  bytes.Buffer
 	errb bytes.Buffer
@@ -48,7 +48,7 @@ type fixture struct {
 // newFixture makes a root whose plan is valid for hostfile (at least 6 slots): the shipped default
 // plan, with its workers placed on the hostfile's slots (extra slots become more ImageFeatures workers),
 // its models taken from the repository and its dataset an (unread) manifest in the root.
-func newFixture(t *testing.T, hostfile string, behaviour map[string]any) *fixture {
+func newFixture(t testing.TB, hostfile string, behaviour map[string]any) *fixture {
 	f := &fixture{t: t, root: t.TempDir()}
 	f.write("hostfile", hostfile)
 	f.write("manifest.jsonl", "")
@@ -58,7 +58,7 @@ func newFixture(t *testing.T, hostfile string, behaviour map[string]any) *fixtur
 	return f
 }
 
-func fixturePlan(t *testing.T, hostfile string) string {
+func fixturePlan(t testing.TB, hostfile string) string {
 	t.Helper()
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -435,4 +435,36 @@ func TestRunBadInputs(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+}
+
+// BenchmarkLaunchSixRanks measures the launcher's own cost per job: run directory, secret, starting six
+// rank processes (the fake rank, which exits at once), supervising them and reporting. Compare with
+// BenchmarkSpawnOnly, the bare cost of starting and reaping six processes, measured the same way.
+func BenchmarkLaunchSixRanks(b *testing.B) {
+	f := newFixture(b, "localhost slots=6\n", map[string]any{})
+	for b.Loop() {
+		if _, err := Run(f.config()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSpawnOnly(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		var cmds []*exec.Cmd
+		for r := 0; r < 6; r++ {
+			cmd := exec.Command(fakeRank, "run", "-H", "/dev/null", "-p", "/dev/null", "--rank", fmt.Sprint(r), "--run-dir", dir)
+			cmd.Dir = dir
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			cmds = append(cmds, cmd)
+		}
+		for _, c := range cmds {
+			if err := c.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -224,3 +224,18 @@ func TestFormatHeadline(t *testing.T) {
 		t.Errorf("resumed: got  %q\nwant %q", got, want)
 	}
 }
+
+// Rank output is arbitrary text: parsing it must never panic, and accepted reports are sane.
+func FuzzRankOutput(f *testing.F) {
+	f.Add(`jellybean-progress {"done":3,"total":10}`)
+	f.Add("jellybean-progress {\"done\":1e400}")
+	f.Add("panic: x\n\ngoroutine 1")
+	f.Fuzz(func(t *testing.T, line string) {
+		if p, ok := ParseProgress(line); ok && (p.Done < 0 || p.Total < 0) {
+			t.Errorf("accepted negative progress %+v from %q", p, line)
+		}
+		if l := LastMeaningfulLine(line); strings.Contains(l, "\n") {
+			t.Errorf("last line %q spans lines", l)
+		}
+	})
+}
