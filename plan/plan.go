@@ -34,7 +34,7 @@ type Plan struct {
 	Limit     int     `toml:"limit"`      // process at most this many items (0 = all)
 	BasePort  int     `toml:"base_port"`  // rank listens on base_port + its slot index on its host
 	BatchSize int     `toml:"batch_size"` // default micro-batch size of model stages
-	InputRate float64 `toml:"input_rate"` // items/s per source; 0 = batch mode (as fast as possible)
+	InputRate float64 `toml:"input_rate"` // items/s into the job, shared by each source stage's workers; 0 = as fast as possible
 	Compress  string  `toml:"compress"`   // off | fastest | default | auto
 
 	Predicted Predicted `toml:"predicted"` // what the optimizer expects, for predicted-vs-measured reports

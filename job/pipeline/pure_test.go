@@ -221,21 +221,23 @@ func TestJobItems(t *testing.T) {
 
 func TestPacerSchedulesFromStart(t *testing.T) {
 	p := pacer{start: time.Now(), rate: 200}
-	for i := 0; i < 20; i++ {
-		if err := p.wait(context.Background()); err != nil {
+	for k := 0; k < 20; k++ {
+		if err := p.wait(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// 20 items at 200/s: the 20th is due at 95 ms.
+	// Item 19 at 200/s is due 95 ms after the start.
 	if el := time.Since(p.start); el < 90*time.Millisecond {
 		t.Fatalf("20 items at 200/s took only %v", el)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	slow := pacer{start: time.Now(), rate: 0.001}
-	slow.wait(ctx)
-	if err := slow.wait(ctx); err == nil {
+	if err := slow.wait(ctx, 5); err == nil {
 		t.Fatal("cancelled wait returned nil")
+	}
+	if err := (&pacer{}).wait(context.Background(), 1000); err != nil {
+		t.Fatal("unpaced wait failed")
 	}
 }
 

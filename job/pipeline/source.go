@@ -64,20 +64,20 @@ func jobItems(m *vqa.Manifest, limit int, done map[int64]bool) (all []int64, tod
 	return all, todo
 }
 
-// pacer spaces items at rate per second (0 = no pacing); it schedules against the start time, not the
-// previous item, so that slow reads do not lower the rate.
+// pacer releases the k-th item of the job's stream at start + k/rate (rate 0 = no pacing). All workers of
+// a source stage share one schedule, each waiting only for the items it owns, so input_rate is the rate
+// at which the whole job receives items, however many workers read them; and scheduling against the
+// start, not the previous item, keeps slow reads from lowering the rate.
 type pacer struct {
 	start time.Time
 	rate  float64
-	n     int
 }
 
-func (p *pacer) wait(ctx context.Context) error {
+func (p *pacer) wait(ctx context.Context, k int) error {
 	if p.rate <= 0 {
 		return ctx.Err()
 	}
-	due := p.start.Add(time.Duration(float64(p.n) / p.rate * float64(time.Second)))
-	p.n++
+	due := p.start.Add(time.Duration(float64(k) / p.rate * float64(time.Second)))
 	d := time.Until(due)
 	if d <= 0 {
 		return ctx.Err()

@@ -102,11 +102,11 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 	rate := r.cfg.Plan.InputRate
 	p := pacer{start: time.Now(), rate: rate}
 	var chunk []Item
-	for _, id := range todo {
+	for k, id := range todo {
 		if !r.layout.Owns(r.cfg.Rank, id) {
 			continue
 		}
-		if err := p.wait(ctx); err != nil {
+		if err := p.wait(ctx, k); err != nil {
 			return err
 		}
 		if r.window != nil {
