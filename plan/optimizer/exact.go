@@ -46,7 +46,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	var roots []rooted
 	for _, c := range combos {
 		s.setCombo(c)
-		roots = append(roots, rooted{c, s.restLB(0)})
+		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
 	for _, r := range roots {
@@ -255,18 +255,25 @@ func (s *exactSearch) emitVertices(v int, used []int, counts []int, covered, pri
 		if counts[q] == 0 || covered-s.cap[v][q] >= T {
 			continue
 		}
-		shares := make([]float64, len(s.classes))
 		cost := price
+		for _, c := range used {
+			sh := float64(counts[c]) * s.cap[v][c]
+			if c == q {
+				sh -= covered - T
+			}
+			cost += sh * unit[c]
+		}
+		if cost >= budget()*(1-relTol) {
+			continue
+		}
+		shares := make([]float64, len(s.classes))
 		for _, c := range used {
 			shares[c] = float64(counts[c]) * s.cap[v][c]
 			if c == q {
 				shares[c] -= covered - T
 			}
-			cost += shares[c] * unit[c]
 		}
-		if cost < budget()*(1-relTol) {
-			leaf(append([]int(nil), counts...), q, shares, cost)
-		}
+		leaf(append([]int(nil), counts...), q, shares, cost)
 	}
 }
 
@@ -330,8 +337,21 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	}
 	v := s.order[d]
 	rest := s.restLB(d + 1)
+	useLP := s.unplacedAfter(d) >= 2
+	if useLP {
+		// Later stages share the remaining workers: the LP over them (v unplaced) is usually stronger.
+		rest = math.Max(rest, s.lpBound(d+1))
+	}
 	if math.IsInf(rest, 1) {
 		return
+	}
+	// The LP bound covers this whole subtree; it is worth its cost only while ≥ 2 stages are unplaced.
+	here := costSoFar
+	if useLP {
+		here = math.Max(here, costSoFar+s.lpBound(d))
+		if here >= s.best*(1-relTol) {
+			return
+		}
 	}
 	unit := make([]float64, len(s.classes))
 	floor := s.tierFloor(v)
@@ -345,7 +365,7 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	budget := func() float64 { return s.best - costSoFar - rest }
 	open := s.cover(v, unit, func(counts []int, q int, shares []float64, cost float64) {
 		if s.timeUp() {
-			s.openLB = math.Min(s.openLB, costSoFar+cost+rest)
+			s.openLB = math.Min(s.openLB, math.Max(here, costSoFar+cost+rest))
 			return
 		}
 		s.place(v, counts, shares)
@@ -353,8 +373,19 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 		s.unplace(v, counts)
 	}, budget)
 	if !math.IsInf(open, 1) {
-		s.openLB = math.Min(s.openLB, costSoFar+open+rest)
+		s.openLB = math.Min(s.openLB, math.Max(here, costSoFar+open+rest))
 	}
+}
+
+// unplacedAfter counts the non-source stages after position d of the order.
+func (s *exactSearch) unplacedAfter(d int) int {
+	n := 0
+	for _, v := range s.order[d+1:] {
+		if !s.p.IsSource[v] {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *exactSearch) place(v int, counts []int, shares []float64) {

@@ -1,0 +1,142 @@
+package optimizer
+
+import "fmt"
+
+// ScaleSpec describes a generated instance built from a base problem (normally the medium example):
+// every worker replicated Copies times (named name_i, type-major like workers_numbers.csv), every source
+// rate multiplied by Copies, and optionally re-tiered and extended to five stages.
+type ScaleSpec struct {
+	Copies int
+	// Tiers: 0 keeps the base partition and links. 3 re-tiers the workers by price band (tier 0: the base
+	// tier-0 workers, tier 1: the cheapest half of the rest, tier 2: the others) with link costs of
+	// (tj−ti)·scale forward, 10·scale backward, and source→worker costs of tier·scale.
+	Tiers     int
+	LinkScale float64
+	// FiveStages adds "DetectObjects" (ReadImage → DetectObjects → VQA, profiled like resnet50 feature
+	// extraction) and "Answer" (VQA → Answer, half VQA's latency): 5 non-source stages.
+	FiveStages bool
+}
+
+// Scale builds the generated instance; it is pure and deterministic.
+func Scale(base *Problem, spec ScaleSpec) (*Problem, error) {
+	k := spec.Copies
+	if k < 1 {
+		return nil, fmt.Errorf("scale: copies must be ≥ 1")
+	}
+	p := &Problem{Accuracy: base.Accuracy, Sink: base.Sink, Threshold: base.Threshold, NumTiers: base.NumTiers, msg: map[msgKey]float64{}}
+	p.Nodes = append([]string(nil), base.Nodes...)
+	p.IsSource = append([]bool(nil), base.IsSource...)
+	p.Edges = append([]Edge(nil), base.Edges...)
+	for k2, s := range base.msg {
+		p.msg[k2] = s
+	}
+	nb := len(base.Workers)
+	for _, w := range base.Workers {
+		for i := range k {
+			p.Workers = append(p.Workers, Worker{Name: fmt.Sprintf("%s_%d", w.Name, i), Price: w.Price, Tier: w.Tier})
+		}
+	}
+	n := len(p.Workers)
+	baseOf := func(w int) int { return w / k }
+	p.Cap = make([]map[string][]float64, len(p.Nodes))
+	p.Variants = append([][]string(nil), base.Variants...)
+	for v := range base.Nodes {
+		p.Cap[v] = map[string][]float64{}
+		for vr, caps := range base.Cap[v] {
+			c := make([]float64, n)
+			for w := range c {
+				c[w] = caps[baseOf(w)]
+			}
+			p.Cap[v][vr] = c
+		}
+	}
+	if spec.Tiers == 3 {
+		var rest []int
+		for w := range nb {
+			if base.Workers[w].Tier > 0 {
+				rest = append(rest, w)
+			}
+		}
+		tierOf := make([]int, nb)
+		for i, w := range rest {
+			tierOf[w] = 1
+			if i >= len(rest)/2 {
+				tierOf[w] = 2
+			}
+		}
+		for w := range p.Workers {
+			p.Workers[w].Tier = tierOf[baseOf(w)]
+		}
+		p.NumTiers = 3
+	}
+	p.Link = make([][]float64, n)
+	for a := range n {
+		p.Link[a] = make([]float64, n)
+		for b := range n {
+			if spec.Tiers == 3 {
+				ta, tb := p.Workers[a].Tier, p.Workers[b].Tier
+				switch {
+				case tb > ta:
+					p.Link[a][b] = float64(tb-ta) * spec.LinkScale
+				case tb < ta:
+					p.Link[a][b] = 10 * spec.LinkScale
+				}
+			} else {
+				p.Link[a][b] = base.Link[baseOf(a)][baseOf(b)]
+			}
+		}
+	}
+	p.SrcLink = make([][]float64, len(p.Nodes))
+	rates := map[string]float64{}
+	for v := range base.Nodes {
+		if !base.IsSource[v] {
+			continue
+		}
+		rates[base.Nodes[v]] = base.Rate[v] * float64(k)
+		p.SrcLink[v] = make([]float64, n)
+		for w := range n {
+			if spec.Tiers == 3 {
+				p.SrcLink[v][w] = float64(p.Workers[w].Tier) * spec.LinkScale
+			} else {
+				p.SrcLink[v][w] = base.SrcLink[v][baseOf(w)]
+			}
+		}
+	}
+	if spec.FiveStages {
+		if err := addStages(base, p); err != nil {
+			return nil, err
+		}
+	}
+	p.Inputs = make([][]int, len(p.Nodes))
+	for _, e := range p.Edges {
+		p.Inputs[e.To] = append(p.Inputs[e.To], e.From)
+	}
+	if err := p.Finish(rates, nil); err != nil {
+		return nil, err
+	}
+	return p, p.Check()
+}
+
+func addStages(base, p *Problem) error {
+	img, eif, vqa := base.NodeIndex("ReadImage"), base.NodeIndex("ExtractImageFeature"), base.NodeIndex("VQA")
+	if img < 0 || eif < 0 || vqa < 0 {
+		return fmt.Errorf("scale: five stages need ReadImage, ExtractImageFeature and VQA in the base problem")
+	}
+	n := len(p.Workers)
+	det, ans := len(p.Nodes), len(p.Nodes)+1
+	p.Nodes = append(p.Nodes, "DetectObjects", "Answer")
+	p.IsSource = append(p.IsSource, false, false)
+	p.Edges = append(p.Edges, Edge{img, det}, Edge{det, vqa}, Edge{vqa, ans})
+	p.Variants = append(p.Variants, []string{"default"}, []string{"default"})
+	detCap, ansCap := make([]float64, n), make([]float64, n)
+	for w := range n {
+		detCap[w] = p.Cap[eif]["resnet50"][w]
+		ansCap[w] = 2 * p.Cap[vqa]["default"][w]
+	}
+	p.Cap = append(p.Cap, map[string][]float64{"default": detCap}, map[string][]float64{"default": ansCap})
+	p.SrcLink = append(p.SrcLink, nil, nil)
+	p.msg[msgKey{img, det, "default", "default"}] = 794.0348300933838
+	p.msg[msgKey{det, vqa, "default", "default"}] = 4.0
+	p.msg[msgKey{vqa, ans, "default", "default"}] = 0.05
+	return nil
+}

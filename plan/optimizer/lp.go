@@ -1,0 +1,196 @@
+package optimizer
+
+import "math"
+
+// A small dense two-phase simplex (Bland's rule, so it cannot cycle) for the exact solver's relaxation.
+// Sizes here are tens of rows and a few hundred columns.
+
+type sense int
+
+const (
+	le sense = iota
+	ge
+	eq
+)
+
+type lpRow struct {
+	coef  []float64 // dense, len = number of variables
+	sense sense
+	rhs   float64
+}
+
+const lpEps = 1e-9
+
+// solveLP minimises c·x subject to rows and x ≥ 0. ok is false when infeasible (or on numerical trouble,
+// which callers treat as "no bound", never as a proof).
+func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
+	n, m := len(c), len(rows)
+	nSlack, nArt := 0, 0
+	for i := range rows {
+		if rows[i].rhs < 0 {
+			for j := range rows[i].coef {
+				rows[i].coef[j] = -rows[i].coef[j]
+			}
+			rows[i].rhs = -rows[i].rhs
+			switch rows[i].sense {
+			case le:
+				rows[i].sense = ge
+			case ge:
+				rows[i].sense = le
+			}
+		}
+		if rows[i].sense != eq {
+			nSlack++
+		}
+		if rows[i].sense != le {
+			nArt++
+		}
+	}
+	N := n + nSlack + nArt
+	tab := make([][]float64, m+1)
+	for i := range tab {
+		tab[i] = make([]float64, N+1)
+	}
+	basis := make([]int, m)
+	isArt := make([]bool, N)
+	s, a := n, n+nSlack
+	for i, r := range rows {
+		copy(tab[i], r.coef)
+		tab[i][N] = r.rhs
+		switch r.sense {
+		case le:
+			tab[i][s] = 1
+			basis[i] = s
+			s++
+		case ge:
+			tab[i][s] = -1
+			s++
+			tab[i][a] = 1
+			isArt[a] = true
+			basis[i] = a
+			a++
+		case eq:
+			tab[i][a] = 1
+			isArt[a] = true
+			basis[i] = a
+			a++
+		}
+	}
+	// Phase I: minimise the sum of artificials; objective row holds reduced costs.
+	obj1 := tab[m]
+	for i := range m {
+		if isArt[basis[i]] {
+			for j := 0; j <= N; j++ {
+				obj1[j] -= tab[i][j]
+			}
+		}
+	}
+	for j := range N {
+		if isArt[j] {
+			obj1[j] = 0
+		}
+	}
+	if !simplexLoop(tab, basis, nil) {
+		return 0, nil, false
+	}
+	if -tab[m][N] > 1e-7*(1+maxRHS(rows)) {
+		return 0, nil, false // infeasible
+	}
+	// Drive remaining artificial basics out where possible.
+	for i := range m {
+		if !isArt[basis[i]] {
+			continue
+		}
+		for j := range N {
+			if !isArt[j] && math.Abs(tab[i][j]) > lpEps {
+				pivot(tab, basis, i, j)
+				break
+			}
+		}
+	}
+	// Phase II.
+	for j := 0; j <= N; j++ {
+		tab[m][j] = 0
+	}
+	copy(tab[m], c)
+	for i := range m {
+		if cb := tab[m][basis[i]]; cb != 0 {
+			for j := 0; j <= N; j++ {
+				tab[m][j] -= cb * tab[i][j]
+			}
+		}
+	}
+	if !simplexLoop(tab, basis, isArt) {
+		return 0, nil, false
+	}
+	x = make([]float64, n)
+	for i, b := range basis {
+		if b < n {
+			x[b] = tab[i][N]
+		}
+	}
+	return -tab[m][N], x, true
+}
+
+func maxRHS(rows []lpRow) float64 {
+	mx := 0.0
+	for _, r := range rows {
+		mx = math.Max(mx, math.Abs(r.rhs))
+	}
+	return mx
+}
+
+// simplexLoop pivots until optimal; false if unbounded or out of iterations.
+func simplexLoop(tab [][]float64, basis []int, banned []bool) bool {
+	m := len(basis)
+	N := len(tab[0]) - 1
+	for iter := 0; iter < 50000; iter++ {
+		enter := -1
+		for j := range N {
+			if (banned == nil || !banned[j]) && tab[m][j] < -lpEps {
+				enter = j
+				break
+			}
+		}
+		if enter < 0 {
+			return true
+		}
+		leave := -1
+		best := math.Inf(1)
+		for i := range m {
+			if tab[i][enter] > lpEps {
+				r := tab[i][N] / tab[i][enter]
+				if r < best-1e-12 || (math.Abs(r-best) <= 1e-12 && leave >= 0 && basis[i] < basis[leave]) {
+					best, leave = r, i
+				}
+			}
+		}
+		if leave < 0 {
+			return false
+		}
+		pivot(tab, basis, leave, enter)
+	}
+	return false
+}
+
+func pivot(tab [][]float64, basis []int, r, c int) {
+	pr := tab[r]
+	inv := 1 / pr[c]
+	for j := range pr {
+		pr[j] *= inv
+	}
+	for i := range tab {
+		if i == r {
+			continue
+		}
+		f := tab[i][c]
+		if f == 0 {
+			continue
+		}
+		row := tab[i]
+		for j := range row {
+			row[j] -= f * pr[j]
+		}
+	}
+	basis[r] = c
+}

@@ -1,0 +1,160 @@
+package optimizer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"jellybean/plan"
+)
+
+// PlanOptions maps the optimizer's stages and variants onto the runner's ops and ONNX files, and says
+// where sources and the sink run and which device each worker uses. Zero values take the defaults below.
+type PlanOptions struct {
+	Job, Workload, Dataset string
+	BasePort, BatchSize    int
+	SourceHost, SinkHost   string            // default "localhost"
+	Ops                    map[string]string // stage name → plan op; default from DefaultOps
+	Models                 map[string]map[string]string
+	// Models[stage][variant] = ONNX path; default "models/<stage>/<variant>.onnx".
+	Devices map[string]string // worker name → device; default "cuda:0" if the name contains "gpu", else "cpu"
+}
+
+// DefaultOps names the runner's op for the reference workflow's stage names.
+var DefaultOps = map[string]string{
+	"ReadImage": plan.OpReadImage, "ReadSpeech": plan.OpReadSpeech,
+	"ExtractImageFeature": plan.OpImageFeatures, "SpeechRecognition": plan.OpSpeechRecognition, "VQA": plan.OpVQA,
+}
+
+// ToPlan renders a solution as a runnable plan: the sources, the stages with their chosen variants and
+// workers (host = worker name, weight = throughput share, capacity = 1000/latency), a sink fed by the
+// workflow's last stage, and the predicted figures.
+func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
+	def := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	out := &plan.Plan{
+		Job: def(o.Job, "jellybean-optimized"), Workload: def(o.Workload, "vqa"),
+		Dataset:  def(o.Dataset, "workloads/vqa/data/test/manifest.jsonl"),
+		BasePort: o.BasePort, BatchSize: o.BatchSize,
+		Predicted: plan.Predicted{ComputeCost: s.Compute, CommunicationCost: s.PrintedComm(), TotalCost: s.Total,
+			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver},
+	}
+	if out.BasePort == 0 {
+		out.BasePort = 47000
+	}
+	order, err := p.TopoOrder()
+	if err != nil {
+		return nil, err
+	}
+	shares := s.Shares(p)
+	var last []string
+	for _, v := range order {
+		name := p.Nodes[v]
+		op := o.Ops[name]
+		if op == "" {
+			op = DefaultOps[name]
+		}
+		if op == "" {
+			return nil, fmt.Errorf("stage %s: no runner op known; name one in variants.toml ([stage.%s] op = ...)", name, name)
+		}
+		st := plan.Stage{Name: name, Op: op}
+		for _, u := range p.Inputs[v] {
+			st.Inputs = append(st.Inputs, p.Nodes[u])
+		}
+		if p.IsSource[v] {
+			out.InputRate = p.Rate[v]
+			st.Workers = []plan.Worker{{Host: def(o.SourceHost, "localhost"), Device: "cpu", Weight: p.Rate[v]}}
+		} else {
+			if plan.IsModel(op) {
+				st.Variant = s.Models[v]
+				st.Model = o.Models[name][st.Variant]
+				if st.Model == "" {
+					st.Model = fmt.Sprintf("models/%s/%s.onnx", name, st.Variant)
+				}
+			}
+			caps := p.Cap[v][s.Models[v]]
+			for i, w := range s.Workers[v] {
+				if shares[v][i] <= 0 {
+					continue
+				}
+				dev := o.Devices[p.Workers[w].Name]
+				if dev == "" {
+					dev = "cpu"
+					if strings.Contains(strings.ToLower(p.Workers[w].Name), "gpu") && plan.IsModel(op) {
+						dev = "cuda:0"
+					}
+				}
+				st.Workers = append(st.Workers, plan.Worker{Host: p.Workers[w].Name, Device: dev, Weight: shares[v][i], Capacity: caps[w]})
+			}
+		}
+		if len(p.Outputs[v]) == 0 {
+			last = append(last, name)
+		}
+		out.Stages = append(out.Stages, st)
+		out.Predicted.ThroughputItemsPerSecond = p.Rate[v]
+	}
+	sort.Strings(last)
+	out.Stages = append(out.Stages, plan.Stage{Name: "Sink", Op: plan.OpSink, Inputs: last,
+		Workers: []plan.Worker{{Host: def(o.SinkHost, "localhost"), Device: "cpu", Weight: 1}}})
+	return out, nil
+}
+
+// Report is the --json output: the original's keys plus ours.
+type Report struct {
+	ComputeCost       float64                       `json:"compute_cost"`
+	CommunicationCost float64                       `json:"communication_cost"`
+	EndToEndAccuracy  float64                       `json:"end_to_end_accuracy"`
+	ModelAssignment   map[string]string             `json:"model_assignment"`
+	WorkerAssignment  map[string][]string           `json:"worker_assignment"`
+	TotalCost         float64                       `json:"total_cost"`
+	LowerBound        *float64                      `json:"lower_bound,omitempty"`
+	OptimalityGap     *float64                      `json:"optimality_gap,omitempty"`
+	SolveSeconds      float64                       `json:"solve_seconds"`
+	Solver            string                        `json:"solver"`
+	ThroughputShares  map[string]map[string]float64 `json:"throughput_shares"`
+	Capacities        map[string]map[string]float64 `json:"capacities"`
+	Warnings          []string                      `json:"warnings,omitempty"`
+}
+
+// NewReport fills the JSON report of a solution.
+func NewReport(p *Problem, s *Solution, seconds float64) *Report {
+	r := &Report{ComputeCost: s.Compute, CommunicationCost: s.PrintedComm(), EndToEndAccuracy: s.Accuracy,
+		ModelAssignment: map[string]string{}, WorkerAssignment: map[string][]string{}, TotalCost: s.Total,
+		SolveSeconds: seconds, Solver: s.Solver,
+		ThroughputShares: map[string]map[string]float64{}, Capacities: map[string]map[string]float64{}}
+	if s.Solver != "heuristic" { // the heuristic proves no bound
+		lb, gap := s.LowerBound, s.Gap()
+		r.LowerBound, r.OptimalityGap = &lb, &gap
+	}
+	shares := s.Shares(p)
+	for v, name := range p.Nodes {
+		if p.IsSource[v] {
+			continue
+		}
+		if _, ml := indexOf(p.Accuracy.Operators, name); ml || p.Nodes[v] == p.Sink {
+			r.ModelAssignment[name] = s.Models[v]
+		}
+		r.WorkerAssignment[name] = []string{}
+		r.ThroughputShares[name] = map[string]float64{}
+		r.Capacities[name] = map[string]float64{}
+		for i, w := range s.Workers[v] {
+			r.WorkerAssignment[name] = append(r.WorkerAssignment[name], p.Workers[w].Name)
+			r.ThroughputShares[name][p.Workers[w].Name] = shares[v][i]
+			r.Capacities[name][p.Workers[w].Name] = p.Cap[v][s.Models[v]][w]
+		}
+	}
+	return r
+}
+
+func indexOf(xs []string, x string) (int, bool) {
+	for i, y := range xs {
+		if y == x {
+			return i, true
+		}
+	}
+	return -1, false
+}

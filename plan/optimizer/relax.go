@@ -1,0 +1,171 @@
+package optimizer
+
+import "math"
+
+// lpBound is a lower bound on the cost of placing the unplaced stages order[d:] given the placed ones:
+// the LP relaxation in which stage v takes a fractional share x(v,c) of each worker class c (paying
+// price/cap per req/s, and the known linear communication cost from placed inputs), classes' worker
+// counts are shared by all stages, and the traffic between two unplaced stages is any flow f(ca,cb) with
+// the right marginals (the proportional mixing of §5.4 is one such flow) on non-backward class pairs.
+func (s *exactSearch) lpBound(d int) float64 {
+	p := s.p
+	var nodes []int
+	for _, v := range s.order[d:] {
+		if !p.IsSource[v] {
+			nodes = append(nodes, v)
+		}
+	}
+	if len(nodes) == 0 {
+		return 0
+	}
+	nc := len(s.classes)
+	xIdx := make(map[[2]int]int)
+	var cost []float64
+	for _, v := range nodes {
+		floor := s.tierFloorPlaced(v)
+		for c := range nc {
+			if s.cap[v][c] <= 0 || s.avail[c] == 0 || s.classes[c].Tier < floor {
+				continue
+			}
+			u := s.unitComm(v, c)
+			if math.IsInf(u, 1) {
+				continue
+			}
+			xIdx[[2]int{v, c}] = len(cost)
+			cost = append(cost, s.classes[c].Price/s.cap[v][c]+u)
+		}
+	}
+	type fvar struct{ e, ca, cb, idx int }
+	var fs []fvar
+	unplaced := map[int]bool{}
+	for _, v := range nodes {
+		unplaced[v] = true
+	}
+	for ei, e := range p.Edges {
+		if !unplaced[e.From] || !unplaced[e.To] {
+			continue
+		}
+		msg, _ := p.MessageSize(e.From, e.To, s.combo.Models[e.From], s.combo.Models[e.To])
+		for ca := range nc {
+			if _, ok := xIdx[[2]int{e.From, ca}]; !ok {
+				continue
+			}
+			for cb := range nc {
+				if _, ok := xIdx[[2]int{e.To, cb}]; !ok {
+					continue
+				}
+				ta, tb := s.classes[ca].Tier, s.classes[cb].Tier
+				if tb < ta {
+					continue
+				}
+				l := 0.0
+				if tb > ta {
+					l = p.Link[s.classes[ca].Members[0]][s.classes[cb].Members[0]] * msg * gb
+				}
+				fs = append(fs, fvar{ei, ca, cb, len(cost)})
+				cost = append(cost, l)
+			}
+		}
+	}
+	// z(v) ≥ Σ_c x(v,c)·unit(v,c) and z(v) ≥ minCover(v): each stage's own cost is at least its integer
+	// cover (workers are paid in full), which the fractional x alone does not see.
+	zIdx := map[int]int{}
+	xCost := append([]float64(nil), cost...)
+	for _, v := range nodes {
+		zIdx[v] = len(cost)
+		cost = append(cost, 1)
+	}
+	for j := range xCost {
+		cost[j] = 0
+	}
+	nv := len(cost)
+	var rows []lpRow
+	newRow := func(sn sense, rhs float64) *lpRow {
+		rows = append(rows, lpRow{coef: make([]float64, nv), sense: sn, rhs: rhs})
+		return &rows[len(rows)-1]
+	}
+	for _, v := range nodes {
+		r := newRow(eq, p.Rate[v])
+		any := false
+		for c := range nc {
+			if j, ok := xIdx[[2]int{v, c}]; ok {
+				r.coef[j] = 1
+				any = true
+			}
+		}
+		if !any {
+			return math.Inf(-1)
+		}
+	}
+	for _, v := range nodes {
+		r := newRow(ge, 0)
+		r.coef[zIdx[v]] = 1
+		for c := range nc {
+			if j, ok := xIdx[[2]int{v, c}]; ok {
+				r.coef[j] = -xCost[j]
+			}
+		}
+		mc := s.minCover(v)
+		if math.IsInf(mc, 1) {
+			return mc
+		}
+		r2 := newRow(ge, math.Max(0, mc))
+		r2.coef[zIdx[v]] = 1
+	}
+	for c := range nc {
+		r := newRow(le, float64(s.avail[c]))
+		for _, v := range nodes {
+			if j, ok := xIdx[[2]int{v, c}]; ok {
+				r.coef[j] = 1 / s.cap[v][c]
+			}
+		}
+	}
+	for ei, e := range p.Edges {
+		if !unplaced[e.From] || !unplaced[e.To] {
+			continue
+		}
+		ratio := p.Rate[e.To] / p.Rate[e.From]
+		for ca := range nc {
+			j, ok := xIdx[[2]int{e.From, ca}]
+			if !ok {
+				continue
+			}
+			r := newRow(eq, 0)
+			r.coef[j] = -ratio
+			for _, f := range fs {
+				if f.e == ei && f.ca == ca {
+					r.coef[f.idx] = 1
+				}
+			}
+		}
+		for cb := range nc {
+			j, ok := xIdx[[2]int{e.To, cb}]
+			if !ok {
+				continue
+			}
+			r := newRow(eq, 0)
+			r.coef[j] = -1
+			for _, f := range fs {
+				if f.e == ei && f.cb == cb {
+					r.coef[f.idx] = 1
+				}
+			}
+		}
+	}
+	obj, _, ok := solveLP(cost, rows)
+	if !ok {
+		return math.Inf(-1) // infeasible or numerical trouble: no bound, never a false proof
+	}
+	return obj - 1e-9*math.Abs(obj)
+}
+
+// tierFloorPlaced is the lowest tier v may use because of its placed inputs.
+func (s *exactSearch) tierFloorPlaced(v int) int {
+	f := 0
+	for _, u := range s.p.Inputs[v] {
+		if !s.p.IsSource[u] && s.counts[u] != nil {
+			f = max(f, s.hiTier[u])
+		}
+	}
+	return f
+}
