@@ -157,3 +157,27 @@ func TestUnknownKeyInExample(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// FuzzValidate: any plan that parses is validated without panicking, against the default hostfile too.
+func FuzzValidate(f *testing.F) {
+	data, err := os.ReadFile("examples/default.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	f.Add(minimal)
+	f.Add("[[stage]]\nname = \"a\"\ninputs = [\"a\"]\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Parse("fuzz.toml", []byte(s))
+		if err != nil {
+			return
+		}
+		_ = Validate(p, "fuzz.toml", Options{Hostfile: hostfiles.Default()})
+		_, _ = p.TopoOrder()
+		for i := range p.Stages {
+			p.SourcesOf(i)
+			p.BatchSizeOf(i)
+		}
+		p.JoinStage()
+	})
+}
