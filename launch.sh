@@ -12,8 +12,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cd "$root"
-bin=bin/jellybean
+bin=$root/bin/jellybean
 
 say() { echo "launch.sh: $*" >&2; }
 
@@ -32,27 +31,30 @@ needs_build() {
   [ -n "$(find . \( -path ./.cache -o -path ./runs -o -path ./.git -o -path ./bin -o -path ./workloads/vqa/data \
       -o -name __pycache__ \) -prune -o -type f ! -name '*.md' -newer "$bin" -print -quit)" ]
 }
-if needs_build; then
+if (cd "$root" && needs_build); then
   if ! command -v go >/dev/null 2>&1; then
     say "Go is needed to build $bin: install Go 1.26 or newer (https://go.dev/dl/) and put it on PATH"
     exit 1
   fi
   say "building $bin"
-  go build -o "$bin" ./job
+  (cd "$root" && go build -o "$bin" ./job)
 fi
 
 # 2. ONNX Runtime: the user's $JELLYBEAN_ORT_LIB first, else the pinned, sha256-checked download.
-JELLYBEAN_ORT_LIB=$(job/setup/fetch-onnxruntime.sh)
+JELLYBEAN_ORT_LIB=$("$root/job/setup/fetch-onnxruntime.sh")
 export JELLYBEAN_ORT_LIB
 
 # has_command NAME: whether this build has the sub-command (others may not have landed in every build).
 has_command() { grep -q "^  $1 " <<<"$("$bin" help 2>&1)"; }
 
+# A user's job: relative -H/-p paths are the user's (resolved from the current directory); the ranks run
+# in the JellyBean root, where the run directory is created.
 if [ $# -gt 0 ]; then
-  exec "$bin" launch "$@"
+  exec "$bin" launch --root "$root" "$@"
 fi
 
 # 3. The default job: its data (gen-data skips work when the data set is complete), then the run.
+cd "$root"
 if has_command gen-data; then
   "$bin" gen-data
 else

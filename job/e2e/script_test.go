@@ -21,9 +21,10 @@ func TestLaunchScriptRunsAJob(t *testing.T) {
 	idFile := filepath.Join(dir, "run-id")
 	ctx, cancel := context.WithTimeout(context.Background(), jobLimit)
 	defer cancel()
+	// From another directory, with paths relative to it, as a user with their own files would.
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "launch.sh"),
-		"-H", hf, "-p", pl, "--runs", filepath.Join(dir, "runs"), "--run-id-file", idFile)
-	cmd.Dir = t.TempDir() // launch.sh must work from any directory
+		"-H", filepath.Base(hf), "-p", filepath.Base(pl), "--runs", filepath.Join(dir, "runs"), "--run-id-file", idFile)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "JELLYBEAN_ORT_LIB="+ortLib)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
