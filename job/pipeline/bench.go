@@ -31,6 +31,7 @@ type BenchResult struct {
 	BatchWallSeconds        float64            `json:"batch_wall_seconds"`
 	RunnerOverheadMsPerItem float64            `json:"runner_overhead_ms_per_item"` // batch run, model stages, not in ONNX Runtime
 	ModelMsPerItem          float64            `json:"model_ms_per_item"`           // batch run, ONNX Runtime, all model stages
+	OverheadVsModel         float64            `json:"overhead_vs_model"`           // runner overhead / ONNX Runtime time (load-independent)
 	StageOverheadMs         map[string]float64 `json:"stage_overhead_ms_per_item"`
 	PacedRate               float64            `json:"paced_input_rate"` // = the paced run's predicted throughput
 	PacedThroughput         float64            `json:"paced_throughput_items_per_second"`
@@ -118,6 +119,9 @@ func BenchRunner(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		if plan.IsModel(st.Op) {
 			r.ModelMsPerItem += st.ModelMsPerItem
 		}
+	}
+	if r.ModelMsPerItem > 0 {
+		r.OverheadVsModel = r.RunnerOverheadMsPerItem / r.ModelMsPerItem
 	}
 	r.PacedRate = batch.ThroughputItemsPerSecond * o.RateFraction
 	o.Logf("paced run at %.1f items/s", r.PacedRate)
