@@ -91,12 +91,14 @@ func runRank(args []string) error {
 		return err
 	}
 	me := layout.Workers[rank]
-	if strings.HasPrefix(me.Device, "cuda") {
+	device := me.Device
+	if strings.HasPrefix(device, "cuda") {
 		inv, err := gpu.Discover()
 		if err != nil {
 			return fmt.Errorf("rank %d on host %s: %w", rank, me.Host, err)
 		}
-		if err := gpu.CheckPlacement(inv, me.Device, me.Host, rank); err != nil {
+		device = layout.ResolveDevice(rank, len(inv.Devices))
+		if err := gpu.CheckPlacement(inv, device, me.Host, rank); err != nil {
 			return err
 		}
 	}
@@ -109,7 +111,7 @@ func runRank(args []string) error {
 		fmt.Fprintf(os.Stderr, "%s rank %d: %s\n", time.Now().UTC().Format("15:04:05.000"), rank, fmt.Sprintf(format, a...))
 	}
 	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
-		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Logf: logf,
+		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		return fmt.Errorf("rank %d (%s): %w (%v)", rank, me.Host, context.Cause(ctx), err)

@@ -137,3 +137,20 @@ func (l *Layout) ListenAddr(rank int) string {
 	}
 	return fmt.Sprintf(":%d", w.Port)
 }
+
+// ResolveDevice returns the device rank runs on, given how many GPUs its host has: "cuda" without an
+// ordinal spreads the host's cuda workers over its GPUs round-robin in slot order (local rank -> GPU),
+// an explicit "cuda:N" or "cpu" is kept as written.
+func (l *Layout) ResolveDevice(rank, gpus int) string {
+	w := l.Workers[rank]
+	if w.Device != "cuda" {
+		return w.Device
+	}
+	k := 0
+	for _, o := range l.Workers {
+		if o.Host == w.Host && o.Device == "cuda" && o.LocalIndex < w.LocalIndex {
+			k++
+		}
+	}
+	return fmt.Sprintf("cuda:%d", k%max(gpus, 1))
+}

@@ -272,3 +272,40 @@ func TestNamedHostListensEverywhere(t *testing.T) {
 		t.Fatal(l.ListenAddr(4))
 	}
 }
+
+func TestResolveDevice(t *testing.T) {
+	p, err := plan.Parse("two.toml", []byte(twoHosts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every model worker asks for "cuda" without an ordinal, except IF (cuda:1 in the plan).
+	for si := range p.Stages {
+		for wi := range p.Stages[si].Workers {
+			if plan.IsModel(p.Stages[si].Op) && p.Stages[si].Workers[wi].Device == "" {
+				p.Stages[si].Workers[wi].Device = "cuda"
+			}
+		}
+	}
+	hf, _ := hostfiles.Parse("hf", strings.NewReader("127.0.0.2 slots=4\n127.0.0.3:4\n"))
+	l, err := NewLayout(hf, p, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		rank, gpus int
+		want       string
+	}{
+		{0, 2, "cpu"},    // ReadImage
+		{1, 2, "cuda:1"}, // IF, explicit
+		{2, 2, "cuda:0"}, // Q[0]: first "cuda" worker on 127.0.0.2
+		{6, 2, "cuda:0"}, // SR[0]: first "cuda" worker on 127.0.0.3 (slot 2)
+		{7, 2, "cuda:1"}, // Q[1]: second on 127.0.0.3
+		{7, 1, "cuda:0"}, // one GPU: shared
+		{7, 0, "cuda:0"}, // none: left for the start-up check to report
+	}
+	for _, tc := range tests {
+		if got := l.ResolveDevice(tc.rank, tc.gpus); got != tc.want {
+			t.Errorf("ResolveDevice(%d, %d gpus) = %s, want %s", tc.rank, tc.gpus, got, tc.want)
+		}
+	}
+}

@@ -44,6 +44,7 @@ type Config struct {
 	Secret   []byte
 	Resume   bool
 	Cores    int       // CPU cores of this host (default threads = cores / ranks on the host)
+	Device   string    // resolved device ("cuda" -> "cuda:N"); "" = the plan's
 	Stdout   io.Writer // progress lines (sink); nil = os.Stdout
 	Logf     func(format string, args ...any)
 
@@ -98,6 +99,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	r.me = r.layout.Workers[cfg.Rank]
+	if cfg.Device != "" {
+		r.me.Device = cfg.Device
+	}
 	r.stage = &cfg.Plan.Stages[r.me.Stage]
 	r.runDir = plan.Resolve(cfg.Root, cfg.RunDir)
 	if join := cfg.Plan.JoinStage(); join >= 0 && plan.IsSource(cfg.Plan.Stages[r.me.Stage].Op) {

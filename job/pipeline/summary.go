@@ -61,10 +61,14 @@ type stageSummary struct {
 	// MeanBatch is items per micro-batch; ModelMsPerItem the ONNX Runtime time per item; OverheadMsPerItem
 	// the runner's own time per item (compute minus model, plus decode/join/pack) — file reading and
 	// result writing count as overhead for sources and the sink.
-	MeanBatch         float64 `json:"mean_batch"`
-	ModelSeconds      float64 `json:"model_seconds"`
-	ModelMsPerItem    float64 `json:"model_ms_per_item"`
-	OverheadMsPerItem float64 `json:"overhead_ms_per_item"`
+	MeanBatch   float64 `json:"mean_batch"`
+	BusySeconds float64 `json:"busy_seconds"` // the op on micro-batches, all workers
+	// CapacityItemsPerSecond is what the stage's workers could sustain if never starved: the sum over
+	// workers of items / busy seconds (compare with the optimizer's per-worker capacity).
+	CapacityItemsPerSecond float64 `json:"capacity_items_per_second"`
+	ModelSeconds           float64 `json:"model_seconds"`
+	ModelMsPerItem         float64 `json:"model_ms_per_item"`
+	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`
 }
 
 type linkSummary struct {
@@ -154,6 +158,10 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 			ss.Items += rs.Items
 			ss.Batches += rs.Batches
 			ss.ModelSeconds += rs.ModelSeconds
+			ss.BusySeconds += rs.ComputeSeconds
+			if rs.ComputeSeconds > 0 {
+				ss.CapacityItemsPerSecond += float64(rs.Items) / rs.ComputeSeconds
+			}
 			runner += rs.ComputeSeconds - rs.ModelSeconds + rs.RunnerIOSeconds
 		}
 		if ss.Batches > 0 {
