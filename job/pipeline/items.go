@@ -1,6 +1,3 @@
-// Package pipeline is the rank program of `jellybean run`: given its role in the job (package ranks), a
-// rank reads its data shard, runs its stage's model on micro-batches, routes results to the next stage
-// over the collective, and (the sink) writes results, timing and the job summary.
 package pipeline
 
 import (
