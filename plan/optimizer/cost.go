@@ -73,6 +73,24 @@ func gbHour(cost, kbps float64) float64 {
 // CommunicationCost is the evaluator of §5.4: one running sum over the logical edges in p.Edges order.
 // Same-tier pairs and tier-0 source ingress are free; backward pairs follow mode.
 func (p *Problem) CommunicationCost(a *Assignment, shares [][]float64, mode Backward) float64 {
+	return p.communication(a, shares, mode, nil)
+}
+
+// CommTerm is one charged term of the evaluator: edge u→v, sender worker (−1 for a source), receiver.
+type CommTerm struct {
+	Edge     Edge
+	From, To int
+	Cost     float64
+}
+
+// CommTerms lists the evaluator's charged terms in summation order (for reports and tests).
+func (p *Problem) CommTerms(a *Assignment, shares [][]float64) []CommTerm {
+	var terms []CommTerm
+	p.communication(a, shares, BackwardReject, func(t CommTerm) { terms = append(terms, t) })
+	return terms
+}
+
+func (p *Problem) communication(a *Assignment, shares [][]float64, mode Backward, record func(CommTerm)) float64 {
 	comm := 0.0
 	for _, e := range p.Edges {
 		u, v := e.From, e.To
@@ -82,7 +100,11 @@ func (p *Problem) CommunicationCost(a *Assignment, shares [][]float64, mode Back
 			for i, w := range a.Workers[v] {
 				rx := float64(shares[v][i]*bw) / p.Rate[v]
 				if p.Workers[w].Tier > 0 {
-					comm += gbHour(p.SrcLink[u][w], rx)
+					term := gbHour(p.SrcLink[u][w], rx)
+					comm += term
+					if record != nil {
+						record(CommTerm{e, -1, w, term})
+					}
 				}
 			}
 			continue
@@ -97,7 +119,11 @@ func (p *Problem) CommunicationCost(a *Assignment, shares [][]float64, mode Back
 				ta, tb := p.Workers[wa].Tier, p.Workers[wb].Tier
 				switch {
 				case tb > ta:
-					comm += gbHour(p.Link[wa][wb], link)
+					term := gbHour(p.Link[wa][wb], link)
+					comm += term
+					if record != nil {
+						record(CommTerm{e, wa, wb, term})
+					}
 				case tb < ta && mode == BackwardReject:
 					return math.Inf(1)
 				}

@@ -217,14 +217,12 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	}
 	counts := make([]int, len(s.classes))
 	open := math.Inf(1)
-	var rec func(i int, covered, price float64)
-	rec = func(i int, covered, price float64) {
+	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);
+	// Σcap − maxCap never decreases as workers are added, which bounds the counts.
+	var rec func(i int, covered, price, maxCap float64)
+	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
-		if covered >= T {
-			s.emitVertices(v, idx[:i], counts, covered, price, unit, leaf, budget)
-			return
-		}
-		lb := price + frac(i, T-covered)
+		lb := price + frac(i, math.Max(0, T-covered))
 		if lb >= budget()*(1-relTol) {
 			return
 		}
@@ -233,18 +231,32 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 			return
 		}
 		if i == len(idx) {
+			if covered >= T {
+				s.emitVertices(v, idx, counts, covered, price, unit, leaf, budget)
+			}
 			return
 		}
 		c := idx[i]
-		need := int(math.Ceil((T - covered) / s.cap[v][c]))
-		hi := min(s.avail[c], max(need, 0))
+		cp := s.cap[v][c]
+		var limit float64
+		if cp >= maxCap {
+			limit = (T-covered)/cp + 1
+		} else {
+			limit = (T - covered + maxCap) / cp
+		}
+		hi := int(math.Ceil(limit)) - 1 // largest n with covered + n·cap − max(maxCap, cap) < T
+		hi = min(s.avail[c], max(hi, 0))
 		for n := hi; n >= 0; n-- {
 			counts[c] = n
-			rec(i+1, covered+float64(n)*s.cap[v][c], price+float64(n)*s.classes[c].Price)
+			m := maxCap
+			if n > 0 {
+				m = math.Max(m, cp)
+			}
+			rec(i+1, covered+float64(n)*cp, price+float64(n)*s.classes[c].Price, m)
 		}
 		counts[c] = 0
 	}
-	rec(0, 0, 0)
+	rec(0, 0, 0, 0)
 	return open
 }
 
@@ -288,6 +300,16 @@ func (s *exactSearch) minCover(v int) float64 {
 	for _, a := range s.avail {
 		key.WriteByte(',')
 		key.WriteString(strconv.Itoa(a))
+	}
+	// The communication from placed inputs depends on their shares, not only on what is left.
+	for _, u := range s.p.Inputs[v] {
+		if s.share[u] != nil {
+			key.WriteByte('|')
+			for _, x := range s.share[u] {
+				key.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+				key.WriteByte(',')
+			}
+		}
 	}
 	if lb, ok := s.memo[key.String()]; ok {
 		return lb
