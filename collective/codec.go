@@ -47,34 +47,46 @@ type encoder struct {
 	auto autoPolicy
 }
 
-// compress returns the bytes to put on the wire for src and whether they are zstd-compressed. The
-// result aliases an internal buffer valid until the next call. Compressed output that is not smaller than
-// src is discarded (so wire bytes never exceed raw bytes).
-func (e *encoder) compress(src []byte) ([]byte, bool) {
+// wants decides whether the message src is to be compressed. For auto it consults (and advances) the
+// policy once per message; a probe compresses a sample here to measure speed and ratio, and the
+// message itself then goes out raw.
+func (e *encoder) wants(src []byte) bool {
 	if e.mode == compressOff || len(src) < minCompressBytes {
-		return src, false
+		return false
 	}
+	if e.mode != compressAuto {
+		return true
+	}
+	switch e.auto.decide() {
+	case autoCompress:
+		return true
+	case autoProbe:
+		e.timedEncode(src[:min(len(src), probeBytes)])
+	}
+	return false
+}
+
+// compressPart compresses src (a whole message or one part of it) and returns the bytes to put on the
+// wire and whether they are zstd. The result aliases an internal buffer valid until the next call.
+// Output that is not smaller than src is discarded, so wire bytes never exceed raw bytes.
+func (e *encoder) compressPart(src []byte) ([]byte, bool) {
 	if e.mode == compressAuto {
-		switch e.auto.decide() {
-		case autoRaw:
-			return src, false
-		case autoProbe:
-			// Measure ratio and speed on a sample, but send this message raw.
-			n := min(len(src), probeBytes)
-			e.timedEncode(src[:n])
-			return src, false
-		}
-		wire := e.timedEncode(src)
-		if len(wire) >= len(src) {
-			return src, false
-		}
-		return wire, true
+		e.timedEncode(src)
+	} else {
+		e.out = e.zstd().EncodeAll(src, e.out[:0])
 	}
-	e.out = e.zstd().EncodeAll(src, e.out[:0])
 	if len(e.out) >= len(src) {
 		return src, false
 	}
 	return e.out, true
+}
+
+// compress is wants followed by compressPart.
+func (e *encoder) compress(src []byte) ([]byte, bool) {
+	if !e.wants(src) {
+		return src, false
+	}
+	return e.compressPart(src)
 }
 
 // timedEncode compresses src into e.out and feeds the measured speed and ratio to the auto policy.

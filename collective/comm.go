@@ -394,7 +394,8 @@ func (a *acceptor) handshake(ctx context.Context, conn net.Conn) (int, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	return acceptHandshake(conn, cfg.JobID, cfg.Secret, cfg.Rank, len(cfg.Peers), deadline, func(rank int) error {
+	claimed := -1
+	rank, err := acceptHandshake(conn, cfg.JobID, cfg.Secret, cfg.Rank, len(cfg.Peers), deadline, func(rank int) error {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if a.closed {
@@ -404,8 +405,16 @@ func (a *acceptor) handshake(ctx context.Context, conn net.Conn) (int, error) {
 			return fmt.Errorf("rank %d is already connected", rank)
 		}
 		a.connected[rank] = true
+		claimed = rank
 		return nil
 	})
+	if err != nil && claimed >= 0 {
+		// The final "ready" did not go out: let the rank's next attempt in.
+		a.mu.Lock()
+		delete(a.connected, claimed)
+		a.mu.Unlock()
+	}
+	return rank, err
 }
 
 // abortInflight closes handshakes still running once start-up is over.

@@ -138,10 +138,10 @@ func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte
 // i+1 then overlaps the kernel sending part i, and the receiver decompresses part i while i+1 is in
 // flight. The parts are contiguous on the wire because wmu is held throughout.
 func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool) error {
-	if !compressible || p.enc.mode == compressOff || len(payload) <= partBytes {
-		return p.writePart(typ, edge, tag, payload, compressible, 0, true)
+	if !compressible || !p.enc.wants(payload) {
+		return p.writePart(typ, edge, tag, payload, false, 0, true)
 	}
-	for off := 0; off < len(payload); off += partBytes {
+	for off := 0; off < len(payload) || off == 0; off += partBytes {
 		end := min(off+partBytes, len(payload))
 		more := uint16(0)
 		if end < len(payload) {
@@ -154,11 +154,13 @@ func (p *peer) writeLocked(typ frameType, edge uint16, tag uint32, payload []byt
 	return nil
 }
 
-func (p *peer) writePart(typ frameType, edge uint16, tag uint32, payload []byte, compressible bool, flags uint16, last bool) error {
+// writePart writes one frame; compress says the part is to be compressed (the decision was made for the
+// whole message by writeLocked).
+func (p *peer) writePart(typ frameType, edge uint16, tag uint32, payload []byte, compress bool, flags uint16, last bool) error {
 	wire := payload
-	if compressible {
+	if compress {
 		var z bool
-		if wire, z = p.enc.compress(payload); z {
+		if wire, z = p.enc.compressPart(payload); z {
 			flags |= flagZstd
 		}
 	}
