@@ -19,6 +19,7 @@ const (
 	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; large reads bypass it
 	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
 	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
+	maxA2AAhead     = 2         // queued AllToAllV blocks per peer: our current round and the next
 	partBytes       = 256 << 10 // compressed messages are split into independently compressed parts of this size
 )
 
@@ -347,9 +348,16 @@ func (p *peer) readLoop() {
 				return
 			}
 		case frameA2A:
+			// A peer cannot finish round r+1 without our block, so it is at most one round ahead:
+			// more queued blocks mean a broken or hostile peer, not a fast one.
 			p.amu.Lock()
 			p.a2a = append(p.a2a, a2aBlock{round: h.tag, data: payload})
+			depth := len(p.a2a)
 			p.amu.Unlock()
+			if depth > maxA2AAhead {
+				p.c.fail(p.errorf("protocol: sent %d collective blocks we have not asked for yet", depth))
+				return
+			}
 			signal(p.a2aCh)
 		case frameCredit:
 			p.cmu.Lock()
