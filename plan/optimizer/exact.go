@@ -61,6 +61,9 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		s.dfs(0, 0)
 	}
 	if s.bestSol == nil {
+		if s.timeout {
+			return nil, fmt.Errorf("no plan found within the time limit %v (lower bound %g); raise --time-limit", opt.TimeLimit, s.openLB)
+		}
 		return nil, p.explainInfeasible(combos)
 	}
 	sol := *s.bestSol
