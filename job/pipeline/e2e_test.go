@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"jellybean/collective"
 	"jellybean/hostfiles"
 	"jellybean/plan"
 	"jellybean/workloads/vqa"
@@ -480,5 +481,72 @@ func TestFailingRankStopsTheJob(t *testing.T) {
 	}
 	if len(results) > 0 && results[len(results)-1] != '\n' {
 		t.Fatal("results.jsonl ends with a partial line")
+	}
+}
+
+// TestUpstreamLeavingWithoutEndOfStream: a source rank that joins the job and then closes its
+// communicator without sending anything (as a failed rank whose abort report got lost would) must not
+// leave its downstream waiting: the job stops with an error naming it.
+func TestUpstreamLeavingWithoutEndOfStream(t *testing.T) {
+	manifest := testDataset(t)
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, manifest, base, 4)
+	p.InputRate = 5 // the image sources are still reading when the speech ranks probe
+	runDir := t.TempDir()
+	const ghost = 6 // ReadSpeech's only worker
+	secret := []byte("0123456789abcdef0123")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	errs := make([]error, hf.WorldSize())
+	var wg sync.WaitGroup
+	start := time.Now()
+	for r := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r != ghost {
+				errs[r] = Run(ctx, Config{Hostfile: hf, Plan: p, PlanName: "e2e.toml", Rank: r, Root: repoRoot(t),
+					RunDir: runDir, JobID: "ghost", Secret: secret, Cores: 2, Stdout: &strings.Builder{},
+					HeartbeatTimeout: 5 * time.Second, ConnectTimeout: 20 * time.Second})
+				return
+			}
+			var peers []collective.Peer
+			for _, s := range hf.Ranks() {
+				peers = append(peers, collective.Peer{Rank: s.Rank, Host: s.Host, Port: base + s.LocalIndex})
+			}
+			c, err := collective.Open(ctx, collective.Config{JobID: "ghost", Rank: r, Peers: peers, Secret: secret,
+				HeartbeatTimeout: 5 * time.Second, ConnectTimeout: 20 * time.Second})
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			_, errs[r] = c.AllToAllV(ctx, make([][]byte, len(peers))) // the start-up exchange
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	if el := time.Since(start); el > 30*time.Second {
+		t.Fatalf("job took %v to notice", el)
+	}
+	if errs[ghost] != nil {
+		t.Fatalf("ghost rank: %v", errs[ghost])
+	}
+	// The speech recognisers, waiting for its stream, notice by probing; everyone else hears it from them.
+	probed := false
+	for r, err := range errs {
+		if err != nil && strings.Contains(err.Error(), fmt.Sprintf("rank %d (127.0.0.3) left before the end of its stream", ghost)) {
+			probed = true
+		}
+		if r == ghost {
+			continue
+		}
+		if err == nil {
+			t.Errorf("rank %d succeeded without rank %d's items", r, ghost)
+		} else if !strings.Contains(err.Error(), fmt.Sprintf("rank %d (127.0.0.3", ghost)) {
+			t.Errorf("rank %d: error does not name rank %d: %v", r, ghost, err)
+		}
+	}
+	if !probed {
+		t.Errorf("no rank noticed by probing: %v", errs)
 	}
 }

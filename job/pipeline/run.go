@@ -26,7 +26,12 @@ const (
 	edgeEOS   uint16 = 2 // empty: the sender has sent its last item to us
 	edgeAbort uint16 = 3 // the sender failed; payload is its error text
 	edgeAck   uint16 = 4 // join -> source: u32 count of the source's items joined (frees its window)
+	edgePing  uint16 = 5 // empty: an idle receiver checks that an upstream rank is still there
 )
+
+// probeInterval is how long a receiver waits for a message before checking that the upstream ranks it
+// still expects data from have not left (a rank that failed and could not deliver its abort report).
+const probeInterval = 2 * time.Second
 
 // minWindow is the fewest items a source may have between reading and the join: enough to keep every
 // stage busy with full micro-batches, small enough that the join's pending halves stay bounded.
@@ -154,7 +159,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := r.gatherSummary(ctx); err != nil {
-		return r.rootCause(err)
+		err = r.rootCause(err)
+		r.abortPeers(err)
+		return err
 	}
 	return r.comm.Close()
 }

@@ -164,13 +164,16 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		}
 		return -1
 	}
+	var nextProbe time.Time
 	for len(waiting) > 0 || in == nil {
-		m, err := r.comm.Recv(ctx)
+		m, err := r.recvOrProbe(ctx, waiting, &nextProbe)
 		if err != nil {
 			return err
 		}
 		src := r.layout.Workers[m.Src]
 		switch m.Edge {
+		case edgePing:
+			continue
 		case edgeAbort:
 			return fmt.Errorf("%s", string(m.Payload))
 		case edgeAck:
@@ -240,6 +243,35 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		close(in)
 	}
 	return nil
+}
+
+// recvOrProbe receives the next message. Every probeInterval it checks that the ranks in waiting are
+// still there, so that an upstream rank that left without its end-of-stream (it failed and its abort
+// report was lost) stops this rank instead of leaving it waiting forever, even while other upstream
+// ranks keep sending.
+func (r *rank) recvOrProbe(ctx context.Context, waiting map[int]bool, nextProbe *time.Time) (collective.Message, error) {
+	for {
+		if nextProbe.IsZero() {
+			*nextProbe = time.Now().Add(probeInterval)
+		}
+		if time.Now().After(*nextProbe) {
+			for u := range waiting {
+				pctx, cancel := context.WithTimeout(ctx, probeInterval)
+				err := r.comm.Send(pctx, u, edgePing, nil)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					return collective.Message{}, fmt.Errorf("rank %d (%s) left before the end of its stream: %w", u, r.layout.Workers[u].Host, err)
+				}
+			}
+			*nextProbe = time.Now().Add(probeInterval)
+		}
+		rctx, cancel := context.WithDeadline(ctx, *nextProbe)
+		m, err := r.comm.Recv(rctx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return m, err
+		}
+	}
 }
 
 // compute forms micro-batches of up to batch_size items from what has arrived (never waiting for a full
