@@ -89,11 +89,12 @@ func BenchmarkAppendDecodeBatch(b *testing.B) {
 	feat := make([]float32, 32*512)
 	batch := Batch{IDs: make([]int64, 32), Tensors: []Tensor{FromFloat32s("features", []int64{32, 512}, feat)}}
 	buf := AppendBatch(nil, &batch)
+	var out Batch
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendBatch(buf[:0], &batch)
-		if _, err := DecodeBatch(buf); err != nil {
+		if err := DecodeBatchInto(&out, buf); err != nil {
 			b.Fatal(err)
 		}
 	}

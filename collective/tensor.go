@@ -141,81 +141,104 @@ func AppendBatch(dst []byte, b *Batch) []byte {
 // not be modified or released while the Batch is in use. Tensor names are copied.
 func DecodeBatch(buf []byte) (Batch, error) {
 	var b Batch
+	err := DecodeBatchInto(&b, buf)
+	return b, err
+}
+
+// DecodeBatchInto is DecodeBatch reusing dst's Tensors slice and, where they are unchanged, its tensor
+// names, so that decoding a stream of similar batches allocates nothing. On error dst is reset.
+func DecodeBatchInto(dst *Batch, buf []byte) error {
+	if err := decodeBatch(dst, buf); err != nil {
+		*dst = Batch{Tensors: dst.Tensors[:0]}
+		return err
+	}
+	return nil
+}
+
+func decodeBatch(b *Batch, buf []byte) error {
+	b.IDs = nil
 	if !littleEndian {
-		return b, fmt.Errorf("%w: big-endian hosts are unsupported", ErrTensor)
+		return fmt.Errorf("%w: big-endian hosts are unsupported", ErrTensor)
 	}
 	if len(buf) < batchHeaderSize {
-		return b, fmt.Errorf("%w: %d bytes is shorter than the %d-byte header", ErrTensor, len(buf), batchHeaderSize)
+		return fmt.Errorf("%w: %d bytes is shorter than the %d-byte header", ErrTensor, len(buf), batchHeaderSize)
 	}
 	if string(buf[:4]) != batchMagic {
-		return b, fmt.Errorf("%w: bad magic %q", ErrTensor, buf[:4])
+		return fmt.Errorf("%w: bad magic %q", ErrTensor, buf[:4])
 	}
 	nIDs := uint64(binary.LittleEndian.Uint32(buf[4:]))
 	nTensors := uint64(binary.LittleEndian.Uint32(buf[8:]))
 	if r := binary.LittleEndian.Uint32(buf[12:]); r != 0 {
-		return b, fmt.Errorf("%w: reserved header field is %#x", ErrTensor, r)
+		return fmt.Errorf("%w: reserved header field is %#x", ErrTensor, r)
 	}
 	off := uint64(batchHeaderSize)
 	size := uint64(len(buf))
 	if nIDs*8 > size-off {
-		return b, fmt.Errorf("%w: %d item ids need %d bytes, only %d left", ErrTensor, nIDs, nIDs*8, size-off)
+		return fmt.Errorf("%w: %d item ids need %d bytes, only %d left", ErrTensor, nIDs, nIDs*8, size-off)
 	}
 	b.IDs = int64sAt(buf, off, nIDs)
 	off += nIDs * 8
 	if nTensors > (size-off)/tensorHeaderSize {
-		return b, fmt.Errorf("%w: %d tensors cannot fit in the %d bytes left", ErrTensor, nTensors, size-off)
+		return fmt.Errorf("%w: %d tensors cannot fit in the %d bytes left", ErrTensor, nTensors, size-off)
 	}
-	if nTensors > 0 {
+	names := b.Tensors[:cap(b.Tensors)] // previous names, reused when equal
+	if uint64(cap(b.Tensors)) < nTensors {
 		b.Tensors = make([]Tensor, nTensors)
+	} else {
+		b.Tensors = b.Tensors[:nTensors]
 	}
 	for i := range b.Tensors {
 		t := &b.Tensors[i]
 		if size-off < tensorHeaderSize {
-			return Batch{}, fmt.Errorf("%w: tensor %d: truncated header at byte %d", ErrTensor, i, off)
+			return fmt.Errorf("%w: tensor %d: truncated header at byte %d", ErrTensor, i, off)
 		}
 		h := buf[off : off+tensorHeaderSize]
 		t.DType = DType(h[0])
 		ndim := uint64(h[1])
 		nameLen := uint64(binary.LittleEndian.Uint16(h[2:]))
 		if r := binary.LittleEndian.Uint32(h[4:]); r != 0 {
-			return Batch{}, fmt.Errorf("%w: tensor %d: reserved field is %#x", ErrTensor, i, r)
+			return fmt.Errorf("%w: tensor %d: reserved field is %#x", ErrTensor, i, r)
 		}
 		dataLen := binary.LittleEndian.Uint64(h[8:])
 		off += tensorHeaderSize
 		if t.DType.Size() == 0 {
-			return Batch{}, fmt.Errorf("%w: tensor %d: unknown dtype %d", ErrTensor, i, h[0])
+			return fmt.Errorf("%w: tensor %d: unknown dtype %d", ErrTensor, i, h[0])
 		}
 		if ndim > maxTensorDims {
-			return Batch{}, fmt.Errorf("%w: tensor %d: %d dims, at most %d", ErrTensor, i, ndim, maxTensorDims)
+			return fmt.Errorf("%w: tensor %d: %d dims, at most %d", ErrTensor, i, ndim, maxTensorDims)
 		}
 		if ndim*8 > size-off {
-			return Batch{}, fmt.Errorf("%w: tensor %d: truncated shape", ErrTensor, i)
+			return fmt.Errorf("%w: tensor %d: truncated shape", ErrTensor, i)
 		}
 		t.Shape = int64sAt(buf, off, ndim)
 		off += ndim * 8
 		if uint64(pad8(int(nameLen))) > size-off {
-			return Batch{}, fmt.Errorf("%w: tensor %d: truncated name", ErrTensor, i)
+			return fmt.Errorf("%w: tensor %d: truncated name", ErrTensor, i)
 		}
-		t.Name = string(buf[off : off+nameLen])
+		if name := buf[off : off+nameLen]; i < len(names) && names[i].Name == string(name) {
+			t.Name = names[i].Name // no allocation: the compiler compares without converting
+		} else {
+			t.Name = string(name)
+		}
 		off += uint64(pad8(int(nameLen)))
 		if dataLen > size-off || pad8u(dataLen) > size-off {
-			return Batch{}, fmt.Errorf("%w: tensor %q: %d data bytes, only %d left", ErrTensor, t.Name, dataLen, size-off)
+			return fmt.Errorf("%w: tensor %q: %d data bytes, only %d left", ErrTensor, t.Name, dataLen, size-off)
 		}
 		want, err := elements(t.Shape)
 		if err != nil {
-			return Batch{}, fmt.Errorf("%w: tensor %q: %v", ErrTensor, t.Name, err)
+			return fmt.Errorf("%w: tensor %q: %v", ErrTensor, t.Name, err)
 		}
 		if want > dataLen || want*uint64(t.DType.Size()) != dataLen {
-			return Batch{}, fmt.Errorf("%w: tensor %q: shape %v of %s needs %d elements, data holds %d bytes",
+			return fmt.Errorf("%w: tensor %q: shape %v of %s needs %d elements, data holds %d bytes",
 				ErrTensor, t.Name, t.Shape, t.DType, want, dataLen)
 		}
 		t.Data = buf[off : off+dataLen : off+dataLen]
 		off += pad8u(dataLen)
 	}
 	if off != size {
-		return Batch{}, fmt.Errorf("%w: %d trailing bytes after the last tensor", ErrTensor, size-off)
+		return fmt.Errorf("%w: %d trailing bytes after the last tensor", ErrTensor, size-off)
 	}
-	return b, nil
+	return nil
 }
 
 func pad8u(n uint64) uint64 { return (n + 7) &^ 7 }

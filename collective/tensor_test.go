@@ -82,6 +82,19 @@ func TestBatchRoundTrip(t *testing.T) {
 	if err != nil || f2[5] != 7.5 {
 		t.Fatalf("unaligned Float32s: %v %v", f2, err)
 	}
+	// DecodeBatchInto reuses the tensor slice and names; an error resets dst.
+	var into Batch
+	for range 2 {
+		if err := DecodeBatchInto(&into, buf); err != nil || len(into.Tensors) != len(b.Tensors) || into.Tensors[1].Name != "tokens" {
+			t.Fatalf("DecodeBatchInto: %+v %v", into, err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { DecodeBatchInto(&into, buf) }); allocs != 0 {
+		t.Errorf("DecodeBatchInto allocates %.0f times per batch in steady state", allocs)
+	}
+	if err := DecodeBatchInto(&into, buf[:20]); err == nil || len(into.Tensors) != 0 || into.IDs != nil {
+		t.Fatalf("DecodeBatchInto on bad input: %+v %v", into, err)
+	}
 	empty := AppendBatch(nil, &Batch{})
 	if e, err := DecodeBatch(empty); err != nil || len(e.IDs) != 0 || len(e.Tensors) != 0 {
 		t.Fatalf("empty batch: %+v %v", e, err)
