@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,6 +111,9 @@ func runRank(args []string) error {
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(os.Stderr, "%s rank %d: %s\n", time.Now().UTC().Format("15:04:05.000"), rank, fmt.Sprintf(format, a...))
 	}
+	if warn := hostMismatch(me.Host); warn != "" {
+		logf("%s", warn)
+	}
 	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
 		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
@@ -194,4 +198,22 @@ func seedRunDir(dir, planPath, hostfile string) error {
 		}
 	}
 	return nil
+}
+
+// hostMismatch warns when the hostfile places this rank on a named host that is not this machine (srun
+// or mpirun placed it elsewhere than the hostfile says; peers will then look for it in the wrong place).
+func hostMismatch(host string) string {
+	if host == "localhost" || net.ParseIP(host) != nil {
+		return ""
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	short := func(s string) string { s, _, _ = strings.Cut(s, "."); return s }
+	if short(name) == short(host) {
+		return ""
+	}
+	return fmt.Sprintf("warning: the hostfile places this rank on %q but this machine is %q; "+
+		"peers will connect to %s", host, name, host)
 }
