@@ -8,6 +8,7 @@
 //	node1 slots=4 max_slots=8   # Open MPI
 //	node2:2                     # MPICH
 //	node3                       # one slot
+//	fd00::4 slots=2             # IPv6 (MPICH style: [fd00::4]:2)
 //
 // A host named twice has its slots (and max_slots) added; its ranks stay at its first position.
 package hostfiles
@@ -124,17 +125,17 @@ func parseLine(line string) (Host, bool, error) {
 		return Host{}, false, nil
 	}
 	host := Host{Name: fields[0], Slots: 1}
-	if i := strings.IndexByte(host.Name, ':'); i >= 0 {
-		// MPICH "host:N". IPv6 literals are not supported in this form; use Open MPI syntax for them.
-		n, err := parseCount("slot count after ':'", host.Name[i+1:])
+	if name, count, ok := splitMPICH(host.Name); ok {
+		n, err := parseCount("slot count after ':'", count)
 		if err != nil {
 			return Host{}, false, err
 		}
-		host.Name, host.Slots = host.Name[:i], n
+		host.Name, host.Slots = name, n
 		if len(fields) > 1 {
 			return Host{}, false, fmt.Errorf("unexpected %q after MPICH-style %q", fields[1], fields[0])
 		}
 	}
+	host.Name = strings.TrimSuffix(strings.TrimPrefix(host.Name, "["), "]")
 	if host.Name == "" {
 		return Host{}, false, fmt.Errorf("empty host name")
 	}
@@ -173,6 +174,22 @@ func parseLine(line string) (Host, bool, error) {
 		return Host{}, false, fmt.Errorf("host %q: slots=%d exceeds max_slots=%d", host.Name, host.Slots, host.MaxSlots)
 	}
 	return host, true, nil
+}
+
+// splitMPICH splits MPICH's "host:N" ("[v6addr]:N" for IPv6). A bare IPv6 address (several colons, no
+// brackets) has no slot suffix.
+func splitMPICH(field string) (name, count string, ok bool) {
+	if strings.HasPrefix(field, "[") {
+		if i := strings.Index(field, "]:"); i >= 0 {
+			return field[1:i], field[i+2:], true
+		}
+		return field, "", false
+	}
+	if strings.Count(field, ":") != 1 {
+		return field, "", false
+	}
+	name, count, _ = strings.Cut(field, ":")
+	return name, count, true
 }
 
 func parseCount(what, s string) (int, error) {

@@ -23,6 +23,7 @@ func TestParse(t *testing.T) {
 		{"max-slots spelling", "a slots=2 max-slots=2\n", []Host{{"a", 2, 2, 1}}},
 		{"ip addresses", "127.0.0.2 slots=2\n127.0.0.3:1\n", []Host{{"127.0.0.2", 2, 0, 1}, {"127.0.0.3", 1, 0, 2}}},
 		{"no trailing newline", "a slots=2", []Host{{"a", 2, 0, 1}}},
+		{"ipv6", "::1 slots=2\n[fd00::2]:3\n[fd00::3]\n", []Host{{"::1", 2, 0, 1}, {"fd00::2", 3, 0, 2}, {"fd00::3", 1, 0, 3}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{"huge", "a slots=100000\n", "hf:1: slots=100000 exceeds the limit"},
 		{"huge by merging", "a slots=4000\n\na slots=4000\n", "hf:3: host \"a\" has 8000 slots in total"},
 		{"bad name", "a=b\n", "hf:1: invalid host name"},
+		{"bracketed count", "[::1]:x\n", "hf:1: slot count after ':' must be a positive integer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
