@@ -101,6 +101,8 @@ type exactSearch struct {
 	share  [][]float64 // per node, per class: aggregate share
 	hiTier []int       // per placed node: max tier used
 
+	msg     []float64 // msg[u·n+v] for the current combination
+
 	best    float64
 	bestSol *Solution
 	openLB  float64
@@ -144,6 +146,10 @@ func (s *exactSearch) setCombo(c Combo) {
 	s.share = make([][]float64, len(p.Nodes))
 	s.hiTier = make([]int, len(p.Nodes))
 	s.memo = map[string]float64{}
+	s.msg = make([]float64, len(p.Nodes)*len(p.Nodes))
+	for _, e := range p.Edges {
+		s.msg[e.From*len(p.Nodes)+e.To], _ = p.MessageSize(e.From, e.To, c.Models[e.From], c.Models[e.To])
+	}
 }
 
 // unitComm is the per-req/s communication cost of serving v on class c given the placed inputs;
@@ -153,7 +159,7 @@ func (s *exactSearch) unitComm(v, c int) float64 {
 	cl := s.classes[c]
 	cost := 0.0
 	for _, u := range p.Inputs[v] {
-		msg, _ := p.MessageSize(u, v, s.combo.Models[u], s.combo.Models[v])
+		msg := s.msg[u*len(p.Nodes)+v]
 		if p.IsSource[u] {
 			if cl.Tier > 0 {
 				cost += p.SrcLink[u][cl.Members[0]] * msg * gb
@@ -204,20 +210,6 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	}
 	eff := func(c int) float64 { return s.classes[c].Price/s.cap[v][c] + unit[c] }
 	sort.SliceStable(idx, func(i, j int) bool { return eff(idx[i]) < eff(idx[j]) })
-	// frac[i] = fractional lower bound for covering `need` with classes idx[i:].
-	frac := func(i int, need float64) float64 {
-		lb := 0.0
-		for ; i < len(idx) && need > 0; i++ {
-			c := idx[i]
-			take := math.Min(need, float64(s.avail[c])*s.cap[v][c])
-			lb += take * eff(c)
-			need -= take
-		}
-		if need > 1e-9*T {
-			return math.Inf(1)
-		}
-		return lb
-	}
 	counts := make([]int, len(s.classes))
 	open := math.Inf(1)
 	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);
@@ -225,7 +217,7 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	var rec func(i int, covered, price, maxCap float64)
 	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
-		lb := price + frac(i, math.Max(0, T-covered))
+		lb := price + s.fillBound(v, idx, i, counts, unit, eff, T)
 		if lb >= budget()*(1-relTol) {
 			return
 		}
@@ -261,6 +253,42 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	}
 	rec(0, 0, 0, 0)
 	return open
+}
+
+// fillBound is the cheapest way to serve T given the classes decided so far (idx[:i], already paid
+// for: each req/s costs only its communication) and the undecided ones (idx[i:], fractional, price/cap
+// plus communication per req/s). It bounds every vertex below this point of the cover search.
+func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []float64, eff func(int) float64, T float64) float64 {
+	type piece struct{ cost, amount float64 }
+	var buf [32]piece
+	pieces := buf[:0]
+	for _, c := range idx[:i] {
+		if counts[c] > 0 {
+			pieces = append(pieces, piece{unit[c], float64(counts[c]) * s.cap[v][c]})
+		}
+	}
+	for _, c := range idx[i:] {
+		pieces = append(pieces, piece{eff(c), float64(s.avail[c]) * s.cap[v][c]})
+	}
+	// Insertion sort: the list is short and mostly sorted.
+	for a := 1; a < len(pieces); a++ {
+		for b := a; b > 0 && pieces[b].cost < pieces[b-1].cost; b-- {
+			pieces[b], pieces[b-1] = pieces[b-1], pieces[b]
+		}
+	}
+	need, lb := T, 0.0
+	for _, pc := range pieces {
+		if need <= 0 {
+			break
+		}
+		take := math.Min(need, pc.amount)
+		lb += take * pc.cost
+		need -= take
+	}
+	if need > 1e-9*T {
+		return math.Inf(1)
+	}
+	return lb
 }
 
 func (s *exactSearch) emitVertices(v int, used []int, counts []int, covered, price float64, unit []float64,
@@ -314,7 +342,7 @@ func (s *exactSearch) minCover(v int) float64 {
 			}
 		}
 	}
-	if lb, ok := s.memo[key.String()]; ok {
+	if lb, ok := s.memo[key.String()]; ok && !debugNoMemo {
 		return lb
 	}
 	unit := make([]float64, len(s.classes))
@@ -362,7 +390,7 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	}
 	v := s.order[d]
 	rest := s.restLB(d + 1)
-	useLP := s.unplacedAfter(d) >= 2
+	useLP := s.unplacedAfter(d) >= 2 && !debugNoLP
 	if useLP {
 		// Later stages share the remaining workers: the LP over them (v unplaced) is usually stronger.
 		rest = math.Max(rest, s.lpBound(d+1))
@@ -480,3 +508,6 @@ func (s *exactSearch) complete(aggCost float64) {
 func (s *Solution) String() string {
 	return fmt.Sprintf("total %.6f (compute %.6f, comm %.6f), accuracy %g, gap %.3g%%", s.Total, s.Compute, s.Comm, s.Accuracy, 100*s.Gap())
 }
+
+// Switches for tests that cross-check the bounds against each other.
+var debugNoLP, debugNoMemo bool
