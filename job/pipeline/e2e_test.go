@@ -550,3 +550,27 @@ func TestUpstreamLeavingWithoutEndOfStream(t *testing.T) {
 		t.Errorf("no rank noticed by probing: %v", errs)
 	}
 }
+
+// TestCompressedJob: with zstd on every link the results are the same and fewer bytes cross the wire.
+func TestCompressedJob(t *testing.T) {
+	manifest := testDataset(t)
+	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
+	p, hf := twoHostPlan(t, manifest, base, 4)
+	p.Compress = "fastest"
+	runDir := t.TempDir()
+	var progress strings.Builder
+	for r, err := range runJob(t, p, hf, runDir, false, &progress) {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	checkResults(t, readResultLines(t, filepath.Join(runDir, "results.jsonl")), reference(t, p, manifest), p.Variants())
+	var s Summary
+	data, _ := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.BytesWire <= 0 || s.BytesWire >= s.BytesRaw {
+		t.Fatalf("compressed job: %d bytes raw, %d on the wire", s.BytesRaw, s.BytesWire)
+	}
+}
