@@ -83,7 +83,7 @@ func runRank(args []string) error {
 	if err := plan.Validate(p, *planPath, plan.Options{Hostfile: hf, Root: root, CheckFiles: true}); err != nil {
 		return err
 	}
-	jobID, dir, err := jobIdentity(*runDir)
+	jobID, dir, err := jobIdentity(*runDir, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -158,24 +158,35 @@ func jobSecret(fromStdin bool, cancel context.CancelCauseFunc) ([]byte, error) {
 }
 
 // jobIdentity returns the job id and run directory: the launcher sets JELLYBEAN_JOB_ID and --run-dir;
-// under Slurm the job id derives from SLURM_JOB_ID.
-func jobIdentity(runDir string) (string, string, error) {
-	id := os.Getenv("JELLYBEAN_JOB_ID")
-	if id == "" {
-		if s := os.Getenv("SLURM_JOB_ID"); s != "" {
-			id = "slurm-" + s
-		}
-	}
-	if id == "" && runDir != "" {
+// under Slurm the id derives from SLURM_JOB_ID, under PMIx-based mpirun from PMIX_NAMESPACE. Every rank
+// of a job derives the same id, which the collective's handshake checks.
+func jobIdentity(runDir string, getenv func(string) string) (string, string, error) {
+	id := getenv("JELLYBEAN_JOB_ID")
+	switch {
+	case id != "":
+	case getenv("SLURM_JOB_ID") != "":
+		id = "slurm-" + getenv("SLURM_JOB_ID")
+	case getenv("PMIX_NAMESPACE") != "":
+		id = "mpi-" + safeName(getenv("PMIX_NAMESPACE"))
+	case runDir != "":
 		id = filepath.Base(runDir)
-	}
-	if id == "" {
+	default:
 		return "", "", errors.New("no job id: set JELLYBEAN_JOB_ID (the same for every rank) or pass --run-dir")
 	}
 	if runDir == "" {
 		runDir = filepath.Join("runs", id)
 	}
 	return id, runDir, nil
+}
+
+// safeName keeps letters, digits, '.', '_' and '-' (a launcher's namespace may hold '@' or '/').
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
 }
 
 // seedRunDir creates the run directory and keeps copies of the plan and hostfile in it when nobody did

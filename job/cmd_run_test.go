@@ -270,3 +270,31 @@ func TestJobOfSixProcesses(t *testing.T) {
 		t.Errorf("sink printed no final progress line:\n%s", outs[5])
 	}
 }
+
+func TestJobIdentity(t *testing.T) {
+	tests := []struct {
+		env            map[string]string
+		runDir         string
+		wantID, wantRD string
+		err            string
+	}{
+		{map[string]string{"JELLYBEAN_JOB_ID": "j1", "SLURM_JOB_ID": "9"}, "runs/x", "j1", "runs/x", ""},
+		{map[string]string{"JELLYBEAN_JOB_ID": "j1"}, "", "j1", "runs/j1", ""},
+		{map[string]string{"SLURM_JOB_ID": "77"}, "", "slurm-77", "runs/slurm-77", ""},
+		{map[string]string{"PMIX_NAMESPACE": "prterun-node1-123@1"}, "", "mpi-prterun-node1-123-1", "runs/mpi-prterun-node1-123-1", ""},
+		{nil, "runs/mine", "mine", "runs/mine", ""},
+		{nil, "", "", "", "no job id"},
+	}
+	for _, tc := range tests {
+		id, rd, err := jobIdentity(tc.runDir, func(k string) string { return tc.env[k] })
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || id != tc.wantID || rd != tc.wantRD {
+			t.Errorf("%v %q: got %q %q %v, want %q %q", tc.env, tc.runDir, id, rd, err, tc.wantID, tc.wantRD)
+		}
+	}
+}
