@@ -87,7 +87,8 @@ type rank struct {
 	window chan struct{}
 }
 
-// Run executes one rank of the job until the whole job has finished or failed.
+// Run executes one rank of the job until the whole job has finished or failed. The plan must have been
+// validated against the hostfile (plan.Validate); Run checks the rank and everything it opens itself.
 func Run(ctx context.Context, cfg Config) (err error) {
 	r := &rank{cfg: cfg, logf: cfg.Logf}
 	if r.logf == nil {
@@ -102,6 +103,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	r.layout, err = ranks.NewLayout(cfg.Hostfile, cfg.Plan, r.cfg.Cores)
 	if err != nil {
 		return err
+	}
+	if cfg.Rank < 0 || cfg.Rank >= len(r.layout.Workers) {
+		return fmt.Errorf("rank %d out of range: hostfile %s has %d slots", cfg.Rank, cfg.Hostfile.Name, len(r.layout.Workers))
 	}
 	r.me = r.layout.Workers[cfg.Rank]
 	if cfg.Device != "" {
@@ -118,11 +122,21 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: r.stage.Op, Worker: r.me.Index,
 		Device: r.me.Device, Threads: r.me.Threads}
-	r.logf("stage %s (%s) worker %d on %s, device %s, %d threads, port %d", r.stage.Name, r.stage.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
+	r.logf("stage %s (%s) worker %d on %s, device %s, %d threads, port %d",
+		r.stage.Name, r.stage.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
 
 	if err := r.prepare(); err != nil {
+		r.timing.close()
+		if r.sink != nil {
+			r.sink.w.close()
+		}
 		return err
 	}
+	defer func() {
+		if r.sink != nil {
+			r.sink.w.close()
+		}
+	}()
 	defer r.op.close()
 	defer r.timing.close()
 
