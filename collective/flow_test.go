@@ -22,7 +22,7 @@ func TestBackpressure(t *testing.T) {
 	msg := make([]byte, 10<<10)
 	sent := 0
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := snd.Send(ctx, 0, 1, msg)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
