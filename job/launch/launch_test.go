@@ -159,18 +159,76 @@ func readSeen(t *testing.T, runDir string, rank int) seen {
 	return s
 }
 
-// waitSeen waits for rank's record (the rank has started and read its secret).
-func waitSeen(t *testing.T, runDir string, rank int) seen {
-	t.Helper()
-	path := filepath.Join(runDir, "fake", fmt.Sprint(rank)+".json")
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			time.Sleep(10 * time.Millisecond) // the record is written in one call; let it land
-			return readSeen(t, runDir, rank)
+// waitStarted waits until ranks have all left their records (started and read their secret) and returns
+// them. It runs in helper goroutines, so it returns an error instead of failing the test itself.
+func waitStarted(runDir string, ranks ...int) (map[int]seen, error) {
+	out := map[int]seen{}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, r := range ranks {
+		path := filepath.Join(runDir, "fake", fmt.Sprint(r)+".json")
+		for {
+			data, err := os.ReadFile(path)
+			var s seen
+			if err == nil && json.Unmarshal(data, &s) == nil {
+				out[r] = s
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("rank %d did not start within 30s", r)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	t.Fatalf("rank %d did not start within 20s", rank)
-	return seen{}
+	return out, nil
+}
+
+// whenStarted runs act (in the background) once ranks have started in the run directory the launcher
+// reports through cfg.OnRunDir; the returned channel yields act's error, or why it never ran.
+func whenStarted(cfg *Config, ranks []int, act func(dir string, started map[int]seen) error) <-chan error {
+	dirc := make(chan string, 1)
+	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
+	result := make(chan error, 1)
+	go func() {
+		dir := <-dirc
+		started, err := waitStarted(dir, ranks...)
+		if err == nil {
+			err = act(dir, started)
+		}
+		result <- err
+	}()
+	return result
+}
+
+// background collects whenStarted's outcome after the launcher has returned.
+func background(t *testing.T, result <-chan error) {
+	t.Helper()
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the test's background action never finished")
+	}
+}
+
+// cueWhenStarted creates the cue file "go" in the fixture's root once all six ranks have started, and
+// records when (ranks configured with until_file then act).
+func cueWhenStarted(f *fixture, cfg *Config) (<-chan error, *time.Time) {
+	cued := new(time.Time)
+	bg := whenStarted(cfg, allRanks(6), func(string, map[int]seen) error {
+		*cued = time.Now()
+		return os.WriteFile(filepath.Join(f.root, "go"), nil, 0o644)
+	})
+	return bg, cued
+}
+
+func allRanks(n int) []int {
+	r := make([]int, n)
+	for i := range r {
+		r[i] = i
+	}
+	return r
 }
 
 // assertGone fails unless pid no longer runs (gone, or a zombie nobody has reaped yet) within d.
@@ -238,9 +296,13 @@ func TestRunSuccess(t *testing.T) {
 func TestRunFailureStopsOtherRanks(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"2": map[string]any{"sleep": "300ms", "exit": 3, "say": "boom: model file missing"},
+		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 3, "say": "boom: model file missing"},
 	})
-	res, err, took := f.run(f.config())
+	cfg := f.config()
+	bg, cued := cueWhenStarted(f, &cfg)
+	res, err, _ := f.run(cfg)
+	background(t, bg)
+	took := time.Since(*cued)
 	var rf *RankFailure
 	if !errors.As(err, &rf) {
 		t.Fatalf("Run error %v (%T), want a RankFailure", err, err)
@@ -268,16 +330,14 @@ func TestRunFailureStopsOtherRanks(t *testing.T) {
 func TestRunKilledRankIsTheCause(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{"*": map[string]any{"sleep": "60s"}})
 	cfg := f.config()
-	dirc := make(chan string, 1)
-	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
-	go func() {
-		dir := <-dirc
-		for r := 0; r < 6; r++ {
-			waitSeen(t, dir, r)
-		}
-		_ = syscall.Kill(readSeen(t, dir, 1).PID, syscall.SIGKILL)
-	}()
-	res, err, took := f.run(cfg)
+	var killed time.Time
+	bg := whenStarted(&cfg, allRanks(6), func(_ string, s map[int]seen) error {
+		killed = time.Now()
+		return syscall.Kill(s[1].PID, syscall.SIGKILL)
+	})
+	res, err, _ := f.run(cfg)
+	background(t, bg)
+	took := time.Since(killed)
 	var rf *RankFailure
 	if !errors.As(err, &rf) || rf.Rank != 1 || rf.ExitCode() != 128+9 || !strings.Contains(rf.Cause, "killed by signal 9") {
 		t.Fatalf("error %v; want rank 1 killed by signal 9", err)
@@ -292,12 +352,15 @@ func TestRunKilledRankIsTheCause(t *testing.T) {
 
 func TestRunEscalatesToSIGKILL(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{
-		"0": map[string]any{"sleep": "200ms", "exit": 1, "say": "first failure"},
+		"0": map[string]any{"sleep": "60s", "until_file": "go", "exit": 1, "say": "first failure"},
 		"*": map[string]any{"sleep": "60s", "ignore_term": true},
 	})
 	cfg := f.config()
 	cfg.Grace = 500 * time.Millisecond
-	res, err, took := f.run(cfg)
+	bg, cued := cueWhenStarted(f, &cfg)
+	res, err, _ := f.run(cfg)
+	background(t, bg)
+	took := time.Since(*cued)
 	var rf *RankFailure
 	if !errors.As(err, &rf) || rf.Rank != 0 {
 		t.Fatalf("error %v; want rank 0's failure (rank 1's SIGKILL is the launcher's doing)", err)
@@ -315,16 +378,12 @@ func TestRunInterrupted(t *testing.T) {
 	cfg := f.config()
 	sigs := make(chan os.Signal, 1)
 	cfg.Signals = sigs
-	dirc := make(chan string, 1)
-	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
-	go func() {
-		dir := <-dirc
-		for r := 0; r < 6; r++ {
-			waitSeen(t, dir, r)
-		}
+	bg := whenStarted(&cfg, allRanks(6), func(string, map[int]seen) error {
 		sigs <- syscall.SIGINT
-	}()
+		return nil
+	})
 	res, err, _ := f.run(cfg)
+	background(t, bg)
 	var in *Interrupted
 	if !errors.As(err, &in) || in.ExitCode() != 130 || in.Ranks != 6 {
 		t.Fatalf("error %v; want Interrupted by SIGINT with 6 ranks stopped", err)

@@ -3,6 +3,7 @@ package launch
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -49,32 +50,24 @@ func TestRunOverSSHLifeline(t *testing.T) {
 	srv := sshtest.Start(t)
 	f := newFixture(t, threeHosts, map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"0": map[string]any{"sleep": "3s", "exit": 4, "say": "local rank gives up"}, // after the ssh logins
+		// Rank 0 fails once the test has seen every rank start (the cue file appears in the root).
+		"0": map[string]any{"sleep": "60s", "until_file": "go", "exit": 4, "say": "local rank gives up"},
 	})
 	cfg := sshConfig(f, srv)
 	cfg.Grace = 6 * time.Second // the lifeline, not SIGKILL, must end the remote ranks
-	dirc := make(chan string, 1)
-	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
-	started := make(chan error, 1)
-	go func() {
-		dir := <-dirc
-		for r := 2; r < 6; r++ {
-			waitSeen(t, dir, r)
-		}
-		started <- nil
-	}()
-	res, err, took := f.run(cfg)
+	var cued time.Time
+	bg := whenStarted(&cfg, allRanks(6), func(string, map[int]seen) error {
+		cued = time.Now()
+		return os.WriteFile(filepath.Join(f.root, "go"), nil, 0o644)
+	})
+	res, err, _ := f.run(cfg)
+	background(t, bg)
 	var rf *RankFailure
 	if !errors.As(err, &rf) || rf.Rank != 0 || rf.ExitCode() != 4 {
 		t.Fatalf("error %v; want rank 0's exit status 4", err)
 	}
-	select {
-	case <-started:
-	case <-time.After(time.Second):
-		t.Fatalf("remote ranks never started; stderr:\n%s", f.errb.String())
-	}
-	if took > 10*time.Second {
-		t.Errorf("took %v", took)
+	if took := time.Since(cued); took > 10*time.Second {
+		t.Errorf("the job took %v to stop after rank 0 failed", took)
 	}
 	assertGone(t, "rank 1", readSeen(t, res.RunDir, 1).PID, 2*time.Second)
 	for r := 2; r < 6; r++ {
@@ -108,16 +101,14 @@ func TestRunOverSSHKilledRemoteRank(t *testing.T) {
 	srv := sshtest.Start(t)
 	f := newFixture(t, threeHosts, map[string]any{"*": map[string]any{"sleep": "60s"}})
 	cfg := sshConfig(f, srv)
-	dirc := make(chan string, 1)
-	cfg.OnRunDir = func(_, dir string) { dirc <- dir }
-	go func() {
-		dir := <-dirc
-		for r := 0; r < 6; r++ {
-			waitSeen(t, dir, r)
-		}
-		_ = syscall.Kill(readSeen(t, dir, 4).PID, syscall.SIGKILL)
-	}()
-	res, err, took := f.run(cfg)
+	var killed time.Time
+	bg := whenStarted(&cfg, allRanks(6), func(_ string, s map[int]seen) error {
+		killed = time.Now()
+		return syscall.Kill(s[4].PID, syscall.SIGKILL)
+	})
+	res, err, _ := f.run(cfg)
+	background(t, bg)
+	took := time.Since(killed)
 	var rf *RankFailure
 	if !errors.As(err, &rf) || rf.Rank != 4 || rf.Host != "127.0.0.3" || rf.ExitCode() != 137 ||
 		!strings.Contains(rf.Cause, "killed by signal 9 on the remote host") {

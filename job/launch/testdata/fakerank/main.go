@@ -23,6 +23,7 @@ type behaviour struct {
 	Exit       int    `json:"exit"`        // exit status at the end
 	Say        string `json:"say"`         // line printed to stderr before exiting
 	IgnoreTerm bool   `json:"ignore_term"` // survive SIGTERM (tests the SIGKILL escalation)
+	UntilFile  string `json:"until_file"`  // end the sleep early once this file exists (the test's cue)
 	Progress   int    `json:"progress"`    // print this many progress lines while sleeping
 }
 
@@ -90,7 +91,7 @@ func main() {
 	d, _ := time.ParseDuration(b.Sleep)
 	steps := max(b.Progress, 1)
 	for i := 1; i <= steps; i++ {
-		time.Sleep(d / time.Duration(steps))
+		nap(d/time.Duration(steps), b.UntilFile)
 		if b.Progress > 0 {
 			fmt.Printf("jellybean-progress {\"done\":%d,\"total\":%d}\n", i, b.Progress)
 		}
@@ -99,4 +100,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, b.Say)
 	}
 	os.Exit(b.Exit)
+}
+
+// nap sleeps for d, or until the file cue exists.
+func nap(d time.Duration, cue string) {
+	if cue == "" {
+		time.Sleep(d)
+		return
+	}
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(cue); err == nil {
+			return
+		}
+	}
 }
