@@ -1,5 +1,3 @@
-// Package e2e runs whole JellyBean jobs: the real binary, real ranks running ONNX Runtime, the real TCP
-// collective, a real sshd on loopback for "remote" hosts, and real kills.
 package e2e
 
 import (
