@@ -77,13 +77,15 @@ func assertClose(t *testing.T, what string, got, want []float32, abs, rel float6
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 	}
-	worst, at := 0.0, -1
+	worst, at, maxDiff := 0.0, -1, 0.0
 	for i := range got {
 		d := math.Abs(float64(got[i]) - float64(want[i]))
+		maxDiff = max(maxDiff, d)
 		if d > abs+rel*math.Abs(float64(want[i])) && d > worst {
 			worst, at = d, i
 		}
 	}
+	t.Logf("%s: max |diff| %.3g over %d values", what, maxDiff, len(got))
 	if at >= 0 {
 		t.Errorf("%s: value %d = %v, want %v (|diff| %.3g over tolerance)", what, at, got[at], want[at], worst)
 	}

@@ -67,11 +67,20 @@ def encode_chars(text):
     return [CHAR_ID[c] for c in normalize(text)]
 
 
+COUNT_GROUPS = len(PAIRS) + len(VOCAB["shapes"]) + len(VOCAB["colors"])
+
+
 def pair_counts(objects):
+    """Auxiliary training targets: how many objects of every (colour, shape) pair, every shape and every colour."""
     counts = {p: 0 for p in PAIRS}
+    shapes = {s: 0 for s in VOCAB["shapes"]}
+    colors = {c: 0 for c in VOCAB["colors"]}
     for o in objects:
         counts[(o["color"], o["shape"])] += 1
-    return [min(counts[p], MAX_COUNT) for p in PAIRS]
+        shapes[o["shape"]] += 1
+        colors[o["color"]] += 1
+    out = [counts[p] for p in PAIRS] + [shapes[s] for s in VOCAB["shapes"]] + [colors[c] for c in VOCAB["colors"]]
+    return [min(n, MAX_COUNT) for n in out]
 
 
 def all_questions(objects):

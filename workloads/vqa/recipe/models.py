@@ -11,14 +11,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import VOCAB, QLEN, PAIRS, MAX_COUNT
+from common import VOCAB, QLEN, COUNT_GROUPS, MAX_COUNT
 
 FEATURES = 128
 IMAGE_VARIANTS = {
-    # name: (input downscale factor, widths of stem/stage1/stage2/stage3, stage1 stride)
+    # name: (input downscale factor, widths of stem/stage1/stage2/stage3, stem stride)
     "res16": (4, (8, 8, 16, 32), 1),
     "res32": (2, (12, 12, 24, 48), 1),
-    "res64": (1, (12, 24, 48, 64), 2),
+    "res64": (1, (16, 16, 32, 64), 2),  # a learned stride-2 stem sees every full-resolution pixel
 }
 ASR_VARIANTS = {
     # name: (channels, residual blocks, kernel)
@@ -49,9 +49,9 @@ class ImageNet(nn.Module):
 
     def __init__(self, variant):
         super().__init__()
-        self.down, (w0, w1, w2, w3), s1 = IMAGE_VARIANTS[variant]
-        self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU())
-        self.stages = nn.Sequential(Block(w0, w1, s1), Block(w1, w2, 2), Block(w2, w3, 2))
+        self.down, (w0, w1, w2, w3), stem_stride = IMAGE_VARIANTS[variant]
+        self.stem = nn.Sequential(nn.Conv2d(3, w0, 3, stem_stride, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU())
+        self.stages = nn.Sequential(Block(w0, w1, 1), Block(w1, w2, 2), Block(w2, w3, 2))
         self.fc = nn.Linear(w3, FEATURES)
 
     def forward(self, image):
@@ -79,14 +79,14 @@ class VQAHead(nn.Module):
 
 
 class CountHead(nn.Module):
-    """Training-only auxiliary head: predicts the count of every (colour, shape) pair from the features."""
+    """Training-only auxiliary head: predicts the count of every (colour, shape) pair, shape and colour."""
 
     def __init__(self):
         super().__init__()
-        self.fc = nn.Linear(FEATURES, len(PAIRS) * (MAX_COUNT + 1))
+        self.fc = nn.Linear(FEATURES, COUNT_GROUPS * (MAX_COUNT + 1))
 
     def forward(self, features):
-        return self.fc(features).view(-1, len(PAIRS), MAX_COUNT + 1)
+        return self.fc(features).view(-1, COUNT_GROUPS, MAX_COUNT + 1)
 
 
 # ---- speech -----------------------------------------------------------------------------------------

@@ -79,6 +79,9 @@ def train_image(variant, minutes, data, out, seed):
     counts = torch.tensor([pair_counts(it["objects"]) for it in items])
     questions = [encoded_questions(it["objects"]) for it in items]
     net, head, aux = M.ImageNet(variant), M.VQAHead(), M.CountHead()
+    # channels-last convolutions train 2-3x faster on CPU here (exported in the default layout)
+    net = net.to(memory_format=torch.channels_last)
+    imgs = imgs.contiguous(memory_format=torch.channels_last)
     params = list(net.parameters()) + list(head.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
     budget, start, epoch, best = minutes * 60, time.time(), 0, (-1.0, None)
@@ -96,6 +99,7 @@ def train_image(variant, minutes, data, out, seed):
             x = imgs[idx]
             if rng.random() < 0.5:
                 x = x.flip(3)  # no question depends on left/right
+            x = x.contiguous(memory_format=torch.channels_last)
             # K questions per image: the head is cheap, so every image's features serve several questions
             qa = [sample_question(questions[i], rng) for i in idx.tolist() for _ in range(QUESTIONS_PER_IMAGE)]
             q = torch.tensor([t for t, _ in qa])
@@ -114,6 +118,7 @@ def train_image(variant, minutes, data, out, seed):
             best = (acc, ({k: v.clone() for k, v in net.state_dict().items()},
                           {k: v.clone() for k, v in head.state_dict().items()}))
     net.load_state_dict(best[1][0]), head.load_state_dict(best[1][1])
+    net = net.to(memory_format=torch.contiguous_format)
     net.eval(), head.eval()
     torch.save(net, os.path.join(out, f"image_{variant}.pt"))  # for finish.py's reference outputs
     torch.save(head, os.path.join(out, f"vqa_{variant}.pt"))
