@@ -101,7 +101,7 @@ type exactSearch struct {
 	share  [][]float64 // per node, per class: aggregate share
 	hiTier []int       // per placed node: max tier used
 
-	msg     []float64 // msg[u·n+v] for the current combination
+	msg []float64 // msg[u·n+v] for the current combination
 
 	best    float64
 	bestSol *Solution

@@ -7,7 +7,10 @@ import "math"
 // price/cap per req/s, and the known linear communication cost from placed inputs), classes' worker
 // counts are shared by all stages, and the traffic between two unplaced stages is any flow f(ca,cb) with
 // the right marginals (the proportional mixing of §5.4 is one such flow) on non-backward class pairs.
-func (s *exactSearch) lpBound(d int) float64 {
+func (s *exactSearch) lpBound(d int) float64 { return s.lpBoundIn(d, nil, nil) }
+
+// lpBoundIn is lpBound with stage v confined to tiers lo[v]..hi[v] (nil: unconfined).
+func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 	p := s.p
 	var nodes []int
 	for _, v := range s.order[d:] {
@@ -25,6 +28,9 @@ func (s *exactSearch) lpBound(d int) float64 {
 		floor := s.tierFloorPlaced(v)
 		for c := range nc {
 			if s.cap[v][c] <= 0 || s.avail[c] == 0 || s.classes[c].Tier < floor {
+				continue
+			}
+			if lo != nil && (s.classes[c].Tier < lo[v] || s.classes[c].Tier > hi[v]) {
 				continue
 			}
 			u := s.unitComm(v, c)
