@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -24,33 +22,14 @@ func openModel(path string, inputs, outputs []string, device string, threads int
 	if _, err := onnx.Init(); err != nil {
 		return nil, err
 	}
-	opts, err := ort.NewSessionOptions()
+	opts, err := onnx.NewSessionOptions(device, threads)
 	if err != nil {
-		return nil, fmt.Errorf("session options: %w", err)
+		return nil, err
 	}
 	defer opts.Destroy()
-	if err := opts.SetIntraOpNumThreads(threads); err != nil {
-		return nil, err
-	}
+	// One stage runs one model per rank: parallelism comes from ranks and intra-op threads, not inter-op.
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, err
-	}
-	if strings.HasPrefix(device, "cuda") {
-		ordinal := 0
-		if _, n, ok := strings.Cut(device, ":"); ok {
-			ordinal, _ = strconv.Atoi(n)
-		}
-		cuda, err := ort.NewCUDAProviderOptions()
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", device, err)
-		}
-		defer cuda.Destroy()
-		if err := cuda.Update(map[string]string{"device_id": strconv.Itoa(ordinal)}); err != nil {
-			return nil, fmt.Errorf("device %s: %w", device, err)
-		}
-		if err := opts.AppendExecutionProviderCUDA(cuda); err != nil {
-			return nil, fmt.Errorf("device %s: enabling the CUDA provider: %w", device, err)
-		}
 	}
 	sess, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, opts)
 	if err != nil {
