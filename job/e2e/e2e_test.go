@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -70,7 +71,15 @@ func TestMultiHostOverSSHEqualsSingleHost(t *testing.T) {
 	sameResults(t, "multi-host run over ssh", readResults(t, r.runDir), want)
 }
 
+// kill -9 of one rank mid-run: a model rank (its peers see a broken link) and the sink (the writer of
+// results.jsonl itself).
 func TestKilledRankStopsJobAndResumeCompletesIt(t *testing.T) {
+	for _, op := range []string{plan.OpImageFeatures, plan.OpSink} {
+		t.Run(op, func(t *testing.T) { killAndResume(t, op) })
+	}
+}
+
+func killAndResume(t *testing.T, victimOp string) {
 	want := uninterrupted(t)
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
@@ -80,7 +89,7 @@ func TestKilledRankStopsJobAndResumeCompletesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	victim := rankOfOp(t, p, plan.OpImageFeatures)
+	victim := rankOfOp(t, p, victimOp)
 
 	l := startLaunch(t, runs, nil, jobLimit, "-H", hf, "-p", pl)
 	runDir := waitRunDir(t, l)
@@ -121,6 +130,17 @@ func TestKilledRankStopsJobAndResumeCompletesIt(t *testing.T) {
 	}
 	final := readResults(t, runDir) // fails on any item written twice
 	sameResults(t, "killed and resumed run", final, want)
+	var summary struct {
+		Completed int `json:"completed"`
+		ThisRun   int `json:"completed_this_run"`
+	}
+	if data, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err != nil || json.Unmarshal(data, &summary) != nil {
+		t.Fatalf("summary.json after resume: %v", err)
+	}
+	if summary.ThisRun != datasetItems-len(partial) || summary.Completed != datasetItems {
+		t.Errorf("resume processed %d items (completed %d); want exactly the %d missing of %d",
+			summary.ThisRun, summary.Completed, datasetItems-len(partial), datasetItems)
+	}
 	for id, res := range partial {
 		if fmt.Sprint(final[id]) != fmt.Sprint(res) {
 			t.Errorf("item %d changed on resume: %+v -> %+v", id, res, final[id])
