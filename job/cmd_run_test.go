@@ -105,7 +105,7 @@ func TestRunBadInputs(t *testing.T) {
 	heldPort := held.Addr().(*net.TCPAddr).Port
 	portHF := writeFile(t, dir, "hf-port", "127.0.0.1 slots=6\n")
 	portPlan := writeFile(t, dir, "port.toml", strings.ReplaceAll(
-		defaultPlanWith(t, "base_port = 47000", fmt.Sprintf("base_port = %d", heldPort)), `"localhost"`, `"127.0.0.1"`))
+		defaultPlanWith(t, "base_port = 29500", fmt.Sprintf("base_port = %d", heldPort)), `"localhost"`, `"127.0.0.1"`))
 
 	tests := []struct {
 		name string
@@ -222,7 +222,7 @@ func TestJobOfSixProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	planText := defaultPlanWith(t, "base_port = 47000", fmt.Sprintf("base_port = %d", base))
+	planText := defaultPlanWith(t, "base_port = 29500", fmt.Sprintf("base_port = %d", base))
 	planText = strings.Replace(planText, "batch_size = 8", "batch_size = 4", 1)
 	planText = strings.Replace(planText, `dataset = "workloads/vqa/data/test/manifest.jsonl"`, fmt.Sprintf("dataset = %q", manifest), 1)
 	planPath := writeFile(t, dir, "plan.toml", planText)

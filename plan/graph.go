@@ -8,7 +8,7 @@ import (
 
 // DefaultBasePort is the first listening port when a plan leaves base_port out: above the registered
 // service ports most clusters use, rank r on a host listens on DefaultBasePort + its slot index.
-const DefaultBasePort = 47000
+const DefaultBasePort = 29500
 
 // DefaultBatchSize is the micro-batch size of model stages when neither the plan nor the stage sets one.
 const DefaultBatchSize = 8

@@ -43,13 +43,13 @@ type Plan struct {
 
 // Predicted carries the optimizer's figures for the plan; all optional.
 type Predicted struct {
-	ThroughputItemsPerSecond float64 `toml:"throughput_items_per_second"`
-	ComputeCost              float64 `toml:"compute_cost"`
-	CommunicationCost        float64 `toml:"communication_cost"`
-	TotalCost                float64 `toml:"total_cost"`
-	Accuracy                 float64 `toml:"accuracy"`
-	OptimalityGap            float64 `toml:"optimality_gap"`
-	Solver                   string  `toml:"solver"`
+	ThroughputItemsPerSecond float64 `toml:"throughput_items_per_second" json:"throughput_items_per_second,omitempty"`
+	ComputeCost              float64 `toml:"compute_cost" json:"compute_cost,omitempty"`
+	CommunicationCost        float64 `toml:"communication_cost" json:"communication_cost,omitempty"`
+	TotalCost                float64 `toml:"total_cost" json:"total_cost,omitempty"`
+	Accuracy                 float64 `toml:"accuracy" json:"accuracy,omitempty"`
+	OptimalityGap            float64 `toml:"optimality_gap" json:"optimality_gap,omitempty"`
+	Solver                   string  `toml:"solver" json:"solver,omitempty"`
 }
 
 // Stage is one node of the workflow graph.

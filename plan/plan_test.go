@@ -9,7 +9,7 @@ const minimal = `
 job = "t"
 workload = "vqa"
 dataset = "d/manifest.jsonl"
-base_port = 47000
+base_port = 29500
 
 [[stage]]
 name = "ReadImage"
@@ -24,7 +24,7 @@ func TestParseRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Stages) != 1 || p.Stages[0].Workers[0].Host != "localhost" || p.BasePort != 47000 {
+	if len(p.Stages) != 1 || p.Stages[0].Workers[0].Host != "localhost" || p.BasePort != 29500 {
 		t.Fatalf("decoded %+v", p)
 	}
 	out, err := p.Encode()

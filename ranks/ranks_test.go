@@ -105,7 +105,7 @@ func defaultLayout(t *testing.T) *Layout {
 func TestDefaultLayout(t *testing.T) {
 	l := defaultLayout(t)
 	for r, w := range l.Workers {
-		want := Worker{Rank: r, Host: "localhost", LocalIndex: r, Port: 47000 + r, Stage: r, Index: 0, Device: "cpu", Threads: 2, Weight: 1}
+		want := Worker{Rank: r, Host: "localhost", LocalIndex: r, Port: 29500 + r, Stage: r, Index: 0, Device: "cpu", Threads: 2, Weight: 1}
 		if w != want {
 			t.Errorf("rank %d: %+v, want %+v", r, w, want)
 		}
@@ -116,7 +116,7 @@ func TestDefaultLayout(t *testing.T) {
 	if got := l.Upstream(4); !reflect.DeepEqual(got, []int{2, 3}) {
 		t.Fatalf("upstream of VQA: %v", got)
 	}
-	if l.ListenAddr(0) != "localhost:47000" {
+	if l.ListenAddr(0) != "localhost:29500" {
 		t.Fatal(l.ListenAddr(0))
 	}
 }

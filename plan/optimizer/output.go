@@ -44,7 +44,7 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver},
 	}
 	if out.BasePort == 0 {
-		out.BasePort = 47000
+		out.BasePort = plan.DefaultBasePort
 	}
 	order, err := p.TopoOrder()
 	if err != nil {
