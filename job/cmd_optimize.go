@@ -23,7 +23,7 @@ func runOptimize(args []string) error {
 	threshold := fs.Float64("threshold", 0, "accuracy target; overrides accuracy_requirement.json when > 0")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	out := fs.String("o", "", "write the runnable plan TOML here")
-	limit := fs.Duration("time-limit", 60*time.Second, "exact solver: stop and report the proven gap after this long")
+	limit := fs.Duration("time-limit", 60*time.Second, "exact solver: whole-solve time limit; then it reports the best plan and its proven gap")
 	variants := fs.String("variants", "", "stage/variant → op/ONNX mapping (default: INPUTS/variants.toml if present)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -49,6 +49,26 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
+	// Phase 1 (a fifth of the time, only with a time limit): dives that try the classes the root LP
+	// favours first, to find a good incumbent. Their bounds are discarded.
+	if opt.TimeLimit > 0 {
+		s.deadline = start.Add(opt.TimeLimit / 5)
+		s.guided = true
+		for _, r := range roots {
+			if math.IsInf(r.lb, 1) || s.timeUp() || r.lb >= s.best*(1-relTol) {
+				continue
+			}
+			s.setCombo(r.c)
+			s.lpBound(0) // sets lpShare for this combination
+			s.dfs(0, 0)
+		}
+		s.timeout, s.guided = false, false
+	}
+	// Phase 2: the complete branch and bound, cheapest unit costs first.
+	if opt.TimeLimit > 0 {
+		s.deadline = start.Add(opt.TimeLimit)
+	}
+	s.openLB = math.Inf(1)
 	for _, r := range roots {
 		if math.IsInf(r.lb, 1) {
 			continue
@@ -58,7 +78,12 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 			continue
 		}
 		s.setCombo(r.c)
+		outer := s.openLB
+		s.openLB = math.Inf(1)
 		s.dfs(0, 0)
+		// Within one combination the root bound holds for every subtree, so the open bounds of this
+		// combination can be raised to it.
+		s.openLB = math.Min(outer, math.Max(s.openLB, r.lb))
 	}
 	if s.bestSol == nil {
 		if s.timeout {
@@ -84,12 +109,14 @@ func (s *Solution) Gap() float64 {
 }
 
 type exactSearch struct {
-	p       *Problem
-	classes []Class
-	order   []int
-	opt     ExactOptions
-	start   time.Time
-	nodes   int
+	p        *Problem
+	classes  []Class
+	order    []int
+	opt      ExactOptions
+	start    time.Time
+	deadline time.Time // zero: no limit
+	guided   bool      // phase 1: order classes by the root LP
+	nodes    int
 
 	// current combination
 	combo Combo
@@ -101,7 +128,8 @@ type exactSearch struct {
 	share  [][]float64 // per node, per class: aggregate share
 	hiTier []int       // per placed node: max tier used
 
-	msg []float64 // msg[u·n+v] for the current combination
+	msg     []float64          // msg[u·n+v] for the current combination
+	lpShare map[[2]int]float64 // root LP share of (stage, class) for the current combination
 
 	best    float64
 	bestSol *Solution
@@ -116,7 +144,7 @@ func (s *exactSearch) timeUp() bool {
 	if s.timeout {
 		return true
 	}
-	if s.opt.TimeLimit > 0 && s.nodes%256 == 0 && s.opt.now().Sub(s.start) > s.opt.TimeLimit {
+	if !s.deadline.IsZero() && s.nodes%256 == 0 && s.opt.now().After(s.deadline) {
 		s.timeout = true
 	}
 	return s.timeout
@@ -146,6 +174,7 @@ func (s *exactSearch) setCombo(c Combo) {
 	s.share = make([][]float64, len(p.Nodes))
 	s.hiTier = make([]int, len(p.Nodes))
 	s.memo = map[string]float64{}
+	s.lpShare = nil
 	s.msg = make([]float64, len(p.Nodes)*len(p.Nodes))
 	for _, e := range p.Edges {
 		s.msg[e.From*len(p.Nodes)+e.To], _ = p.MessageSize(e.From, e.To, c.Models[e.From], c.Models[e.To])
@@ -210,6 +239,12 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	}
 	eff := func(c int) float64 { return s.classes[c].Price/s.cap[v][c] + unit[c] }
 	sort.SliceStable(idx, func(i, j int) bool { return eff(idx[i]) < eff(idx[j]) })
+	if s.lpShare != nil {
+		// Classes the root LP uses for v first (largest share first), then the rest by unit cost.
+		sort.SliceStable(idx, func(i, j int) bool {
+			return s.lpShare[[2]int{v, idx[i]}] > s.lpShare[[2]int{v, idx[j]}]+1e-9
+		})
+	}
 	counts := make([]int, len(s.classes))
 	open := math.Inf(1)
 	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);

@@ -158,7 +158,14 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 	}
-	obj, _, ok := solveLP(cost, rows)
+	obj, x, ok := solveLP(cost, rows)
+	if ok && d == 0 && lo == nil && s.guided {
+		// Remember the root LP's shares: the cover search tries the classes it favours first.
+		s.lpShare = map[[2]int]float64{}
+		for k, j := range xIdx {
+			s.lpShare[k] = x[j]
+		}
+	}
 	if !ok {
 		return math.Inf(-1) // infeasible or numerical trouble: no bound, never a false proof
 	}

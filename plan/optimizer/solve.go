@@ -12,11 +12,21 @@ func Solve(p *Problem, cfg Config, solver string, timeLimit time.Duration) (*Sol
 	case "heuristic":
 		return p.Heuristic(cfg)
 	case "exact":
+		start := time.Now()
 		h, herr := p.Heuristic(cfg)
 		if herr != nil {
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
 		}
-		return p.Exact(ExactOptions{Incumbent: h, TimeLimit: timeLimit})
+		return p.Exact(ExactOptions{Incumbent: h, TimeLimit: RemainingLimit(timeLimit, time.Since(start))})
 	}
 	return nil, fmt.Errorf("unknown solver %q (want heuristic or exact)", solver)
+}
+
+// RemainingLimit is what is left of a whole-solve time limit after the heuristic's seed (at least a tenth
+// of it, so the exact search always runs); 0 stays "no limit".
+func RemainingLimit(limit, spent time.Duration) time.Duration {
+	if limit <= 0 {
+		return 0
+	}
+	return max(limit-spent, limit/10)
 }
