@@ -2,6 +2,8 @@ package collective
 
 import (
 	"context"
+	"io"
+	"net"
 	"sync"
 	"testing"
 )
@@ -97,5 +99,53 @@ func BenchmarkAppendDecodeBatch(b *testing.B) {
 		if err := DecodeBatchInto(&out, buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRawTCPStream1MiB is the baseline for BenchmarkStream1MiB: the same 1 MiB messages over a
+// plain loopback TCP connection (no framing, checksum, credit or goroutine hand-off).
+func BenchmarkRawTCPStream1MiB(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	const size = 1 << 20
+	msg := pattern(make([]byte, size), 1, 0, 0)
+	done := make(chan error, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		for range b.N + 20 {
+			if _, err := c.Write(msg); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, size)
+	for range 20 {
+		io.ReadFull(c, buf)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
 	}
 }
