@@ -49,10 +49,10 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
-	// Phase 1 (a fifth of the time, only with a time limit): dives that try the classes the root LP
+	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
 	// favours first, to find a good incumbent. Their bounds are discarded.
 	if opt.TimeLimit > 0 {
-		s.deadline = start.Add(opt.TimeLimit / 5)
+		s.deadline = start.Add(opt.TimeLimit / 10)
 		s.guided = true
 		for _, r := range roots {
 			if math.IsInf(r.lb, 1) || s.timeUp() || r.lb >= s.best*(1-relTol) {
@@ -129,6 +129,8 @@ type exactSearch struct {
 	hiTier []int       // per placed node: max tier used
 
 	msg     []float64          // msg[u·n+v] for the current combination
+	cbuf    [][]int            // per stage: counts of its live placement
+	sbuf    [][]float64        // per stage: shares of its live placement
 	lpShare map[[2]int]float64 // root LP share of (stage, class) for the current combination
 
 	best    float64
@@ -175,6 +177,10 @@ func (s *exactSearch) setCombo(c Combo) {
 	s.hiTier = make([]int, len(p.Nodes))
 	s.memo = map[string]float64{}
 	s.lpShare = nil
+	s.cbuf, s.sbuf = make([][]int, len(p.Nodes)), make([][]float64, len(p.Nodes))
+	for v := range p.Nodes {
+		s.cbuf[v], s.sbuf[v] = make([]int, len(s.classes)), make([]float64, len(s.classes))
+	}
 	s.msg = make([]float64, len(p.Nodes)*len(p.Nodes))
 	for _, e := range p.Edges {
 		s.msg[e.From*len(p.Nodes)+e.To], _ = p.MessageSize(e.From, e.To, c.Models[e.From], c.Models[e.To])
@@ -237,7 +243,13 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 			idx = append(idx, c)
 		}
 	}
-	eff := func(c int) float64 { return s.classes[c].Price/s.cap[v][c] + unit[c] }
+	effv := make([]float64, len(s.classes))
+	for c := range s.classes {
+		if s.cap[v][c] > 0 {
+			effv[c] = s.classes[c].Price/s.cap[v][c] + unit[c]
+		}
+	}
+	eff := func(c int) float64 { return effv[c] }
 	sort.SliceStable(idx, func(i, j int) bool { return eff(idx[i]) < eff(idx[j]) })
 	if s.lpShare != nil {
 		// Classes the root LP uses for v first (largest share first), then the rest by unit cost.
@@ -252,7 +264,7 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	var rec func(i int, covered, price, maxCap float64)
 	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
-		lb := price + s.fillBound(v, idx, i, counts, unit, eff, T)
+		lb := price + s.fillBound(v, idx, i, counts, unit, effv, T)
 		if lb >= budget()*(1-relTol) {
 			return
 		}
@@ -293,7 +305,7 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 // fillBound is the cheapest way to serve T given the classes decided so far (idx[:i], already paid
 // for: each req/s costs only its communication) and the undecided ones (idx[i:], fractional, price/cap
 // plus communication per req/s). It bounds every vertex below this point of the cover search.
-func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []float64, eff func(int) float64, T float64) float64 {
+func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []float64, eff []float64, T float64) float64 {
 	type piece struct{ cost, amount float64 }
 	var buf [32]piece
 	pieces := buf[:0]
@@ -303,7 +315,7 @@ func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []fl
 		}
 	}
 	for _, c := range idx[i:] {
-		pieces = append(pieces, piece{eff(c), float64(s.avail[c]) * s.cap[v][c]})
+		pieces = append(pieces, piece{eff[c], float64(s.avail[c]) * s.cap[v][c]})
 	}
 	// Insertion sort: the list is short and mostly sorted.
 	for a := 1; a < len(pieces); a++ {
@@ -344,14 +356,19 @@ func (s *exactSearch) emitVertices(v int, used []int, counts []int, covered, pri
 		if cost >= budget()*(1-relTol) {
 			continue
 		}
-		shares := make([]float64, len(s.classes))
+		// Per-stage buffers: only one placement of v is live at a time.
+		shares, cnt := s.sbuf[v], s.cbuf[v]
+		copy(cnt, counts)
+		for c := range shares {
+			shares[c] = 0
+		}
 		for _, c := range used {
 			shares[c] = float64(counts[c]) * s.cap[v][c]
 			if c == q {
 				shares[c] -= covered - T
 			}
 		}
-		leaf(append([]int(nil), counts...), q, shares, cost)
+		leaf(cnt, q, shares, cost)
 	}
 }
 

@@ -148,3 +148,35 @@ func TestPropertiesRandomSmall(t *testing.T) {
 		t.Errorf("only %d of 150 random instances feasible: the generator no longer exercises the solvers", feasible)
 	}
 }
+
+// The same-tier strategy puts every stage on one tier, at or above its inputs' tiers.
+func TestSameTierRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cfg := optimizer.DefaultConfig()
+	cfg.Strategy = "same-tier"
+	found := 0
+	for range 80 {
+		p := randomProblem(r, 5+r.IntN(4))
+		s, err := p.Heuristic(cfg)
+		if err != nil {
+			continue
+		}
+		found++
+		checkPlan(t, p, s)
+		tier := map[int]int{}
+		for _, v := range []int{1, 3, 4} {
+			tier[v] = p.Workers[s.Workers[v][0]].Tier
+			for _, w := range s.Workers[v] {
+				if p.Workers[w].Tier != tier[v] {
+					t.Fatalf("stage %s spans tiers", p.Nodes[v])
+				}
+			}
+		}
+		if tier[4] < tier[1] || tier[4] < tier[3] {
+			t.Errorf("join stage below its inputs: %v", tier)
+		}
+	}
+	if found < 10 {
+		t.Errorf("same-tier found plans on only %d of 80 instances", found)
+	}
+}
