@@ -491,17 +491,18 @@ func (c *Comm) Close() error {
 				p.sayGoodbye(cause)
 			}
 		}
-		timer := time.NewTimer(c.cfg.HeartbeatTimeout)
+		// One deadline for all peers (a Done channel stays closed, unlike a timer's channel).
+		wait, cancel := context.WithTimeout(context.Background(), c.cfg.HeartbeatTimeout)
 		for _, p := range c.peers {
 			if p == nil {
 				continue
 			}
 			select {
 			case <-p.readerDone:
-			case <-timer.C:
+			case <-wait.Done():
 			}
 		}
-		timer.Stop()
+		cancel()
 		for _, p := range c.peers {
 			if p != nil {
 				p.s.Close()

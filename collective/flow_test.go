@@ -239,3 +239,44 @@ func TestAbortNamesCulprit(t *testing.T) {
 		t.Fatalf("rank 1 got %v, want a PeerError naming rank 2 reported by rank 0", err)
 	}
 }
+
+// TestCloseWithSilentPeers: peers that never answer our goodbye delay Close by at most one heartbeat
+// timeout in total, not one per peer (and never forever).
+func TestCloseWithSilentPeers(t *testing.T) {
+	checkGoroutines(t)
+	lns, peers := listenLocal(t, 3)
+	lns[1].Close()
+	lns[2].Close()
+	hb := 400 * time.Millisecond
+	type opened struct {
+		c   *Comm
+		err error
+	}
+	res := make(chan opened, 1)
+	go func() {
+		c, err := Open(context.Background(), Config{JobID: "j", Rank: 0, Peers: peers, Listener: lns[0], Secret: testSecret,
+			ConnectTimeout: 5 * time.Second, HeartbeatTimeout: hb})
+		res <- opened{c, err}
+	}()
+	var conns []net.Conn
+	for r := 1; r <= 2; r++ {
+		conn, err := net.Dial("tcp", lns[0].Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := dialHandshake(conn, "j", testSecret, r, 0, 3, time.Now().Add(5*time.Second)); err != nil {
+			t.Fatalf("fake rank %d: %v", r, err)
+		}
+		conns = append(conns, conn)
+	}
+	o := <-res
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	start := time.Now()
+	o.c.Close()
+	if d := time.Since(start); d > hb+time.Second {
+		t.Fatalf("Close took %v with two silent peers and a %v heartbeat timeout", d, hb)
+	}
+}
