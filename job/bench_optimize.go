@@ -96,7 +96,7 @@ func benchOptimize(args []string) error {
 					rec["exact_error"] = err.Error()
 				} else {
 					rec["exact_cost"], rec["lower_bound"], rec["gap"], rec["search_nodes"] = s.Total, s.LowerBound, s.Gap(), s.SearchedNodes
-					rec["exact_solver"] = s.Solver
+					rec["heuristic_plan_kept"] = s.SeedKept
 					if h != nil {
 						rec["exact_over_heuristic"] = s.Total / h.Total
 					}

@@ -94,9 +94,10 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	sol := *s.bestSol
 	sol.LowerBound = math.Min(s.openLB, sol.Total)
 	sol.SearchedNodes = s.nodes
-	if s.bestSol != opt.Incumbent {
-		sol.Solver = "exact"
-	}
+	// The plan may be the seed's, but the bound is the exact solver's.
+	sol.SeedKept = s.bestSol == opt.Incumbent
+	sol.Solver = "exact"
+
 	return &sol, nil
 }
 

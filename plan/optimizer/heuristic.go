@@ -16,6 +16,7 @@ type Solution struct {
 	LowerBound    float64 // proven lower bound on the optimum (exact solver); 0 when unknown
 	Solver        string
 	SearchedNodes int
+	SeedKept      bool // exact solver: no plan beat the heuristic's seed (within 1e-9)
 }
 
 // Shares returns t(v,w) for the solution, parallel to Workers.
