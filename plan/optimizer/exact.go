@@ -50,7 +50,9 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
-	// favours first, to find a good incumbent. Their bounds are discarded.
+	// favours first, to find a good incumbent. If they finish in time the search is complete (the
+	// pruning is the same); otherwise their bounds are discarded and phase 2 searches again.
+	finished := false
 	if opt.TimeLimit > 0 {
 		s.deadline = start.Add(opt.TimeLimit / 10)
 		s.guided = true
@@ -62,6 +64,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 			s.lpBound(0) // sets lpShare for this combination
 			s.dfs(0, 0)
 		}
+		finished = !s.timeout
 		s.timeout, s.guided = false, false
 	}
 	// Phase 2: the complete branch and bound, cheapest unit costs first.
@@ -70,7 +73,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	}
 	s.openLB = math.Inf(1)
 	for _, r := range roots {
-		if math.IsInf(r.lb, 1) {
+		if math.IsInf(r.lb, 1) || finished {
 			continue
 		}
 		if s.timeUp() {

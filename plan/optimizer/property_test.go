@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"jellybean/plan/optimizer"
 )
@@ -138,7 +139,8 @@ func TestPropertiesRandomSmall(t *testing.T) {
 			if exact.Total > heur.Total*(1+1e-12) {
 				t.Errorf("instance %d: exact %v worse than heuristic %v", i, exact.Total, heur.Total)
 			}
-			seeded, err := p.Exact(optimizer.ExactOptions{Incumbent: heur})
+			// Seeded and with a time limit (which turns on the LP-guided first phase).
+			seeded, err := p.Exact(optimizer.ExactOptions{Incumbent: heur, TimeLimit: time.Minute})
 			if err != nil || math.Abs(seeded.Total-exact.Total) > 1e-9*exact.Total {
 				t.Errorf("instance %d: seeded exact %v (%v), unseeded %v", i, seeded, err, exact.Total)
 			}
