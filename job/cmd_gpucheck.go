@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"jellybean/job/gpucheck"
+	"jellybean/workloads/vqa"
+)
+
+func init() {
+	register("gpucheck", "time every model on CPU and CUDA, compare outputs, run a mixed CPU/GPU job (issue 6's proof)", runGPUCheck)
+}
+
+func runGPUCheck(args []string) error {
+	fs := flag.NewFlagSet("gpucheck", flag.ContinueOnError)
+	batches := fs.String("batches", "1,8", "comma-separated batch sizes")
+	threads := fs.Int("threads", 0, "CPU intra-op threads (0 = all cores)")
+	runs := fs.Int("runs", 10, "timed runs per measurement (after 2 warm-up runs)")
+	dataset := fs.String("dataset", "workloads/vqa/data/test/manifest.jsonl", "dataset manifest for the job checks")
+	items := fs.Int("items", 16, "items the mixed job processes")
+	jsonOut := fs.String("json", "gpucheck.json", "write the report as JSON to `FILE` (\"\" = don't)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	bs, err := gpucheck.ParseBatches(*batches)
+	if err != nil {
+		return err
+	}
+	if *runs < 1 || *items < 2 || *threads < 0 {
+		return fmt.Errorf("--runs must be >= 1, --items >= 2, --threads >= 0")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	rep, err := gpucheck.Run(gpucheck.Config{Root: root, ModelsDir: vqa.DefaultModelsDir, Binary: self, Dataset: *dataset,
+		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items,
+		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "gpucheck: "+f+"\n", a...) }})
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Markdown())
+	if *jsonOut != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if !rep.OK() {
+		return errors.New("gpucheck: some checks failed (see the table)")
+	}
+	return nil
+}

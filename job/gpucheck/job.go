@@ -1,0 +1,226 @@
+package gpucheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"jellybean/plan"
+)
+
+// JobConfig describes the small mixed job: the default plan with one stage's single rank moved to a device.
+type JobConfig struct {
+	Root     string  // JellyBean root (ranks' working directory)
+	Binary   string  // jellybean executable
+	BasePlan string  // plan to start from, relative to Root (default plan/examples/default.toml)
+	Dataset  string  // manifest, relative to Root ("" keeps the base plan's)
+	Stage    string  // stage whose worker goes to Device (default SpeechRecognition)
+	Device   string  // e.g. "cuda:0"
+	Items    int     // plan limit
+	Rate     float64 // plan input_rate (items/s); 0 = as fast as possible
+	RunsDir  string  // absolute directory for run directories (a temporary one)
+	RunID    string
+	Timeout  time.Duration
+}
+
+// JobResult is what one launch of the mixed job did.
+type JobResult struct {
+	Device     string  `json:"device"`
+	Stage      string  `json:"stage"`
+	Rank       int     `json:"rank"` // rank of the moved worker
+	ExitOK     bool    `json:"exit_ok"`
+	Completed  int     `json:"completed"` // lines in results.jsonl
+	WallSecond float64 `json:"wall_seconds"`
+	Output     string  `json:"output"` // launcher's stderr+stdout (tail)
+	RunDir     string  `json:"run_dir"`
+}
+
+// WriteMixedPlan writes the mixed plan and a one-host hostfile into dir and returns their paths and the
+// rank of the moved worker (ranks are numbered in plan order: one per worker).
+func WriteMixedPlan(c JobConfig, dir string) (planPath, hostfile string, rank int, err error) {
+	base := c.BasePlan
+	if base == "" {
+		base = "plan/examples/default.toml"
+	}
+	p, err := plan.Load(filepath.Join(c.Root, base))
+	if err != nil {
+		return "", "", 0, err
+	}
+	stage := c.Stage
+	if stage == "" {
+		stage = "SpeechRecognition"
+	}
+	p.Job = "gpucheck-mixed"
+	if c.Dataset != "" {
+		p.Dataset = c.Dataset
+	}
+	p.Limit, p.InputRate = c.Items, c.Rate
+	rank, slots := -1, 0
+	for i := range p.Stages {
+		for j := range p.Stages[i].Workers {
+			w := &p.Stages[i].Workers[j]
+			if w.Host != "localhost" {
+				return "", "", 0, fmt.Errorf("%s: gpucheck needs a one-host plan (stage %s has host %q)", base, p.Stages[i].Name, w.Host)
+			}
+			if p.Stages[i].Name == stage {
+				w.Device, rank = c.Device, slots
+			}
+			slots++
+		}
+	}
+	if rank < 0 {
+		return "", "", 0, fmt.Errorf("%s: no stage %q", base, stage)
+	}
+	data, err := p.Encode()
+	if err != nil {
+		return "", "", 0, err
+	}
+	planPath = filepath.Join(dir, "mixed.toml")
+	hostfile = filepath.Join(dir, "hostfile")
+	if err := os.WriteFile(planPath, data, 0o644); err != nil {
+		return "", "", 0, err
+	}
+	hf := fmt.Sprintf("# gpucheck: the mixed job on this machine\nlocalhost slots=%d\n", slots)
+	return planPath, hostfile, rank, os.WriteFile(hostfile, []byte(hf), 0o644)
+}
+
+// RunMixedJob launches the mixed job with the real launcher and waits for it. When sigterm is set, it
+// sends SIGTERM to the moved rank once the job has finished its first item and expects a clean abort.
+func RunMixedJob(c JobConfig, sigterm bool) (JobResult, error) {
+	dir, err := os.MkdirTemp("", "gpucheck-job-")
+	if err != nil {
+		return JobResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	planPath, hostfile, rank, err := WriteMixedPlan(c, dir)
+	if err != nil {
+		return JobResult{}, err
+	}
+	res := JobResult{Device: c.Device, Stage: c.Stage, Rank: rank, RunDir: filepath.Join(c.RunsDir, c.RunID)}
+	if res.Stage == "" {
+		res.Stage = "SpeechRecognition"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Binary, "launch", "-H", hostfile, "-p", planPath,
+		"--runs", c.RunsDir, "--run-id", c.RunID, "--grace", "5s", "--progress-every", "1h")
+	cmd.Dir = c.Root
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	var signalErr error
+	if sigterm {
+		signalErr = terminateRankAfterFirstItem(ctx, cmd.Process.Pid, rank, res.RunDir)
+	}
+	waitErr := cmd.Wait()
+	res.WallSecond = time.Since(start).Seconds()
+	res.ExitOK = waitErr == nil
+	res.Output = tail(out.String(), 4000)
+	res.Completed = countLines(filepath.Join(res.RunDir, "results.jsonl"))
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("mixed job did not finish within %v; output:\n%s", c.Timeout, res.Output)
+	}
+	return res, signalErr
+}
+
+// terminateRankAfterFirstItem waits for the first result, then sends SIGTERM to the launcher's child
+// running `--rank rank`.
+func terminateRankAfterFirstItem(ctx context.Context, launcherPID, rank int, runDir string) error {
+	results := filepath.Join(runDir, "results.jsonl")
+	for countLines(results) == 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no item finished before the deadline; SIGTERM not sent")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	pid, err := rankPID(launcherPID, rank)
+	if err != nil {
+		return err
+	}
+	return syscall.Kill(pid, syscall.SIGTERM)
+}
+
+// rankPID finds the launcher's child process whose command line has `--rank N`.
+func rankPID(launcherPID, rank int) (int, error) {
+	// Each thread of the (Go) launcher lists the children it forked.
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", launcherPID))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("listing the launcher's ranks: no /proc/%d/task/*/children", launcherPID)
+	}
+	var children []string
+	for _, t := range tasks {
+		if data, err := os.ReadFile(t); err == nil {
+			children = append(children, strings.Fields(string(data))...)
+		}
+	}
+	for _, f := range children {
+		cmdline, err := os.ReadFile("/proc/" + f + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "--rank" && args[i+1] == strconv.Itoa(rank) {
+				return strconv.Atoi(f)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no child of launcher %d runs rank %d", launcherPID, rank)
+}
+
+// rejectionRE is the start-up refusal a CUDA placement gets on a host without that GPU.
+var rejectionRE = regexp.MustCompile(`rank (\d+) on host (\S+): plan places it on (cuda:\d+), but this host has no such GPU`)
+
+// Rejection returns the rank, host and device named by a start-up refusal in output, if any.
+func Rejection(output string) (rank int, host, device string, ok bool) {
+	m := rejectionRE.FindStringSubmatch(output)
+	if m == nil {
+		return 0, "", "", false
+	}
+	rank, _ = strconv.Atoi(m[1])
+	return rank, m[2], m[3], true
+}
+
+// summaryCompleted reads `completed` from a run's summary.json (-1 when absent).
+func summaryCompleted(runDir string) int {
+	data, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil {
+		return -1
+	}
+	var s struct {
+		Completed int `json:"completed"`
+	}
+	if json.Unmarshal(data, &s) != nil {
+		return -1
+	}
+	return s.Completed
+}
+
+func countLines(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte("\n"))
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
