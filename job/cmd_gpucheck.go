@@ -22,6 +22,7 @@ func runGPUCheck(args []string) error {
 	runs := fs.Int("runs", 10, "timed runs per measurement (after 2 warm-up runs)")
 	dataset := fs.String("dataset", "workloads/vqa/data/test/manifest.jsonl", "dataset manifest for the job checks")
 	items := fs.Int("items", 16, "items the mixed job processes")
+	basePort := fs.Int("base-port", 0, "ranks of the job checks listen on this port + slot (0 = the default plan's)")
 	jsonOut := fs.String("json", "gpucheck.json", "write the report as JSON to `FILE` (\"\" = don't)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,7 +46,7 @@ func runGPUCheck(args []string) error {
 		return err
 	}
 	rep, err := gpucheck.Run(gpucheck.Config{Root: root, ModelsDir: vqa.DefaultModelsDir, Binary: self, Dataset: *dataset,
-		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items,
+		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items, BasePort: *basePort,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "gpucheck: "+f+"\n", a...) }})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ type Config struct {
 	Threads   int // CPU intra-op threads (0 = all cores)
 	Runs      int // timed runs per measurement (after 2 warm-up runs)
 	JobItems  int
+	BasePort  int // ranks listen on BasePort+slot (0 = the default plan's)
 	Logf      func(format string, a ...any)
 }
 
@@ -183,7 +184,7 @@ func jobChecks(c Config, hasGPU bool, logf func(string, ...any)) []Check {
 	}
 	defer os.RemoveAll(runs)
 	jc := JobConfig{Root: c.Root, Binary: c.Binary, Dataset: c.Dataset, Device: "cuda:0", Items: c.JobItems,
-		RunsDir: runs, RunID: "mixed", Timeout: 2 * time.Minute}
+		BasePort: c.BasePort, RunsDir: runs, RunID: "mixed", Timeout: 2 * time.Minute}
 	var checks []Check
 	logf("mixed job: SpeechRecognition on cuda:0, the other stages on CPU")
 	res, err := RunMixedJob(jc, false)

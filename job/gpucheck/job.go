@@ -27,6 +27,7 @@ type JobConfig struct {
 	Device   string  // e.g. "cuda:0"
 	Items    int     // plan limit
 	Rate     float64 // plan input_rate (items/s); 0 = as fast as possible
+	BasePort int     // 0 keeps the base plan's
 	RunsDir  string  // absolute directory for run directories (a temporary one)
 	RunID    string
 	Timeout  time.Duration
@@ -64,6 +65,9 @@ func WriteMixedPlan(c JobConfig, dir string) (planPath, hostfile string, rank in
 		p.Dataset = c.Dataset
 	}
 	p.Limit, p.InputRate = c.Items, c.Rate
+	if c.BasePort > 0 {
+		p.BasePort = c.BasePort
+	}
 	rank, slots := -1, 0
 	for i := range p.Stages {
 		for j := range p.Stages[i].Workers {
@@ -154,28 +158,30 @@ func terminateRankAfterFirstItem(ctx context.Context, launcherPID, rank int, run
 	return syscall.Kill(pid, syscall.SIGTERM)
 }
 
-// rankPID finds the launcher's child process whose command line has `--rank N`.
+// rankPID finds the launcher's child process whose command line has `--rank N`. It scans /proc/*/stat for
+// the parent pid rather than reading /proc/PID/task/*/children, which some kernels (gVisor) lack.
 func rankPID(launcherPID, rank int) (int, error) {
-	// Each thread of the (Go) launcher lists the children it forked.
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", launcherPID))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("listing the launcher's ranks: no /proc/%d/task/*/children", launcherPID)
-	}
-	var children []string
-	for _, t := range tasks {
-		if data, err := os.ReadFile(t); err == nil {
-			children = append(children, strings.Fields(string(data))...)
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		data, err := os.ReadFile(st)
+		if err != nil {
+			continue
 		}
-	}
-	for _, f := range children {
-		cmdline, err := os.ReadFile("/proc/" + f + "/cmdline")
+		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+		i := bytes.LastIndexByte(data, ')')
+		f := strings.Fields(string(data[i+1:]))
+		if i < 0 || len(f) < 2 || f[1] != strconv.Itoa(launcherPID) {
+			continue
+		}
+		dir := filepath.Dir(st)
+		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
 		if err != nil {
 			continue
 		}
 		args := strings.Split(string(cmdline), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "--rank" && args[i+1] == strconv.Itoa(rank) {
-				return strconv.Atoi(f)
+		for k := 0; k+1 < len(args); k++ {
+			if args[k] == "--rank" && args[k+1] == strconv.Itoa(rank) {
+				return strconv.Atoi(filepath.Base(dir))
 			}
 		}
 	}

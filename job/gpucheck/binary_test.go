@@ -1,0 +1,179 @@
+package gpucheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"jellybean/job/gpu"
+	"jellybean/workloads/vqa"
+)
+
+// These tests drive the real `jellybean` binary: the gpucheck command end to end, and a single rank
+// refusing a CUDA placement at start-up.
+
+var (
+	binary  string // jellybean built for this test run
+	dataset string // manifest of a small generated test split
+)
+
+const datasetItems = 16
+
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "gpucheck-test-")
+	if err != nil {
+		panic(err)
+	}
+	code := 1
+	if err := setup(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "gpucheck tests:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+func setup(tmp string) error {
+	binary = filepath.Join(tmp, "jellybean")
+	if out, err := exec.Command("go", "build", "-o", binary, "jellybean/job").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	gen := exec.Command(binary, "gen-data", "--out", filepath.Join(tmp, "data"), "--split", "test", "--n", strconv.Itoa(datasetItems))
+	gen.Dir = repoRoot()
+	if out, err := gen.CombinedOutput(); err != nil {
+		return fmt.Errorf("jellybean gen-data (needs espeak-ng and sox): %v\n%s", err, out)
+	}
+	dataset = filepath.Join(tmp, "data", "test", "manifest.jsonl")
+	return nil
+}
+
+func repoRoot() string {
+	r, _ := filepath.Abs("../..")
+	return r
+}
+
+// freeBasePort finds 6 consecutive free loopback ports below the ephemeral range, for the job's ranks.
+func freeBasePort(t *testing.T) int {
+	for try := 0; try < 50; try++ {
+		base := 21000 + rand.IntN(11000)
+		var ls []net.Listener
+		for p := base; p < base+6; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == 6 {
+			return base
+		}
+	}
+	t.Fatal("no 6 consecutive free ports found")
+	return 0
+}
+
+func TestGPUCheckCommand(t *testing.T) {
+	inv, err := gpu.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "gpucheck.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "gpucheck", "--runs", "2", "--batches", "1,2", "--dataset", dataset,
+		"--items", "12", "--base-port", strconv.Itoa(freeBasePort(t)), "--json", jsonPath)
+	cmd.Dir = repoRoot()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("jellybean gpucheck: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	md := stdout.String()
+	models, err := vqa.LoadModels(filepath.Join(repoRoot(), vqa.DefaultModelsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("%s: %v", jsonPath, err)
+	}
+	if len(rep.Rows) != 2*len(models) {
+		t.Fatalf("%d rows, want %d (every model at batch 1 and 2)", len(rep.Rows), 2*len(models))
+	}
+	for _, row := range rep.Rows {
+		if row.Error != "" || row.CPUms <= 0 || row.Scale <= 0 {
+			t.Errorf("row %+v: want a CPU latency and a non-zero output", row)
+		}
+		cells := fmt.Sprintf("| %s | %s | %d | %s |", row.Kind, row.Variant, row.Batch, ms(row.CPUms))
+		if !strings.Contains(md, cells) {
+			t.Errorf("table lacks %q:\n%s", cells, md)
+		}
+	}
+	var want []string
+	if len(inv.Devices) == 0 {
+		want = []string{"no GPU (", "| CUDA placement refused at start-up (no GPU) | ok | ",
+			"rank 3 on host localhost: plan places it on cuda:0", "| SIGTERM to the cpu rank aborts the job cleanly | ok |"}
+		for _, row := range rep.Rows {
+			if row.CUDAms != 0 {
+				t.Errorf("CUDA latency on a host without GPU: %+v", row)
+			}
+		}
+	} else {
+		want = []string{"| mixed job (1 CUDA rank + 5 CPU ranks) | ok |", "| SIGTERM to the cuda:0 rank aborts the job cleanly | ok |"}
+	}
+	want = append(want, "all checks passed")
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("output lacks %q:\n%s", w, md)
+		}
+	}
+}
+
+// A rank placed on a GPU this host lacks stops at start-up, naming its rank, host and device.
+func TestRankRefusesMissingGPU(t *testing.T) {
+	inv, err := gpu.Discover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	device := fmt.Sprintf("cuda:%d", len(inv.Devices)) // one past the last GPU: cuda:0 on a CPU-only host
+	dir := t.TempDir()
+	planPath, hostfile, rank, err := WriteMixedPlan(JobConfig{Root: repoRoot(), Dataset: dataset, Device: device, Items: 4}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "-H", hostfile, "-p", planPath, "--rank", strconv.Itoa(rank),
+		"--run-dir", filepath.Join(dir, "run"))
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "JELLYBEAN_JOB_SECRET=00112233445566778899aabbccddeeff")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("rank %d on %s started on a host with %d GPU(s); output:\n%s", rank, device, len(inv.Devices), out)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("rank hung instead of refusing: %s", out)
+	}
+	want := fmt.Sprintf("rank %d on host localhost: plan places it on %s, but this host has no such GPU", rank, device)
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("want %q in the output, got:\n%s", want, out)
+	}
+}

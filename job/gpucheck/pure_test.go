@@ -1,0 +1,212 @@
+package gpucheck
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jellybean/job/gpu"
+	"jellybean/plan"
+	"jellybean/workloads/vqa"
+)
+
+func TestParseBatches(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		bad  bool
+	}{
+		{"1,8", []int{1, 8}, false}, {"4", []int{4}, false}, {"1,,2", []int{1, 2}, false},
+		{"", nil, true}, {"0", nil, true}, {"-1", nil, true}, {"1,x", nil, true}, {"2.5", nil, true}, {"08", nil, true},
+	} {
+		got, err := ParseBatches(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && !equalInts(got, tc.want)) {
+			t.Errorf("ParseBatches(%q) = %v, %v", tc.in, got, err)
+		}
+		if tc.bad && err != nil && !strings.Contains(err.Error(), "--batches") {
+			t.Errorf("error should name the flag: %v", err)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDiffsAndTolerance(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		a, b []float32
+		want float64
+	}{
+		{[]float32{1, 2, 3}, []float32{1, 2.5, 2}, 1},
+		{[]float32{}, []float32{}, 0},
+		{[]float32{1}, []float32{1, 2}, math.Inf(1)},
+		{[]float32{1, nan}, []float32{1, 2}, math.Inf(1)},
+	} {
+		if got := MaxAbsDiff(tc.a, tc.b); got != tc.want {
+			t.Errorf("MaxAbsDiff(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	if MaxAbs([]float32{-7, 3}) != 7 {
+		t.Error("MaxAbs")
+	}
+	for _, tc := range []struct {
+		diff, scale float64
+		ok          bool
+	}{{0.005, 0.1, true}, {0.02, 0.1, false}, {0.05, 10, true}, {0.2, 10, false}, {math.Inf(1), 1, false}} {
+		if WithinTolerance(tc.diff, tc.scale) != tc.ok {
+			t.Errorf("WithinTolerance(%v, %v) != %v", tc.diff, tc.scale, tc.ok)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := Median(tc.in); got != tc.want {
+			t.Errorf("Median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestInputsShapesAndDeterminism(t *testing.T) {
+	for _, tc := range []struct {
+		kind   string
+		shapes [][]int64
+	}{
+		{vqa.KindImage, [][]int64{{3, 3, 64, 64}}},
+		{vqa.KindASR, [][]int64{{3, AudioSeconds * 16000}, {3}}},
+		{vqa.KindVQA, [][]int64{{3, 128}, {3, vqa.QuestionLen}}},
+	} {
+		m := vqa.ModelInfo{Kind: tc.kind, Variant: "x"}
+		a, err := Inputs(m, 64, 128, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := Inputs(m, 64, 128, 3)
+		if len(a) != len(tc.shapes) {
+			t.Fatalf("%s: %d inputs, want %d", tc.kind, len(a), len(tc.shapes))
+		}
+		for i, in := range a {
+			n := int64(1)
+			for _, d := range in.Shape {
+				n *= d
+			}
+			if !equalInt64(in.Shape, tc.shapes[i]) || int64(len(in.F32)+len(in.I64)) != n {
+				t.Errorf("%s input %s: shape %v with %d values, want %v", tc.kind, in.Name, in.Shape, len(in.F32)+len(in.I64), tc.shapes[i])
+			}
+			if MaxAbsDiff(in.F32, b[i].F32) != 0 || !equalInt64(in.I64, b[i].I64) {
+				t.Errorf("%s input %s differs between calls", tc.kind, in.Name)
+			}
+		}
+	}
+	if _, err := Inputs(vqa.ModelInfo{Kind: "video"}, 64, 128, 1); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if _, err := Inputs(vqa.ModelInfo{Kind: vqa.KindImage}, 64, 128, 0); err == nil {
+		t.Error("batch 0 accepted")
+	}
+}
+
+func equalInt64(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRejection(t *testing.T) {
+	msg := "jellybean run: rank 3 on host localhost: plan places it on cuda:0, but this host has no such GPU (NVML unavailable)"
+	rank, host, dev, ok := Rejection("noise\n" + msg + "\n")
+	if !ok || rank != 3 || host != "localhost" || dev != "cuda:0" {
+		t.Fatalf("Rejection = %d %q %q %v", rank, host, dev, ok)
+	}
+	if _, _, _, ok := Rejection("rank 3 stopped: received terminated"); ok {
+		t.Fatal("unrelated output taken for a rejection")
+	}
+}
+
+func TestWriteMixedPlan(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		stage    string
+		wantRank int
+		wantErr  string
+	}{{"", 3, ""}, {"ImageFeatures", 2, ""}, {"Nope", 0, `no stage "Nope"`}} {
+		planPath, hostfile, rank, err := WriteMixedPlan(JobConfig{Root: root, Stage: tc.stage, Device: "cuda:1", Items: 5, Rate: 2, BasePort: 31000}, dir)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("stage %q: want error %q, got %v", tc.stage, tc.wantErr, err)
+			}
+			continue
+		}
+		if err != nil || rank != tc.wantRank {
+			t.Fatalf("stage %q: rank %d, err %v; want rank %d", tc.stage, rank, err, tc.wantRank)
+		}
+		p, err := plan.Load(planPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Limit != 5 || p.InputRate != 2 || p.BasePort != 31000 {
+			t.Errorf("limit %d rate %v port %d", p.Limit, p.InputRate, p.BasePort)
+		}
+		cuda := 0
+		for _, s := range p.Stages {
+			for _, w := range s.Workers {
+				if c, _, _ := gpu.ParseDevice(w.Device); c {
+					cuda++
+				}
+			}
+		}
+		if cuda != 1 {
+			t.Errorf("stage %q: %d CUDA workers, want 1", tc.stage, cuda)
+		}
+		hf, _ := os.ReadFile(hostfile)
+		if !strings.Contains(string(hf), "localhost slots=6") {
+			t.Errorf("hostfile %q", hf)
+		}
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	r := &Report{Date: "D", Host: "h", CPUs: 2, ORTVersion: "1.29.0", Threads: 2, Runs: 3, RelTolerance: RelTolerance,
+		Inventory: gpu.Inventory{Devices: []gpu.Device{{Name: "NVIDIA H100"}}, DriverVersion: "580", CUDAVersion: "13.0"},
+		Rows: []Row{
+			{Kind: "image", Variant: "res64", Batch: 8, CPUms: 120, CUDAms: 4, Speedup: 30, MaxAbsDiff: 1e-4, Scale: 3, DiffOK: true},
+			{Kind: "asr", Variant: "ctc-large", Batch: 1, CPUms: 15, CUDAms: 2, Speedup: 7.5, MaxAbsDiff: 1, Scale: 3, DiffOK: false},
+		},
+		Checks: []Check{{Name: "mixed job", OK: true, Detail: "16 of 16 | items"}}}
+	md := r.Markdown()
+	for _, want := range []string{"driver 580, CUDA 13.0", "| image | res64 | 8 | 120.0 | 4.000 | 30.0x | 0.0001 | 3 | yes |",
+		"| asr | ctc-large | 1 | 15.0 | 2.000 | 7.5x | 1 | 3 | NO |", "| mixed job | ok | 16 of 16 / items |", "SOME CHECKS FAILED"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if r.OK() {
+		t.Error("report with a mismatching row is OK")
+	}
+	r.Rows = r.Rows[:1]
+	if !r.OK() || !strings.Contains(r.Markdown(), "all checks passed") {
+		t.Error("report with passing rows and checks is not OK")
+	}
+}
