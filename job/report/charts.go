@@ -1,0 +1,126 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// Chart is one rendered PNG.
+type Chart struct {
+	Name, Title string
+	PNG         []byte
+}
+
+var palette = []color.Color{
+	color.RGBA{R: 0x4c, G: 0x72, B: 0xb0, A: 0xff},
+	color.RGBA{R: 0xdd, G: 0x84, B: 0x52, A: 0xff},
+	color.RGBA{R: 0x55, G: 0xa8, B: 0x68, A: 0xff},
+}
+
+// Charts renders the page's figures; a chart with no data is left out.
+func Charts(a *Analysis) ([]Chart, error) {
+	var out []Chart
+	add := func(name, title string, p *plot.Plot, err error) error {
+		if err != nil {
+			return fmt.Errorf("chart %s: %w", name, err)
+		}
+		if p == nil {
+			return nil
+		}
+		png, err := render(p, 16*vg.Centimeter, 9*vg.Centimeter)
+		if err != nil {
+			return fmt.Errorf("chart %s: %w", name, err)
+		}
+		out = append(out, Chart{Name: name, Title: title, PNG: png})
+		return nil
+	}
+	var names []string
+	// Capacity (often orders of magnitude above the rest) is in the table, not the chart.
+	var pred, meas plotter.Values
+	for _, s := range a.Stages {
+		names = append(names, s.Name)
+		pred, meas = append(pred, s.Predicted), append(meas, s.Measured)
+	}
+	p, err := bars("Throughput per stage", "items/s", names, []string{"predicted", "measured"}, pred, meas)
+	if err := add("throughput", "Predicted vs measured throughput per stage", p, err); err != nil {
+		return nil, err
+	}
+	names = names[:0]
+	var raw, wire plotter.Values
+	for _, l := range a.Links {
+		names = append(names, fmt.Sprintf("%d", len(names)+1))
+		raw, wire = append(raw, float64(l.BytesRaw)/1e6), append(wire, float64(l.BytesWire)/1e6)
+	}
+	p, err = bars("Bytes per link (numbered as in the table)", "MB", names, []string{"raw", "wire"}, raw, wire)
+	if err := add("links", "Bytes per link, raw and on the wire", p, err); err != nil {
+		return nil, err
+	}
+	if len(a.Latency) > 0 {
+		p := plot.New()
+		p.Title.Text, p.X.Label.Text, p.Y.Label.Text = "End-to-end latency", "ms", "items"
+		h, err := plotter.NewHist(plotter.Values(a.Latency), 30)
+		if err == nil {
+			h.FillColor = palette[0]
+			p.Add(h)
+		}
+		if err := add("latency", "Latency distribution (from timing/*.csv)", p, err); err != nil {
+			return nil, err
+		}
+	}
+	if a.MeasuredAccuracy >= 0 {
+		p, err := bars("VQA accuracy", "%", []string{"accuracy"}, []string{"predicted", "measured"},
+			plotter.Values{a.PredictedAccuracy}, plotter.Values{a.MeasuredAccuracy})
+		if err := add("accuracy", "Accuracy, predicted vs measured", p, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// bars draws grouped bars: one group per name, one bar per series.
+func bars(title, ylabel string, names, series []string, vals ...plotter.Values) (*plot.Plot, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = title, ylabel
+	w := vg.Points(float64(36 / len(series)))
+	if len(names) > 6 {
+		w = vg.Points(float64(20 / len(series)))
+	}
+	for i, v := range vals {
+		b, err := plotter.NewBarChart(v, w)
+		if err != nil {
+			return nil, err
+		}
+		b.LineStyle.Width = 0
+		b.Color = palette[i%len(palette)]
+		b.Offset = w * vg.Length(float64(i)-float64(len(vals)-1)/2)
+		p.Add(b)
+		p.Legend.Add(series[i], b)
+	}
+	p.Legend.Top = true
+	p.NominalX(names...)
+	if len(names) > 4 { // long stage names would overlap
+		p.X.Tick.Label.Rotation = 0.4
+		p.X.Tick.Label.XAlign = -0.9
+	}
+	return p, nil
+}
+
+func render(p *plot.Plot, w, h vg.Length) ([]byte, error) {
+	wt, err := p.WriterTo(w, h, "png")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,170 @@
+// Package report turns a run directory (summary.json, plan.toml, eval.json, timing/*.csv) into a
+// self-contained HTML page with PNG charts that holds the optimizer's prediction against the measurement
+// and explains, in words, every difference beyond the tolerance.
+//
+// load.go reads the files; analyse.go is the pure comparison; charts.go and html.go render.
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"jellybean/plan"
+)
+
+// Summary is the part of the runner's summary.json the report reads (job/pipeline's Summary); fields
+// missing from older runs stay zero.
+type Summary struct {
+	Job                      string             `json:"job"`
+	Items                    int                `json:"items"`
+	Completed                int                `json:"completed"`
+	CompletedThisRun         int                `json:"completed_this_run"`
+	WallSeconds              float64            `json:"wall_seconds"`
+	ThroughputItemsPerSecond float64            `json:"throughput_items_per_second"`
+	LatencyMs                map[string]float64 `json:"latency_ms"`
+	BytesRaw                 int64              `json:"bytes_raw"`
+	BytesWire                int64              `json:"bytes_wire"`
+	Stages                   []StageSummary     `json:"stages"`
+	Links                    []LinkSummary      `json:"links"`
+	Ranks                    []RankSummary      `json:"ranks"`
+	InputRate                float64            `json:"input_rate"`
+}
+
+// StageSummary is one stage of summary.json.
+type StageSummary struct {
+	Name                   string  `json:"name"`
+	Op                     string  `json:"op"`
+	Variant                string  `json:"variant"`
+	Workers                int     `json:"workers"`
+	Items                  int64   `json:"items"`
+	BusySeconds            float64 `json:"busy_seconds"`
+	CapacityItemsPerSecond float64 `json:"capacity_items_per_second"`
+	ModelMsPerItem         float64 `json:"model_ms_per_item"`
+	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`
+}
+
+// LinkSummary is the traffic from one rank to another.
+type LinkSummary struct {
+	Src       int   `json:"src"`
+	Dst       int   `json:"dst"`
+	BytesRaw  int64 `json:"bytes_raw"`
+	BytesWire int64 `json:"bytes_wire"`
+	Messages  int64 `json:"messages"`
+}
+
+// RankSummary is one rank's statistics.
+type RankSummary struct {
+	Rank           int     `json:"rank"`
+	Host           string  `json:"host"`
+	Stage          string  `json:"stage"`
+	Items          int64   `json:"items"`
+	ComputeSeconds float64 `json:"compute_seconds"`
+	StartUnixNs    int64   `json:"start_unix_ns"`
+	EndUnixNs      int64   `json:"end_unix_ns"`
+}
+
+// Eval is the part of eval.json the report reads.
+type Eval struct {
+	Items       int     `json:"items"`
+	VQAAccuracy float64 `json:"vqa_accuracy"` // percent
+	ASRWER      float64 `json:"asr_wer"`      // percent
+}
+
+// Run is everything read from one run directory.
+type Run struct {
+	Dir     string
+	Summary Summary
+	Plan    *plan.Plan
+	Eval    *Eval     // nil when eval.json is absent
+	Latency []float64 // end-to-end milliseconds per item, from timing/*.csv (sorted)
+}
+
+// Load reads a run directory; errors name the file (and line) at fault.
+func Load(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	sp := filepath.Join(dir, "summary.json")
+	data, err := os.ReadFile(sp)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (did the run finish? summary.json is written at the end)", sp, err)
+	}
+	if err := json.Unmarshal(data, &r.Summary); err != nil {
+		return nil, fmt.Errorf("%s: %w", sp, err)
+	}
+	if r.Plan, err = plan.Load(filepath.Join(dir, "plan.toml")); err != nil {
+		return nil, err
+	}
+	ep := filepath.Join(dir, "eval.json")
+	if data, err := os.ReadFile(ep); err == nil {
+		r.Eval = &Eval{}
+		if err := json.Unmarshal(data, r.Eval); err != nil {
+			return nil, fmt.Errorf("%s: %w", ep, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "timing", "*.csv"))
+	span := map[int64][2]int64{} // item → first start, last end over every stage
+	for _, f := range files {
+		if err := readTiming(f, span); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range span {
+		r.Latency = append(r.Latency, float64(s[1]-s[0])/1e6)
+	}
+	sort.Float64s(r.Latency)
+	return r, nil
+}
+
+// readTiming folds one timing/<rank>.csv into span, by column name (the runner's header).
+func readTiming(path string, span map[int64][2]int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	head, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("%s: header: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	for _, want := range []string{"item", "start_unix_ns", "end_unix_ns"} {
+		if _, ok := col[want]; !ok {
+			return fmt.Errorf("%s: line 1: no %q column", path, want)
+		}
+	}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		var v [3]int64
+		for i, name := range []string{"item", "start_unix_ns", "end_unix_ns"} {
+			if v[i], err = strconv.ParseInt(rec[col[name]], 10, 64); err != nil {
+				return fmt.Errorf("%s: line %d: column %s: %q is not an integer", path, line, name, rec[col[name]])
+			}
+		}
+		s, ok := span[v[0]]
+		if !ok || v[1] < s[0] {
+			s[0] = v[1]
+		}
+		if v[2] > s[1] {
+			s[1] = v[2]
+		}
+		span[v[0]] = s
+	}
+}
