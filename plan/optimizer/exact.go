@@ -146,6 +146,9 @@ type exactSearch struct {
 
 const relTol = 1e-9
 
+// maxMemo caps the cover-bound cache (each entry is a few hundred bytes).
+const maxMemo = 1 << 18
+
 func (s *exactSearch) timeUp() bool {
 	if s.timeout {
 		return true
@@ -416,6 +419,9 @@ func (s *exactSearch) minCover(v int) float64 {
 		func() float64 { return best })
 	s.timeout = saved || s.timeout
 	best = math.Min(best, open)
+	if len(s.memo) >= maxMemo {
+		s.memo = map[string]float64{} // bound memory on long searches; entries are only a cache
+	}
 	s.memo[key.String()] = best
 	return best
 }
