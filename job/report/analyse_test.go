@@ -1,0 +1,138 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jellybean/plan"
+)
+
+// run builds a Run of one source stage and one model stage with the given capacities and spans.
+func testRun(predicted, inputRate float64, measuredSeconds [2]float64, capacity [2]float64) *Run {
+	const items = 100
+	s := Summary{Job: "t", Items: items, Completed: items, CompletedThisRun: items, WallSeconds: 1,
+		ThroughputItemsPerSecond: items / measuredSeconds[1], LatencyMs: map[string]float64{"p50": 5, "p90": 9, "p99": 12}}
+	for i, name := range []string{"Read", "Model"} {
+		s.Stages = append(s.Stages, StageSummary{Name: name, Workers: 1, Items: items, CapacityItemsPerSecond: capacity[i], ModelMsPerItem: 2})
+		s.Ranks = append(s.Ranks, RankSummary{Rank: i, Stage: name, Items: items, StartUnixNs: 1e9, EndUnixNs: 1e9 + int64(measuredSeconds[i]*1e9)})
+	}
+	s.Links = []LinkSummary{{Src: 0, Dst: 1, BytesRaw: 4000, BytesWire: 1000, Messages: 10}}
+	p := &plan.Plan{Job: "t", InputRate: inputRate, Predicted: plan.Predicted{ThroughputItemsPerSecond: predicted, Accuracy: 0.5},
+		Stages: []plan.Stage{{Name: "Read", Workers: []plan.Worker{{Host: "h"}}}, {Name: "Model", Inputs: []string{"Read"}, Workers: []plan.Worker{{Host: "h"}}}}}
+	return &Run{Summary: s, Plan: p, Eval: &Eval{Items: items, VQAAccuracy: 50.4}}
+}
+
+func TestAnalyseExplanations(t *testing.T) {
+	tests := []struct {
+		name      string
+		predicted float64
+		spans     [2]float64 // seconds each stage was active (100 items)
+		capacity  [2]float64
+		want      [2]string // substring of each stage's explanation ("" = within tolerance)
+	}{
+		{"within tolerance", 100, [2]float64{1.05, 0.95}, [2]float64{500, 200}, [2]string{"", ""}},
+		{"slow model", 100, [2]float64{1, 2}, [2]float64{500, 50}, [2]string{"", "can sustain only 50.0 items/s"}},
+		{"starved by upstream", 100, [2]float64{2, 2}, [2]float64{40, 500}, [2]string{"can sustain only 40.0", "starved by Read"}},
+		{"faster in batch mode", 50, [2]float64{1, 1}, [2]float64{500, 500}, [2]string{"batch mode", "batch mode"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := Analyse(testRun(tc.predicted, 0, tc.spans, tc.capacity))
+			for i, want := range tc.want {
+				got := a.Stages[i].Explanation
+				if (want == "") != (got == "") || !strings.Contains(got, want) {
+					t.Errorf("stage %s: explanation %q, want one containing %q", a.Stages[i].Name, got, want)
+				}
+			}
+			if a.Links[0].Compression != 4 || a.Links[0].Label != "0 Read → 1 Model" {
+				t.Errorf("link row %+v", a.Links[0])
+			}
+			if a.PredictedAccuracy != 50 || a.AccuracyNote != "" {
+				t.Errorf("accuracy predicted %.2f (want 50: fraction scaled), note %q (want none: 0.4 points apart)", a.PredictedAccuracy, a.AccuracyNote)
+			}
+		})
+	}
+}
+
+func TestAnalyseAccuracyAndNoPrediction(t *testing.T) {
+	r := testRun(0, 0, [2]float64{1, 1}, [2]float64{100, 100})
+	r.Eval.VQAAccuracy = 40
+	a := Analyse(r)
+	if !strings.Contains(a.ThroughputNote, "no predicted throughput") || a.Stages[1].Ratio != 0 {
+		t.Errorf("no prediction: note %q, ratio %v", a.ThroughputNote, a.Stages[1].Ratio)
+	}
+	if !strings.Contains(a.AccuracyNote, "10.00 points apart") {
+		t.Errorf("accuracy note %q", a.AccuracyNote)
+	}
+	// Rate mode without an optimizer figure: the plan's input rate per source is the prediction.
+	r = testRun(0, 80, [2]float64{1, 1}, [2]float64{100, 100})
+	r.Eval = nil
+	a = Analyse(r)
+	if a.PredictedThroughput != 80 || !strings.Contains(a.Stages[1].Explanation, "above the predicted 80.0") || !strings.Contains(a.AccuracyNote, "no eval.json") {
+		t.Errorf("rate mode: predicted %v, explanation %q, accuracy %q", a.PredictedThroughput, a.Stages[1].Explanation, a.AccuracyNote)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for q, want := range map[float64]float64{50: 5, 90: 9, 99: 10, 0: 1, 100: 10} {
+		if got := Percentile(v, q); got != want {
+			t.Errorf("p%g = %g, want %g", q, got, want)
+		}
+	}
+	if Percentile(nil, 50) != 0 {
+		t.Error("empty")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := copyFixture(t)
+	if err := os.WriteFile(filepath.Join(dir, "timing", "2.csv"), []byte("rank,stage,item,batch,start_unix_ns,end_unix_ns\n2,S,0,1,10,20\n2,S,x,1,10,20\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "2.csv: line 3: column item") {
+		t.Fatalf("bad timing row: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "summary.json"))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "summary.json") {
+		t.Fatalf("missing summary: %v", err)
+	}
+}
+
+func TestLoadFixture(t *testing.T) {
+	r, err := Load("testdata/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Timing rows are the runner's first 80 per rank: items 0..79 cross every stage.
+	if len(r.Latency) != 80 || r.Latency[0] <= 0 || r.Eval == nil || r.Eval.VQAAccuracy != 32.5 || len(r.Summary.Stages) != 6 {
+		t.Fatalf("latencies %d (first %v), eval %+v, stages %d", len(r.Latency), r.Latency[:1], r.Eval, len(r.Summary.Stages))
+	}
+}
+
+// copyFixture copies testdata/run (a real run's files, timing trimmed) into a temporary directory.
+func copyFixture(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.Walk("testdata/run", func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("testdata/run", p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
