@@ -40,7 +40,7 @@ say "building bin/jellybean and the static unzstd"
 go build -o bin/jellybean ./job
 CGO_ENABLED=0 go build -o bin/unzstd ./job/setup/unzstd
 glibc=$(objdump -T bin/jellybean 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
-say "bin/jellybean needs ${glibc:-an unknown} glibc (the GPU hosts run Ubuntu 24.04, glibc 2.39); this machine: $(ldd --version | head -1)"
+say "bin/jellybean needs ${glibc:-an unknown} glibc (the GPU hosts have Python 3.12.3, i.e. probably Ubuntu 24.04 with glibc 2.39; gpu-check.sh prints theirs); this machine: $(ldd --version | head -1)"
 file bin/unzstd 2>/dev/null | grep -q 'statically linked' || say "warning: bin/unzstd is not reported as statically linked"
 
 # 3. The pieces.
