@@ -221,3 +221,41 @@ delay_ms = 2
 		t.Errorf("state.json not removed: %v", err)
 	}
 }
+
+// TestUpFailureCleansUp makes Up fail half-way (the second host's namespace name is already taken) and
+// checks that it removed everything it had made, and left the pre-existing namespace alone.
+func TestUpFailureCleansUp(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root (network namespaces); CI runs as root")
+	}
+	spec, err := ParseSpec("test", strings.NewReader("subnet = \"10.214.78.0/24\"\nssh_port = 2298\n[[tier]]\nname = \"a\"\nhosts = 3\nrate_mbit = 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lay := spec.Plan(dir)
+	taken := lay.Hosts[1].Name
+	if err := run("ip", "netns", "add", taken); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = run("ip", "netns", "delete", taken) }()
+	if st, err := Up(spec, dir); err == nil {
+		_ = Down(st)
+		t.Fatal("Up succeeded although a namespace name was taken")
+	} else if !strings.Contains(err.Error(), taken) {
+		t.Errorf("error %v does not name the namespace %s", err, taken)
+	}
+	netns, _ := exec.Command("ip", "netns", "list").CombinedOutput()
+	links, _ := exec.Command("ip", "-o", "link").CombinedOutput()
+	if !strings.Contains(string(netns), taken) {
+		t.Errorf("Up removed a namespace it did not create (%s)", taken)
+	}
+	for _, name := range []string{lay.Hosts[0].Name, lay.Hosts[2].Name} {
+		if strings.Contains(string(netns), name+" ") || strings.HasSuffix(strings.TrimSpace(string(netns)), name) {
+			t.Errorf("namespace %s left behind:\n%s", name, netns)
+		}
+	}
+	if strings.Contains(string(links), lay.Bridge) || strings.Contains(string(links), lay.Hosts[0].Veth) {
+		t.Errorf("links left behind:\n%s", links)
+	}
+}
