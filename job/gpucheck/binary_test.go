@@ -139,7 +139,7 @@ func TestGPUCheckCommand(t *testing.T) {
 	} else {
 		want = []string{"| mixed job (1 CUDA rank + 5 CPU ranks) | ok |", "| SIGTERM to the cuda:0 rank aborts the job cleanly | ok |"}
 	}
-	want = append(want, "all checks passed")
+	want = append(want, "inputs: the first items of "+dataset, "all checks passed")
 	for _, w := range want {
 		if !strings.Contains(md, w) {
 			t.Errorf("output lacks %q:\n%s", w, md)
@@ -175,5 +175,43 @@ func TestRankRefusesMissingGPU(t *testing.T) {
 	want := fmt.Sprintf("rank %d on host localhost: plan places it on %s, but this host has no such GPU", rank, device)
 	if !strings.Contains(string(out), want) {
 		t.Fatalf("want %q in the output, got:\n%s", want, out)
+	}
+}
+
+func TestDataInputs(t *testing.T) {
+	man, err := vqa.LoadManifest(dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = datasetItems + 2 // wraps around the split
+	img, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindImage}, man, 64, 128, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := img[0].Shape; len(s) != 4 || s[0] != batch || s[1] != 3 || int64(len(img[0].F32)) != s[0]*s[1]*s[2]*s[3] {
+		t.Errorf("image input shape %v with %d values", s, len(img[0].F32))
+	}
+	asr, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindASR}, man, 64, 128, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := asr[0].Shape[1]
+	for i, l := range asr[1].I64 {
+		if l <= 0 || l > longest {
+			t.Errorf("item %d: length %d outside (0, %d]", i, l, longest)
+		}
+	}
+	if asr[1].I64[0] != asr[1].I64[datasetItems] {
+		t.Error("item 0 and its wrapped copy have different lengths")
+	}
+	q, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindVQA}, man, 64, 128, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalInt64(q[1].I64[:vqa.QuestionLen], vqa.Tokenize(man.Items[0].Question)) {
+		t.Errorf("first question tokens %v, want those of %q", q[1].I64[:vqa.QuestionLen], man.Items[0].Question)
+	}
+	if _, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindImage}, &vqa.Manifest{Dir: "/x"}, 64, 128, 1); err == nil {
+		t.Error("empty dataset accepted")
 	}
 }

@@ -59,6 +59,7 @@ type Report struct {
 	Threads      int           `json:"cpu_threads"`
 	Runs         int           `json:"runs"`
 	RelTolerance float64       `json:"rel_tolerance"`
+	Inputs       string        `json:"inputs"` // where the model inputs came from
 	Rows         []Row         `json:"rows"`
 	Checks       []Check       `json:"checks"`
 	Seconds      float64       `json:"seconds"`
@@ -109,10 +110,23 @@ func Run(c Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Real inputs from the job's dataset when it is there, else synthetic ones of the same shapes.
+	inputs := func(m vqa.ModelInfo, b int) ([]Input, error) { return Inputs(m, mf.ImageSize, mf.Features, b) }
+	rep.Inputs = fmt.Sprintf("synthetic deterministic inputs of the models' shapes (audio %d s; dataset %s absent)", AudioSeconds, c.Dataset)
+	manifest := c.Dataset
+	if manifest != "" && !filepath.IsAbs(manifest) {
+		manifest = filepath.Join(c.Root, manifest)
+	}
+	if man, err := vqa.LoadManifest(manifest); err == nil {
+		inputs = func(m vqa.ModelInfo, b int) ([]Input, error) { return DataInputs(m, man, mf.ImageSize, mf.Features, b) }
+		rep.Inputs = fmt.Sprintf("the first items of %s (real images, spoken and written questions; synthetic image features for the VQA models)", c.Dataset)
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
 	for _, m := range models {
 		for _, b := range c.Batches {
 			logf("%s %s batch %d", m.Kind, m.Variant, b)
-			rep.Rows = append(rep.Rows, measureRow(dir, m, mf, b, rep.Threads, c.Runs, hasGPU))
+			rep.Rows = append(rep.Rows, measureRow(dir, m, inputs, b, rep.Threads, c.Runs, hasGPU))
 		}
 	}
 	rep.Checks = jobChecks(c, hasGPU, logf)
@@ -135,9 +149,9 @@ func readModelsFile(dir string) (vqa.ModelsFile, error) {
 	return mf, nil
 }
 
-func measureRow(dir string, m vqa.ModelInfo, mf vqa.ModelsFile, batch, threads, runs int, hasGPU bool) Row {
+func measureRow(dir string, m vqa.ModelInfo, makeInputs func(vqa.ModelInfo, int) ([]Input, error), batch, threads, runs int, hasGPU bool) Row {
 	row := Row{Kind: m.Kind, Variant: m.Variant, Batch: batch}
-	inputs, err := Inputs(m, mf.ImageSize, mf.Features, batch)
+	inputs, err := makeInputs(m, batch)
 	if err != nil {
 		row.Error = err.Error()
 		return row

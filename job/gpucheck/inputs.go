@@ -154,3 +154,63 @@ func splitComma(s string) []string {
 	}
 	return out
 }
+
+// DataInputs returns inputs built from the first batch items of a dataset split (cycling when it has fewer):
+// real images, real spoken questions (zero-padded to the longest, with their true lengths) and real
+// tokenised questions. VQA models also need image features, which stay synthetic (Inputs): they would
+// otherwise depend on which image model ran first.
+func DataInputs(m vqa.ModelInfo, man *vqa.Manifest, imageSize, features, batch int) ([]Input, error) {
+	if len(man.Items) == 0 {
+		return nil, fmt.Errorf("dataset in %s has no items", man.Dir)
+	}
+	items := make([]vqa.Item, batch)
+	for i := range items {
+		items[i] = man.Items[i%len(man.Items)]
+	}
+	n := int64(batch)
+	switch m.Kind {
+	case vqa.KindImage:
+		var data []float32
+		var shape []int64
+		for _, it := range items {
+			img, s, err := vqa.LoadImage(man.ImagePath(it))
+			if err != nil {
+				return nil, err
+			}
+			if shape != nil && fmt.Sprint(s) != fmt.Sprint(shape) {
+				return nil, fmt.Errorf("%s: shape %v, earlier images %v", man.ImagePath(it), s, shape)
+			}
+			shape, data = s, append(data, img...)
+		}
+		return []Input{{Name: "image", Shape: append([]int64{n}, shape...), F32: data}}, nil
+	case vqa.KindASR:
+		clips := make([][]float32, batch)
+		longest := 0
+		for i, it := range items {
+			a, err := vqa.LoadWAV(man.AudioPath(it))
+			if err != nil {
+				return nil, err
+			}
+			clips[i], longest = a, max(longest, len(a))
+		}
+		audio := make([]float32, batch*longest)
+		lengths := make([]int64, batch)
+		for i, a := range clips {
+			copy(audio[i*longest:], a)
+			lengths[i] = int64(len(a))
+		}
+		return []Input{{Name: "audio", Shape: []int64{n, int64(longest)}, F32: audio}, {Name: "lengths", Shape: []int64{n}, I64: lengths}}, nil
+	case vqa.KindVQA:
+		in, err := Inputs(m, imageSize, features, batch)
+		if err != nil {
+			return nil, err
+		}
+		toks := make([]int64, 0, batch*vqa.QuestionLen)
+		for _, it := range items {
+			toks = append(toks, vqa.Tokenize(it.Question)...)
+		}
+		in[1].I64 = toks
+		return in, nil
+	}
+	return nil, fmt.Errorf("model %s %s: unknown kind", m.Kind, m.Variant)
+}
