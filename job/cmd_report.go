@@ -17,6 +17,7 @@ func cmdReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	run := fs.String("run", "", "run directory (runs/ID)")
 	out := fs.String("o", "", "output directory (default RUN/report)")
+	prof := fs.String("profile", "", "a `jellybean profile` output directory: compare its message sizes with the bytes measured per edge")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,7 +27,7 @@ func cmdReport(args []string) error {
 	if *out == "" {
 		*out = filepath.Join(*run, "report")
 	}
-	path, err := report.Write(*run, *out)
+	path, err := report.Write(*run, *prof, *out)
 	if err != nil {
 		return err
 	}

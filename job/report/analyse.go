@@ -32,6 +32,20 @@ type LinkRow struct {
 	Compression         float64 // raw / wire
 }
 
+// EdgeRow compares the bytes per item measured on a stage-to-stage edge with the profiled message size
+// (the optimizer's communication model).
+type EdgeRow struct {
+	From, To, Variant           string
+	Items                       int64
+	RawKB, WireKB               float64 // measured per item (framing included)
+	ProfileRawKB, ProfileZstdKB float64
+	Ratio                       float64 // measured raw / profiled raw
+	Explanation                 string
+}
+
+// EdgeTolerance is how far measured bytes per item may be from the profile before it is explained.
+const EdgeTolerance = 0.10
+
 // Analysis is the pure comparison the page shows.
 type Analysis struct {
 	Job                 string
@@ -42,6 +56,7 @@ type Analysis struct {
 	ThroughputNote      string
 	Stages              []StageRow
 	Links               []LinkRow
+	Edges               []EdgeRow // only when a profile was loaded
 	BytesRaw, BytesWire int64
 	Latency             []float64 // ms, sorted
 	LatencyPercentiles  [][2]float64
@@ -133,6 +148,15 @@ func Analyse(r *Run) *Analysis {
 		a.Links = append(a.Links, lr)
 	}
 
+	if r.Messages != nil {
+		a.Edges = compareEdges(r, rankStage)
+		for _, e := range a.Edges {
+			if e.Explanation != "" {
+				a.Findings = append(a.Findings, fmt.Sprintf("Edge %s → %s: %s", e.From, e.To, e.Explanation))
+			}
+		}
+	}
+
 	for _, q := range []float64{50, 75, 90, 99} {
 		if v, ok := s.LatencyMs[fmt.Sprintf("p%g", q)]; ok {
 			a.LatencyPercentiles = append(a.LatencyPercentiles, [2]float64{q, v})
@@ -207,4 +231,52 @@ func Percentile(sorted []float64, q float64) float64 {
 	}
 	i := int(math.Ceil(q/100*float64(len(sorted)))) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// compareEdges sums the links between the ranks of each pair of stages and divides by the items the
+// receiving stage handled; edges the profile does not know (acknowledgements, control) are left out.
+func compareEdges(r *Run, rankStage map[int]string) []EdgeRow {
+	variant := map[string]string{}
+	items := map[string]int64{}
+	for _, st := range r.Plan.Stages {
+		variant[st.Name] = st.Variant
+	}
+	for _, st := range r.Summary.Stages {
+		items[st.Name] = st.Items
+	}
+	type key struct{ from, to string }
+	raw, wire := map[key]int64{}, map[key]int64{}
+	var order []key
+	for _, l := range r.Summary.Links {
+		k := key{rankStage[l.Src], rankStage[l.Dst]}
+		if _, seen := raw[k]; !seen {
+			order = append(order, k)
+		}
+		raw[k] += l.BytesRaw
+		wire[k] += l.BytesWire
+	}
+	var rows []EdgeRow
+	for _, k := range order {
+		v := variant[k.from]
+		if v == "" {
+			v = "default"
+		}
+		pm, ok := r.Messages[[3]string{k.from, k.to, v}]
+		n := items[k.to]
+		if !ok || n == 0 || pm.RawKB == 0 {
+			continue
+		}
+		e := EdgeRow{From: k.from, To: k.to, Variant: v, Items: n, RawKB: float64(raw[k]) / float64(n) / 1024,
+			WireKB: float64(wire[k]) / float64(n) / 1024, ProfileRawKB: pm.RawKB, ProfileZstdKB: pm.ZstdKB}
+		e.Ratio = e.RawKB / e.ProfileRawKB
+		if math.Abs(e.Ratio-1) > EdgeTolerance {
+			why := "the profiled items differ in size from this run's (e.g. longer utterances), or the profile was taken for another variant"
+			if e.Ratio > 1 && (e.RawKB-e.ProfileRawKB)*1024 < 64 {
+				why = "the runner's per-message framing (names, shapes) is large next to such a small tensor"
+			}
+			e.Explanation = fmt.Sprintf("%.2f KB per item measured vs %.2f KB profiled (%.0f%%): %s.", e.RawKB, e.ProfileRawKB, 100*e.Ratio, why)
+		}
+		rows = append(rows, e)
+	}
+	return rows
 }

@@ -136,3 +136,50 @@ func copyFixture(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestEdgesAgainstProfile compares a real run across emulated tiers (edge 100 Mbit/s, cloud 1 Gbit/s,
+// compression on) with a real profile of the same models: every data edge is within 10 % of the profiled
+// size, and compression shows on the wire.
+func TestEdgesAgainstProfile(t *testing.T) {
+	r, err := Load("testdata/tiers-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.LoadProfile("testdata/profile"); err != nil {
+		t.Fatal(err)
+	}
+	a := Analyse(r)
+	got := map[string]EdgeRow{}
+	for _, e := range a.Edges {
+		got[e.From+"→"+e.To] = e
+	}
+	for _, edge := range []string{"ReadImage→ImageFeatures", "ReadSpeech→SpeechRecognition", "ImageFeatures→VQA", "SpeechRecognition→VQA"} {
+		e, ok := got[edge]
+		if !ok {
+			t.Errorf("edge %s missing from %v", edge, a.Edges)
+			continue
+		}
+		if e.Ratio < 0.9 || e.Ratio > 1.1 || e.Explanation != "" {
+			t.Errorf("%s: measured %.3f KB vs profiled %.3f KB (ratio %.3f, %q)", edge, e.RawKB, e.ProfileRawKB, e.Ratio, e.Explanation)
+		}
+	}
+	if e := got["ReadImage→ImageFeatures"]; e.WireKB >= e.RawKB*0.9 {
+		t.Errorf("images travelled uncompressed: %.1f KB wire vs %.1f raw", e.WireKB, e.RawKB)
+	}
+	// A profile far off the run is explained.
+	r.Messages[[3]string{"ReadSpeech", "SpeechRecognition", "default"}] = ProfiledMessage{RawKB: 60, ZstdKB: 30}
+	for _, e := range Analyse(r).Edges {
+		if e.From == "ReadSpeech" && !strings.Contains(e.Explanation, "profiled items differ in size") {
+			t.Errorf("off profile not explained: %+v", e)
+		}
+	}
+}
+
+func TestLoadProfileErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "message_sizes.csv"), []byte("A,B,default,default,1.5\nA,C,default,default,x\n"), 0o644)
+	r := &Run{}
+	if err := r.LoadProfile(dir); err == nil || !strings.Contains(err.Error(), "message_sizes.csv: line 2") {
+		t.Fatalf("bad KB: %v", err)
+	}
+}

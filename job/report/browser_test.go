@@ -15,16 +15,7 @@ import (
 // the comparison is exercised) and loads it in headless chromium: the page's own script reports whether
 // every chart decoded, and the dumped DOM must hold the tables and explanations.
 func TestReportInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Fatal("chromium not found: install it with `apt-get install -y chromium` (the report test loads the page in a headless browser)")
-	}
+	browser := findBrowser(t)
 	run := copyFixture(t)
 	f, err := os.OpenFile(filepath.Join(run, "plan.toml"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -37,22 +28,11 @@ func TestReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	page, err := Write(run, out)
+	page, err := Write(run, "", out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=5000", "--dump-dom", "file://"+page)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	d := string(dom)
+	d := dumpDOM(t, browser, page)
 	checks := []struct{ what, re string }{
 		{"every chart decoded in the browser", `images decoded: 4/4`},
 		{"throughput", `id="throughput">110\.7 items/s`},
@@ -77,4 +57,48 @@ func TestReportInChromium(t *testing.T) {
 	if t.Failed() {
 		t.Logf("DOM:\n%s", d)
 	}
+}
+
+// TestTiersReportInChromium renders a real run across emulated tiers with a real profile's message sizes.
+func TestTiersReportInChromium(t *testing.T) {
+	browser := findBrowser(t)
+	page, err := Write("testdata/tiers-run", "testdata/profile", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dumpDOM(t, browser, page)
+	for _, re := range []string{`images decoded: 4/4`, `<table id="edges">`, `<td>ReadSpeech → SpeechRecognition</td><td>default</td><td>400</td>`,
+		`<td>ImageFeatures → VQA</td><td>res64</td>`} {
+		if !regexp.MustCompile(re).MatchString(d) {
+			t.Errorf("page lacks %s", re)
+		}
+	}
+}
+
+func findBrowser(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: install it with `apt-get install -y chromium` (the report test loads the page in a headless browser)")
+	return ""
+}
+
+// dumpDOM loads page in headless chromium (scripts run for up to 5 s of virtual time) and returns the DOM.
+func dumpDOM(t *testing.T, browser, page string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
+		"--virtual-time-budget=5000", "--dump-dom", "file://"+page)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	return string(dom)
 }

@@ -11,10 +11,17 @@ import (
 
 // Write renders the report of the run in runDir into outDir: index.html (self-contained: the charts are
 // embedded as data: URLs) and the same charts as PNG files beside it. It returns the page's path.
-func Write(runDir, outDir string) (string, error) {
+// profileDir, when not empty, is a `jellybean profile` output whose message sizes are compared with the
+// bytes measured per edge.
+func Write(runDir, profileDir, outDir string) (string, error) {
 	r, err := Load(runDir)
 	if err != nil {
 		return "", err
+	}
+	if profileDir != "" {
+		if err := r.LoadProfile(profileDir); err != nil {
+			return "", err
+		}
 	}
 	a := Analyse(r)
 	charts, err := Charts(a)
@@ -90,6 +97,11 @@ Bytes between ranks: {{mb .A.BytesRaw}} MB raw, {{mb .A.BytesWire}} MB on the wi
 <table id="links"><tr><th>#</th><th>rank → rank</th><th>messages</th><th>raw MB</th><th>wire MB</th><th>compression (raw/wire)</th></tr>
 {{range $i, $l := .A.Links}}<tr><td>{{inc $i}}</td><td>{{$l.Label}}</td><td>{{$l.Messages}}</td><td>{{mb $l.BytesRaw}}</td><td>{{mb $l.BytesWire}}</td><td>{{f2 $l.Compression}}</td></tr>
 {{end}}</table>
+
+{{if .A.Edges}}<h2>Bytes per item: measured vs profiled</h2>
+<table id="edges"><tr><th>edge</th><th>variant</th><th>items</th><th>measured raw KB/item</th><th>profiled raw KB</th><th>measured/profiled</th><th>measured wire KB/item</th><th>profiled zstd KB</th></tr>
+{{range .A.Edges}}<tr{{if .Explanation}} class="off"{{end}}><td>{{.From}} → {{.To}}</td><td>{{.Variant}}</td><td>{{.Items}}</td><td>{{f2 .RawKB}}</td><td>{{f2 .ProfileRawKB}}</td><td>{{pct .Ratio}}</td><td>{{f2 .WireKB}}</td><td>{{f2 .ProfileZstdKB}}</td></tr>
+{{end}}</table>{{end}}
 
 <h2>Latency</h2>
 <table id="latency"><tr>{{range .A.LatencyPercentiles}}<th>p{{index . 0}}</th>{{end}}</tr>

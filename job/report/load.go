@@ -84,6 +84,50 @@ type Run struct {
 	Plan    *plan.Plan
 	Eval    *Eval     // nil when eval.json is absent
 	Latency []float64 // end-to-end milliseconds per item, from timing/*.csv (sorted)
+	// Messages are the profiled message sizes (from `jellybean profile`), keyed by from/to/from-variant;
+	// nil unless LoadProfile was called.
+	Messages map[[3]string]ProfiledMessage
+}
+
+// ProfiledMessage is one edge's profiled size per item, in KB (1024 bytes).
+type ProfiledMessage struct{ RawKB, ZstdKB float64 }
+
+// LoadProfile reads message_sizes.csv and message_sizes_zstd.csv (the original's layout
+// `from,to,from_variant,to_variant,KB`) from a profile directory into r.Messages.
+func (r *Run) LoadProfile(dir string) error {
+	r.Messages = map[[3]string]ProfiledMessage{}
+	for i, name := range []string{"message_sizes.csv", "message_sizes_zstd.csv"} {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			if i == 1 && errors.Is(err, os.ErrNotExist) {
+				continue // the original's folders have no compressed sizes
+			}
+			return err
+		}
+		cr := csv.NewReader(f)
+		cr.FieldsPerRecord = 5
+		recs, err := cr.ReadAll()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for line, rec := range recs {
+			kb, err := strconv.ParseFloat(rec[4], 64)
+			if err != nil || kb < 0 {
+				return fmt.Errorf("%s: line %d: KB %q is not a size", path, line+1, rec[4])
+			}
+			k := [3]string{rec[0], rec[1], rec[2]}
+			m := r.Messages[k]
+			if i == 0 {
+				m.RawKB = kb
+			} else {
+				m.ZstdKB = kb
+			}
+			r.Messages[k] = m
+		}
+	}
+	return nil
 }
 
 // Load reads a run directory; errors name the file (and line) at fault.
