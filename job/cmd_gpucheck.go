@@ -23,6 +23,7 @@ func runGPUCheck(args []string) error {
 	dataset := fs.String("dataset", "workloads/vqa/data/test/manifest.jsonl", "dataset manifest for the job checks")
 	items := fs.Int("items", 16, "items the mixed job processes")
 	basePort := fs.Int("base-port", 0, "ranks of the job checks listen on this port + slot (0 = the default plan's)")
+	extra := fs.String("extra", "", "also time every *.onnx in `DIR` (float32 inputs, free batch dimension only)")
 	jsonOut := fs.String("json", "gpucheck.json", "write the report as JSON to `FILE` (\"\" = don't)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,7 +47,7 @@ func runGPUCheck(args []string) error {
 		return err
 	}
 	rep, err := gpucheck.Run(gpucheck.Config{Root: root, ModelsDir: vqa.DefaultModelsDir, Binary: self, Dataset: *dataset,
-		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items, BasePort: *basePort,
+		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items, BasePort: *basePort, ExtraDir: *extra,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "gpucheck: "+f+"\n", a...) }})
 	if err != nil {
 		return err

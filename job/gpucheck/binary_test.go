@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jellybean/job/gpu"
+	"jellybean/job/onnx"
 	"jellybean/workloads/vqa"
 )
 
@@ -215,3 +216,39 @@ func TestDataInputs(t *testing.T) {
 		t.Error("empty dataset accepted")
 	}
 }
+
+// An extra model is timed from its declared shapes alone; a model with an int64 input is refused.
+func TestExtraModels(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(repoRoot(), vqa.DefaultModelsDir)
+	data, err := os.ReadFile(filepath.Join(src, "image_res16.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tiny.onnx"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := onnxInit(); err != nil {
+		t.Fatal(err)
+	}
+	models, err := ExtraModels(dir)
+	if err != nil || len(models) != 1 || models[0].Variant != "tiny" {
+		t.Fatalf("ExtraModels = %+v, %v", models, err)
+	}
+	row := measureRow(src, models[0], extraInputs, 2, 1, 2, false)
+	if row.Error != "" || row.CPUms <= 0 || row.Scale <= 0 {
+		t.Fatalf("row %+v", row)
+	}
+	vqaModel, err := os.ReadFile(filepath.Join(src, "vqa_res16.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "withint.onnx"), vqaModel, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExtraModels(dir); err == nil || !strings.Contains(err.Error(), "withint.onnx") {
+		t.Fatalf("want an error naming withint.onnx, got %v", err)
+	}
+}
+
+func onnxInit() (string, error) { return onnx.Init() }

@@ -24,7 +24,8 @@ type Config struct {
 	Threads   int // CPU intra-op threads (0 = all cores)
 	Runs      int // timed runs per measurement (after 2 warm-up runs)
 	JobItems  int
-	BasePort  int // ranks listen on BasePort+slot (0 = the default plan's)
+	ExtraDir  string // optional folder of further *.onnx models to time (see ExtraModels)
+	BasePort  int    // ranks listen on BasePort+slot (0 = the default plan's)
 	Logf      func(format string, a ...any)
 }
 
@@ -127,6 +128,18 @@ func Run(c Config) (*Report, error) {
 		for _, b := range c.Batches {
 			logf("%s %s batch %d", m.Kind, m.Variant, b)
 			rep.Rows = append(rep.Rows, measureRow(dir, m, inputs, b, rep.Threads, c.Runs, hasGPU))
+		}
+	}
+	if c.ExtraDir != "" {
+		extra, err := ExtraModels(c.ExtraDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range extra {
+			for _, b := range c.Batches {
+				logf("extra model %s batch %d", m.Variant, b)
+				rep.Rows = append(rep.Rows, measureRow(dir, m, extraInputs, b, rep.Threads, c.Runs, hasGPU))
+			}
 		}
 	}
 	rep.Checks = jobChecks(c, hasGPU, logf)

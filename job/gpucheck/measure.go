@@ -31,7 +31,10 @@ func openModel(dir string, info vqa.ModelInfo, device string, threads int) (*mod
 		return nil, err
 	}
 	defer opts.Destroy()
-	path := filepath.Join(dir, info.File)
+	path := info.File
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
 	s, err := ort.NewDynamicAdvancedSession(path, info.Inputs, info.Outputs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", path, device, err)

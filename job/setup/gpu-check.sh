@@ -58,12 +58,36 @@ cudalibs=$(JELLYBEAN_ORT_CUDA_DIR=$ortdir job/setup/fetch-onnxruntime-cuda.sh) |
 export LD_LIBRARY_PATH=$ortdir${cudalibs:+:$cudalibs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 say "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 
-# 4. Host facts, then the check (its own SIGTERM step aborts a running job through its CUDA rank).
+# 4. A random-weight ResNet-50 at 3x448x448 (features, fc removed), exported here with the host's PyTorch,
+#    so the table also holds the model the issue's 10x figure refers to (our shipped models are tiny).
+extra=()
+mkdir -p "$stash/extra"
+if [ -f "$stash/extra/resnet50_448.onnx" ] || python3 - "$stash/extra/resnet50_448.onnx" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+m = torchvision.models.resnet50(weights=None)
+m.fc = torch.nn.Identity()
+m.eval()
+x = torch.randn(1, 3, 448, 448)
+kw = dict(input_names=["image"], output_names=["features"], opset_version=17,
+          dynamic_axes={"image": {0: "n"}, "features": {0: "n"}})
+try:
+    torch.onnx.export(m, x, sys.argv[1], dynamo=False, **kw)
+except TypeError:  # a torch without the dynamo switch
+    torch.onnx.export(m, x, sys.argv[1], **kw)
+PY
+then
+  extra=(--extra "$stash/extra")
+else
+  say "could not export ResNet-50 with python3 (torch, torchvision); timing the shipped models only"
+fi
+
+# 5. Host facts, then the check (its own SIGTERM step aborts a running job through its CUDA rank).
 say "host $(hostname), $(nproc) CPUs, $(ldd --version | head -1), $(uname -r), $(date -u +%FT%TZ)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 bin/jellybean devices
 status=0
-timeout 290 bin/jellybean gpucheck --json "$results/gpucheck.json" "$@" > "$results/gpucheck.md" || status=$?
+timeout 290 bin/jellybean gpucheck --json "$results/gpucheck.json" --dataset "$dataset" "${extra[@]}" "$@" > "$results/gpucheck.md" || status=$?
 cat "$results/gpucheck.md"
 [ "$status" -eq 0 ] || say "gpucheck exited with status $status (124 = over the 290 s limit)"
 exit "$status"
