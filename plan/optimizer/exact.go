@@ -46,7 +46,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	var roots []rooted
 	for _, c := range combos {
 		s.setCombo(c)
-		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
+		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.windowBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
@@ -67,26 +67,56 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		finished = !s.timeout
 		s.timeout, s.guided = false, false
 	}
-	// Phase 2: the complete branch and bound, cheapest unit costs first.
+	// Phase 2: the complete branch and bound, best first over (combination, tier window) pairs. Every plan
+	// lies in the window of its per-stage least tiers (see windowBound), so searching every window of every
+	// combination is complete; visiting them by bound lets the proven bound rise as the cheap ones close.
 	if opt.TimeLimit > 0 {
 		s.deadline = start.Add(opt.TimeLimit)
 	}
-	s.openLB = math.Inf(1)
-	for _, r := range roots {
+	type boxed struct {
+		c      int
+		lo, hi []int
+		lb     float64
+	}
+	var boxes []boxed
+	for ci, r := range roots {
 		if math.IsInf(r.lb, 1) || finished {
 			continue
 		}
-		if s.timeUp() {
-			s.openLB = math.Min(s.openLB, r.lb)
+		s.setCombo(r.c)
+		if debugNoWindows {
+			boxes = append(boxes, boxed{ci, nil, nil, r.lb})
 			continue
 		}
-		s.setCombo(r.c)
+		s.windows(0, func(lo, hi []int) {
+			lb := math.Max(r.lb, math.Max(s.restLBIn(0, lo, hi), s.lpBoundIn(0, lo, hi)))
+			if !math.IsInf(lb, 1) {
+				boxes = append(boxes, boxed{ci, append([]int(nil), lo...), append([]int(nil), hi...), lb})
+			}
+		})
+	}
+	sort.SliceStable(boxes, func(i, j int) bool { return boxes[i].lb < boxes[j].lb })
+	s.openLB = math.Inf(1)
+	current := -1
+	for _, b := range boxes {
+		if b.lb >= s.best*(1-relTol) {
+			continue
+		}
+		if s.timeUp() {
+			s.openLB = math.Min(s.openLB, b.lb)
+			continue
+		}
+		if b.c != current {
+			s.setCombo(roots[b.c].c)
+			current = b.c
+		}
+		s.wlo, s.whi = b.lo, b.hi
 		outer := s.openLB
 		s.openLB = math.Inf(1)
 		s.dfs(0, 0)
-		// Within one combination the root bound holds for every subtree, so the open bounds of this
-		// combination can be raised to it.
-		s.openLB = math.Min(outer, math.Max(s.openLB, r.lb))
+		// The box's root bound holds for every subtree of it, so its open bounds can be raised to it.
+		s.openLB = math.Min(outer, math.Max(s.openLB, b.lb))
+		s.wlo, s.whi = nil, nil
 	}
 	if s.bestSol == nil {
 		if s.timeout {
@@ -142,6 +172,8 @@ type exactSearch struct {
 	openLB  float64
 	memo    map[string]float64
 	timeout bool
+
+	wlo, whi []int // per node: the tier window of the box being searched (nil: none)
 }
 
 const relTol = 1e-9
@@ -381,12 +413,21 @@ func (s *exactSearch) emitVertices(v int, used []int, counts []int, covered, pri
 
 // minCover is the cheapest placement of v alone on the available classes, with communication from
 // unplaced inputs bounded by 0 (memoised on availability).
-func (s *exactSearch) minCover(v int) float64 {
-	floor := s.tierFloor(v)
+func (s *exactSearch) minCover(v int) float64 { return s.minCoverIn(v, 0, math.MaxInt) }
+
+// minCoverIn is minCover with v confined to tiers lo..hi.
+func (s *exactSearch) minCoverIn(v, lo, hi int) float64 {
+	floor := max(s.tierFloor(v), lo)
 	var key strings.Builder
 	key.WriteString(strconv.Itoa(v))
 	key.WriteByte('/')
 	key.WriteString(strconv.Itoa(floor))
+	key.WriteByte('-')
+	top := 0
+	for _, cl := range s.classes {
+		top = max(top, cl.Tier)
+	}
+	key.WriteString(strconv.Itoa(min(hi, top)))
 	for _, a := range s.avail {
 		key.WriteByte(',')
 		key.WriteString(strconv.Itoa(a))
@@ -406,7 +447,7 @@ func (s *exactSearch) minCover(v int) float64 {
 	}
 	unit := make([]float64, len(s.classes))
 	for c := range s.classes {
-		if s.classes[c].Tier < floor {
+		if s.classes[c].Tier < floor || s.classes[c].Tier > hi {
 			unit[c] = math.Inf(1)
 		} else {
 			unit[c] = s.unitComm(v, c)
@@ -426,14 +467,21 @@ func (s *exactSearch) minCover(v int) float64 {
 	return best
 }
 
-// restLB bounds the cost of the nodes order[d:] (each placed alone on what is left).
-func (s *exactSearch) restLB(d int) float64 {
+// restLB bounds the cost of the nodes order[d:] (each placed alone on what is left, in the current box).
+func (s *exactSearch) restLB(d int) float64 { return s.restLBIn(d, s.wlo, s.whi) }
+
+// restLBIn is restLB with stage v confined to tiers lo[v]..hi[v] (nil: unconfined).
+func (s *exactSearch) restLBIn(d int, lo, hi []int) float64 {
 	lb := 0.0
 	for _, v := range s.order[d:] {
 		if s.p.IsSource[v] {
 			continue
 		}
-		lb += s.minCover(v)
+		if lo != nil {
+			lb += s.minCoverIn(v, lo[v], hi[v])
+		} else {
+			lb += s.minCover(v)
+		}
 		if math.IsInf(lb, 1) {
 			return lb
 		}
@@ -455,7 +503,7 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	useLP := s.unplacedAfter(d) >= 2 && !debugNoLP
 	if useLP {
 		// Later stages share the remaining workers: the LP over them (v unplaced) is usually stronger.
-		rest = math.Max(rest, s.lpBound(d+1))
+		rest = math.Max(rest, s.boxBound(d+1))
 	}
 	if math.IsInf(rest, 1) {
 		return
@@ -463,15 +511,18 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	// The LP bound covers this whole subtree; it is worth its cost only while ≥ 2 stages are unplaced.
 	here := costSoFar
 	if useLP {
-		here = math.Max(here, costSoFar+s.lpBound(d))
+		here = math.Max(here, costSoFar+s.boxBound(d))
 		if here >= s.best*(1-relTol) {
 			return
 		}
 	}
 	unit := make([]float64, len(s.classes))
-	floor := s.tierFloor(v)
+	floor, ceil := s.tierFloor(v), math.MaxInt
+	if s.wlo != nil {
+		floor, ceil = max(floor, s.wlo[v]), s.whi[v]
+	}
 	for c := range s.classes {
-		if s.classes[c].Tier < floor {
+		if s.classes[c].Tier < floor || s.classes[c].Tier > ceil {
 			unit[c] = math.Inf(1)
 		} else {
 			unit[c] = s.unitComm(v, c)
@@ -490,6 +541,14 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	if !math.IsInf(open, 1) {
 		s.openLB = math.Min(s.openLB, math.Max(here, costSoFar+open+rest))
 	}
+}
+
+// boxBound is the LP bound on order[d:] inside the current box (the plain LP outside phase 2).
+func (s *exactSearch) boxBound(d int) float64 {
+	if s.wlo != nil {
+		return s.lpBoundIn(d, s.wlo, s.whi)
+	}
+	return s.lpBound(d)
 }
 
 // unplacedAfter counts the non-source stages after position d of the order.
@@ -572,4 +631,4 @@ func (s *Solution) String() string {
 }
 
 // Switches for tests that cross-check the bounds against each other.
-var debugNoLP, debugNoMemo bool
+var debugNoLP, debugNoMemo, debugNoWindows bool

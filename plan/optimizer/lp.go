@@ -24,6 +24,20 @@ const lpEps = 1e-9
 // solveLP minimises c·x subject to rows and x ≥ 0. ok is false when infeasible (or on numerical trouble,
 // which callers treat as "no bound", never as a proof).
 func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
+	obj, x, st := solveLPStatus(c, rows)
+	return obj, x, st == lpOptimal
+}
+
+type lpStatus int
+
+const (
+	lpOptimal    lpStatus = iota
+	lpInfeasible          // phase I ended with a positive sum of artificials
+	lpTrouble             // unbounded or out of iterations: no conclusion
+)
+
+// solveLPStatus is solveLP telling a proven infeasibility apart from numerical trouble.
+func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpStatus) {
 	n, m := len(c), len(rows)
 	nSlack, nArt := 0, 0
 	for i := range rows {
@@ -91,10 +105,10 @@ func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
 		}
 	}
 	if !simplexLoop(tab, basis, nil) {
-		return 0, nil, false
+		return 0, nil, lpTrouble
 	}
 	if -tab[m][N] > 1e-7*(1+maxRHS(rows)) {
-		return 0, nil, false // infeasible
+		return 0, nil, lpInfeasible
 	}
 	// Drive remaining artificial basics out where possible.
 	for i := range m {
@@ -121,7 +135,7 @@ func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
 		}
 	}
 	if !simplexLoop(tab, basis, isArt) {
-		return 0, nil, false
+		return 0, nil, lpTrouble
 	}
 	x = make([]float64, n)
 	for i, b := range basis {
@@ -129,7 +143,7 @@ func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
 			x[b] = tab[i][N]
 		}
 	}
-	return -tab[m][N], x, true
+	return -tab[m][N], x, lpOptimal
 }
 
 func maxRHS(rows []lpRow) float64 {

@@ -100,6 +100,9 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 		if !any {
+			if lo != nil {
+				return math.Inf(1) // nothing in v's tier window can serve it: the window holds no plan
+			}
 			return math.Inf(-1)
 		}
 	}
@@ -112,6 +115,9 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 		mc := s.minCover(v)
+		if lo != nil {
+			mc = s.minCoverIn(v, lo[v], hi[v])
+		}
 		if math.IsInf(mc, 1) {
 			return mc
 		}
@@ -158,7 +164,11 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 	}
-	obj, x, ok := solveLP(cost, rows)
+	obj, x, st := solveLPStatus(cost, rows)
+	if st == lpInfeasible && lo != nil {
+		return math.Inf(1) // no plan in this tier window
+	}
+	ok := st == lpOptimal
 	if ok && d == 0 && lo == nil && s.guided {
 		// Remember the root LP's shares: the cover search tries the classes it favours first.
 		s.lpShare = map[[2]int]float64{}
@@ -181,4 +191,69 @@ func (s *exactSearch) tierFloorPlaced(v int) int {
 		}
 	}
 	return f
+}
+
+// windowBound strengthens lpBound with the no-backward rule, which the LP's flows alone ignore: if stage u
+// feeds stage v, every tier u uses is ≤ every tier v uses, so a plan gives each stage a tier window
+// [lo, hi] with hi(u) ≤ lo(v) on every edge. The windows of windows() contain every plan's (take lo = the
+// plan's least tier per stage), so the least windowed LP (each stage's integer cover taken inside its
+// window) bounds every plan. It returns the plain lpBound when that is larger or a window gives no bound.
+func (s *exactSearch) windowBound(d int) float64 {
+	plain := s.lpBound(d)
+	if debugNoWindows {
+		return plain
+	}
+	least := math.Inf(1)
+	s.windows(d, func(lo, hi []int) {
+		least = math.Min(least, s.lpBoundIn(d, lo, hi))
+	})
+	return math.Max(plain, least)
+}
+
+// windows calls fn with every maximal tier window of the unplaced stages order[d:]: lo non-decreasing along
+// edges and at least the placed inputs' tiers, hi(u) = the least lo of u's unplaced consumers, else the top
+// tier. A plan whose least tier per stage is lo uses only tiers inside the window of lo (its consumers'
+// tiers are ≥ its own), so the windows cover every plan. fn must not keep lo or hi.
+func (s *exactSearch) windows(d int, fn func(lo, hi []int)) {
+	p := s.p
+	var nodes []int
+	unplaced := make([]bool, len(p.Nodes))
+	for _, v := range s.order[d:] {
+		if !p.IsSource[v] {
+			nodes = append(nodes, v)
+			unplaced[v] = true
+		}
+	}
+	top := 0
+	for _, cl := range s.classes {
+		top = max(top, cl.Tier)
+	}
+	lo, hi := make([]int, len(p.Nodes)), make([]int, len(p.Nodes))
+	var rec func(i int)
+	rec = func(i int) {
+		if i == len(nodes) {
+			for _, u := range nodes {
+				hi[u] = top
+				for _, w := range p.Outputs[u] {
+					if unplaced[w] {
+						hi[u] = min(hi[u], lo[w])
+					}
+				}
+			}
+			fn(lo, hi)
+			return
+		}
+		v := nodes[i]
+		f := s.tierFloorPlaced(v)
+		for _, u := range p.Inputs[v] {
+			if unplaced[u] {
+				f = max(f, lo[u])
+			}
+		}
+		for t := f; t <= top; t++ {
+			lo[v] = t
+			rec(i + 1)
+		}
+	}
+	rec(0)
 }
