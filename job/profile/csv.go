@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Latency is one model variant's measurement at one batch size.
 type Latency struct {
+	Host           string `json:"host,omitempty"` // overrides Result.Host (merged profiles of several hosts)
 	Stage, Variant string
 	Batch          int
 	Stats          Stats // ms per batch
@@ -42,22 +44,27 @@ func (r *Result) Files(dir string) ([]string, error) {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 	files := map[string][][]string{}
 	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item"}}
-	smallest := map[[2]string]Latency{}
+	smallest := map[[3]string]Latency{} // stage, variant, host
+
 	for _, l := range r.Latencies {
 		s := l.Stats
-		detail = append(detail, []string{l.Stage, r.Host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
+		host := r.Host
+		if l.Host != "" {
+			host = l.Host
+		}
+		detail = append(detail, []string{l.Stage, host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
 			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch))})
-		k := [2]string{l.Stage, l.Variant}
+		k := [3]string{l.Stage, l.Variant, host}
 		if cur, ok := smallest[k]; !ok || l.Batch < cur.Batch {
 			smallest[k] = l
 		}
 	}
 	files["latency.csv"] = detail
-	keys := make([][2]string, 0, len(smallest))
+	keys := make([][3]string, 0, len(smallest))
 	for k := range smallest {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
+	sort.Slice(keys, func(i, j int) bool { return strings.Join(keys[i][:], "\x00") < strings.Join(keys[j][:], "\x00") })
 	for name, pick := range map[string]func(Stats) float64{
 		"execution_profile.csv":     func(s Stats) float64 { return s.Median },
 		"execution_profile_p50.csv": func(s Stats) float64 { return s.P50 },
@@ -67,7 +74,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 		var rows [][]string
 		for _, k := range keys {
 			l := smallest[k]
-			rows = append(rows, []string{l.Stage, r.Host, l.Variant, f(pick(l.Stats) / float64(l.Batch))})
+			rows = append(rows, []string{l.Stage, k[2], l.Variant, f(pick(l.Stats) / float64(l.Batch))})
 		}
 		files[name] = rows
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"jellybean/job/launch"
 	"jellybean/job/onnx"
 	"jellybean/workloads/vqa"
 )
@@ -114,4 +115,36 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
+}
+
+func TestSSHCommand(t *testing.T) {
+	o := launch.SSHOptions{Port: 2222, Identity: "/k/id", Extra: []string{"-F", "none"}}
+	client, args := SSHCommand(o, "/src/jelly bean", "10.0.0.2", []string{"--batch", "1,8"})
+	want := "-o BatchMode=yes -o ConnectTimeout=10 -p 2222 -i /k/id -F none -- 10.0.0.2 " +
+		"cd '/src/jelly bean' && bin/jellybean profile --batch 1,8 --host 10.0.0.2 --json"
+	if client != "ssh" || strings.Join(args, " ") != want {
+		t.Fatalf("%s %q\nwant ssh %q", client, strings.Join(args, " "), want)
+	}
+	o = launch.SSHOptions{Client: "myssh", RemoteRoot: "/r", RemoteBinary: "/opt/jb", RemoteORTLib: "/lib/o.so"}
+	_, args = SSHCommand(o, "/ignored", "h", nil)
+	if got := args[len(args)-1]; got != "cd /r && JELLYBEAN_ORT_LIB=/lib/o.so /opt/jb profile --host h --json" {
+		t.Fatalf("remote command %q", got)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := &Result{Host: "a", Latencies: []Latency{{Stage: "S", Variant: "v", Batch: 1}}, Messages: []Message{{From: "X", RawKB: 1}}}
+	b := &Result{Host: "b", Latencies: []Latency{{Stage: "S", Variant: "v", Batch: 1}}, Messages: []Message{{From: "Y"}}}
+	m := Merge([]*Result{a, b})
+	if len(m.Latencies) != 2 || m.Latencies[0].Host != "a" || m.Latencies[1].Host != "b" || len(m.Messages) != 1 || m.Messages[0].From != "X" {
+		t.Fatalf("%+v", m)
+	}
+	dir := t.TempDir()
+	if _, err := m.Files(dir); err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, filepath.Join(dir, "execution_profile.csv"))
+	if len(rows) != 2 || rows[0][1] != "a" || rows[1][1] != "b" {
+		t.Fatalf("one row per host expected: %v", rows)
+	}
 }
