@@ -36,19 +36,19 @@ rm -f /tmp/gpu-bundle-fetch.$$
 
 # 2. Binaries. jellybean needs cgo (onnxruntime_go dlopens ONNX Runtime), so it links glibc dynamically:
 #    it runs on any host whose glibc is at least the newest symbol version it asks for (printed below).
-say "building bin/jellybean and the static unzstd"
-go build -o bin/jellybean ./job
-CGO_ENABLED=0 go build -o bin/unzstd ./job/setup/unzstd
-glibc=$(objdump -T bin/jellybean 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
-say "bin/jellybean needs ${glibc:-an unknown} glibc (the GPU hosts have Python 3.12.3, i.e. probably Ubuntu 24.04 with glibc 2.39; gpu-check.sh prints theirs); this machine: $(ldd --version | head -1)"
-file bin/unzstd 2>/dev/null | grep -q 'statically linked' || say "warning: bin/unzstd is not reported as statically linked"
-
-# 3. The pieces.
+# Built into the bundle folder, not bin/: other work in this checkout may rebuild bin/jellybean meanwhile.
+say "building jellybean and the static unzstd"
 rm -rf "$out"
 mkdir -p "$out/pieces"
 p=$out/pieces
-zstd -q -19 -f -o "$p/jellybean.zst" bin/jellybean
-cp bin/unzstd "$p/unzstd"
+go build -o "$out/jellybean" ./job
+CGO_ENABLED=0 go build -o "$p/unzstd" ./job/setup/unzstd
+glibc=$(objdump -T "$out/jellybean" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
+say "jellybean needs ${glibc:-an unknown} glibc (the GPU hosts have Python 3.12.3, i.e. probably Ubuntu 24.04 with glibc 2.39; gpu-check.sh prints theirs); this machine: $(ldd --version | head -1)"
+file "$p/unzstd" 2>/dev/null | grep -q 'statically linked' || say "warning: unzstd is not reported as statically linked"
+
+# 3. The pieces.
+zstd -q -19 -f -o "$p/jellybean.zst" "$out/jellybean"
 zstd -q -19 --long=27 -T2 -f -o "$p/libonnxruntime.so.1.zst" "$core"
 cp "$ortdir/libonnxruntime_providers_shared.so" "$p/"
 say "compressing the CUDA provider (230 MB; takes a few minutes)"
@@ -56,11 +56,12 @@ zstd -q "-${JELLYBEAN_BUNDLE_LEVEL:-15}" --long=30 -T2 -f -o "$out/cuda.zst" "$o
 split -b "${part_mib}M" -d "$out/cuda.zst" "$p/cuda.zst."
 rm "$out/cuda.zst"
 tmpdata=$(mktemp -d)
-bin/jellybean gen-data --out "$tmpdata/data" --split test --n "$items" >/dev/null
+"$out/jellybean" gen-data --out "$tmpdata/data" --split test --n "$items" >/dev/null
 tar -C "$tmpdata" -cf "$p/data.tar" data
 rm -rf "$tmpdata"
 (cd "$ortdir" && sha256sum libonnxruntime.so.1 libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so) > "$p/SHA256SUMS"
-(cd bin && sha256sum jellybean) >> "$p/SHA256SUMS"
+(cd "$out" && sha256sum jellybean) >> "$p/SHA256SUMS"
+rm "$out/jellybean"
 ls "$p" | grep '^cuda\.zst\.' > "$p/CUDA_PARTS"
 
 # 4. Pack the pieces into calls: the essentials and SHA256SUMS first, so every call after the first only
