@@ -236,3 +236,5 @@ func flatten(rows [][]float32) []float32 {
 	}
 	return out
 }
+
+func initORTBench() error { _, err := onnx.Init(); return err }
