@@ -104,8 +104,21 @@ func TestRunBadInputs(t *testing.T) {
 	defer held.Close()
 	heldPort := held.Addr().(*net.TCPAddr).Port
 	portHF := writeFile(t, dir, "hf-port", "127.0.0.1 slots=6\n")
-	portPlan := writeFile(t, dir, "port.toml", strings.ReplaceAll(
-		defaultPlanWith(t, "base_port = 29500", fmt.Sprintf("base_port = %d", heldPort)), `"localhost"`, `"127.0.0.1"`))
+	// The port check comes after plan validation, which needs a dataset that exists: a one-item manifest
+	// over the workload's committed fixture files (a clean checkout has no generated data).
+	fixtures := filepath.Join(root(t), "workloads", "vqa", "testdata", "fixtures")
+	for _, f := range []string{"item0.png", "item0.wav"} {
+		data, err := os.ReadFile(filepath.Join(fixtures, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, f, string(data))
+	}
+	manifest := writeFile(t, dir, "manifest.jsonl",
+		`{"id":0,"image":"item0.png","audio":"item0.wav","question":"what color is the circle","answer":"red","type":"color"}`+"\n")
+	portPlanText := defaultPlanWith(t, "base_port = 29500", fmt.Sprintf("base_port = %d", heldPort))
+	portPlanText = strings.Replace(portPlanText, `"workloads/vqa/data/test/manifest.jsonl"`, fmt.Sprintf("%q", manifest), 1)
+	portPlan := writeFile(t, dir, "port.toml", strings.ReplaceAll(portPlanText, `"localhost"`, `"127.0.0.1"`))
 
 	tests := []struct {
 		name string
