@@ -499,6 +499,10 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 		return
 	}
 	v := s.order[d]
+	// Boxes are disjoint: a box holds the plans whose least tier per stage is exactly its lo.
+	if s.wlo != nil && s.tierFloor(v) > s.wlo[v] {
+		return
+	}
 	rest := s.restLB(d + 1)
 	useLP := s.unplacedAfter(d) >= 2 && !debugNoLP
 	if useLP {
@@ -530,6 +534,9 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	}
 	budget := func() float64 { return s.best - costSoFar - rest }
 	open := s.cover(v, unit, func(counts []int, q int, shares []float64, cost float64) {
+		if s.wlo != nil && s.leastTier(counts) != s.wlo[v] {
+			return // this plan belongs to another box
+		}
 		if s.timeUp() {
 			s.openLB = math.Min(s.openLB, math.Max(here, costSoFar+cost+rest))
 			return
@@ -541,6 +548,17 @@ func (s *exactSearch) dfs(d int, costSoFar float64) {
 	if !math.IsInf(open, 1) {
 		s.openLB = math.Min(s.openLB, math.Max(here, costSoFar+open+rest))
 	}
+}
+
+// leastTier is the lowest tier of a placement.
+func (s *exactSearch) leastTier(counts []int) int {
+	t := math.MaxInt
+	for c, n := range counts {
+		if n > 0 {
+			t = min(t, s.classes[c].Tier)
+		}
+	}
+	return t
 }
 
 // boxBound is the LP bound on order[d:] inside the current box (the plain LP outside phase 2).
