@@ -3,6 +3,7 @@
 #
 #   ./launch.sh                                  build if needed, fetch ONNX Runtime, generate the default
 #                                                data, run the default job on this machine, evaluate it
+#                                                and write its HTML report (runs/<id>/report/index.html)
 #   ./launch.sh -H HOSTFILE -p PLAN [--resume RUN_ID] [other `jellybean launch` flags]
 #   ./launch.sh --resume RUN_ID                  continue a run: only items missing from its results
 #
@@ -65,7 +66,10 @@ trap 'rm -f "$idfile"' EXIT
 "$bin" launch -H hostfiles/localhost -p plan/examples/default.toml --run-id-file "$idfile"
 run_id=$(cat "$idfile")
 
-# 4. Accuracy of the run.
+# 4. Accuracy of the run, and the page people would rather look at than read.
 if has_command eval; then
   "$bin" eval --run "runs/$run_id"
+fi
+if has_command report; then
+  "$bin" report --run "runs/$run_id"
 fi
