@@ -3,11 +3,8 @@ package inputs
 import (
 	"fmt"
 	"math"
-	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"jellybean/plan"
 	"jellybean/plan/optimizer"
 )
 
@@ -61,20 +58,8 @@ type native struct {
 // cfg.CommCostScalingFactor like the original's; latencies by cfg.LatencyOverestimateRatio.
 func ParseNative(name string, data []byte, cfg optimizer.Config) (*Instance, error) {
 	var n native
-	md, err := toml.Decode(string(data), &n)
-	if err != nil {
-		if pe, ok := err.(toml.ParseError); ok {
-			return nil, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return nil, fmt.Errorf("%s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	if err := plan.DecodeStrictTOML(name, data, &n); err != nil {
+		return nil, err
 	}
 	errf := func(format string, a ...any) error { return fmt.Errorf("%s: "+format, append([]any{name}, a...)...) }
 	p := &optimizer.Problem{Sink: n.Sink, Threshold: n.Threshold}
@@ -156,14 +141,7 @@ func ParseNative(name string, data []byte, cfg optimizer.Config) (*Instance, err
 	if nw == 0 {
 		return nil, errf("no [[worker]]")
 	}
-	p.Cap = make([]map[string][]float64, len(p.Nodes))
-	p.Variants = make([][]string, len(p.Nodes))
-	for v := range p.Nodes {
-		p.Cap[v] = map[string][]float64{}
-		if p.IsSource[v] {
-			p.Variants[v] = []string{"default"}
-		}
-	}
+	initCapacities(p)
 	for i, l := range n.Latency {
 		v, ok := nodeIdx[l.Stage]
 		if !ok || p.IsSource[v] {
@@ -270,4 +248,17 @@ func ParseNative(name string, data []byte, cfg optimizer.Config) (*Instance, err
 		return nil, errf("%v", err)
 	}
 	return &Instance{Problem: p, Config: cfg}, nil
+}
+
+// initCapacities makes the empty capacity tables that the latency rows fill: one per node, keyed by
+// variant; sources have a single "default" variant and no capacities.
+func initCapacities(p *optimizer.Problem) {
+	p.Cap = make([]map[string][]float64, len(p.Nodes))
+	p.Variants = make([][]string, len(p.Nodes))
+	for v := range p.Nodes {
+		p.Cap[v] = map[string][]float64{}
+		if p.IsSource[v] {
+			p.Variants[v] = []string{"default"}
+		}
+	}
 }

@@ -272,6 +272,15 @@ func parseOriginal(dir string, fs files, cfg optimizer.Config, warn *[]string) (
 		p.Edges = append(p.Edges, optimizer.Edge{From: u, To: v})
 		p.Inputs[v] = append(p.Inputs[v], u)
 	}
+	// edgeOf resolves the first two fields of a row of a later file to an edge of logical_graph.csv.
+	edgeOf := func(path string, r row) (u, v int, err error) {
+		u, okU := nodeIdx[r.fields[0]]
+		v, okV := nodeIdx[r.fields[1]]
+		if !okU || !okV || !seenEdge[[2]int{u, v}] {
+			return 0, 0, fmt.Errorf("%s:%d: field u,v: %s→%s is not an edge of logical_graph.csv", path, r.line, r.fields[0], r.fields[1])
+		}
+		return u, v, nil
+	}
 	if len(p.Nodes) == 0 {
 		return nil, fmt.Errorf("%s: empty logical graph", path)
 	}
@@ -314,10 +323,8 @@ func parseOriginal(dir string, fs files, cfg optimizer.Config, warn *[]string) (
 			return nil, err
 		}
 		for _, r := range rows {
-			u, okU := nodeIdx[r.fields[0]]
-			v, okV := nodeIdx[r.fields[1]]
-			if !okU || !okV || !seenEdge[[2]int{u, v}] {
-				return nil, fmt.Errorf("%s:%d: field u,v: %s→%s is not an edge of logical_graph.csv", path, r.line, r.fields[0], r.fields[1])
+			if _, _, err := edgeOf(path, r); err != nil {
+				return nil, err
 			}
 			x, err := parseFinite(path, r, 2, "ratio", false)
 			if err != nil {
@@ -339,14 +346,7 @@ func parseOriginal(dir string, fs files, cfg optimizer.Config, warn *[]string) (
 	if err != nil {
 		return nil, err
 	}
-	p.Cap = make([]map[string][]float64, len(p.Nodes))
-	p.Variants = make([][]string, len(p.Nodes))
-	for v := range p.Nodes {
-		p.Cap[v] = map[string][]float64{}
-		if p.IsSource[v] {
-			p.Variants[v] = []string{"default"}
-		}
-	}
+	initCapacities(p)
 	for _, r := range rows {
 		v, ok := nodeIdx[r.fields[0]]
 		if !ok || p.IsSource[v] {
@@ -389,10 +389,9 @@ func parseOriginal(dir string, fs files, cfg optimizer.Config, warn *[]string) (
 		return nil, err
 	}
 	for _, r := range rows {
-		u, okU := nodeIdx[r.fields[0]]
-		v, okV := nodeIdx[r.fields[1]]
-		if !okU || !okV || !seenEdge[[2]int{u, v}] {
-			return nil, fmt.Errorf("%s:%d: field u,v: %s→%s is not an edge of logical_graph.csv", path, r.line, r.fields[0], r.fields[1])
+		u, v, err := edgeOf(path, r)
+		if err != nil {
+			return nil, err
 		}
 		size, err := parseFinite(path, r, 4, "size", false)
 		if err != nil {

@@ -1,13 +1,9 @@
 package inputs
 
 import (
-	"fmt"
 	"os"
-	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"jellybean/plan"
 	"jellybean/plan/optimizer"
 )
 
@@ -33,20 +29,8 @@ type variantsTOML struct {
 // ParseVariants reads variants.toml into plan options; unknown keys are errors.
 func ParseVariants(name string, data []byte) (optimizer.PlanOptions, error) {
 	var v variantsTOML
-	md, err := toml.Decode(string(data), &v)
-	if err != nil {
-		if pe, ok := err.(toml.ParseError); ok {
-			return optimizer.PlanOptions{}, fmt.Errorf("%s:%d: %s", name, pe.Position.Line, pe.Message)
-		}
-		return optimizer.PlanOptions{}, fmt.Errorf("%s: %w", name, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return optimizer.PlanOptions{}, fmt.Errorf("%s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	if err := plan.DecodeStrictTOML(name, data, &v); err != nil {
+		return optimizer.PlanOptions{}, err
 	}
 	o := optimizer.PlanOptions{Job: v.Job, Workload: v.Workload, Dataset: v.Dataset, BasePort: v.BasePort,
 		BatchSize: v.BatchSize, SourceHost: v.SourceHost, SinkHost: v.SinkHost, Devices: v.Devices,
