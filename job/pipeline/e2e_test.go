@@ -272,15 +272,9 @@ func checkResults(t *testing.T, got, want map[int64]Result, variants map[string]
 
 func TestJobOnTwoLoopbackHosts(t *testing.T) {
 	manifest := testDataset(t)
-	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
-	p, hf := twoHostPlan(t, manifest, base, 4)
-	runDir := t.TempDir()
+	p, hf, runDir := twoHostJob(t, manifest, 4)
 	var progress strings.Builder
-	for r, err := range runJob(t, p, hf, runDir, false, &progress) {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
+	requireRanksOK(t, runJob(t, p, hf, runDir, false, &progress))
 	got := readResultLines(t, filepath.Join(runDir, "results.jsonl"))
 	want := reference(t, p, manifest)
 	checkResults(t, got, want, p.Variants())
@@ -339,15 +333,9 @@ func TestJobOnTwoLoopbackHosts(t *testing.T) {
 
 func TestResumeFinishesOnlyMissingItems(t *testing.T) {
 	manifest := testDataset(t)
-	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
-	p, hf := twoHostPlan(t, manifest, base, 8)
-	runDir := t.TempDir()
+	p, hf, runDir := twoHostJob(t, manifest, 8)
 	var progress strings.Builder
-	for r, err := range runJob(t, p, hf, runDir, false, &progress) {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
+	requireRanksOK(t, runJob(t, p, hf, runDir, false, &progress))
 	path := filepath.Join(runDir, "results.jsonl")
 	full := readResultLines(t, path)
 	// Simulate a job killed mid-write: keep 12 complete lines and half of the 13th.
@@ -387,15 +375,9 @@ func TestResumeFinishesOnlyMissingItems(t *testing.T) {
 // deadlock) and the join never holds more half-items than the sources' windows allow.
 func TestSmallWindowBoundsTheJoin(t *testing.T) {
 	manifest := testDataset(t)
-	base := freeBasePort(t, 5, "127.0.0.2", "127.0.0.3")
-	p, hf := twoHostPlan(t, manifest, base, 4)
-	runDir := t.TempDir()
+	p, hf, runDir := twoHostJob(t, manifest, 4)
 	var progress strings.Builder
-	for r, err := range runJobTimeout(t, p, hf, runDir, false, &progress, 20*time.Second, 2) {
-		if err != nil {
-			t.Fatalf("rank %d: %v", r, err)
-		}
-	}
+	requireRanksOK(t, runJobTimeout(t, p, hf, runDir, false, &progress, 20*time.Second, 2))
 	if got := readResultLines(t, filepath.Join(runDir, "results.jsonl")); len(got) != testItems {
 		t.Fatalf("%d results, want %d", len(got), testItems)
 	}
@@ -572,5 +554,22 @@ func TestCompressedJob(t *testing.T) {
 	}
 	if s.BytesWire <= 0 || s.BytesWire >= s.BytesRaw {
 		t.Fatalf("compressed job: %d bytes raw, %d on the wire", s.BytesRaw, s.BytesWire)
+	}
+}
+
+// twoHostJob is the plan and hostfile of twoHostPlan on free ports of 127.0.0.2/3, and a fresh run directory.
+func twoHostJob(t *testing.T, manifest string, batch int) (*plan.Plan, *hostfiles.Hostfile, string) {
+	t.Helper()
+	p, hf := twoHostPlan(t, manifest, freeBasePort(t, 5, "127.0.0.2", "127.0.0.3"), batch)
+	return p, hf, t.TempDir()
+}
+
+// requireRanksOK fails the test with the first rank's error.
+func requireRanksOK(t *testing.T, errs []error) {
+	t.Helper()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
 	}
 }
