@@ -50,6 +50,16 @@ type Predicted struct {
 	Accuracy                 float64 `toml:"accuracy" json:"accuracy,omitempty"`
 	OptimalityGap            float64 `toml:"optimality_gap" json:"optimality_gap,omitempty"`
 	Solver                   string  `toml:"solver" json:"solver,omitempty"`
+
+	// Stages holds each stage's own figures ([predicted.stage.<Name>]): a join or a ratio gives a
+	// stage a rate other than the job's, and a report compares each stage with its own.
+	Stages map[string]StagePrediction `toml:"stage,omitempty" json:"stage,omitempty"`
+}
+
+// StagePrediction is what the optimizer expects of one stage.
+type StagePrediction struct {
+	ThroughputItemsPerSecond float64 `toml:"throughput_items_per_second" json:"throughput_items_per_second"`                 // the rate the stage must carry
+	CapacityItemsPerSecond   float64 `toml:"capacity_items_per_second,omitempty" json:"capacity_items_per_second,omitempty"` // its workers' summed capacity (0: unknown, e.g. sources)
 }
 
 // Stage is one node of the workflow graph.

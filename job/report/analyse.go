@@ -19,6 +19,8 @@ type StageRow struct {
 	Predicted         float64 // items/s the plan expects this stage to carry (0: no prediction)
 	Measured          float64 // items / the stage's active span (first start to last end of its ranks)
 	Capacity          float64 // items/s its workers could sustain if never starved
+	PredictedCapacity float64 // items/s the optimizer expects its workers to sustain (0: not in the plan)
+	OwnPrediction     bool    // Predicted comes from the plan's [predicted.stage.<Name>], not the job's figure
 	ModelMs, OtherMs  float64 // per item
 	Ratio             float64 // Measured/Predicted (0 without prediction)
 	Explanation       string  // set when |Ratio-1| > tolerance, or no prediction
@@ -113,6 +115,10 @@ func Analyse(r *Run) *Analysis {
 	for _, st := range s.Stages {
 		row := StageRow{Name: st.Name, Op: st.Op, Variant: st.Variant, Workers: st.Workers, Items: st.Items,
 			Predicted: pred, Capacity: st.CapacityItemsPerSecond, ModelMs: st.ModelMsPerItem, OtherMs: st.OverheadMsPerItem}
+		// A stage's own prediction (joins and ratios give stages different rates) beats the job's figure.
+		if sp, ok := p.Predicted.Stages[st.Name]; ok && sp.ThroughputItemsPerSecond > 0 {
+			row.Predicted, row.PredictedCapacity, row.OwnPrediction = sp.ThroughputItemsPerSecond, sp.CapacityItemsPerSecond, true
+		}
 		if row.Capacity == 0 { // older summaries: rebuild it from the ranks
 			for _, rk := range s.Ranks {
 				if rk.Stage == st.Name && rk.ComputeSeconds > 0 {

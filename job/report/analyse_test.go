@@ -75,6 +75,48 @@ func TestAnalyseAccuracyAndNoPrediction(t *testing.T) {
 	}
 }
 
+// Each stage is compared with its own [predicted.stage.<Name>] figure when the plan has one, and with the
+// job's figure otherwise.
+func TestAnalysePerStagePrediction(t *testing.T) {
+	tests := []struct {
+		name       string
+		stages     map[string]plan.StagePrediction
+		want       [2]float64 // predicted items/s per stage
+		own        [2]bool
+		wantNoteOn [2]bool // explanation expected (measured 100 items/s on both)
+	}{
+		{"job figure only", nil, [2]float64{100, 100}, [2]bool{false, false}, [2]bool{false, false}},
+		{"own figure for the model", map[string]plan.StagePrediction{"Model": {ThroughputItemsPerSecond: 50, CapacityItemsPerSecond: 70}},
+			[2]float64{100, 50}, [2]bool{false, true}, [2]bool{false, true}},
+		{"own figures for both", map[string]plan.StagePrediction{"Read": {ThroughputItemsPerSecond: 105}, "Model": {ThroughputItemsPerSecond: 95}},
+			[2]float64{105, 95}, [2]bool{true, true}, [2]bool{false, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRun(100, 100, [2]float64{1, 1}, [2]float64{500, 500})
+			r.Plan.Predicted.Stages = tc.stages
+			a := Analyse(r)
+			for i := range a.Stages {
+				row := a.Stages[i]
+				if row.Predicted != tc.want[i] || row.OwnPrediction != tc.own[i] || (row.Explanation != "") != tc.wantNoteOn[i] {
+					t.Errorf("stage %s: predicted %v (own %v), explanation %q; want %v (own %v), explanation %v",
+						row.Name, row.Predicted, row.OwnPrediction, row.Explanation, tc.want[i], tc.own[i], tc.wantNoteOn[i])
+				}
+			}
+			if sp, ok := tc.stages["Model"]; ok && a.Stages[1].PredictedCapacity != sp.CapacityItemsPerSecond {
+				t.Errorf("predicted capacity %v, want %v", a.Stages[1].PredictedCapacity, sp.CapacityItemsPerSecond)
+			}
+			page, err := HTML(a, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(page), `<tr id="stage-Model"`) {
+				t.Error("page has no row for stage Model")
+			}
+		})
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	for q, want := range map[float64]float64{50: 5, 90: 9, 99: 10, 0: 1, 100: 10} {

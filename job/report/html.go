@@ -89,8 +89,8 @@ Bytes between ranks: {{mb .A.BytesRaw}} MB raw, {{mb .A.BytesWire}} MB on the wi
 <div id="findings">{{range .A.Findings}}<p class="finding">{{.}}</p>{{else}}<p>Every figure is within tolerance ({{f1 .Tol}} % throughput, 1 point accuracy).</p>{{end}}</div>
 
 <h2>Throughput per stage</h2>
-<table id="stages"><tr><th>stage</th><th>op</th><th>variant</th><th>workers</th><th>items</th><th>predicted items/s</th><th>measured items/s</th><th>measured/predicted</th><th>capacity items/s</th><th>model ms/item</th><th>runner ms/item</th></tr>
-{{range .A.Stages}}<tr{{if .Explanation}} class="off"{{end}}><td>{{.Name}}</td><td>{{.Op}}</td><td>{{.Variant}}</td><td>{{.Workers}}</td><td>{{.Items}}</td><td>{{if gt .Predicted 0.0}}{{f1 .Predicted}}{{else}}–{{end}}</td><td>{{f1 .Measured}}</td><td>{{if gt .Ratio 0.0}}{{pct .Ratio}}{{else}}–{{end}}</td><td>{{f1 .Capacity}}</td><td>{{f2 .ModelMs}}</td><td>{{f2 .OtherMs}}</td></tr>
+<table id="stages"><tr><th>stage</th><th>op</th><th>variant</th><th>workers</th><th>items</th><th>predicted items/s</th><th>measured items/s</th><th>measured/predicted</th><th>predicted capacity items/s</th><th>measured capacity items/s</th><th>model ms/item</th><th>runner ms/item</th></tr>
+{{range .A.Stages}}<tr id="stage-{{.Name}}"{{if .Explanation}} class="off"{{end}}><td>{{.Name}}</td><td>{{.Op}}</td><td>{{.Variant}}</td><td>{{.Workers}}</td><td>{{.Items}}</td><td class="predicted{{if .OwnPrediction}} own{{end}}">{{if gt .Predicted 0.0}}{{f1 .Predicted}}{{else}}–{{end}}</td><td class="measured">{{f1 .Measured}}</td><td class="ratio">{{if gt .Ratio 0.0}}{{pct .Ratio}}{{else}}–{{end}}</td><td>{{if gt .PredictedCapacity 0.0}}{{f1 .PredictedCapacity}}{{else}}–{{end}}</td><td>{{f1 .Capacity}}</td><td>{{f2 .ModelMs}}</td><td>{{f2 .OtherMs}}</td></tr>
 {{end}}</table>
 
 <h2>Links</h2>
