@@ -18,6 +18,10 @@ type PlanOptions struct {
 	Models                 map[string]map[string]string
 	// Models[stage][variant] = ONNX path; default "models/<stage>/<variant>.onnx".
 	Devices map[string]string // worker name → device; default "cuda:0" if the name contains "gpu", else "cpu"
+	// Hosts maps optimizer worker names onto hostfile hosts: a worker type expanded to localhost_0 …
+	// localhost_5 is six slots of host "localhost". Default: the worker name is the host.
+	Hosts   map[string]string
+	Threads int // intra-op threads of every model worker (0: the runner's default, cores / ranks on the host)
 }
 
 // DefaultOps names the runner's op for the reference workflow's stage names.
@@ -27,8 +31,9 @@ var DefaultOps = map[string]string{
 }
 
 // ToPlan renders a solution as a runnable plan: the sources, the stages with their chosen variants and
-// workers (host = worker name, weight = throughput share, capacity = 1000/latency), a sink fed by the
-// workflow's last stage, and the predicted figures.
+// workers (host = o.Hosts[worker name] or the worker name, weight = throughput share, capacity =
+// 1000/latency), a sink fed by the workflow's last stage, and the predicted figures: the job's and, per
+// stage, the rate it must carry (joins and ratios included) and its workers' summed capacity.
 func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 	def := func(v, d string) string {
 		if v == "" {
@@ -41,7 +46,13 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 		Dataset:  def(o.Dataset, "workloads/vqa/data/test/manifest.jsonl"),
 		BasePort: o.BasePort, BatchSize: o.BatchSize,
 		Predicted: plan.Predicted{ComputeCost: s.Compute, CommunicationCost: s.PrintedComm(), TotalCost: s.Total,
-			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver},
+			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver, Stages: map[string]plan.StagePrediction{}},
+	}
+	host := func(worker string) string {
+		if h := o.Hosts[worker]; h != "" {
+			return h
+		}
+		return worker
 	}
 	if out.BasePort == 0 {
 		out.BasePort = plan.DefaultBasePort
@@ -65,6 +76,7 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 		for _, u := range p.Inputs[v] {
 			st.Inputs = append(st.Inputs, p.Nodes[u])
 		}
+		pred := plan.StagePrediction{ThroughputItemsPerSecond: p.Rate[v]}
 		if p.IsSource[v] {
 			out.InputRate = p.Rate[v]
 			st.Workers = []plan.Worker{{Host: def(o.SourceHost, "localhost"), Device: "cpu", Weight: p.Rate[v]}}
@@ -88,9 +100,16 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 						dev = "cuda:0"
 					}
 				}
-				st.Workers = append(st.Workers, plan.Worker{Host: p.Workers[w].Name, Device: dev, Weight: shares[v][i], Capacity: caps[w]})
+				threads := 0
+				if plan.IsModel(op) {
+					threads = o.Threads
+				}
+				st.Workers = append(st.Workers, plan.Worker{Host: host(p.Workers[w].Name), Device: dev, Weight: shares[v][i],
+					Capacity: caps[w], Threads: threads})
+				pred.CapacityItemsPerSecond += caps[w]
 			}
 		}
+		out.Predicted.Stages[name] = pred
 		if len(p.Outputs[v]) == 0 {
 			last = append(last, name)
 		}
@@ -98,6 +117,9 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 		out.Predicted.ThroughputItemsPerSecond = p.Rate[v]
 	}
 	sort.Strings(last)
+	if len(last) == 1 { // the sink receives what the last stage emits
+		out.Predicted.Stages["Sink"] = plan.StagePrediction{ThroughputItemsPerSecond: out.Predicted.Stages[last[0]].ThroughputItemsPerSecond}
+	}
 	out.Stages = append(out.Stages, plan.Stage{Name: "Sink", Op: plan.OpSink, Inputs: last,
 		Workers: []plan.Worker{{Host: def(o.SinkHost, "localhost"), Device: "cpu", Weight: 1}}})
 	return out, nil

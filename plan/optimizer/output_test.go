@@ -10,6 +10,7 @@ import (
 
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
+	"jellybean/plan/optimizer/inputs"
 )
 
 // The plan written for the medium example is accepted by the runner's validation, carries the chosen
@@ -112,5 +113,125 @@ func TestInfeasibleRateExplained(t *testing.T) {
 	t.Log(err)
 	if _, err := p.Heuristic(optimizer.DefaultConfig()); err == nil || !strings.Contains(err.Error(), "req/s") {
 		t.Fatalf("heuristic: %v", err)
+	}
+}
+
+// A join with a ratio: every stage's own predicted rate and its workers' summed capacity reach the plan,
+// and worker types expanded to host_0 … host_k map back onto hostfile hosts.
+func TestPlanPerStagePredictionsAndHosts(t *testing.T) {
+	const inst = `sink = "Join"
+threshold = 0.0
+[[source]]
+name = "A"
+rate = 10.0
+[[source]]
+name = "B"
+rate = 10.0
+[[stage]]
+name = "Fast"
+inputs = ["A"]
+[[stage]]
+name = "Slow"
+inputs = ["B"]
+[[stage]]
+name = "Join"
+inputs = ["Fast", "Slow"]
+ratio = { Fast = 0.5, Slow = 0.5 }
+[[worker]]
+name = "box"
+price = 1.0
+count = 4
+[[latency]]
+stage = "Fast"
+worker = "box"
+ms = 10.0
+[[latency]]
+stage = "Slow"
+worker = "box"
+ms = 150.0
+[[latency]]
+stage = "Join"
+worker = "box"
+ms = 20.0
+[[message]]
+from = "A"
+to = "Fast"
+kb = 1.0
+[[message]]
+from = "B"
+to = "Slow"
+kb = 1.0
+[[message]]
+from = "Fast"
+to = "Join"
+kb = 1.0
+[[message]]
+from = "Slow"
+to = "Join"
+kb = 1.0
+`
+	in, err := inputs.ParseNative("inst.toml", []byte(inst), optimizer.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := in.Problem
+	s, err := p.Exact(optimizer.ExactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]string{"box_0": "node", "box_1": "node", "box_2": "node", "box_3": "node"}
+	ops := map[string]string{"A": plan.OpReadImage, "B": plan.OpReadSpeech, "Fast": plan.OpImageFeatures,
+		"Slow": plan.OpSpeechRecognition, "Join": plan.OpVQA}
+	pl, err := optimizer.ToPlan(p, s, optimizer.PlanOptions{Hosts: hosts, Ops: ops, SourceHost: "node", SinkHost: "node", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := pl.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := plan.Parse("out.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		stage          string
+		rate, capacity float64
+		workers        int
+	}{
+		{"A", 10, 0, 1},
+		{"B", 10, 0, 1},
+		{"Fast", 10, 100, 1},
+		{"Slow", 10, 1000. / 150 * 2, 2}, // 10 items/s need two workers of 6.67
+		{"Join", 5, 50, 1},               // ratio 0.5 on inputs at 10/s: the join carries 5/s, not the job's 10
+		{"Sink", 5, 0, 1},
+	}
+	for _, c := range cases {
+		got, ok := back.Predicted.Stages[c.stage]
+		st := back.StageByName(c.stage)
+		if !ok || st == nil {
+			t.Errorf("%s: no per-stage prediction or stage in\n%s", c.stage, data)
+			continue
+		}
+		if d := got.ThroughputItemsPerSecond - c.rate; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s: predicted %v items/s, want %v", c.stage, got.ThroughputItemsPerSecond, c.rate)
+		}
+		if d := got.CapacityItemsPerSecond - c.capacity; d > 1e-6 || d < -1e-6 {
+			t.Errorf("%s: predicted capacity %v, want %v", c.stage, got.CapacityItemsPerSecond, c.capacity)
+		}
+		if len(st.Workers) != c.workers {
+			t.Errorf("%s: %d workers, want %d", c.stage, len(st.Workers), c.workers)
+		}
+		for _, w := range st.Workers {
+			if w.Host != "node" {
+				t.Errorf("%s: worker on host %q, want the hostfile host \"node\"", c.stage, w.Host)
+			}
+			if want := map[bool]int{true: 1, false: 0}[plan.IsModel(st.Op)]; w.Threads != want {
+				t.Errorf("%s: threads %d, want %d", c.stage, w.Threads, want)
+			}
+		}
+	}
+	if back.InputRate != 10 {
+		t.Errorf("input_rate %v, want 10", back.InputRate)
 	}
 }
