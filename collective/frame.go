@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"time"
+
+	"jellybean/collective/crc32c"
 )
 
 // Stream is the byte stream under the frame layer: a net.Conn, a net.Pipe end, or a test wrapper that
@@ -73,8 +74,6 @@ func (t frameType) String() string {
 	return fmt.Sprintf("frame type %d", uint8(t))
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // header is the decoded fixed part of a frame.
 type header struct {
 	typ     frameType
@@ -104,7 +103,7 @@ func putHeader(b []byte, h header) {
 	binary.LittleEndian.PutUint32(b[12:], h.tag)
 	binary.LittleEndian.PutUint32(b[16:], h.rawLen)
 	binary.LittleEndian.PutUint32(b[20:], h.wireLen)
-	binary.LittleEndian.PutUint32(b[24:], crc32.Checksum(b[:24], castagnoli))
+	binary.LittleEndian.PutUint32(b[24:], crc32c.Checksum(b[:24]))
 }
 
 // parseHeader decodes and validates a header; maxFrame bounds both payload lengths so that a corrupt or
@@ -119,7 +118,7 @@ func parseHeader(b []byte, maxFrame int) (header, error) {
 	if b[4] != protocolVersion {
 		return header{}, frameErrorf("protocol version %d, this build speaks %d", b[4], protocolVersion)
 	}
-	if want, got := binary.LittleEndian.Uint32(b[24:]), crc32.Checksum(b[:24], castagnoli); want != got {
+	if want, got := binary.LittleEndian.Uint32(b[24:]), crc32c.Checksum(b[:24]); want != got {
 		return header{}, frameErrorf("header CRC32C mismatch: header says %#08x, computed %#08x", want, got)
 	}
 	h := header{
@@ -177,7 +176,7 @@ func DecodeFrame(buf []byte, maxFrame int) (typ uint8, flags uint16, wire []byte
 		return 0, 0, nil, nil, frameErrorf("truncated %s frame: %d of %d payload+trailer bytes", h.typ, len(buf)-headerSize, int(h.wireLen)+trailerSize)
 	}
 	wire = buf[headerSize:end]
-	if err := checkPayload(h, crc32.Checksum(wire, castagnoli), buf[end:end+trailerSize]); err != nil {
+	if err := checkPayload(h, crc32c.Checksum(wire), buf[end:end+trailerSize]); err != nil {
 		return 0, 0, nil, nil, err
 	}
 	return uint8(h.typ), h.flags, wire, buf[end+trailerSize:], nil
@@ -189,5 +188,5 @@ func appendFrame(dst []byte, typ frameType, edge uint16, tag uint32, payload []b
 	putHeader(hb[:], header{typ: typ, edge: edge, tag: tag, rawLen: uint32(len(payload)), wireLen: uint32(len(payload))})
 	dst = append(dst, hb[:]...)
 	dst = append(dst, payload...)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(payload, castagnoli))
+	return binary.LittleEndian.AppendUint32(dst, crc32c.Checksum(payload))
 }

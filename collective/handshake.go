@@ -7,9 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"time"
+
+	"jellybean/collective/crc32c"
 )
 
 // Handshake (dialer D = higher rank, acceptor A = lower rank), all frames uncompressed:
@@ -117,7 +118,7 @@ func (h *handshakeIO) recv(want frameType) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s payload: %w", want, err)
 	}
 	p, trailer := p[:hd.wireLen], p[hd.wireLen:]
-	if err := checkPayload(hd, crc32.Checksum(p, castagnoli), trailer); err != nil {
+	if err := checkPayload(hd, crc32c.Checksum(p), trailer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	return p, nil

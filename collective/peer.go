@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -13,11 +12,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"jellybean/collective/crc32c"
 )
 
 const (
 	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; large reads bypass it
-	ioChunkBytes    = 4 << 20   // large payloads are read/written in chunks, each with a fresh deadline
+	crcChunkBytes   = 256 << 10 // large payloads are checksummed and written (read) in pieces of this size
 	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
 	maxA2AAhead     = 2         // queued AllToAllV blocks per peer: our current round and the next
 	partBytes       = 256 << 10 // compressed messages are split into independently compressed parts of this size
@@ -208,23 +209,24 @@ func (p *peer) observeLink(n int, now time.Time, took time.Duration) {
 }
 
 // writeWire writes p.hdr, wire and the CRC trailer. Small frames are copied into one buffer; large
-// ones go out with writev (header, payload, trailer) in pieces of at most ioChunkBytes, each with a fresh
+// ones go out with writev (header, payload, trailer) in pieces of crcChunkBytes: each piece is
+// checksummed right before the kernel copies it, so the copy finds it in cache, and each gets a fresh
 // deadline so that a slow but live link is not mistaken for a dead one.
 func (p *peer) writeWire(wire []byte) error {
 	hb := p.c.cfg.HeartbeatTimeout
-	crc := crc32.Checksum(wire, castagnoli)
 	if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
 		return err
 	}
 	if len(wire) <= coalesceBytes {
 		b := append(append(p.small[:0], p.hdr[:]...), wire...)
-		p.small = binary.LittleEndian.AppendUint32(b, crc)
+		p.small = binary.LittleEndian.AppendUint32(b, crc32c.Checksum(wire))
 		_, err := p.s.Write(p.small)
 		return err
 	}
-	binary.LittleEndian.PutUint32(p.trailer[:], crc)
-	for off := 0; off < len(wire); off += ioChunkBytes {
-		end := min(off+ioChunkBytes, len(wire))
+	var crc uint32
+	for off := 0; off < len(wire); off += crcChunkBytes {
+		end := min(off+crcChunkBytes, len(wire))
+		crc = crc32c.Update(crc, wire[off:end])
 		p.vec = p.vecBuf[:0] // WriteTo consumes p.vec, so restart from the fixed backing array
 		if off == 0 {
 			p.vec = append(p.vec, p.hdr[:])
@@ -233,6 +235,7 @@ func (p *peer) writeWire(wire []byte) error {
 		}
 		p.vec = append(p.vec, wire[off:end])
 		if end == len(wire) {
+			binary.LittleEndian.PutUint32(p.trailer[:], crc)
 			p.vec = append(p.vec, p.trailer[:])
 		}
 		if _, err := p.vec.WriteTo(p.s); err != nil {
@@ -430,19 +433,11 @@ func (p *peer) readFrame() (header, []byte, error) {
 		return header{}, nil, err
 	}
 	wire := pool.get(int(h.wireLen))
-	for off := 0; off < len(wire); off += ioChunkBytes {
-		if off > 0 {
-			if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
-				pool.put(wire)
-				return header{}, nil, err
-			}
-		}
-		if _, err := io.ReadFull(p.br, wire[off:min(off+ioChunkBytes, len(wire))]); err != nil {
-			pool.put(wire)
-			return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
-		}
+	crc, err := p.readPayload(wire, hb)
+	if err != nil {
+		pool.put(wire)
+		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
 	}
-	crc := crc32.Checksum(wire, castagnoli)
 	if _, err := io.ReadFull(p.br, p.rhdr[:trailerSize]); err != nil {
 		pool.put(wire)
 		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
@@ -460,6 +455,34 @@ func (p *peer) readFrame() (header, []byte, error) {
 		return header{}, nil, err
 	}
 	return h, raw, nil
+}
+
+// readPayload fills wire from the stream and returns its CRC32C, computed piece by piece as each read
+// returns (while the bytes the kernel just copied are still in cache). The read deadline is renewed
+// every crcChunkBytes so that a slow but live link is not mistaken for a dead one.
+func (p *peer) readPayload(wire []byte, hb time.Duration) (uint32, error) {
+	var crc uint32
+	renew := crcChunkBytes
+	for off := 0; off < len(wire); {
+		if off >= renew {
+			if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
+				return 0, err
+			}
+			renew = off + crcChunkBytes
+		}
+		n, err := p.br.Read(wire[off:min(off+crcChunkBytes, len(wire))])
+		crc = crc32c.Update(crc, wire[off:off+n])
+		off += n
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if off < len(wire) {
+				return 0, err
+			}
+		}
+	}
+	return crc, nil
 }
 
 // release frees codec state and queued blocks after the reader has stopped.
