@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"jellybean/job/launch"
+	"jellybean/job/loop"
+	"jellybean/job/onnx"
+)
+
+func init() {
+	register("loop", "profile the hosts, measure accuracy, optimize, launch, evaluate and report in one command", runLoop)
+}
+
+func runLoop(args []string) error {
+	fs := flag.NewFlagSet("loop", flag.ContinueOnError)
+	var cfg loop.Config
+	fs.StringVar(&cfg.Hostfile, "H", "hostfiles/localhost", "hostfile: the hosts to profile and place workers on (one optimizer worker per slot)")
+	fs.StringVar(&cfg.Infra, "infra", "", "infrastructure.toml of `jellybean tiers up`: tiers and prices per host (default: one tier, 1 $/h per slot, free links)")
+	rate := fs.String("rate", "auto", "input rate in items/s, or auto (the most the shared cores carry; see README)")
+	fs.Float64Var(&cfg.Threshold, "threshold", 0, "accuracy target in percent (VQA accuracy of the split)")
+	fs.StringVar(&cfg.DataDir, "data", "workloads/vqa/data", "dataset directory")
+	fs.StringVar(&cfg.Split, "split", "test", "split the job runs and the accuracy profile measures")
+	fs.IntVar(&cfg.Limit, "limit", 0, "process only the split's first N items (0 = all)")
+	fs.StringVar(&cfg.Solver, "solver", "exact", "exact or heuristic")
+	fs.DurationVar(&cfg.TimeLimit, "time-limit", 60*time.Second, "exact solver time limit")
+	fs.StringVar(&cfg.RunID, "run-id", "", "id of the run (default: timestamp-based)")
+	fs.StringVar(&cfg.RunsDir, "runs", "runs", "directory holding run directories")
+	fs.StringVar(&cfg.ModelsDir, "models", "workloads/vqa/models", "models directory (models.json)")
+	fs.IntVar(&cfg.Batch, "batch", 8, "micro-batch size of the plan")
+	fs.IntVar(&cfg.Threads, "threads", 1, "intra-op threads per model worker (profile and plan)")
+	fs.IntVar(&cfg.Cores, "cores", 0, "with --rate auto: CPU cores the ranks share (default: this machine's)")
+	fs.Float64Var(&cfg.Util, "utilisation", loop.DefaultUtilisation, "with --rate auto: share of the cores the model stages may use")
+	fs.IntVar(&cfg.ProfileItems, "profile-items", 16, "items of the split the latency profile runs")
+	fs.IntVar(&cfg.ProfileRepeats, "profile-repeats", 10, "timed runs per model and batch size")
+	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *rate == "auto" {
+		cfg.AutoRate = true
+	} else if cfg.Rate, err = strconv.ParseFloat(*rate, 64); err != nil || !(cfg.Rate > 0) {
+		return fmt.Errorf("--rate %q: want items/s > 0 or auto", *rate)
+	}
+	if _, err := onnx.Init(); err != nil { // the accuracy profile runs in this process
+		return err
+	}
+	cfg.Launch.SSH = ssh
+	if st, err := os.Stderr.Stat(); err == nil {
+		cfg.Launch.ErrIsTerminal = st.Mode()&os.ModeCharDevice != 0
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	cfg.Launch.Signals = sigs
+	sum, err := loop.Run(cfg)
+	if err != nil {
+		return err
+	}
+	loop.PrintTable(os.Stdout, sum)
+	return nil
+}

@@ -1,0 +1,200 @@
+package loop
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"jellybean/workloads/vqa/evaluate"
+)
+
+// ReadLatencies reads a `jellybean profile` latency.csv (header row, one row per host × stage × variant ×
+// batch) and keeps, per host, stage and variant, the largest median ms per item among the batch sizes up
+// to batch. Under pacing the runner forms micro-batches of whatever has arrived (1 … batch items), so the
+// slowest per-item figure of that range is what the plan can count on.
+func ReadLatencies(path string, batch int) (Latencies, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseLatencies(path, f, batch)
+}
+
+func parseLatencies(name string, r io.Reader, batch int) (Latencies, error) {
+	cr := csv.NewReader(r)
+	rows, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(rows) < 2 {
+		return nil, fmt.Errorf("%s: no latency rows", name)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, want := range []string{"stage", "worker", "variant", "batch", "median_ms_per_item"} {
+		if _, ok := col[want]; !ok {
+			return nil, fmt.Errorf("%s:1: no column %q in the header", name, want)
+		}
+	}
+	lat := Latencies{}
+	for i, row := range rows[1:] {
+		line := i + 2
+		b, err := strconv.Atoi(row[col["batch"]])
+		if err != nil || b < 1 {
+			return nil, fmt.Errorf("%s:%d: batch %q: want a positive integer", name, line, row[col["batch"]])
+		}
+		ms, err := strconv.ParseFloat(row[col["median_ms_per_item"]], 64)
+		if err != nil || !(ms > 0) {
+			return nil, fmt.Errorf("%s:%d: median_ms_per_item %q: want a number > 0", name, line, row[col["median_ms_per_item"]])
+		}
+		if b > batch {
+			continue
+		}
+		host, st, v := row[col["worker"]], row[col["stage"]], row[col["variant"]]
+		if lat[host] == nil {
+			lat[host] = map[string]map[string]float64{}
+		}
+		if lat[host][st] == nil {
+			lat[host][st] = map[string]float64{}
+		}
+		lat[host][st][v] = max(lat[host][st][v], ms)
+	}
+	if len(lat) == 0 {
+		return nil, fmt.Errorf("%s: no row with a batch size up to %d", name, batch)
+	}
+	return lat, nil
+}
+
+// ReadMessages reads a `jellybean profile` message_sizes.csv (or message_sizes_zstd.csv): rows
+// from,to,from_variant,to_variant,KB.
+func ReadMessages(path string) ([]Message, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = 5
+	rows, err := cr.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Message
+	for i, r := range rows {
+		kb, err := strconv.ParseFloat(r[4], 64)
+		if err != nil || kb < 0 {
+			return nil, fmt.Errorf("%s:%d: KB %q: want a number ≥ 0", path, i+1, r[4])
+		}
+		out = append(out, Message{From: r[0], To: r[1], FromVariant: r[2], KB: kb})
+	}
+	return out, nil
+}
+
+// CombosOf turns an accuracy profile (`jellybean eval --profile`'s profile.json) into combinations.
+func CombosOf(p *evaluate.Profile) []Combo {
+	var out []Combo
+	for _, c := range p.Combinations {
+		out = append(out, Combo{Image: c.Image, Speech: c.Speech, Accuracy: c.VQAAccuracy})
+	}
+	return out
+}
+
+// ReadAccuracy reads an accuracy profile.json.
+func ReadAccuracy(path string) (*evaluate.Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p evaluate.Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(p.Combinations) == 0 {
+		return nil, fmt.Errorf("%s: no combinations", path)
+	}
+	return &p, nil
+}
+
+// CacheKey identifies an accuracy profile: the models (models.json lists every file with its size) and
+// the items measured (the manifest's bytes and the limit).
+func CacheKey(modelsJSON, manifest []byte, limit int) string {
+	h := sha256.New()
+	for _, part := range [][]byte{modelsJSON, manifest, []byte(strconv.Itoa(limit))} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
+}
+
+// LimitManifest writes the first n items of the manifest at src into dstDir/manifest.jsonl, so that the
+// accuracy profile measures exactly the items a job with `limit = n` processes. Item paths must stay
+// inside a manifest's folder, so the lines are kept verbatim and dstDir gets a symbolic link to each
+// top-level entry (e.g. images/, audio/) of the source folder they use. It returns the new manifest's path.
+func LimitManifest(src string, n int, dstDir string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	srcDir, err := filepath.Abs(filepath.Dir(src))
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	links := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	line, kept := 0, 0
+	for sc.Scan() && kept < n {
+		line++
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var item struct{ Image, Audio string }
+		if err := json.Unmarshal(sc.Bytes(), &item); err != nil {
+			return "", fmt.Errorf("%s:%d: %w", src, line, err)
+		}
+		for _, p := range []string{item.Image, item.Audio} {
+			top := strings.Split(filepath.ToSlash(filepath.Clean(p)), "/")[0]
+			if p == "" || filepath.IsAbs(p) || top == ".." {
+				return "", fmt.Errorf("%s:%d: path %q must be relative and inside the manifest's directory", src, line, p)
+			}
+			links[top] = true
+		}
+		out.Write(sc.Bytes())
+		out.WriteByte('\n')
+		kept++
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("%s: %w", src, err)
+	}
+	if kept < n {
+		return "", fmt.Errorf("%s: --limit %d but the manifest has only %d items", src, n, kept)
+	}
+	if err := os.MkdirAll(dstDir, 0o755); err != nil {
+		return "", err
+	}
+	for _, top := range sortedKeys(links) {
+		link := filepath.Join(dstDir, top)
+		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if err := os.Symlink(filepath.Join(srcDir, top), link); err != nil {
+			return "", err
+		}
+	}
+	path := filepath.Join(dstDir, "manifest.jsonl")
+	return path, os.WriteFile(path, out.Bytes(), 0o644)
+}

@@ -1,0 +1,195 @@
+package loop
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Stage names of the workflow: the runner's, as in plan/examples/default.toml.
+const (
+	ReadImage         = "ReadImage"
+	ReadSpeech        = "ReadSpeech"
+	ImageFeatures     = "ImageFeatures"
+	SpeechRecognition = "SpeechRecognition"
+	VQA               = "VQA"
+)
+
+// Latencies holds profiled milliseconds per item: [host][stage][variant].
+type Latencies map[string]map[string]map[string]float64
+
+// Message is the size of one item's message on an edge, for one variant of the sending stage.
+type Message struct {
+	From, To, FromVariant string
+	KB                    float64
+}
+
+// Combo is the measured end-to-end accuracy of an image and a speech variant; the VQA model is the one
+// trained on the image variant's features, so it shares the image variant's name.
+type Combo struct {
+	Image, Speech string
+	Accuracy      float64 // percent
+}
+
+// Variants is the variant of each model stage a combination runs.
+func (c Combo) Variants() map[string]string {
+	return map[string]string{ImageFeatures: c.Image, SpeechRecognition: c.Speech, VQA: c.Image}
+}
+
+// Instance is everything the optimizer's native input needs.
+type Instance struct {
+	Rate, Threshold    float64 // items/s into each source; percent
+	Hosts              []Host
+	Latency            Latencies
+	Messages           []Message
+	Combos             []Combo
+	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
+}
+
+// The native format's rows (plan/optimizer/inputs/native.go reads them; plan/optimizer/README.md).
+type nativeFile struct {
+	Sink      string      `toml:"sink"`
+	Threshold float64     `toml:"threshold"`
+	Sources   []nSource   `toml:"source"`
+	Stages    []nStage    `toml:"stage"`
+	Workers   []nWorker   `toml:"worker"`
+	Latency   []nLatency  `toml:"latency"`
+	Messages  []nMessage  `toml:"message"`
+	Links     []nLink     `toml:"link,omitempty"`
+	Accuracy  []nAccuracy `toml:"accuracy"`
+}
+type nSource struct {
+	Name string  `toml:"name"`
+	Rate float64 `toml:"rate"`
+}
+type nStage struct {
+	Name   string   `toml:"name"`
+	Inputs []string `toml:"inputs"`
+}
+type nWorker struct {
+	Name  string  `toml:"name"`
+	Price float64 `toml:"price"`
+	Tier  int     `toml:"tier"`
+	Count int     `toml:"count"`
+}
+type nLatency struct {
+	Stage   string  `toml:"stage"`
+	Worker  string  `toml:"worker"`
+	Variant string  `toml:"variant"`
+	Ms      float64 `toml:"ms"`
+}
+type nMessage struct {
+	From        string  `toml:"from"`
+	To          string  `toml:"to"`
+	FromVariant string  `toml:"from_variant"`
+	KB          float64 `toml:"kb"`
+}
+type nLink struct {
+	From string  `toml:"from"`
+	To   string  `toml:"to"`
+	Cost float64 `toml:"cost"`
+}
+type nAccuracy struct {
+	Variants map[string]string `toml:"variants"`
+	Accuracy float64           `toml:"accuracy"`
+}
+
+// Native renders the instance as the optimizer's jellybean.toml: the two sources at the rate, the three
+// model stages, one worker type per host (count = slots), a latency row per host × stage × variant, the
+// message sizes, link costs between tiers (sources count as the edge host's tier) and one accuracy row per
+// combination, naming the VQA variant too so that the solver never pairs a VQA head with features of
+// another image variant.
+func Native(in Instance) ([]byte, error) {
+	if !(in.Rate > 0) || math.IsInf(in.Rate, 0) {
+		return nil, fmt.Errorf("input rate %v: must be > 0", in.Rate)
+	}
+	if len(in.Combos) == 0 {
+		return nil, fmt.Errorf("no accuracy profile: no variant combination to choose from")
+	}
+	n := nativeFile{Sink: VQA, Threshold: in.Threshold,
+		Sources: []nSource{{ReadImage, in.Rate}, {ReadSpeech, in.Rate}},
+		Stages:  []nStage{{ImageFeatures, []string{ReadImage}}, {SpeechRecognition, []string{ReadSpeech}}, {VQA, []string{ImageFeatures, SpeechRecognition}}}}
+	for _, h := range in.Hosts {
+		n.Workers = append(n.Workers, nWorker{Name: h.Name, Price: h.Price, Tier: h.Tier, Count: h.Slots})
+		stages, ok := in.Latency[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("host %s: no latency profiled", h.Name)
+		}
+		for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
+			for _, v := range sortedKeys(stages[st]) {
+				n.Latency = append(n.Latency, nLatency{Stage: st, Worker: h.Name, Variant: v, Ms: stages[st][v]})
+			}
+		}
+	}
+	for _, m := range in.Messages {
+		n.Messages = append(n.Messages, nMessage{From: m.From, To: m.To, FromVariant: m.FromVariant, KB: m.KB})
+	}
+	edgeTier := 0
+	for _, h := range in.Hosts {
+		if h.Name == EdgeHost(in.Hosts) {
+			edgeTier = h.Tier
+		}
+	}
+	for _, b := range in.Hosts {
+		if in.CrossTierCostPerGB == 0 {
+			break
+		}
+		for _, a := range in.Hosts {
+			if a.Tier != b.Tier {
+				n.Links = append(n.Links, nLink{From: a.Name, To: b.Name, Cost: in.CrossTierCostPerGB})
+			}
+		}
+		if b.Tier != edgeTier {
+			for _, src := range []string{ReadImage, ReadSpeech} {
+				n.Links = append(n.Links, nLink{From: src, To: b.Name, Cost: in.CrossTierCostPerGB})
+			}
+		}
+	}
+	combos := append([]Combo(nil), in.Combos...)
+	sort.SliceStable(combos, func(i, j int) bool { return combos[i].Accuracy > combos[j].Accuracy })
+	for _, c := range combos {
+		n.Accuracy = append(n.Accuracy, nAccuracy{Variants: c.Variants(), Accuracy: c.Accuracy})
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# written by `jellybean loop` from the host profile and the accuracy profile of this run's split\n")
+	if err := toml.NewEncoder(&buf).Encode(n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// VariantsFile renders variants.toml: the runner's op of each model stage and the ONNX file of each
+// variant (models[stage][variant], paths relative to the JellyBean root), where sources and the sink
+// run, and the plan's job settings.
+func VariantsFile(job, dataset string, batch int, edgeHost string, models map[string]map[string]string) ([]byte, error) {
+	type stage struct {
+		Op     string            `toml:"op"`
+		Models map[string]string `toml:"models"`
+	}
+	v := struct {
+		Job        string           `toml:"job"`
+		Workload   string           `toml:"workload"`
+		Dataset    string           `toml:"dataset"`
+		BatchSize  int              `toml:"batch_size"`
+		SourceHost string           `toml:"source_host"`
+		SinkHost   string           `toml:"sink_host"`
+		Stages     map[string]stage `toml:"stage"`
+	}{Job: job, Workload: "vqa", Dataset: dataset, BatchSize: batch, SourceHost: edgeHost, SinkHost: edgeHost,
+		Stages: map[string]stage{}}
+	ops := map[string]string{ImageFeatures: "image_features", SpeechRecognition: "speech_recognition", VQA: "vqa"}
+	for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
+		if len(models[st]) == 0 {
+			return nil, fmt.Errorf("stage %s: no model variant", st)
+		}
+		v.Stages[st] = stage{Op: ops[st], Models: models[st]}
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# written by `jellybean loop`: how the optimizer's stages and variants become the runner's\n")
+	if err := toml.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,501 @@
+package loop
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"jellybean/hostfiles"
+	"jellybean/job/launch"
+	"jellybean/job/report"
+	"jellybean/job/tiers"
+	"jellybean/plan"
+	"jellybean/plan/optimizer"
+	"jellybean/plan/optimizer/inputs"
+	"jellybean/workloads/vqa"
+	"jellybean/workloads/vqa/evaluate"
+)
+
+// Config says what `jellybean loop` does. Zero values take the defaults of the command line.
+type Config struct {
+	Root      string // JellyBean root: the ranks' working directory (default: current directory)
+	Hostfile  string // hosts to profile and place workers on
+	Infra     string // optional infrastructure.toml (`jellybean tiers up`): tiers and prices per host
+	Rate      float64
+	AutoRate  bool    // choose the rate from the profile (ChooseRate) instead of Rate
+	Threshold float64 // accuracy target, percent
+	DataDir   string  // dataset directory holding <split>/manifest.jsonl
+	Split     string
+	Limit     int // process at most this many items (0 = the whole split)
+	Solver    string
+	TimeLimit time.Duration
+	RunID     string
+	RunsDir   string
+	ModelsDir string
+	Batch     int // the plan's micro-batch size
+	Threads   int // intra-op threads of every model worker, in the profile and in the plan
+	Cores     int // CPU cores the hosts' ranks share, for --rate auto
+	Util      float64
+
+	ProfileItems, ProfileRepeats int
+	Binary                       string        // jellybean executable (the profile step and local ranks)
+	Launch                       launch.Config // SSH options, signals, terminal flag; files and ids are set here
+	Log                          io.Writer
+}
+
+// Step is one timed step of the loop.
+type Step struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Note    string  `json:"note,omitempty"`
+}
+
+// Summary is runs/<id>/loop/loop.json: what the loop chose and what the run measured.
+type Summary struct {
+	RunID             string             `json:"run_id"`
+	Rate              float64            `json:"rate_items_per_second"`
+	RateWhy           string             `json:"rate_why"`
+	Variants          map[string]string  `json:"variants"`
+	Workers           map[string]int     `json:"workers"`
+	PredictedAccuracy float64            `json:"predicted_accuracy"`
+	MeasuredAccuracy  float64            `json:"measured_accuracy"`
+	Stages            []StageComparison  `json:"stages"`
+	Steps             []Step             `json:"steps"`
+	Report            string             `json:"report"`
+	PredictedCost     map[string]float64 `json:"predicted_cost"`
+}
+
+// StageComparison is one row of the predicted-vs-measured table.
+type StageComparison struct {
+	Stage     string  `json:"stage"`
+	Predicted float64 `json:"predicted_items_per_second"`
+	Measured  float64 `json:"measured_items_per_second"`
+	Ratio     float64 `json:"ratio"`
+}
+
+func (c *Config) defaults() error {
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	def(&c.Root, wd)
+	def(&c.Hostfile, "hostfiles/localhost")
+	def(&c.DataDir, "workloads/vqa/data")
+	def(&c.Split, "test")
+	def(&c.Solver, "exact")
+	def(&c.RunsDir, "runs")
+	def(&c.ModelsDir, vqa.DefaultModelsDir)
+	if c.Batch <= 0 {
+		c.Batch = 8
+	}
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.Util <= 0 {
+		c.Util = DefaultUtilisation
+	}
+	if c.ProfileItems <= 0 {
+		c.ProfileItems = 16
+	}
+	if c.ProfileRepeats <= 0 {
+		c.ProfileRepeats = 10
+	}
+	if c.TimeLimit <= 0 {
+		c.TimeLimit = 60 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = os.Stderr
+	}
+	if c.Binary == "" {
+		if c.Binary, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	if c.RunID == "" {
+		c.RunID = launch.NewRunID(time.Now())
+	}
+	if !launch.ValidRunID(c.RunID) {
+		return fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", c.RunID)
+	}
+	if !c.AutoRate && !(c.Rate > 0) {
+		return fmt.Errorf("--rate %v: want items/s > 0 or auto", c.Rate)
+	}
+	return nil
+}
+
+// Run closes the loop; see the package comment. Everything it writes before the launch goes to a
+// staging folder, runs/.<id>.loop, which becomes runs/<id>/loop once the launcher has made runs/<id>.
+func Run(cfg Config) (*Summary, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	sum := &Summary{RunID: cfg.RunID}
+	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, "loop: "+format+"\n", a...) }
+	step := func(name string, f func() (string, error)) error {
+		logf("%s ...", name)
+		t0 := time.Now()
+		note, err := f()
+		s := Step{Name: name, Seconds: math.Round(time.Since(t0).Seconds()*100) / 100, Note: note}
+		if err != nil {
+			return fmt.Errorf("loop: %s: %w", name, err)
+		}
+		sum.Steps = append(sum.Steps, s)
+		if note != "" {
+			logf("%s done in %.1f s: %s", name, s.Seconds, note)
+		} else {
+			logf("%s done in %.1f s", name, s.Seconds)
+		}
+		return nil
+	}
+
+	runDir := filepath.Join(cfg.RunsDir, cfg.RunID)
+	if _, err := os.Stat(runDir); err == nil {
+		return nil, fmt.Errorf("run %s already exists in %s", cfg.RunID, cfg.RunsDir)
+	}
+	stage := filepath.Join(cfg.RunsDir, "."+cfg.RunID+".loop")
+	if err := os.RemoveAll(stage); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return nil, err
+	}
+	hf, err := hostfiles.Load(cfg.Hostfile)
+	if err != nil {
+		return nil, err
+	}
+	var infra *tiers.Infrastructure
+	if cfg.Infra != "" {
+		infra = &tiers.Infrastructure{}
+		data, err := os.ReadFile(cfg.Infra)
+		if err != nil {
+			return nil, err
+		}
+		if err := plan.DecodeStrictTOML(cfg.Infra, data, infra); err != nil {
+			return nil, err
+		}
+	}
+	hosts, err := HostsOf(hf, infra, cfg.Infra)
+	if err != nil {
+		return nil, err
+	}
+	manifest := filepath.Join(cfg.DataDir, cfg.Split, "manifest.jsonl")
+	man, err := vqa.LoadManifest(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("split %s: %w (generate it with `jellybean gen-data --split %s`)", cfg.Split, err, cfg.Split)
+	}
+	if cfg.Limit >= len(man.Items) {
+		cfg.Limit = 0
+	}
+	compress := "off"
+	if infra != nil {
+		compress = "fastest" // tiers are separated by shaped links: compressing pays there
+	}
+
+	// a. Latency of every variant on every host, and the message size of every edge.
+	profDir := filepath.Join(stage, "profile")
+	if err := step("profile", func() (string, error) {
+		return "", runProfile(cfg, manifest, profDir)
+	}); err != nil {
+		return nil, err
+	}
+
+	// b. Accuracy of every combination on the items the job will process.
+	var acc *evaluate.Profile
+	if err := step("accuracy", func() (note string, err error) {
+		acc, note, err = accuracyProfile(cfg, manifest, filepath.Join(stage, "accuracy"))
+		return note, err
+	}); err != nil {
+		return nil, err
+	}
+
+	// c. The optimizer's inputs.
+	inDir := filepath.Join(stage, "inputs")
+	var lat Latencies
+	if err := step("inputs", func() (string, error) {
+		lat, err = ReadLatencies(filepath.Join(profDir, "latency.csv"), cfg.Batch)
+		if err != nil {
+			return "", err
+		}
+		msgFile := "message_sizes.csv"
+		if compress != "off" {
+			msgFile = "message_sizes_zstd.csv"
+		}
+		msgs, err := ReadMessages(filepath.Join(profDir, msgFile))
+		if err != nil {
+			return "", err
+		}
+		combos := CombosOf(acc)
+		sum.Rate, sum.RateWhy = cfg.Rate, "given with --rate"
+		if cfg.AutoRate {
+			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util)
+			if err != nil {
+				return "", err
+			}
+			sum.Rate, sum.RateWhy = rc.Rate, rc.Why
+			logf("rate auto: %s", rc.Why)
+		}
+		cross := 0.0
+		if infra != nil {
+			cross = DefaultCrossTierCostPerGB
+		}
+		native, err := Native(Instance{Rate: sum.Rate, Threshold: cfg.Threshold, Hosts: hosts, Latency: lat,
+			Messages: msgs, Combos: combos, CrossTierCostPerGB: cross})
+		if err != nil {
+			return "", err
+		}
+		models, err := modelFiles(cfg.ModelsDir)
+		if err != nil {
+			return "", err
+		}
+		variants, err := VariantsFile("vqa-loop-"+cfg.RunID, manifest, cfg.Batch, EdgeHost(hosts), models)
+		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(inDir, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(inDir, inputs.NativeFile), native, 0o644); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("rate %.1f items/s", sum.Rate), os.WriteFile(filepath.Join(inDir, inputs.VariantsFile), variants, 0o644)
+	}); err != nil {
+		return nil, err
+	}
+
+	// d. Solve and write the plan with a hostfile that matches it.
+	planPath, hostfilePath := filepath.Join(stage, "plan.toml"), filepath.Join(stage, "hostfile")
+	var pl *plan.Plan
+	if err := step("optimize", func() (string, error) {
+		pl, err = solve(cfg, inDir, hosts, compress)
+		if err != nil {
+			return "", err
+		}
+		data, err := pl.Encode()
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(planPath, data, 0o644); err != nil {
+			return "", err
+		}
+		sum.Variants, sum.Workers = pl.Variants(), map[string]int{}
+		for _, st := range pl.Stages {
+			sum.Workers[st.Name] = len(st.Workers)
+		}
+		sum.PredictedAccuracy = pl.Predicted.Accuracy
+		sum.PredictedCost = map[string]float64{"compute": pl.Predicted.ComputeCost, "communication": pl.Predicted.CommunicationCost, "total": pl.Predicted.TotalCost}
+		if d, ok := DemandMs(lat, Combo{Image: sum.Variants[ImageFeatures], Speech: sum.Variants[SpeechRecognition]}); ok {
+			logf("chosen variants need %.2f ms of CPU per item: %.2f of %d cores at %.1f items/s", d, d*sum.Rate/1000, cfg.cores(), sum.Rate)
+		}
+		return fmt.Sprintf("variants %v, workers %v, predicted accuracy %.2f%%, cost %.4f", sum.Variants, sum.Workers,
+			pl.Predicted.Accuracy, pl.Predicted.TotalCost), os.WriteFile(hostfilePath, []byte(Hostfile(pl)), 0o644)
+	}); err != nil {
+		return nil, err
+	}
+
+	// e. Launch exactly as `jellybean launch` does, then evaluate and report.
+	if err := step("launch", func() (string, error) {
+		lc := cfg.Launch
+		lc.Hostfile, lc.Plan, lc.RunID, lc.RunsDir, lc.Root = hostfilePath, planPath, cfg.RunID, cfg.RunsDir, cfg.Root
+		lc.Binary = cfg.Binary
+		moved := false
+		lc.OnRunDir = func(id, dir string) {
+			// The launcher has copied plan and hostfile: the staging folder can move into the run.
+			moved = os.Rename(stage, filepath.Join(dir, "loop")) == nil
+		}
+		res, err := launch.Run(lc)
+		if !moved {
+			logf("the loop's files stay in %s", stage)
+		}
+		if err != nil {
+			return "", err
+		}
+		if !moved {
+			return "", fmt.Errorf("could not move %s into %s/loop", stage, res.RunDir)
+		}
+		return fmt.Sprintf("%d ranks, %.1f s", res.Ranks, res.Wall.Seconds()), nil
+	}); err != nil {
+		return nil, err
+	}
+	var ev *evaluate.Report
+	if err := step("eval", func() (string, error) {
+		ev, err = evaluate.EvalRun(cfg.Root, runDir)
+		if err != nil {
+			return "", err
+		}
+		sum.MeasuredAccuracy = ev.VQAAccuracy
+		return fmt.Sprintf("%d items, VQA accuracy %.2f%%", ev.Items, ev.VQAAccuracy), ev.Write(runDir)
+	}); err != nil {
+		return nil, err
+	}
+	if err := step("report", func() (string, error) {
+		sum.Report, err = report.Write(runDir, filepath.Join(runDir, "loop", "profile"), filepath.Join(runDir, "report"))
+		return sum.Report, err
+	}); err != nil {
+		return nil, err
+	}
+	r, err := report.Load(runDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range report.Analyse(r).Stages {
+		sum.Stages = append(sum.Stages, StageComparison{Stage: row.Name, Predicted: row.Predicted, Measured: row.Measured, Ratio: row.Ratio})
+	}
+	data, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return sum, os.WriteFile(filepath.Join(runDir, "loop", "loop.json"), append(data, '\n'), 0o644)
+}
+
+func (c *Config) cores() int {
+	if c.Cores > 0 {
+		return c.Cores
+	}
+	return runtime.NumCPU() // localhost and emulated tiers share this machine's cores
+}
+
+// runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
+func runProfile(cfg Config, manifest, out string) error {
+	args := []string{"profile", "-H", cfg.Hostfile, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
+		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--threads", strconv.Itoa(cfg.Threads), "-o", out}
+	cmd := exec.Command(cfg.Binary, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("jellybean %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// batchList is the batch sizes profiled: 1 and the plan's (what paced micro-batches range over).
+func batchList(b int) string {
+	if b <= 1 {
+		return "1"
+	}
+	return "1," + strconv.Itoa(b)
+}
+
+// accuracyProfile measures (or takes from the cache) the accuracy of every combination on the job's items
+// and writes it into dir (profile.json and the original's nodes_accuracy_profiles.json).
+func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	if cfg.Limit > 0 {
+		var err error
+		if manifest, err = LimitManifest(manifest, cfg.Limit, dir); err != nil {
+			return nil, "", err
+		}
+	}
+	modelsJSON, err := os.ReadFile(filepath.Join(cfg.ModelsDir, "models.json"))
+	if err != nil {
+		return nil, "", err
+	}
+	manBytes, err := os.ReadFile(manifest)
+	if err != nil {
+		return nil, "", err
+	}
+	cache := filepath.Join(cfg.RunsDir, ".loop-cache", "accuracy-"+CacheKey(modelsJSON, manBytes, cfg.Limit)+".json")
+	note := "cached " + cache
+	p, err := ReadAccuracy(cache)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, "", err
+		}
+		p, err = evaluate.RunProfile(evaluate.ProfileOptions{ModelsDir: cfg.ModelsDir, Manifest: manifest, Threads: cfg.Threads, Log: cfg.Log})
+		if err != nil {
+			return nil, "", err
+		}
+		note = "measured, cached as " + cache
+		if err := writeJSON(cache, p); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := writeJSON(filepath.Join(dir, "profile.json"), p); err != nil {
+		return nil, "", err
+	}
+	return p, note, writeJSON(filepath.Join(dir, "nodes_accuracy_profiles.json"), p.OriginalFormat())
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// modelFiles maps each model stage's variants to their ONNX files (relative to the root like modelsDir).
+func modelFiles(modelsDir string) (map[string]map[string]string, error) {
+	models, err := vqa.LoadModels(modelsDir)
+	if err != nil {
+		return nil, err
+	}
+	stageOf := map[string]string{vqa.KindImage: ImageFeatures, vqa.KindASR: SpeechRecognition, vqa.KindVQA: VQA}
+	out := map[string]map[string]string{}
+	for _, m := range models {
+		st := stageOf[m.Kind]
+		if st == "" {
+			continue
+		}
+		if out[st] == nil {
+			out[st] = map[string]string{}
+		}
+		out[st][m.Variant] = filepath.Join(modelsDir, m.File)
+	}
+	return out, nil
+}
+
+// solve reads the written inputs back (so the files are exactly what was solved), runs the solver and
+// renders the plan with workers on hostfile hosts.
+func solve(cfg Config, inDir string, hosts []Host, compress string) (*plan.Plan, error) {
+	in, err := inputs.ReadDir(inDir, "")
+	if err != nil {
+		return nil, err
+	}
+	sol, err := optimizer.Solve(in.Problem, in.Config, cfg.Solver, cfg.TimeLimit)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := inputs.ReadVariants(inDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Hosts, opts.Threads = HostOf(hosts), cfg.Threads
+	pl, err := optimizer.ToPlan(in.Problem, sol, opts)
+	if err != nil {
+		return nil, err
+	}
+	pl.Limit, pl.Compress = cfg.Limit, compress
+	return pl, nil
+}
+
+// PrintTable writes the short predicted-vs-measured table and the report's path.
+func PrintTable(w io.Writer, s *Summary) {
+	fmt.Fprintf(w, "run %s: rate %.1f items/s, variants %v\n", s.RunID, s.Rate, s.Variants)
+	fmt.Fprintf(w, "%-18s %10s %10s %7s\n", "stage", "predicted", "measured", "ratio")
+	for _, st := range s.Stages {
+		fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%\n", st.Stage, st.Predicted, st.Measured, 100*st.Ratio)
+	}
+	fmt.Fprintf(w, "%-18s %9.2f%% %9.2f%%\n", "accuracy", s.PredictedAccuracy, s.MeasuredAccuracy)
+	for _, st := range s.Steps {
+		fmt.Fprintf(w, "step %-9s %7.1f s\n", st.Name, st.Seconds)
+	}
+	fmt.Fprintf(w, "report: %s\n", s.Report)
+}

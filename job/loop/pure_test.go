@@ -1,0 +1,334 @@
+package loop
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"jellybean/hostfiles"
+	"jellybean/job/tiers"
+	"jellybean/plan"
+	"jellybean/plan/optimizer"
+	"jellybean/plan/optimizer/inputs"
+	"jellybean/workloads/vqa"
+)
+
+func TestWorkerNamesAndHostOf(t *testing.T) {
+	tests := []struct {
+		hosts []Host
+		names map[string][]string
+	}{
+		{[]Host{{Name: "localhost", Slots: 3}}, map[string][]string{"localhost": {"localhost_0", "localhost_1", "localhost_2"}}},
+		{[]Host{{Name: "10.0.0.2", Slots: 1}, {Name: "b", Slots: 2}}, map[string][]string{"10.0.0.2": {"10.0.0.2"}, "b": {"b_0", "b_1"}}},
+	}
+	for _, tc := range tests {
+		want := map[string]string{}
+		for _, h := range tc.hosts {
+			if got := WorkerNames(h); !reflect.DeepEqual(got, tc.names[h.Name]) {
+				t.Errorf("WorkerNames(%+v) = %v, want %v", h, got, tc.names[h.Name])
+			}
+			for _, w := range tc.names[h.Name] {
+				want[w] = h.Name
+			}
+		}
+		if got := HostOf(tc.hosts); !reflect.DeepEqual(got, want) {
+			t.Errorf("HostOf = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestHostsOf(t *testing.T) {
+	hf, err := hostfiles.Parse("hf", strings.NewReader("10.1.0.3 slots=2\n10.1.0.2 slots=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	infra := &tiers.Infrastructure{Hosts: []tiers.InfraHost{
+		{Name: "10.1.0.2", Tier: "edge", PricePerHour: 0.1}, {Name: "10.1.0.3", Tier: "cloud", PricePerHour: 0.5}}}
+	tests := []struct {
+		name    string
+		infra   *tiers.Infrastructure
+		want    []Host
+		edge    string
+		wantErr string
+	}{
+		{"plain hostfile", nil, []Host{{Name: "10.1.0.3", Slots: 2, Price: DefaultPricePerSlot}, {Name: "10.1.0.2", Slots: 1, Price: DefaultPricePerSlot}}, "10.1.0.3", ""},
+		{"tiers", infra, []Host{{Name: "10.1.0.3", Slots: 2, Tier: 1, TierName: "cloud", Price: 0.5}, {Name: "10.1.0.2", Slots: 1, Tier: 0, TierName: "edge", Price: 0.1}}, "10.1.0.2", ""},
+		{"host missing", &tiers.Infrastructure{Hosts: infra.Hosts[:1]}, nil, "", `infra.toml: host "10.1.0.3" of hostfile hf is not described`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := HostsOf(hf, tc.infra, "infra.toml")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("hosts %+v, want %+v", got, tc.want)
+			}
+			if e := EdgeHost(got); e != tc.edge {
+				t.Errorf("edge host %s, want %s", e, tc.edge)
+			}
+		})
+	}
+}
+
+// testLatencies: two hosts, every variant of the shipped models (ms per item).
+func testLatencies() Latencies {
+	one := func(scale float64) map[string]map[string]float64 {
+		return map[string]map[string]float64{
+			ImageFeatures:     {"res16": 0.1 * scale, "res64": 0.3 * scale},
+			SpeechRecognition: {"ctc-small": 3 * scale, "ctc-large": 10 * scale},
+			VQA:               {"res16": 0.02 * scale, "res64": 0.02 * scale},
+		}
+	}
+	return Latencies{"edge": one(2), "cloud": one(1)}
+}
+
+var testCombos = []Combo{{"res16", "ctc-small", 60}, {"res16", "ctc-large", 70}, {"res64", "ctc-small", 90}, {"res64", "ctc-large", 99}}
+
+func TestChooseRate(t *testing.T) {
+	tests := []struct {
+		name         string
+		threshold    float64
+		cores        int
+		util         float64
+		rate         float64
+		slowest      Combo
+		wantErr      string
+		whyMentions  string
+		demandWanted float64
+	}{
+		// The slowest host counts: the edge host takes 2 × (0.3 + 10 + 0.02) ms for res64 + ctc-large.
+		{"any accuracy", 0, 2, 0.6, 58.1, testCombos[3], "", "res64 + speech ctc-large", 20.64},
+		{"high target, more cores, lower utilisation", 95, 4, 0.5, 96.8, testCombos[3], "", "reaching 95.00% accuracy", 20.64},
+		{"target below the large speech model", 80, 2, 0.6, 58.1, testCombos[3], "", "", 20.64},
+		{"unreachable target", 99.5, 2, 0.6, 0, Combo{}, "best 99.00%", "", 0},
+		{"bad utilisation", 0, 2, 1.5, 0, Combo{}, "utilisation", "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rc, err := ChooseRate(testLatencies(), testCombos, tc.threshold, tc.cores, tc.util)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.Rate != tc.rate || rc.Slowest != tc.slowest || rc.DemandMs < tc.demandWanted-1e-9 || rc.DemandMs > tc.demandWanted+1e-9 {
+				t.Errorf("rate %v (slowest %+v, %.3f ms), want %v (%+v, %.3f ms)", rc.Rate, rc.Slowest, rc.DemandMs, tc.rate, tc.slowest, tc.demandWanted)
+			}
+			if used := rc.Rate * rc.DemandMs / 1000; used > tc.util*float64(tc.cores) {
+				t.Errorf("rate %v uses %.3f cores, more than %.0f%% of %d", rc.Rate, used, 100*tc.util, tc.cores)
+			}
+			if !strings.Contains(rc.Why, tc.whyMentions) {
+				t.Errorf("why %q does not mention %q", rc.Why, tc.whyMentions)
+			}
+		})
+	}
+	// Only the combinations offered count: without ctc-large the demand is the small model's.
+	rc, err := ChooseRate(testLatencies(), []Combo{testCombos[0], testCombos[2]}, 0, 1, 1)
+	if err != nil || rc.Slowest != testCombos[2] {
+		t.Errorf("without ctc-large: %+v, %v", rc, err)
+	}
+}
+
+func TestParseLatencies(t *testing.T) {
+	const head = "stage,worker,variant,batch,runs,median_ms,p50_ms,p75_ms,p90_ms,median_ms_per_item\n"
+	tests := []struct {
+		name, csv string
+		batch     int
+		want      Latencies
+		wantErr   string
+	}{
+		{"slowest per item of batches up to the plan's", head +
+			"VQA,h,res16,1,3,1.0,1,1,1,1.0000\nVQA,h,res16,8,3,4.0,4,4,4,0.5000\nSpeechRecognition,h,ctc-large,1,3,5,5,5,5,5.0\nSpeechRecognition,h,ctc-large,8,3,80,80,80,80,10.0\n" +
+			"SpeechRecognition,h,ctc-large,32,3,960,0,0,0,30.0\n", 8,
+			Latencies{"h": {VQA: {"res16": 1}, SpeechRecognition: {"ctc-large": 10}}}, ""},
+		{"batch 1 plan", head + "VQA,h,res16,1,3,1.0,1,1,1,1.0\nVQA,h,res16,8,3,40,4,4,4,5.0\n", 1, Latencies{"h": {VQA: {"res16": 1}}}, ""},
+		{"bad number names the line", head + "VQA,h,res16,1,3,1.0,1,1,1,1.0\nVQA,h,res16,8,3,4.0,4,4,4,fast\n", 8, nil, "lat.csv:3: median_ms_per_item \"fast\""},
+		{"missing column", "stage,worker,variant,batch\nVQA,h,res16,1\n", 8, nil, `lat.csv:1: no column "median_ms_per_item"`},
+		{"no row in range", head + "VQA,h,res16,16,3,1.0,1,1,1,1.0\n", 8, nil, "no row with a batch size up to 8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseLatencies("lat.csv", strings.NewReader(tc.csv), tc.batch)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The written native inputs parse with the optimizer's own reader, offer only combinations whose VQA head
+// matches the image variant, charge links only across tiers, and solve into a plan whose hostfile
+// passes the runner's validation.
+func TestNativeInputsSolveToValidPlan(t *testing.T) {
+	hosts := []Host{{Name: "edge", Slots: 3, Tier: 0, Price: 0.1}, {Name: "cloud", Slots: 2, Tier: 1, Price: 0.5}}
+	msgs := []Message{{ReadImage, ImageFeatures, "default", 48}, {ReadSpeech, SpeechRecognition, "default", 20},
+		{ImageFeatures, VQA, "res16", 0.5}, {ImageFeatures, VQA, "res64", 0.5}, {SpeechRecognition, VQA, "ctc-small", 0.1}, {SpeechRecognition, VQA, "ctc-large", 0.1}}
+	data, err := Native(Instance{Rate: 150, Threshold: 80, Hosts: hosts, Latency: testLatencies(), Messages: msgs,
+		Combos: testCombos, CrossTierCostPerGB: 0.09})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inputs.ParseNative("jellybean.toml", data, optimizer.DefaultConfig())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	p := in.Problem
+	if len(p.Workers) != 5 || !reflect.DeepEqual(p.Accuracy.Operators, []string{ImageFeatures, SpeechRecognition, VQA}) {
+		t.Fatalf("workers %d, operators %v", len(p.Workers), p.Accuracy.Operators)
+	}
+	for _, e := range p.Accuracy.EndToEnd {
+		if e.Variants[0] != e.Variants[2] {
+			t.Errorf("accuracy row pairs image %s with VQA head %s", e.Variants[0], e.Variants[2])
+		}
+	}
+	var cross, same int
+	for a := range p.Workers {
+		for b := range p.Workers {
+			if p.Link[a][b] > 0 {
+				cross++
+			} else if a != b {
+				same++
+			}
+		}
+	}
+	if cross != 2*3*2 || same != 3*2+2*1 {
+		t.Errorf("%d priced links (want 12 edge↔cloud), %d free ones (want 8 within a tier)", cross, same)
+	}
+	if _, err := Native(Instance{Rate: 150, Hosts: []Host{{Name: "other", Slots: 1}}, Latency: testLatencies(), Combos: testCombos}); err == nil || !strings.Contains(err.Error(), "host other: no latency") {
+		t.Errorf("unprofiled host: %v", err)
+	}
+
+	sol, err := optimizer.Solve(p, in.Config, "exact", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]map[string]string{ImageFeatures: {"res16": "a.onnx", "res64": "b.onnx"},
+		SpeechRecognition: {"ctc-small": "c.onnx", "ctc-large": "d.onnx"}, VQA: {"res16": "e.onnx", "res64": "f.onnx"}}
+	vdata, err := VariantsFile("job", "data/manifest.jsonl", 8, EdgeHost(hosts), models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := inputs.ParseVariants("variants.toml", vdata)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, vdata)
+	}
+	opts.Hosts, opts.Threads = HostOf(hosts), 1
+	pl, err := optimizer.ToPlan(p, sol, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.InputRate != 150 || pl.Predicted.Accuracy < 80 || len(pl.Predicted.Stages) != 6 {
+		t.Errorf("input rate %v, accuracy %v, per-stage predictions %v", pl.InputRate, pl.Predicted.Accuracy, pl.Predicted.Stages)
+	}
+	vqaStage := pl.StageByName(VQA)
+	if img := pl.StageByName(ImageFeatures); vqaStage.Variant != img.Variant || vqaStage.Model != models[VQA][img.Variant] {
+		t.Errorf("VQA runs %s (%s) on image variant %s", vqaStage.Variant, vqaStage.Model, img.Variant)
+	}
+	for _, st := range pl.Stages {
+		for _, w := range st.Workers {
+			if w.Host != "edge" && w.Host != "cloud" {
+				t.Errorf("stage %s: worker on %q, not a hostfile host", st.Name, w.Host)
+			}
+		}
+	}
+	hf, err := hostfiles.Parse("hostfile", strings.NewReader(Hostfile(pl)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Validate(pl, "plan.toml", plan.Options{Hostfile: hf}); err != nil {
+		t.Errorf("runner rejects plan + hostfile: %v\n%s", err, Hostfile(pl))
+	}
+}
+
+func TestHostfileMatchesPlan(t *testing.T) {
+	w := func(hosts ...string) []plan.Worker {
+		var ws []plan.Worker
+		for _, h := range hosts {
+			ws = append(ws, plan.Worker{Host: h, Weight: 1})
+		}
+		return ws
+	}
+	tests := []struct {
+		stages [][]plan.Worker
+		want   string
+	}{
+		{[][]plan.Worker{w("a"), w("a", "b"), w("b", "b", "c")}, "a slots=2\nb slots=3\nc slots=1\n"},
+		{[][]plan.Worker{w("localhost"), w("localhost")}, "localhost slots=2\n"},
+	}
+	for _, tc := range tests {
+		p := &plan.Plan{}
+		for i, ws := range tc.stages {
+			p.Stages = append(p.Stages, plan.Stage{Name: string(rune('A' + i)), Workers: ws})
+		}
+		got := Hostfile(p)
+		if !strings.HasSuffix(got, tc.want) || strings.Count(got, "\n") != strings.Count(tc.want, "\n")+1 {
+			t.Errorf("hostfile\n%s\nwant body\n%s", got, tc.want)
+		}
+	}
+}
+
+// LimitManifest keeps the first n items with paths that still reach their files from the new folder.
+func TestLimitManifest(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "split")
+	if err := os.MkdirAll(filepath.Join(src, "images"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var man strings.Builder
+	for i := range 3 {
+		img := filepath.Join("images", string(rune('a'+i))+".png")
+		if err := os.WriteFile(filepath.Join(src, img), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		man.WriteString(`{"id":` + string(rune('0'+i)) + `,"image":"` + img + `","audio":"` + img + `","question":"q","answer":"a","type":"t"}` + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(src, "manifest.jsonl"), []byte(man.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "deep", "acc")
+	path, err := LimitManifest(filepath.Join(src, "manifest.jsonl"), 2, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := vqa.LoadManifest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Items) != 2 || m.Items[1].ID != 1 {
+		t.Fatalf("items %+v", m.Items)
+	}
+	for i, it := range m.Items {
+		b, err := os.ReadFile(m.ImagePath(it))
+		if err != nil || len(b) != 1 || b[0] != byte(i) {
+			t.Errorf("item %d: image %s: %v %v", i, m.ImagePath(it), b, err)
+		}
+	}
+	if _, err := LimitManifest(filepath.Join(src, "manifest.jsonl"), 5, dst); err == nil || !strings.Contains(err.Error(), "only 3 items") {
+		t.Errorf("limit beyond the split: %v", err)
+	}
+	if CacheKey([]byte("m"), []byte(man.String()), 2) == CacheKey([]byte("m"), []byte(man.String()), 3) ||
+		CacheKey([]byte("m"), []byte("x"), 2) == CacheKey([]byte("mx"), []byte(""), 2) {
+		t.Error("cache keys collide")
+	}
+}

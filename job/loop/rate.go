@@ -1,0 +1,76 @@
+package loop
+
+import (
+	"fmt"
+	"math"
+)
+
+// DefaultUtilisation is the share of the cores `--rate auto` lets the model stages use: the rest is for
+// the runner itself (reading and decoding inputs, framing, routing) and for noise.
+const DefaultUtilisation = 0.6
+
+// DemandMs is the CPU time one item costs a combination: the sum over its model stages of the profiled
+// ms per item, on the slowest host that can run each stage (every worker runs single-threaded, so one
+// millisecond of latency is one millisecond of one core). ok is false when a stage's variant was not
+// profiled on any host.
+func DemandMs(lat Latencies, c Combo) (ms float64, ok bool) {
+	for st, v := range c.Variants() {
+		worst, found := 0.0, false
+		for _, stages := range lat {
+			if l, has := stages[st][v]; has {
+				worst, found = math.Max(worst, l), true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		ms += worst
+	}
+	return ms, true
+}
+
+// RateChoice is what `--rate auto` picked, and why.
+type RateChoice struct {
+	Rate     float64 // items/s into the job
+	Slowest  Combo   // the most CPU-hungry combination meeting the target
+	DemandMs float64 // its CPU ms per item
+	Why      string
+}
+
+// ChooseRate picks an input rate the hosts can really carry. The optimizer models each worker as an
+// independent machine, but the ranks of one host share its cores: at rate R the model stages keep
+// R × DemandMs / 1000 cores busy. The rate is chosen so that, whichever combination meeting the accuracy
+// threshold the solver picks, that stays below utilisation × cores (rounded down to 0.1 items/s).
+func ChooseRate(lat Latencies, combos []Combo, threshold float64, cores int, utilisation float64) (RateChoice, error) {
+	if cores < 1 || !(utilisation > 0) || utilisation > 1 {
+		return RateChoice{}, fmt.Errorf("rate auto: cores %d and utilisation %v: need cores ≥ 1 and 0 < utilisation ≤ 1", cores, utilisation)
+	}
+	var rc RateChoice
+	best := -1.0
+	for _, c := range combos {
+		best = math.Max(best, c.Accuracy)
+		if c.Accuracy < threshold {
+			continue
+		}
+		d, ok := DemandMs(lat, c)
+		if ok && d > rc.DemandMs {
+			rc.DemandMs, rc.Slowest = d, c
+		}
+	}
+	if rc.DemandMs == 0 {
+		if best < threshold {
+			return RateChoice{}, fmt.Errorf("rate auto: no variant combination reaches accuracy %.2f%% on this split (best %.2f%%)", threshold, best)
+		}
+		return RateChoice{}, fmt.Errorf("rate auto: no combination reaching accuracy %.2f%% has every model profiled", threshold)
+	}
+	budget := utilisation * float64(cores) * 1000 // core-ms per second
+	rc.Rate = math.Floor(budget/rc.DemandMs*10) / 10
+	if rc.Rate <= 0 {
+		return RateChoice{}, fmt.Errorf("rate auto: %s + %s costs %.1f ms of CPU per item: %d core(s) at %.0f%% carry less than 0.1 items/s",
+			rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, cores, 100*utilisation)
+	}
+	rc.Why = fmt.Sprintf("%.1f items/s keeps %d core(s) at most %.0f%% busy with model work: the most CPU-hungry combination "+
+		"reaching %.2f%% accuracy (image %s + speech %s, %.2f ms of CPU per item) would use %.2f cores",
+		rc.Rate, cores, 100*utilisation, threshold, rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, rc.Rate*rc.DemandMs/1000)
+	return rc, nil
+}
