@@ -1,0 +1,163 @@
+package loop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"jellybean/job/report"
+	"jellybean/plan"
+)
+
+// TestLoopEndToEnd runs `jellybean loop` with the real binary on localhost over a small generated split:
+// real profile, real accuracy profile, the exact solver, real ranks over TCP, eval and the report page in
+// headless chromium. It checks what the loop promises, not timings: per-stage predictions and the input
+// rate in the plan, every item completed, the measured accuracy equal to the predicted one (same items),
+// the page's per-stage table, the accuracy cache on a second run, and that a run id is never reused.
+func TestLoopEndToEnd(t *testing.T) {
+	browser := findBrowser(t)
+	wd, _ := os.Getwd()
+	root := filepath.Clean(filepath.Join(wd, "..", ".."))
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "jellybean")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	jb := func(wantOK bool, args ...string) (stdout, stderr string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = root
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if (err == nil) != wantOK {
+			t.Fatalf("jellybean %s: err %v (want ok: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, wantOK, o.String(), e.String())
+		}
+		return o.String(), e.String()
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./job")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./job: %v\n%s", err, out)
+	}
+	const items, limit = 40, 30
+	data, runs := filepath.Join(tmp, "data"), filepath.Join(tmp, "runs")
+	jb(true, "gen-data", "--out", data, "--split", "test", "--n", fmt.Sprint(items))
+
+	common := []string{"loop", "--data", data, "--split", "test", "--limit", fmt.Sprint(limit), "--runs", runs,
+		"--profile-items", "8", "--profile-repeats", "3"}
+	out, errOut := jb(true, append(common, "--run-id", "auto", "--threshold", "85")...)
+	runDir := filepath.Join(runs, "auto")
+
+	pl, err := plan.Load(filepath.Join(runDir, "plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(pl.InputRate > 0) || !strings.Contains(errOut, "rate auto:") || pl.Limit != limit {
+		t.Errorf("input_rate %v, limit %d; stderr lacks the rate's reason:\n%s", pl.InputRate, pl.Limit, errOut)
+	}
+	for _, st := range pl.Stages {
+		sp, ok := pl.Predicted.Stages[st.Name]
+		if !ok || sp.ThroughputItemsPerSecond != pl.InputRate {
+			t.Errorf("stage %s: predicted %+v (present %v), want the input rate %v", st.Name, sp, ok, pl.InputRate)
+		}
+		if plan.IsModel(st.Op) && sp.CapacityItemsPerSecond < sp.ThroughputItemsPerSecond {
+			t.Errorf("stage %s: predicted capacity %v below its rate %v", st.Name, sp.CapacityItemsPerSecond, sp.ThroughputItemsPerSecond)
+		}
+	}
+	if pl.Predicted.Accuracy < 85 {
+		t.Errorf("predicted accuracy %v below the 85 %% target", pl.Predicted.Accuracy)
+	}
+	for _, f := range []string{"profile/latency.csv", "accuracy/profile.json", "accuracy/manifest.jsonl", "inputs/jellybean.toml", "inputs/variants.toml", "plan.toml", "hostfile", "loop.json"} {
+		if _, err := os.Stat(filepath.Join(runDir, "loop", f)); err != nil {
+			t.Errorf("loop file: %v", err)
+		}
+	}
+
+	r, err := report.Load(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Completed != limit || r.Eval == nil || r.Eval.Items != limit {
+		t.Fatalf("completed %d of %d items, eval %+v", r.Summary.Completed, limit, r.Eval)
+	}
+	// Same items, same models: the run's accuracy is the accuracy profile's figure for the chosen variants.
+	if math.Abs(r.Eval.VQAAccuracy-pl.Predicted.Accuracy) > 1e-9 {
+		t.Errorf("measured accuracy %.4f%% vs predicted %.4f%% on the same %d items", r.Eval.VQAAccuracy, pl.Predicted.Accuracy, limit)
+	}
+	var sum Summary
+	b, err := os.ReadFile(filepath.Join(runDir, "loop", "loop.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Steps) != 7 || len(sum.Stages) != 6 || sum.Rate != pl.InputRate {
+		t.Errorf("loop.json: %v, %+v", err, sum)
+	}
+	if !strings.Contains(out, "report: "+filepath.Join(runDir, "report", "index.html")) || !regexp.MustCompile(`(?m)^SpeechRecognition +[0-9.]+ +[0-9.]+ +[0-9]+%$`).MatchString(out) {
+		t.Errorf("stdout lacks the table or the report path:\n%s", out)
+	}
+
+	dom := dumpDOM(t, browser, filepath.Join(runDir, "report", "index.html"))
+	rate := regexp.QuoteMeta(fmt.Sprintf("%.1f", pl.InputRate))
+	for _, st := range pl.Stages {
+		re := `<tr id="stage-` + st.Name + `"[^>]*><td>` + st.Name + `</td>.*?<td class="predicted own">` + rate + `</td><td class="measured">[0-9.]+</td>`
+		if !regexp.MustCompile(re).MatchString(dom) {
+			t.Errorf("page: no predicted-vs-measured row for %s (%s)", st.Name, re)
+		}
+	}
+	if !strings.Contains(dom, "images decoded: 4/4") || !strings.Contains(dom, `<table id="edges">`) {
+		t.Error("page: charts not decoded or no edge table (profile not compared)")
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s\nDOM:\n%s", out, errOut, dom)
+	}
+
+	// Second run: a given rate, the accuracy profile from the cache; then a reused id is refused.
+	_, errOut = jb(true, append(common, "--run-id", "given", "--rate", "25")...)
+	if pl2, err := plan.Load(filepath.Join(runs, "given", "plan.toml")); err != nil || pl2.InputRate != 25 {
+		t.Errorf("given rate: %v, plan %+v", err, pl2)
+	}
+	if !regexp.MustCompile(`loop: accuracy done in [0-9.]+ s: cached `).MatchString(errOut) {
+		t.Errorf("second run did not use the cached accuracy profile:\n%s", errOut)
+	}
+	_, errOut = jb(false, append(common, "--run-id", "given", "--rate", "25")...)
+	if !strings.Contains(errOut, "run given already exists") {
+		t.Errorf("reused run id: %s", errOut)
+	}
+}
+
+func findBrowser(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: install it with `apt-get install -y chromium` (the loop test loads the report in a headless browser)")
+	return ""
+}
+
+// dumpDOM loads page in headless chromium (scripts run for up to 5 s of virtual time) and returns the DOM.
+func dumpDOM(t *testing.T, browser, page string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	abs, err := filepath.Abs(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
+		"--virtual-time-budget=5000", "--dump-dom", "file://"+abs)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	dom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	return string(dom)
+}
