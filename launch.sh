@@ -6,6 +6,8 @@
 #                                                and write its HTML report (runs/<id>/report/index.html)
 #   ./launch.sh -H HOSTFILE -p PLAN [--resume RUN_ID] [other `jellybean launch` flags]
 #   ./launch.sh --resume RUN_ID                  continue a run: only items missing from its results
+#   ./launch.sh loop [`jellybean loop` flags]    the same setup, then profile -> optimize -> run -> eval ->
+#                                                report in one command (paths relative to the JellyBean root)
 #
 # Needs only bash, curl and Go on a fresh Debian machine; everything else is fetched or generated.
 # Remote hosts (anything in the hostfile but localhost/127.0.0.1/::1/this host) are reached with
@@ -18,7 +20,7 @@ bin=$root/bin/jellybean
 say() { echo "launch.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in
@@ -47,6 +49,15 @@ export JELLYBEAN_ORT_LIB
 
 # has_command NAME: whether this build has the sub-command (others may not have landed in every build).
 has_command() { grep -q "^  $1 " <<<"$("$bin" help 2>&1)"; }
+
+# The closed loop: the default data (the accuracy profile and the job read its test split), then
+# `jellybean loop` in the JellyBean root, where its run directory is created.
+if [ "${1:-}" = loop ]; then
+  shift
+  cd "$root"
+  "$bin" gen-data
+  exec "$bin" loop "$@"
+fi
 
 # A user's job: relative -H/-p paths are the user's (resolved from the current directory); the ranks run
 # in the JellyBean root, where the run directory is created.
