@@ -37,6 +37,7 @@ func runLoop(args []string) error {
 	fs.IntVar(&cfg.Threads, "threads", 1, "intra-op threads per model worker (profile and plan)")
 	fs.IntVar(&cfg.Cores, "cores", 0, "with --rate auto: CPU cores the ranks share (default: this machine's)")
 	fs.Float64Var(&cfg.Util, "utilisation", loop.DefaultUtilisation, "with --rate auto: share of the cores the model stages may use")
+	fs.Float64Var(&cfg.RunnerMs, "runner-ms", loop.DefaultRunnerMs, "with --rate auto: the runner's CPU ms per item over all ranks, besides the models")
 	fs.IntVar(&cfg.ProfileItems, "profile-items", 16, "items of the split the latency profile runs")
 	fs.IntVar(&cfg.ProfileRepeats, "profile-repeats", 10, "timed runs per model and batch size")
 	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)

@@ -45,6 +45,7 @@ type Config struct {
 	Threads   int // intra-op threads of every model worker, in the profile and in the plan
 	Cores     int // CPU cores the hosts' ranks share, for --rate auto
 	Util      float64
+	RunnerMs  float64 // with AutoRate: the runner's CPU ms per item besides the models (DefaultRunnerMs)
 
 	ProfileItems, ProfileRepeats int
 	Binary                       string        // jellybean executable (the profile step and local ranks)
@@ -241,7 +242,7 @@ func Run(cfg Config) (*Summary, error) {
 		combos := CombosOf(acc)
 		sum.Rate, sum.RateWhy = cfg.Rate, "given with --rate"
 		if cfg.AutoRate {
-			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util)
+			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
 			if err != nil {
 				return "", err
 			}
@@ -298,7 +299,8 @@ func Run(cfg Config) (*Summary, error) {
 		sum.PredictedAccuracy = pl.Predicted.Accuracy
 		sum.PredictedCost = map[string]float64{"compute": pl.Predicted.ComputeCost, "communication": pl.Predicted.CommunicationCost, "total": pl.Predicted.TotalCost}
 		if d, ok := DemandMs(lat, Combo{Image: sum.Variants[ImageFeatures], Speech: sum.Variants[SpeechRecognition]}); ok {
-			logf("chosen variants need %.2f ms of CPU per item: %.2f of %d cores at %.1f items/s", d, d*sum.Rate/1000, cfg.cores(), sum.Rate)
+			logf("chosen variants need %.2f ms of model CPU per item (+ %.2f ms of the runner's): %.2f of %d cores at %.1f items/s",
+				d, cfg.RunnerMs, (d+cfg.RunnerMs)*sum.Rate/1000, cfg.cores(), sum.Rate)
 		}
 		return fmt.Sprintf("variants %v, workers %v, predicted accuracy %.2f%%, cost %.4f", sum.Variants, sum.Workers,
 			pl.Predicted.Accuracy, pl.Predicted.TotalCost), os.WriteFile(hostfilePath, []byte(Hostfile(pl)), 0o644)

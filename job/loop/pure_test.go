@@ -98,7 +98,7 @@ func TestChooseRate(t *testing.T) {
 		name         string
 		threshold    float64
 		cores        int
-		util         float64
+		util, runner float64
 		rate         float64
 		slowest      Combo
 		wantErr      string
@@ -106,15 +106,16 @@ func TestChooseRate(t *testing.T) {
 		demandWanted float64
 	}{
 		// The slowest host counts: the edge host takes 2 × (0.3 + 10 + 0.02) ms for res64 + ctc-large.
-		{"any accuracy", 0, 2, 0.6, 58.1, testCombos[3], "", "res64 + speech ctc-large", 20.64},
-		{"high target, more cores, lower utilisation", 95, 4, 0.5, 96.8, testCombos[3], "", "reaching 95.00% accuracy", 20.64},
-		{"target below the large speech model", 80, 2, 0.6, 58.1, testCombos[3], "", "", 20.64},
-		{"unreachable target", 99.5, 2, 0.6, 0, Combo{}, "best 99.00%", "", 0},
-		{"bad utilisation", 0, 2, 1.5, 0, Combo{}, "utilisation", "", 0},
+		{"any accuracy", 0, 2, 0.6, 0, 58.1, testCombos[3], "", "res64 + speech ctc-large", 20.64},
+		{"high target, more cores, lower utilisation", 95, 4, 0.5, 0, 96.8, testCombos[3], "", "reaching 95.00% accuracy", 20.64},
+		{"target below the large speech model", 80, 2, 0.6, 0, 58.1, testCombos[3], "", "", 20.64},
+		{"runner's share", 0, 2, 0.6, 3.36, 50, testCombos[3], "", "plus 3.36 ms of the runner's", 20.64},
+		{"unreachable target", 99.5, 2, 0.6, 0, 0, Combo{}, "best 99.00%", "", 0},
+		{"bad utilisation", 0, 2, 1.5, 0, 0, Combo{}, "utilisation", "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rc, err := ChooseRate(testLatencies(), testCombos, tc.threshold, tc.cores, tc.util)
+			rc, err := ChooseRate(testLatencies(), testCombos, tc.threshold, tc.cores, tc.util, tc.runner)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)
@@ -127,7 +128,7 @@ func TestChooseRate(t *testing.T) {
 			if rc.Rate != tc.rate || rc.Slowest != tc.slowest || rc.DemandMs < tc.demandWanted-1e-9 || rc.DemandMs > tc.demandWanted+1e-9 {
 				t.Errorf("rate %v (slowest %+v, %.3f ms), want %v (%+v, %.3f ms)", rc.Rate, rc.Slowest, rc.DemandMs, tc.rate, tc.slowest, tc.demandWanted)
 			}
-			if used := rc.Rate * rc.DemandMs / 1000; used > tc.util*float64(tc.cores) {
+			if used := rc.Rate * (rc.DemandMs + tc.runner) / 1000; used > tc.util*float64(tc.cores)+1e-9 {
 				t.Errorf("rate %v uses %.3f cores, more than %.0f%% of %d", rc.Rate, used, 100*tc.util, tc.cores)
 			}
 			if !strings.Contains(rc.Why, tc.whyMentions) {
@@ -136,7 +137,7 @@ func TestChooseRate(t *testing.T) {
 		})
 	}
 	// Only the combinations offered count: without ctc-large the demand is the small model's.
-	rc, err := ChooseRate(testLatencies(), []Combo{testCombos[0], testCombos[2]}, 0, 1, 1)
+	rc, err := ChooseRate(testLatencies(), []Combo{testCombos[0], testCombos[2]}, 0, 1, 1, 0)
 	if err != nil || rc.Slowest != testCombos[2] {
 		t.Errorf("without ctc-large: %+v, %v", rc, err)
 	}

@@ -5,9 +5,15 @@ import (
 	"math"
 )
 
-// DefaultUtilisation is the share of the cores `--rate auto` lets the model stages use: the rest is for
-// the runner itself (reading and decoding inputs, framing, routing) and for noise.
+// DefaultUtilisation is the share of the cores `--rate auto` plans to keep busy: the rest absorbs noise
+// and the slow-down of models that share cores with other ranks (the profile runs one model at a time).
 const DefaultUtilisation = 0.6
+
+// DefaultRunnerMs is the runner's own CPU time per item over all six ranks of the workflow, besides the
+// models: reading and decoding the PNG and WAV files, framing and routing tensors, joining, writing
+// results.jsonl. Measured with `jellybean loop` on the 400-item test split (the report's "runner
+// ms/item" column, summed over the stages: 2.1 ms; see BENCHMARKS.md "Closing the loop").
+const DefaultRunnerMs = 2.0
 
 // DemandMs is the CPU time one item costs a combination: the sum over its model stages of the profiled
 // ms per item, on the slowest host that can run each stage (every worker runs single-threaded, so one
@@ -33,19 +39,21 @@ func DemandMs(lat Latencies, c Combo) (ms float64, ok bool) {
 type RateChoice struct {
 	Rate     float64 // items/s into the job
 	Slowest  Combo   // the most CPU-hungry combination meeting the target
-	DemandMs float64 // its CPU ms per item
+	DemandMs float64 // its models' CPU ms per item
+	RunnerMs float64 // the runner's CPU ms per item
 	Why      string
 }
 
 // ChooseRate picks an input rate the hosts can really carry. The optimizer models each worker as an
-// independent machine, but the ranks of one host share its cores: at rate R the model stages keep
-// R × DemandMs / 1000 cores busy. The rate is chosen so that, whichever combination meeting the accuracy
-// threshold the solver picks, that stays below utilisation × cores (rounded down to 0.1 items/s).
-func ChooseRate(lat Latencies, combos []Combo, threshold float64, cores int, utilisation float64) (RateChoice, error) {
-	if cores < 1 || !(utilisation > 0) || utilisation > 1 {
-		return RateChoice{}, fmt.Errorf("rate auto: cores %d and utilisation %v: need cores ≥ 1 and 0 < utilisation ≤ 1", cores, utilisation)
+// independent machine, but the ranks of one host share its cores: at rate R the job keeps
+// R × (DemandMs + runnerMs) / 1000 cores busy. The rate is chosen so that, whichever combination meeting
+// the accuracy threshold the solver picks, that stays below utilisation × cores (rounded down to 0.1
+// items/s).
+func ChooseRate(lat Latencies, combos []Combo, threshold float64, cores int, utilisation, runnerMs float64) (RateChoice, error) {
+	if cores < 1 || !(utilisation > 0) || utilisation > 1 || runnerMs < 0 {
+		return RateChoice{}, fmt.Errorf("rate auto: cores %d, utilisation %v, runner %v ms: need cores ≥ 1, 0 < utilisation ≤ 1, runner ms ≥ 0", cores, utilisation, runnerMs)
 	}
-	var rc RateChoice
+	rc := RateChoice{RunnerMs: runnerMs}
 	best := -1.0
 	for _, c := range combos {
 		best = math.Max(best, c.Accuracy)
@@ -64,13 +72,13 @@ func ChooseRate(lat Latencies, combos []Combo, threshold float64, cores int, uti
 		return RateChoice{}, fmt.Errorf("rate auto: no combination reaching accuracy %.2f%% has every model profiled", threshold)
 	}
 	budget := utilisation * float64(cores) * 1000 // core-ms per second
-	rc.Rate = math.Floor(budget/rc.DemandMs*10) / 10
+	rc.Rate = math.Floor(budget/(rc.DemandMs+runnerMs)*10) / 10
 	if rc.Rate <= 0 {
 		return RateChoice{}, fmt.Errorf("rate auto: %s + %s costs %.1f ms of CPU per item: %d core(s) at %.0f%% carry less than 0.1 items/s",
 			rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, cores, 100*utilisation)
 	}
-	rc.Why = fmt.Sprintf("%.1f items/s keeps %d core(s) at most %.0f%% busy with model work: the most CPU-hungry combination "+
-		"reaching %.2f%% accuracy (image %s + speech %s, %.2f ms of CPU per item) would use %.2f cores",
-		rc.Rate, cores, 100*utilisation, threshold, rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, rc.Rate*rc.DemandMs/1000)
+	rc.Why = fmt.Sprintf("%.1f items/s keeps %d core(s) at most %.0f%% busy: the most CPU-hungry combination "+
+		"reaching %.2f%% accuracy (image %s + speech %s, %.2f ms of model CPU per item, plus %.2f ms of the runner's) would use %.2f cores",
+		rc.Rate, cores, 100*utilisation, threshold, rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, runnerMs, rc.Rate*(rc.DemandMs+runnerMs)/1000)
 	return rc, nil
 }
