@@ -17,9 +17,12 @@ import (
 )
 
 const (
-	readBufferBytes = 64 << 10  // bufio size: small frames are batched per read syscall; large reads bypass it
+	// bufio size: small frames are batched per read syscall, and payload reads of at least this size go
+	// straight into the destination buffer. Kept small because whatever a header read pulls in behind the
+	// header is copied once more.
+	readBufferBytes = 8 << 10
 	crcChunkBytes   = 256 << 10 // large payloads are checksummed and written (read) in pieces of this size
-	coalesceBytes   = 64 << 10  // frames up to this size are written with their header in one syscall
+	coalesceBytes   = 8 << 10   // frames up to this size are copied into one buffer; larger ones use writev
 	maxA2AAhead     = 2         // queued AllToAllV blocks per peer: our current round and the next
 	partBytes       = 256 << 10 // compressed messages are split into independently compressed parts of this size
 )
