@@ -24,29 +24,8 @@ import (
 // the page's per-stage table, the accuracy cache on a second run, and that a run id is never reused.
 func TestLoopEndToEnd(t *testing.T) {
 	browser := findBrowser(t)
-	wd, _ := os.Getwd()
-	root := filepath.Clean(filepath.Join(wd, "..", ".."))
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "jellybean")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	jb := func(wantOK bool, args ...string) (stdout, stderr string) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = root
-		var o, e strings.Builder
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		if (err == nil) != wantOK {
-			t.Fatalf("jellybean %s: err %v (want ok: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, wantOK, o.String(), e.String())
-		}
-		return o.String(), e.String()
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./job")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./job: %v\n%s", err, out)
-	}
+	root, tmp := repoRoot(t), t.TempDir()
+	jb := jellybean(t, root, tmp, nil)
 	const items, limit = 40, 30
 	data, runs := filepath.Join(tmp, "data"), filepath.Join(tmp, "runs")
 	jb(true, "gen-data", "--out", data, "--split", "test", "--n", fmt.Sprint(items))
@@ -127,6 +106,40 @@ func TestLoopEndToEnd(t *testing.T) {
 	_, errOut = jb(false, append(common, "--run-id", "given", "--rate", "25")...)
 	if !strings.Contains(errOut, "run given already exists") {
 		t.Errorf("reused run id: %s", errOut)
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+// jellybean builds the binary into tmp and returns a runner of it in root (environment env added) that
+// fails the test when the command's success is not the one wanted.
+func jellybean(t *testing.T, root, tmp string, env []string) func(wantOK bool, args ...string) (stdout, stderr string) {
+	t.Helper()
+	bin := filepath.Join(tmp, "jellybean")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./job")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./job: %v\n%s", err, out)
+	}
+	return func(wantOK bool, args ...string) (string, string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir, cmd.Env = root, append(os.Environ(), env...)
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if (err == nil) != wantOK {
+			t.Fatalf("jellybean %s: err %v (want ok: %v)\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, wantOK, o.String(), e.String())
+		}
+		return o.String(), e.String()
 	}
 }
 
