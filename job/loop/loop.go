@@ -132,6 +132,9 @@ func (c *Config) defaults() error {
 	if !launch.ValidRunID(c.RunID) {
 		return fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", c.RunID)
 	}
+	if c.Limit < 0 {
+		return fmt.Errorf("--limit %d: want 0 (all items) or more", c.Limit)
+	}
 	if !c.AutoRate && !(c.Rate > 0) {
 		return fmt.Errorf("--rate %v: want items/s > 0 or auto", c.Rate)
 	}
@@ -167,13 +170,6 @@ func Run(cfg Config) (*Summary, error) {
 	if _, err := os.Stat(runDir); err == nil {
 		return nil, fmt.Errorf("run %s already exists in %s", cfg.RunID, cfg.RunsDir)
 	}
-	stage := filepath.Join(cfg.RunsDir, "."+cfg.RunID+".loop")
-	if err := os.RemoveAll(stage); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		return nil, err
-	}
 	hf, err := hostfiles.Load(cfg.Hostfile)
 	if err != nil {
 		return nil, err
@@ -200,6 +196,13 @@ func Run(cfg Config) (*Summary, error) {
 	}
 	if cfg.Limit >= len(man.Items) {
 		cfg.Limit = 0
+	}
+	stage := filepath.Join(cfg.RunsDir, "."+cfg.RunID+".loop")
+	if err := os.RemoveAll(stage); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return nil, err
 	}
 	compress := "off"
 	if infra != nil {
