@@ -3,6 +3,9 @@ package crc32c
 import (
 	"hash/crc32"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -96,4 +99,31 @@ func BenchmarkStdlib64KiB(b *testing.B) {
 }
 func BenchmarkStdlib1MiB(b *testing.B) {
 	benchmark(b, 1<<20, func(p []byte) uint32 { return crc32.Checksum(p, castagnoli) })
+}
+
+// TestAcceleratedWhereAvailable: on a Linux/amd64 CPU that advertises AVX-512 and VPCLMULQDQ the vector
+// kernel must be the one in use (else the tests above only compared hash/crc32 with itself).
+func TestAcceleratedWhereAvailable(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Logf("vector kernel only on linux/amd64; Accelerated() = %v", Accelerated())
+		return
+	}
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Fatalf("read /proc/cpuinfo: %v", err)
+	}
+	flags := map[string]bool{}
+	for line := range strings.Lines(string(info)) {
+		if name, list, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "flags" {
+			for _, f := range strings.Fields(list) {
+				flags[f] = true
+			}
+			break
+		}
+	}
+	capable := flags["avx512f"] && flags["avx512vl"] && flags["vpclmulqdq"] && flags["pclmulqdq"] && flags["sse4_1"]
+	if capable != Accelerated() {
+		t.Fatalf("CPU flags say AVX-512 VPCLMULQDQ capable = %v, but Accelerated() = %v", capable, Accelerated())
+	}
+	t.Logf("vector kernel in use: %v", capable)
 }

@@ -1,0 +1,125 @@
+package collective
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pieceStream is a Stream over fixed bytes whose reads return at most limit bytes (0: no limit), as a
+// socket does when data trickles in; writes are collected. It records the most bytes read under one
+// read deadline.
+type pieceStream struct {
+	in            *bytes.Reader
+	limit         int
+	out           bytes.Buffer
+	sinceDeadline int
+	maxPerDead    int
+}
+
+func (s *pieceStream) Read(b []byte) (int, error) {
+	if s.limit > 0 && len(b) > s.limit {
+		b = b[:s.limit]
+	}
+	n, err := s.in.Read(b)
+	s.sinceDeadline += n
+	s.maxPerDead = max(s.maxPerDead, s.sinceDeadline)
+	return n, err
+}
+func (s *pieceStream) Write(b []byte) (int, error)      { return s.out.Write(b) }
+func (s *pieceStream) Close() error                     { return nil }
+func (s *pieceStream) SetReadDeadline(time.Time) error  { s.sinceDeadline = 0; return nil }
+func (s *pieceStream) SetWriteDeadline(time.Time) error { return nil }
+
+// wirePeer is a peer with just what the frame reader and writer use.
+func wirePeer(s *pieceStream) *peer {
+	c := &Comm{cfg: Config{HeartbeatTimeout: time.Minute, MaxFrameBytes: DefaultMaxFrameBytes}, stats: map[uint32]*linkCounters{}}
+	return &peer{c: c, s: s, br: bufio.NewReaderSize(s, readBufferBytes), dec: decoder{maxFrame: DefaultMaxFrameBytes},
+		small: make([]byte, 0, headerSize+coalesceBytes+trailerSize)}
+}
+
+func wireSizes() []int {
+	return []int{0, 1, coalesceBytes - 1, coalesceBytes, coalesceBytes + 1, readBufferBytes - headerSize, 64 << 10,
+		crcChunkBytes - 1, crcChunkBytes, crcChunkBytes + 17, 1<<20 + 3}
+}
+
+func testPayload(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*131 + i>>9)
+	}
+	return b
+}
+
+// TestReadFrameInPieces: the reader checksums a payload piece by piece as reads return; whatever the
+// read sizes, two frames in a row decode to the bytes sent, and a flipped payload byte or a missing
+// byte is reported, never accepted.
+func TestReadFrameInPieces(t *testing.T) {
+	for _, n := range wireSizes() {
+		payload := testPayload(n)
+		frame := rawFrame(frameData, 0, 0, 0, payload)
+		for _, limit := range []int{0, 1, 7, 4096, 100000} {
+			if n > 100000 && limit > 0 && limit < 4096 {
+				continue // same code path as 4096, just slow
+			}
+			s := &pieceStream{in: bytes.NewReader(append(bytes.Clone(frame), frame...)), limit: limit}
+			p := wirePeer(s)
+			for i := range 2 {
+				h, got, err := p.readFrame()
+				if err != nil {
+					t.Fatalf("%d bytes, reads of <= %d: frame %d: %v", n, limit, i, err)
+				}
+				if h.typ != frameData || !bytes.Equal(got, payload) {
+					t.Fatalf("%d bytes, reads of <= %d: frame %d: got %s frame with %d bytes differing from what was sent", n, limit, i, h.typ, len(got))
+				}
+			}
+			// A slow but live link must not time out: the deadline is renewed as pieces arrive.
+			if bound := 2*crcChunkBytes + readBufferBytes; s.maxPerDead > bound {
+				t.Errorf("%d bytes, reads of <= %d: %d bytes read under one deadline, want <= %d", n, limit, s.maxPerDead, bound)
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		for _, at := range []int{0, n / 2, n - 1} {
+			bad := bytes.Clone(frame)
+			bad[headerSize+at] ^= 0x10
+			_, _, err := wirePeer(&pieceStream{in: bytes.NewReader(bad), limit: 4096}).readFrame()
+			if !errors.Is(err, ErrFrame) || !strings.Contains(err.Error(), "CRC32C mismatch") {
+				t.Errorf("%d bytes, byte %d flipped: err = %v, want a payload CRC32C mismatch", n, at, err)
+			}
+		}
+		_, _, err := wirePeer(&pieceStream{in: bytes.NewReader(frame[:headerSize+n-1])}).readFrame()
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "truncated") {
+			t.Errorf("%d bytes, last payload byte missing: err = %v, want truncated frame (unexpected EOF)", n, err)
+		}
+	}
+}
+
+// TestWriteWire: the writer (one buffer for small frames, writev in checksummed pieces for large ones)
+// puts header, payload and a trailer equal to hash/crc32's CRC32C on the wire, back to back.
+func TestWriteWire(t *testing.T) {
+	for _, n := range wireSizes() {
+		payload := testPayload(n)
+		s := &pieceStream{in: bytes.NewReader(nil)}
+		p := wirePeer(s)
+		for range 2 {
+			if err := p.writePart(frameA2A, EdgeCollective, 7, payload, false, 0, true); err != nil {
+				t.Fatalf("%d bytes: %v", n, err)
+			}
+		}
+		want := rawFrame(frameA2A, 0, 7, 0, payload)
+		binary.LittleEndian.PutUint16(want[8:], EdgeCollective)
+		reseal(want)
+		if got := s.out.Bytes(); !bytes.Equal(got, append(bytes.Clone(want), want...)) {
+			t.Fatalf("%d bytes: wrote %d bytes that differ from two frames of %d (trailer %#08x)", n, len(got), len(want),
+				crc32.Checksum(payload, castagnoli))
+		}
+	}
+}
