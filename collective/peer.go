@@ -23,6 +23,7 @@ const (
 	readBufferBytes = 8 << 10
 	crcChunkBytes   = 256 << 10 // large payloads are checksummed and written (read) in pieces of this size
 	coalesceBytes   = 8 << 10   // frames up to this size are copied into one buffer; larger ones use writev
+	tailBytes       = 16 << 10  // the end of a large payload, written with the trailer (see writeWire)
 	maxA2AAhead     = 2         // queued AllToAllV blocks per peer: our current round and the next
 	partBytes       = 256 << 10 // compressed messages are split into independently compressed parts of this size
 )
@@ -212,9 +213,11 @@ func (p *peer) observeLink(n int, now time.Time, took time.Duration) {
 }
 
 // writeWire writes p.hdr, wire and the CRC trailer. Small frames are copied into one buffer; large
-// ones go out with writev (header, payload, trailer) in pieces of crcChunkBytes: each piece is
-// checksummed right before the kernel copies it, so the copy finds it in cache, and each gets a fresh
-// deadline so that a slow but live link is not mistaken for a dead one.
+// ones go out with writev (no copy) in pieces of at most crcChunkBytes, each with a fresh deadline so
+// that a slow but live link is not mistaken for a dead one. Each piece is checksummed right after the
+// kernel has copied it, while it is still in cache (application buffers are usually not: checksumming
+// first would pay the cache misses a second time); only the last tailBytes, which travel with the
+// trailer, are checksummed before they are written.
 func (p *peer) writeWire(wire []byte) error {
 	hb := p.c.cfg.HeartbeatTimeout
 	if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
@@ -226,26 +229,34 @@ func (p *peer) writeWire(wire []byte) error {
 		_, err := p.s.Write(p.small)
 		return err
 	}
+	body := len(wire) - min(len(wire), tailBytes)
 	var crc uint32
-	for off := 0; off < len(wire); off += crcChunkBytes {
-		end := min(off+crcChunkBytes, len(wire))
-		crc = crc32c.Update(crc, wire[off:end])
-		p.vec = p.vecBuf[:0] // WriteTo consumes p.vec, so restart from the fixed backing array
-		if off == 0 {
-			p.vec = append(p.vec, p.hdr[:])
-		} else if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
+	for off := 0; off < body; off += crcChunkBytes {
+		end := min(off+crcChunkBytes, body)
+		if err := p.writeVec(off == 0, wire[off:end], false); err != nil {
 			return err
 		}
-		p.vec = append(p.vec, wire[off:end])
-		if end == len(wire) {
-			binary.LittleEndian.PutUint32(p.trailer[:], crc)
-			p.vec = append(p.vec, p.trailer[:])
-		}
-		if _, err := p.vec.WriteTo(p.s); err != nil {
+		crc = crc32c.Update(crc, wire[off:end])
+		if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
 			return err
 		}
 	}
-	return nil
+	binary.LittleEndian.PutUint32(p.trailer[:], crc32c.Update(crc, wire[body:]))
+	return p.writeVec(body == 0, wire[body:], true)
+}
+
+// writeVec writes piece with one writev, preceded by the header and/or followed by the trailer.
+func (p *peer) writeVec(header bool, piece []byte, trailer bool) error {
+	p.vec = p.vecBuf[:0] // WriteTo consumes p.vec, so restart from the fixed backing array
+	if header {
+		p.vec = append(p.vec, p.hdr[:])
+	}
+	p.vec = append(p.vec, piece)
+	if trailer {
+		p.vec = append(p.vec, p.trailer[:])
+	}
+	_, err := p.vec.WriteTo(p.s)
+	return err
 }
 
 // heartbeat sends a keep-alive unless a write is in progress (which keeps the peer's reader busy anyway).

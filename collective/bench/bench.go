@@ -66,15 +66,20 @@ type Result struct {
 	TCPGBps       float64   `json:"tcp_aggregate_gbps,omitempty"`
 	TCPSamples    []float64 `json:"tcp_samples_gbps,omitempty"`
 	VsTCP         float64   `json:"vs_tcp,omitempty"`
-	Link          string    `json:"link"`
-	OffGBps       float64   `json:"off_gbps,omitempty"` // same run with compression off
-	OffSamples    []float64 `json:"off_samples_gbps,omitempty"`
-	VsOff         float64   `json:"vs_off,omitempty"`
-	MPIGBps       float64   `json:"mpi_aggregate_gbps,omitempty"`
-	MPISamples    []float64 `json:"mpi_samples_gbps,omitempty"`
-	VsMPI         float64   `json:"vs_mpi,omitempty"`
-	CPUs          int       `json:"cpus"`
-	Date          string    `json:"date"`
+	// CPU seconds (user+sys, all rank processes, timed section only) per GB delivered: what a byte costs,
+	// which a loaded machine distorts far less than throughput. cpu_vs_tcp < 1 means cheaper than TCP.
+	CPUSecPerGB    float64   `json:"cpu_s_per_gb"`
+	TCPCPUSecPerGB float64   `json:"tcp_cpu_s_per_gb,omitempty"`
+	CPUVsTCP       float64   `json:"cpu_vs_tcp,omitempty"`
+	Link           string    `json:"link"`
+	OffGBps        float64   `json:"off_gbps,omitempty"` // same run with compression off
+	OffSamples     []float64 `json:"off_samples_gbps,omitempty"`
+	VsOff          float64   `json:"vs_off,omitempty"`
+	MPIGBps        float64   `json:"mpi_aggregate_gbps,omitempty"`
+	MPISamples     []float64 `json:"mpi_samples_gbps,omitempty"`
+	VsMPI          float64   `json:"vs_mpi,omitempty"`
+	CPUs           int       `json:"cpus"`
+	Date           string    `json:"date"`
 }
 
 // workerSpec is what a worker process receives in SpecEnv.
@@ -94,6 +99,7 @@ type workerSpec struct {
 type workerReport struct {
 	Rank     int     `json:"rank"`
 	Seconds  float64 `json:"seconds"`
+	CPU      float64 `json:"cpu_seconds"` // user+sys of the whole process during the timed section
 	RawSent  int64   `json:"raw_sent"`
 	WireSent int64   `json:"wire_sent"`
 }
@@ -151,37 +157,39 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Link == "" {
 		res.Link = "loopback"
 	}
-	var ratios, pair []float64
+	var ratios, pair, cpu, tcpCPU []float64
 	for range o.Repeat {
 		if o.Compress != "off" && o.Compress != "" {
 			off := o
 			off.Compress = "off"
-			g, _, err := runSample(ctx, off, "collective", shaped)
+			g, _, _, err := runSample(ctx, off, "collective", shaped)
 			if err != nil {
 				return nil, fmt.Errorf("compression off: %w", err)
 			}
 			res.OffSamples = append(res.OffSamples, g)
 		}
 		if o.Baseline {
-			g, _, err := runSample(ctx, o, "tcp", shaped)
+			g, _, c, err := runSample(ctx, o, "tcp", shaped)
 			if err != nil {
 				return nil, fmt.Errorf("tcp baseline: %w", err)
 			}
 			res.TCPSamples = append(res.TCPSamples, g)
+			tcpCPU = append(tcpCPU, c)
 			if o.Ranks > 2 && o.Mode == "alltoall" {
 				p := o
 				p.Ranks = 2
-				g, _, err := runSample(ctx, p, "tcp", nil)
+				g, _, _, err := runSample(ctx, p, "tcp", nil)
 				if err != nil {
 					return nil, fmt.Errorf("tcp pair baseline: %w", err)
 				}
 				pair = append(pair, g)
 			}
 		}
-		g, ratio, err := runSample(ctx, o, "collective", shaped)
+		g, ratio, c, err := runSample(ctx, o, "collective", shaped)
 		if err != nil {
 			return nil, err
 		}
+		cpu = append(cpu, c)
 		res.Samples = append(res.Samples, g)
 		ratios = append(ratios, ratio)
 		if o.MPI != "" {
@@ -198,6 +206,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.PerRankGBps = res.AggregateGBps
 	}
 	res.Ratio = median(ratios)
+	res.CPUSecPerGB = median(cpu)
+	if len(tcpCPU) > 0 {
+		res.TCPCPUSecPerGB = median(tcpCPU)
+		res.CPUVsTCP = res.CPUSecPerGB / res.TCPCPUSecPerGB
+	}
 	if len(res.TCPSamples) > 0 {
 		res.TCPGBps = median(res.TCPSamples)
 		res.VsTCP = res.AggregateGBps / res.TCPGBps
@@ -231,8 +244,9 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// runSample starts one worker per rank and returns the aggregate throughput and raw/wire ratio.
-func runSample(ctx context.Context, o Options, variant string, shaped *shapedPair) (gbps, ratio float64, err error) {
+// runSample starts one worker per rank and returns the aggregate throughput, the raw/wire ratio and
+// the CPU seconds all ranks spent per GB delivered.
+func runSample(ctx context.Context, o Options, variant string, shaped *shapedPair) (gbps, ratio, cpuPerGB float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	lns := make([]*net.TCPListener, o.Ranks)
@@ -251,7 +265,7 @@ func runSample(ctx context.Context, o Options, variant string, shaped *shapedPai
 		}
 		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		lns[i] = ln
 		peers[i] = collective.Peer{Rank: i, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port}
@@ -274,7 +288,7 @@ func runSample(ctx context.Context, o Options, variant string, shaped *shapedPai
 			ws.Listen = net.JoinHostPort(peers[r].Host, fmt.Sprint(peers[r].Port))
 			argv = append([]string{"ip", "netns", "exec", shaped.ns[r]}, o.Command...)
 		} else if f, err = lns[r].File(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		spec, _ := json.Marshal(ws)
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -287,11 +301,11 @@ func runSample(ctx context.Context, o Options, variant string, shaped *shapedPai
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			f.Close() // nil-safe
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := cmd.Start(); err != nil {
 			f.Close()
-			return 0, 0, fmt.Errorf("start rank %d: %w", r, err)
+			return 0, 0, 0, fmt.Errorf("start rank %d: %w", r, err)
 		}
 		f.Close()
 		cmds[r] = cmd
@@ -323,18 +337,19 @@ func runSample(ctx context.Context, o Options, variant string, shaped *shapedPai
 	clear(lns)
 	wg.Wait()
 	close(results)
-	var slowest float64
+	var slowest, cpu float64
 	var raw, wire int64
 	for res := range results {
 		if res.err != nil && err == nil {
 			err = res.err
 		}
 		slowest = max(slowest, res.rep.Seconds)
+		cpu += res.rep.CPU
 		raw += res.rep.RawSent
 		wire += res.rep.WireSent
 	}
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	delivered := float64(o.Bytes) * float64(o.Rounds) * float64(o.Ranks) * float64(o.Ranks-1)
 	if o.Mode == "stream" {
@@ -344,5 +359,5 @@ func runSample(ctx context.Context, o Options, variant string, shaped *shapedPai
 	if wire > 0 {
 		ratio = float64(raw) / float64(wire)
 	}
-	return delivered / slowest / 1e9, ratio, nil
+	return delivered / slowest / 1e9, ratio, cpu / (delivered / 1e9), nil
 }

@@ -43,6 +43,9 @@ func TestRunSmall(t *testing.T) {
 			if o.Baseline && (res.TCPGBps <= 0 || res.VsTCP <= 0) {
 				t.Fatalf("baseline missing: %+v", res)
 			}
+			if res.CPUSecPerGB <= 0 || o.Baseline && (res.TCPCPUSecPerGB <= 0 || res.CPUVsTCP <= 0) {
+				t.Fatalf("CPU cost per GB missing: %+v", res)
+			}
 			if o.Compress == "off" && res.Ratio != 1 {
 				t.Fatalf("ratio %v without compression", res.Ratio)
 			}

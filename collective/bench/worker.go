@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"jellybean/collective"
@@ -92,18 +93,18 @@ func runCollective(ctx context.Context, s workerSpec, ln net.Listener, secret []
 		return workerReport{}, err
 	}
 	before := c.Totals()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuSeconds()
 	for range s.Rounds {
 		if err := c.AllToAllVInto(ctx, send, recv); err != nil {
 			return workerReport{}, err
 		}
 	}
-	secs := time.Since(t0).Seconds()
+	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
 	after := c.Totals()
 	if err := c.Barrier(ctx); err != nil {
 		return workerReport{}, err
 	}
-	return workerReport{Seconds: secs, RawSent: after.RawBytesSent - before.RawBytesSent, WireSent: after.WireBytesSent - before.WireBytesSent}, nil
+	return workerReport{Seconds: secs, CPU: cpu, RawSent: after.RawBytesSent - before.RawBytesSent, WireSent: after.WireBytesSent - before.WireBytesSent}, nil
 }
 
 // streamCollective: rank 1 streams s.Rounds messages to rank 0; rank 0's time is the measurement.
@@ -112,7 +113,7 @@ func streamCollective(ctx context.Context, c *collective.Comm, s workerSpec, msg
 		return workerReport{}, err
 	}
 	before := c.Totals()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuSeconds()
 	if s.Rank == 1 {
 		for range s.Rounds {
 			if err := c.Send(ctx, 0, 1, msg); err != nil {
@@ -128,12 +129,12 @@ func streamCollective(ctx context.Context, c *collective.Comm, s workerSpec, msg
 			collective.Release(m.Payload)
 		}
 	}
-	secs := time.Since(t0).Seconds()
+	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
 	after := c.Totals()
 	if err := c.Barrier(ctx); err != nil {
 		return workerReport{}, err
 	}
-	return workerReport{Seconds: secs, RawSent: after.RawBytesSent - before.RawBytesSent, WireSent: after.WireBytesSent - before.WireBytesSent}, nil
+	return workerReport{Seconds: secs, CPU: cpu, RawSent: after.RawBytesSent - before.RawBytesSent, WireSent: after.WireBytesSent - before.WireBytesSent}, nil
 }
 
 // runTCP is the baseline: the same pattern over plain TCP, no framing, checksums or authentication.
@@ -154,7 +155,7 @@ func runTCP(ctx context.Context, s workerSpec, ln net.Listener, send [][]byte) (
 		return workerReport{}, err
 	}
 	if s.Mode == "stream" {
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), cpuSeconds()
 		if me == 1 {
 			for range s.Rounds {
 				if _, err := conns[0].Write(send[0]); err != nil {
@@ -169,8 +170,8 @@ func runTCP(ctx context.Context, s workerSpec, ln net.Listener, send [][]byte) (
 				}
 			}
 		}
-		secs := time.Since(t0).Seconds()
-		return workerReport{Seconds: secs}, tcpBarrier(conns, me)
+		secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
+		return workerReport{Seconds: secs, CPU: cpu}, tcpBarrier(conns, me)
 	}
 	// One reader per peer signals each completed round.
 	done := make(chan error, n*s.Rounds)
@@ -194,7 +195,7 @@ func runTCP(ctx context.Context, s workerSpec, ln net.Listener, send [][]byte) (
 		}()
 	}
 	local := make([]byte, s.Bytes)
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), cpuSeconds()
 	for range s.Rounds {
 		for k := 1; k < n; k++ {
 			dst := (me + k) % n
@@ -209,9 +210,9 @@ func runTCP(ctx context.Context, s workerSpec, ln net.Listener, send [][]byte) (
 			}
 		}
 	}
-	secs := time.Since(t0).Seconds()
+	secs, cpu := time.Since(t0).Seconds(), cpuSeconds()-cpu0
 	wg.Wait()
-	return workerReport{Seconds: secs}, tcpBarrier(conns, me)
+	return workerReport{Seconds: secs, CPU: cpu}, tcpBarrier(conns, me)
 }
 
 // tcpMesh connects every pair (higher rank dials lower, sending its rank as 4 bytes).
@@ -281,4 +282,13 @@ func tcpBarrier(conns []net.Conn, me int) error {
 		}
 	}
 	return nil
+}
+
+// cpuSeconds is this process's user+system CPU time so far (all threads).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
