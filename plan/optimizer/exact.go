@@ -46,7 +46,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	var roots []rooted
 	for _, c := range combos {
 		s.setCombo(c)
-		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.windowBound(0))})
+		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
@@ -67,57 +67,34 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		finished = !s.timeout
 		s.timeout, s.guided = false, false
 	}
-	// Phase 2: the complete branch and bound, best first over (combination, tier window) pairs. Every plan
+	// Phase 2: the complete branch and bound over boxes = (combination, tier window) pairs. Every plan
 	// lies in the window of its per-stage least tiers (see windowBound), so searching every window of every
-	// combination is complete; visiting them by bound lets the proven bound rise as the cheap ones close.
+	// combination is complete. branch visits the boxes, and the regions it splits them into, best first, so
+	// the proven bound rises as the cheap ones close; each box's LP is solved when it is first visited.
 	if opt.TimeLimit > 0 {
 		s.deadline = start.Add(opt.TimeLimit)
 	}
-	type boxed struct {
-		c      int
-		lo, hi []int
-		lb     float64
-	}
-	var boxes []boxed
+	var regions regionHeap
 	for ci, r := range roots {
 		if math.IsInf(r.lb, 1) || finished {
 			continue
 		}
 		s.setCombo(r.c)
 		if debugNoWindows {
-			boxes = append(boxes, boxed{ci, nil, nil, r.lb})
+			regions = append(regions, s.boxRegion(&box{combo: ci}, r.lb))
 			continue
 		}
 		s.windows(0, func(lo, hi []int) {
-			lb := math.Max(r.lb, math.Max(s.restLBIn(0, lo, hi), s.lpBoundIn(0, lo, hi)))
-			if !math.IsInf(lb, 1) {
-				boxes = append(boxes, boxed{ci, append([]int(nil), lo...), append([]int(nil), hi...), lb})
-			}
+			b := &box{combo: ci, lo: append([]int(nil), lo...), hi: append([]int(nil), hi...)}
+			regions = append(regions, s.boxRegion(b, r.lb))
 		})
 	}
-	sort.SliceStable(boxes, func(i, j int) bool { return boxes[i].lb < boxes[j].lb })
 	s.openLB = math.Inf(1)
-	current := -1
-	for _, b := range boxes {
-		if b.lb >= s.best*(1-relTol) {
-			continue
-		}
-		if s.timeUp() {
-			s.openLB = math.Min(s.openLB, b.lb)
-			continue
-		}
-		if b.c != current {
-			s.setCombo(roots[b.c].c)
-			current = b.c
-		}
-		s.wlo, s.whi = b.lo, b.hi
-		outer := s.openLB
-		s.openLB = math.Inf(1)
-		s.dfs(0, 0)
-		// The box's root bound holds for every subtree of it, so its open bounds can be raised to it.
-		s.openLB = math.Min(outer, math.Max(s.openLB, b.lb))
-		s.wlo, s.whi = nil, nil
+	combosByRoot := make([]Combo, len(roots))
+	for i, r := range roots {
+		combosByRoot[i] = r.c
 	}
+	s.branch(regions, combosByRoot)
 	if s.bestSol == nil {
 		if s.timeout {
 			return nil, fmt.Errorf("no plan found within the time limit %v (lower bound %g); raise --time-limit", opt.TimeLimit, s.openLB)
@@ -174,6 +151,27 @@ type exactSearch struct {
 	timeout bool
 
 	wlo, whi []int // per node: the tier window of the box being searched (nil: none)
+
+	cuts     []coverCut // valid in the current box (or combination, outside phase 2)
+	priceAdj []float64  // per class, added to the price by the cover search (Lagrangian covers); nil: none
+	nlo, nhi [][]int    // per stage, per class: worker count bounds of the region being searched; nil: none
+}
+
+// countRange is how many class-c workers stage v may use: what is available, within the count bounds of
+// the region being searched (see branch.go).
+func (s *exactSearch) countRange(v, c int) (lo, hi int) {
+	if s.nlo == nil {
+		return 0, s.avail[c]
+	}
+	return s.nlo[v][c], min(s.avail[c], s.nhi[v][c])
+}
+
+// price is what the cover search charges for one worker of class c.
+func (s *exactSearch) price(c int) float64 {
+	if s.priceAdj != nil {
+		return s.classes[c].Price + s.priceAdj[c]
+	}
+	return s.classes[c].Price
 }
 
 const relTol = 1e-9
@@ -216,6 +214,7 @@ func (s *exactSearch) setCombo(c Combo) {
 	s.hiTier = make([]int, len(p.Nodes))
 	s.memo = map[string]float64{}
 	s.lpShare = nil
+	s.cuts = nil
 	s.cbuf, s.sbuf = make([][]int, len(p.Nodes)), make([][]float64, len(p.Nodes))
 	for v := range p.Nodes {
 		s.cbuf[v], s.sbuf[v] = make([]int, len(s.classes)), make([]float64, len(s.classes))
@@ -278,14 +277,17 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	T := s.p.Rate[v]
 	var idx []int
 	for c := range s.classes {
-		if s.avail[c] > 0 && s.cap[v][c] > 0 && !math.IsInf(unit[c], 1) {
+		lo, hi := s.countRange(v, c)
+		if hi > 0 && s.cap[v][c] > 0 && !math.IsInf(unit[c], 1) {
 			idx = append(idx, c)
+		} else if lo > 0 {
+			return math.Inf(1) // the region forces workers v cannot use: no placement
 		}
 	}
 	effv := make([]float64, len(s.classes))
 	for c := range s.classes {
 		if s.cap[v][c] > 0 {
-			effv[c] = s.classes[c].Price/s.cap[v][c] + unit[c]
+			effv[c] = s.price(c)/s.cap[v][c] + unit[c]
 		}
 	}
 	eff := func(c int) float64 { return effv[c] }
@@ -326,14 +328,15 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 			limit = (T - covered + maxCap) / cp
 		}
 		hi := int(math.Ceil(limit)) - 1 // largest n with covered + n·cap − max(maxCap, cap) < T
-		hi = min(s.avail[c], max(hi, 0))
-		for n := hi; n >= 0; n-- {
+		nlo, nhi := s.countRange(v, c)
+		hi = min(nhi, max(hi, 0))
+		for n := hi; n >= nlo; n-- {
 			counts[c] = n
 			m := maxCap
 			if n > 0 {
 				m = math.Max(m, cp)
 			}
-			rec(i+1, covered+float64(n)*cp, price+float64(n)*s.classes[c].Price, m)
+			rec(i+1, covered+float64(n)*cp, price+float64(n)*s.price(c), m)
 		}
 		counts[c] = 0
 	}
@@ -354,7 +357,8 @@ func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []fl
 		}
 	}
 	for _, c := range idx[i:] {
-		pieces = append(pieces, piece{eff[c], float64(s.avail[c]) * s.cap[v][c]})
+		_, hi := s.countRange(v, c)
+		pieces = append(pieces, piece{eff[c], float64(hi) * s.cap[v][c]})
 	}
 	// Insertion sort: the list is short and mostly sorted.
 	for a := 1; a < len(pieces); a++ {
@@ -453,6 +457,11 @@ func (s *exactSearch) minCoverIn(v, lo, hi int) float64 {
 			unit[c] = s.unitComm(v, c)
 		}
 	}
+	// The cache is keyed on availability only, so the cover ignores the region's count bounds (a weaker,
+	// still valid bound inside a region).
+	nlo, nhi := s.nlo, s.nhi
+	s.nlo, s.nhi = nil, nil
+	defer func() { s.nlo, s.nhi = nlo, nhi }()
 	best := math.Inf(1)
 	saved := s.timeout
 	s.timeout = false
@@ -649,4 +658,4 @@ func (s *Solution) String() string {
 }
 
 // Switches for tests that cross-check the bounds against each other.
-var debugNoLP, debugNoMemo, debugNoWindows bool
+var debugNoLP, debugNoMemo, debugNoWindows, debugNoCuts, debugAlwaysBranch bool

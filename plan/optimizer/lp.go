@@ -38,10 +38,19 @@ const (
 
 // solveLPStatus is solveLP telling a proven infeasibility apart from numerical trouble.
 func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpStatus) {
+	obj, x, _, st = solveLPDuals(c, rows)
+	return obj, x, st
+}
+
+// solveLPDuals is solveLPStatus also returning the row duals y (∂obj/∂rhs at the optimum: ≤ 0 for a
+// binding ≤ row of this minimisation, ≥ 0 for a binding ≥ row). rows may be modified (sign flips).
+func solveLPDuals(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus) {
 	n, m := len(c), len(rows)
 	nSlack, nArt := 0, 0
+	flipped := make([]bool, m)
 	for i := range rows {
 		if rows[i].rhs < 0 {
+			flipped[i] = true
 			for j := range rows[i].coef {
 				rows[i].coef[j] = -rows[i].coef[j]
 			}
@@ -67,6 +76,9 @@ func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpSt
 	}
 	basis := make([]int, m)
 	isArt := make([]bool, N)
+	// unitCol[i] is a column that was +e_i in the initial tableau (the row's slack or artificial): its
+	// final reduced cost is −y_i.
+	unitCol := make([]int, m)
 	s, a := n, n+nSlack
 	for i, r := range rows {
 		copy(tab[i], r.coef)
@@ -74,19 +86,19 @@ func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpSt
 		switch r.sense {
 		case le:
 			tab[i][s] = 1
-			basis[i] = s
+			basis[i], unitCol[i] = s, s
 			s++
 		case ge:
 			tab[i][s] = -1
 			s++
 			tab[i][a] = 1
 			isArt[a] = true
-			basis[i] = a
+			basis[i], unitCol[i] = a, a
 			a++
 		case eq:
 			tab[i][a] = 1
 			isArt[a] = true
-			basis[i] = a
+			basis[i], unitCol[i] = a, a
 			a++
 		}
 	}
@@ -105,10 +117,10 @@ func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpSt
 		}
 	}
 	if !simplexLoop(tab, basis, nil) {
-		return 0, nil, lpTrouble
+		return 0, nil, nil, lpTrouble
 	}
 	if -tab[m][N] > 1e-7*(1+maxRHS(rows)) {
-		return 0, nil, lpInfeasible
+		return 0, nil, nil, lpInfeasible
 	}
 	// Drive remaining artificial basics out where possible.
 	for i := range m {
@@ -135,7 +147,7 @@ func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpSt
 		}
 	}
 	if !simplexLoop(tab, basis, isArt) {
-		return 0, nil, lpTrouble
+		return 0, nil, nil, lpTrouble
 	}
 	x = make([]float64, n)
 	for i, b := range basis {
@@ -143,7 +155,14 @@ func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpSt
 			x[b] = tab[i][N]
 		}
 	}
-	return -tab[m][N], x, lpOptimal
+	y = make([]float64, m)
+	for i := range m {
+		y[i] = -tab[m][unitCol[i]]
+		if flipped[i] {
+			y[i] = -y[i]
+		}
+	}
+	return -tab[m][N], x, y, lpOptimal
 }
 
 func maxRHS(rows []lpRow) float64 {

@@ -3,27 +3,46 @@ package optimizer
 import "math"
 
 // lpBound is a lower bound on the cost of placing the unplaced stages order[d:] given the placed ones:
-// the LP relaxation in which stage v takes a fractional share x(v,c) of each worker class c (paying
-// price/cap per req/s, and the known linear communication cost from placed inputs), classes' worker
-// counts are shared by all stages, and the traffic between two unplaced stages is any flow f(ca,cb) with
-// the right marginals (the proportional mixing of §5.4 is one such flow) on non-backward class pairs.
+// the LP relaxation in which stage v takes a fractional share x(v,c) of each worker class c on n(v,c)
+// fractional workers (n ≥ x/cap, paying the price per worker and the known linear communication cost
+// from placed inputs per req/s), classes' worker counts are shared by all stages (Σ_v n(v,c) ≤ avail),
+// and the traffic between two unplaced stages is any flow f(ca,cb) with the right marginals (the
+// proportional mixing of §5.4 is one such flow) on non-backward class pairs. Each stage's cost z(v) is
+// also at least its integer cover and satisfies the cover cuts of s.cuts (see coverCut).
 func (s *exactSearch) lpBound(d int) float64 { return s.lpBoundIn(d, nil, nil) }
 
 // lpBoundIn is lpBound with stage v confined to tiers lo[v]..hi[v] (nil: unconfined).
 func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
+	return s.relaxation(d, lo, hi).bound
+}
+
+// relaxed is one solved relaxation: its bound and what the cover cuts need to strengthen it.
+type relaxed struct {
+	bound float64
+	nodes []int             // the unplaced stages
+	z     map[int]float64   // stage cost z(v) at the optimum
+	n     map[int][]float64 // n(v,c) at the optimum (per class)
+	lam   []float64         // per class: the dual price of one worker (≥ 0)
+}
+
+// relaxation builds and solves the LP of lpBoundIn. bound is +Inf when the box holds no plan and −Inf
+// when the LP gives no conclusion (never a false proof).
+func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 	p := s.p
-	var nodes []int
+	out := relaxed{}
 	for _, v := range s.order[d:] {
 		if !p.IsSource[v] {
-			nodes = append(nodes, v)
+			out.nodes = append(out.nodes, v)
 		}
 	}
+	nodes := out.nodes
 	if len(nodes) == 0 {
-		return 0
+		return out
 	}
 	nc := len(s.classes)
 	xIdx := make(map[[2]int]int)
 	var cost []float64
+	unit := map[[2]int]float64{}
 	for _, v := range nodes {
 		floor := s.tierFloorPlaced(v)
 		for c := range nc {
@@ -38,7 +57,18 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 				continue
 			}
 			xIdx[[2]int{v, c}] = len(cost)
-			cost = append(cost, s.classes[c].Price/s.cap[v][c]+u)
+			unit[[2]int{v, c}] = u
+			cost = append(cost, 0)
+		}
+	}
+	// n(v,c): fractional worker counts, one per x variable.
+	nIdx := make(map[[2]int]int, len(xIdx))
+	for _, v := range nodes {
+		for c := range nc {
+			if _, ok := xIdx[[2]int{v, c}]; ok {
+				nIdx[[2]int{v, c}] = len(cost)
+				cost = append(cost, 0)
+			}
 		}
 	}
 	type fvar struct{ e, ca, cb, idx int }
@@ -73,16 +103,12 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 	}
-	// z(v) ≥ Σ_c x(v,c)·unit(v,c) and z(v) ≥ minCover(v): each stage's own cost is at least its integer
-	// cover (workers are paid in full), which the fractional x alone does not see.
+	// z(v) ≥ Σ_c price·n(v,c) + x(v,c)·unit(v,c), z(v) ≥ minCover(v) and the cover cuts: each stage's
+	// own cost is at least its integer cover (workers are paid in full), which n and x alone do not see.
 	zIdx := map[int]int{}
-	xCost := append([]float64(nil), cost...)
 	for _, v := range nodes {
 		zIdx[v] = len(cost)
 		cost = append(cost, 1)
-	}
-	for j := range xCost {
-		cost[j] = 0
 	}
 	nv := len(cost)
 	var rows []lpRow
@@ -101,17 +127,21 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 		}
 		if !any {
 			if lo != nil {
-				return math.Inf(1) // nothing in v's tier window can serve it: the window holds no plan
+				out.bound = math.Inf(1) // nothing in v's tier window can serve it: the window holds no plan
+			} else {
+				out.bound = math.Inf(-1)
 			}
-			return math.Inf(-1)
+			return out
 		}
 	}
 	for _, v := range nodes {
 		r := newRow(ge, 0)
 		r.coef[zIdx[v]] = 1
 		for c := range nc {
-			if j, ok := xIdx[[2]int{v, c}]; ok {
-				r.coef[j] = -xCost[j]
+			k := [2]int{v, c}
+			if j, ok := xIdx[k]; ok {
+				r.coef[j] = -unit[k]
+				r.coef[nIdx[k]] = -s.classes[c].Price
 			}
 		}
 		mc := s.minCover(v)
@@ -119,16 +149,80 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			mc = s.minCoverIn(v, lo[v], hi[v])
 		}
 		if math.IsInf(mc, 1) {
-			return mc
+			out.bound = mc
+			return out
 		}
 		r2 := newRow(ge, math.Max(0, mc))
 		r2.coef[zIdx[v]] = 1
 	}
+	for _, cut := range s.cuts {
+		if !unplaced[cut.v] {
+			continue
+		}
+		r := newRow(ge, cut.rhs)
+		r.coef[zIdx[cut.v]] = 1
+		for c := range nc {
+			if j, ok := nIdx[[2]int{cut.v, c}]; ok {
+				r.coef[j] = cut.lam[c]
+			}
+		}
+	}
+	// Rows in a fixed order (not map order): the LP's optimum, and so the branching, is deterministic.
+	for _, v := range nodes {
+		for c := range nc {
+			k := [2]int{v, c}
+			if j, ok := xIdx[k]; ok {
+				r := newRow(ge, 0)
+				r.coef[nIdx[k]] = 1
+				r.coef[j] = -1 / s.cap[v][c]
+			}
+		}
+	}
+	if s.nlo != nil {
+		// The region's worker count bounds (branch.go).
+		for _, v := range nodes {
+			for c := range nc {
+				j, ok := nIdx[[2]int{v, c}]
+				if !ok {
+					continue
+				}
+				if lo := s.nlo[v][c]; lo > 0 {
+					r := newRow(ge, float64(lo))
+					r.coef[j] = 1
+				}
+				if hi := s.nhi[v][c]; hi < s.avail[c] {
+					r := newRow(le, float64(hi))
+					r.coef[j] = 1
+				}
+			}
+		}
+		for _, v := range nodes {
+			for c := range nc {
+				if _, ok := nIdx[[2]int{v, c}]; !ok && s.nlo[v][c] > 0 {
+					out.bound = math.Inf(1) // the region forces workers v cannot use
+					return out
+				}
+			}
+		}
+	}
+	if lo != nil {
+		// A box holds the plans whose least tier of v is lo[v]: v uses a worker of that tier.
+		for _, v := range nodes {
+			r := newRow(ge, 1)
+			for c := range nc {
+				if j, ok := nIdx[[2]int{v, c}]; ok && s.classes[c].Tier == lo[v] {
+					r.coef[j] = 1
+				}
+			}
+		}
+	}
+	capRow := make([]int, nc)
 	for c := range nc {
+		capRow[c] = len(rows)
 		r := newRow(le, float64(s.avail[c]))
 		for _, v := range nodes {
-			if j, ok := xIdx[[2]int{v, c}]; ok {
-				r.coef[j] = 1 / s.cap[v][c]
+			if j, ok := nIdx[[2]int{v, c}]; ok {
+				r.coef[j] = 1
 			}
 		}
 	}
@@ -164,22 +258,38 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 			}
 		}
 	}
-	obj, x, st := solveLPStatus(cost, rows)
+	obj, x, y, st := solveLPDuals(cost, rows)
 	if st == lpInfeasible && lo != nil {
-		return math.Inf(1) // no plan in this tier window
+		out.bound = math.Inf(1) // no plan in this tier window
+		return out
 	}
-	ok := st == lpOptimal
-	if ok && d == 0 && lo == nil && s.guided {
+	if st != lpOptimal {
+		out.bound = math.Inf(-1) // infeasible or numerical trouble: no bound, never a false proof
+		return out
+	}
+	if d == 0 && lo == nil && s.guided {
 		// Remember the root LP's shares: the cover search tries the classes it favours first.
 		s.lpShare = map[[2]int]float64{}
 		for k, j := range xIdx {
 			s.lpShare[k] = x[j]
 		}
 	}
-	if !ok {
-		return math.Inf(-1) // infeasible or numerical trouble: no bound, never a false proof
+	out.bound = obj - 1e-9*math.Abs(obj)
+	out.z, out.n = map[int]float64{}, map[int][]float64{}
+	for _, v := range nodes {
+		out.z[v] = x[zIdx[v]]
+		out.n[v] = make([]float64, nc)
+		for c := range nc {
+			if j, ok := nIdx[[2]int{v, c}]; ok {
+				out.n[v][c] = x[j]
+			}
+		}
 	}
-	return obj - 1e-9*math.Abs(obj)
+	out.lam = make([]float64, nc)
+	for c := range nc {
+		out.lam[c] = math.Max(0, -y[capRow[c]])
+	}
+	return out
 }
 
 // tierFloorPlaced is the lowest tier v may use because of its placed inputs.
