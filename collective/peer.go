@@ -1,7 +1,6 @@
 package collective
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,7 +52,7 @@ type peer struct {
 	lastWrite atomic.Int64 // unix nanos of the last completed write (heartbeat scheduling)
 
 	// Reader side, owned by readLoop.
-	br   *bufio.Reader
+	br   *frameReader
 	dec  decoder
 	rhdr [headerSize]byte
 
@@ -94,7 +93,7 @@ func newPeer(c *Comm, rank int, s Stream) *peer {
 		s:          s,
 		small:      make([]byte, 0, headerSize+coalesceBytes+trailerSize),
 		enc:        encoder{mode: c.comp},
-		br:         bufio.NewReaderSize(s, readBufferBytes),
+		br:         newFrameReader(s, readBufferBytes),
 		dec:        decoder{maxFrame: c.cfg.MaxFrameBytes},
 		credit:     int64(c.cfg.CreditBytes),
 		creditCh:   make(chan struct{}, 1),
@@ -213,11 +212,12 @@ func (p *peer) observeLink(n int, now time.Time, took time.Duration) {
 }
 
 // writeWire writes p.hdr, wire and the CRC trailer. Small frames are copied into one buffer; large
-// ones go out with writev (no copy) in pieces of at most crcChunkBytes, each with a fresh deadline so
-// that a slow but live link is not mistaken for a dead one. Each piece is checksummed right after the
-// kernel has copied it, while it is still in cache (application buffers are usually not: checksumming
-// first would pay the cache misses a second time); only the last tailBytes, which travel with the
-// trailer, are checksummed before they are written.
+// ones go out with writev (no copy): up to crcChunkBytes in one call, checksummed first; larger ones in
+// pieces of at most crcChunkBytes, each with a fresh deadline so that a slow but live link is not
+// mistaken for a dead one. Each such piece is checksummed right after the kernel has copied it, while
+// it is still in cache (application buffers are usually not: checksumming first would pay the cache
+// misses a second time); only the last tailBytes, which travel with the trailer, are checksummed before
+// they are written.
 func (p *peer) writeWire(wire []byte) error {
 	hb := p.c.cfg.HeartbeatTimeout
 	if err := p.s.SetWriteDeadline(time.Now().Add(hb)); err != nil {
@@ -229,7 +229,11 @@ func (p *peer) writeWire(wire []byte) error {
 		_, err := p.s.Write(p.small)
 		return err
 	}
-	body := len(wire) - min(len(wire), tailBytes)
+	if len(wire) <= crcChunkBytes { // one piece: checksum first, then a single writev
+		binary.LittleEndian.PutUint32(p.trailer[:], crc32c.Checksum(wire))
+		return p.writeVec(true, wire, true)
+	}
+	body := len(wire) - tailBytes
 	var crc uint32
 	for off := 0; off < body; off += crcChunkBytes {
 		end := min(off+crcChunkBytes, body)
@@ -439,7 +443,7 @@ func (p *peer) readFrame() (header, []byte, error) {
 	if err := p.s.SetReadDeadline(time.Now().Add(hb)); err != nil {
 		return header{}, nil, err
 	}
-	if _, err := io.ReadFull(p.br, p.rhdr[:]); err != nil {
+	if err := p.br.readFull(p.rhdr[:]); err != nil {
 		return header{}, nil, err
 	}
 	h, err := parseHeader(p.rhdr[:], p.c.cfg.MaxFrameBytes)
@@ -452,7 +456,7 @@ func (p *peer) readFrame() (header, []byte, error) {
 		pool.put(wire)
 		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
 	}
-	if _, err := io.ReadFull(p.br, p.rhdr[:trailerSize]); err != nil {
+	if err := p.br.readFull(p.rhdr[:trailerSize]); err != nil {
 		pool.put(wire)
 		return header{}, nil, fmt.Errorf("truncated %s frame: %w", h.typ, err)
 	}
@@ -484,7 +488,7 @@ func (p *peer) readPayload(wire []byte, hb time.Duration) (uint32, error) {
 			}
 			renew = off + crcChunkBytes
 		}
-		n, err := p.br.Read(wire[off:min(off+crcChunkBytes, len(wire))])
+		n, err := p.br.read(wire[off:min(off+crcChunkBytes, len(wire))])
 		crc = crc32c.Update(crc, wire[off:off+n])
 		off += n
 		if err != nil {

@@ -1,12 +1,13 @@
 package collective
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -38,9 +39,9 @@ func (s *pieceStream) SetReadDeadline(time.Time) error  { s.sinceDeadline = 0; r
 func (s *pieceStream) SetWriteDeadline(time.Time) error { return nil }
 
 // wirePeer is a peer with just what the frame reader and writer use.
-func wirePeer(s *pieceStream) *peer {
+func wirePeer(s Stream) *peer {
 	c := &Comm{cfg: Config{HeartbeatTimeout: time.Minute, MaxFrameBytes: DefaultMaxFrameBytes}, stats: map[uint32]*linkCounters{}}
-	return &peer{c: c, s: s, br: bufio.NewReaderSize(s, readBufferBytes), dec: decoder{maxFrame: DefaultMaxFrameBytes},
+	return &peer{c: c, s: s, br: newFrameReader(s, readBufferBytes), dec: decoder{maxFrame: DefaultMaxFrameBytes},
 		small: make([]byte, 0, headerSize+coalesceBytes+trailerSize)}
 }
 
@@ -121,5 +122,72 @@ func TestWriteWire(t *testing.T) {
 			t.Fatalf("%d bytes: wrote %d bytes that differ from two frames of %d (trailer %#08x)", n, len(got), len(want),
 				crc32.Checksum(payload, castagnoli))
 		}
+	}
+}
+
+// TestReadFramesOverTCP: on a real TCP connection payloads are read with readv into the payload and the
+// read buffer (which then holds the trailer and the next headers). Frames of all sizes, written in
+// random-sized bursts with pauses, must come out intact and in order.
+func TestReadFramesOverTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stream []byte
+	var want [][]byte
+	for round := range 3 {
+		for _, n := range wireSizes() {
+			payload := testPayload(n + round)
+			want = append(want, payload)
+			stream = append(stream, rawFrame(frameData, 0, 0, 0, payload)...)
+		}
+	}
+	sent := make(chan error, 1)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		rng := rand.New(rand.NewPCG(5, 6))
+		for off := 0; off < len(stream); {
+			n := min(1+rng.IntN(200000), len(stream)-off)
+			if _, err := c.Write(stream[off : off+n]); err != nil {
+				sent <- err
+				return
+			}
+			off += n
+			if rng.IntN(8) == 0 {
+				time.Sleep(time.Millisecond) // let the reader find the socket empty
+			}
+		}
+		sent <- nil
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := wirePeer(conn.(*net.TCPConn))
+	if p.br.rc == nil {
+		t.Fatal("frame reader on a TCP connection does not use readv")
+	}
+	for i, w := range want {
+		_, got, err := p.readFrame()
+		if err != nil {
+			t.Fatalf("frame %d (%d bytes): %v", i, len(w), err)
+		}
+		if !bytes.Equal(got, w) {
+			t.Fatalf("frame %d: got %d bytes that differ from the %d sent", i, len(got), len(w))
+		}
+		pool.put(got)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.readFrame(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last frame: err = %v, want EOF", err)
 	}
 }
