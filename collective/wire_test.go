@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,42 @@ func TestReadFramesOverTCP(t *testing.T) {
 	}
 	if _, _, err := p.readFrame(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last frame: err = %v, want EOF", err)
+	}
+}
+
+// TestReadFrameSilentMidPayloadOverTCP: a peer that stops sending in the middle of a payload (the
+// readv path) is reported as silent once the heartbeat timeout passes, not waited for forever.
+func TestReadFrameSilentMidPayloadOverTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	frame := rawFrame(frameData, 0, 0, 0, testPayload(1<<20))
+	release := make(chan struct{})
+	defer close(release)
+	go func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(frame[:len(frame)/2])
+		<-release
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p := wirePeer(conn.(*net.TCPConn))
+	p.c.cfg.HeartbeatTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, _, err = p.readFrame()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("err = %v, want the read deadline to expire", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("silent peer detected after %v (heartbeat timeout 300ms)", took)
 	}
 }
