@@ -51,7 +51,9 @@ func Speak(text string, v Voice, rng *rand.Rand) ([]byte, error) {
 	}
 	var out bytes.Buffer
 	errb.Reset()
-	sx := exec.Command("sox", "-t", "wav", "-", "-t", "wav", "-r", strconv.Itoa(vqa.SampleRate), "-c", "1", "-b", "16", "-")
+	// -R: sox dithers when it requantises to 16 bits, with a random seed unless told to be repeatable;
+	// without it the same seed would give different WAV bytes on every run.
+	sx := exec.Command("sox", "-R", "-t", "wav", "-", "-t", "wav", "-r", strconv.Itoa(vqa.SampleRate), "-c", "1", "-b", "16", "-")
 	sx.Stdin, sx.Stdout, sx.Stderr = &raw, &out, &errb
 	if err := sx.Run(); err != nil {
 		return nil, fmt.Errorf("sox (resampling %q): %v: %s", text, err, errb.String())

@@ -1,10 +1,10 @@
 """Training recipe of the spoken-VQA workload (CPU, Debian python3-torch). See README.md.
 
-  /usr/bin/python3 workloads/vqa/recipe/train.py --part image --minutes 5,6,8
-  /usr/bin/python3 workloads/vqa/recipe/train.py --part asr --minutes 10,22
+  /usr/bin/python3 workloads/vqa/recipe/train.py --part image --epochs 59,42,135
+  /usr/bin/python3 workloads/vqa/recipe/train.py --part asr --epochs 17,15
   /usr/bin/python3 workloads/vqa/recipe/train.py --part finish
 
-Each part trains with a wall-clock budget per model (cosine learning rate over the budget), keeps the
+Each part trains for a fixed number of epochs per model (cosine learning rate over the steps), keeps the
 checkpoint that scores best on the validation split, and exports ONNX (opset 17) into --out."""
 import argparse
 import json
@@ -71,7 +71,7 @@ def eval_vqa(net, head, imgs, items, questions=None):
     return 100.0 * correct / len(items)
 
 
-def train_image(variant, minutes, data, out, seed):
+def train_image(variant, epochs, data, out, seed):
     torch.manual_seed(seed)
     rng = random.Random(seed)
     items, imgs = load_split_images("train", data)
@@ -84,17 +84,15 @@ def train_image(variant, minutes, data, out, seed):
     imgs = imgs.contiguous(memory_format=torch.channels_last)
     params = list(net.parameters()) + list(head.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
-    budget, start, epoch, best = minutes * 60, time.time(), 0, (-1.0, None)
+    start, best = time.time(), (-1.0, None)
     n = len(items)
-    while time.time() - start < budget:
-        epoch += 1
+    steps, step = epochs * math.ceil(n / 64), 0
+    for epoch in range(1, epochs + 1):
         perm = torch.randperm(n)
         tot = 0.0
         for b in range(0, n, 64):
-            frac = (time.time() - start) / budget
-            if frac >= 1:
-                break
-            cosine_lr(opt, 2e-3, frac)
+            cosine_lr(opt, 2e-3, step / steps)
+            step += 1
             idx = perm[b:b + 64]
             x = imgs[idx]
             if rng.random() < 0.5:
@@ -203,7 +201,7 @@ def spec_augment(x, frames, rng):
     return x
 
 
-def train_asr(variant, minutes, data, out, seed):
+def train_asr(variant, epochs, data, out, seed):
     torch.manual_seed(seed)
     rng = random.Random(seed)
     items = load_manifest(os.path.join(data, "train", "manifest.jsonl"))
@@ -215,18 +213,16 @@ def train_asr(variant, minutes, data, out, seed):
     targets = [torch.tensor(encode_chars(it["question"])) for it in items]
     net = M.CTCNet(variant)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    budget, start, epoch, best = minutes * 60, time.time(), 0, (1e9, None)
+    start, best = time.time(), (1e9, None)
     order = sorted(range(len(items)), key=lambda i: feats[i].shape[1])
     batches = [order[b:b + 32] for b in range(0, len(order), 32)]
-    while time.time() - start < budget:
-        epoch += 1
+    steps, step = epochs * len(batches), 0
+    for epoch in range(1, epochs + 1):
         rng.shuffle(batches)
         tot = 0.0
         for idx in batches:
-            frac = (time.time() - start) / budget
-            if frac >= 1:
-                break
-            cosine_lr(opt, 2e-3, frac)
+            cosine_lr(opt, 2e-3, step / steps)
+            step += 1
             x, frames = pad_batch([feats[i] for i in idx])
             x = spec_augment(x, frames, rng)
             logits, out_len = net.encode(x, frames)
@@ -271,7 +267,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=["image", "asr", "finish"], required=True)
     ap.add_argument("--variants", default="", help="comma-separated subset (default: all of the part)")
-    ap.add_argument("--minutes", default="", help="comma-separated budgets per variant")
+    # Budgets are epochs, not wall-clock time: a re-run on a slower or busier machine takes longer but
+    # trains exactly as much (the cosine schedule runs over the steps), so it reproduces the models.
+    ap.add_argument("--epochs", default="", help="comma-separated epochs per variant (default 5 each)")
     ap.add_argument("--data", default=os.path.join(VQA_DIR, "data"))
     ap.add_argument("--out", default=os.path.join(VQA_DIR, "models"))
     ap.add_argument("--threads", type=int, default=1)
@@ -284,9 +282,11 @@ def main():
         finish.main(a.data, a.out)
         return
     names = a.variants.split(",") if a.variants else list(M.IMAGE_VARIANTS if a.part == "image" else M.ASR_VARIANTS)
-    mins = [float(x) for x in a.minutes.split(",")] if a.minutes else [5.0] * len(names)
-    for name, m in zip(names, mins):
-        (train_image if a.part == "image" else train_asr)(name, m, a.data, a.out, a.seed)
+    epochs = [int(x) for x in a.epochs.split(",")] if a.epochs else [5] * len(names)
+    if len(epochs) != len(names):
+        ap.error(f"--epochs has {len(epochs)} values for {len(names)} variants ({','.join(names)})")
+    for name, e in zip(names, epochs):
+        (train_image if a.part == "image" else train_asr)(name, e, a.data, a.out, a.seed)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ go build -o bin/jellybean ./job
 bin/jellybean gen-data --split all
 mkdir -p "$OUT"
 # Two lanes, one per core: the largest image model alone; speech, then the two cheaper image models.
-"$PY" "$T" --part image --variants res64 --minutes 50 --out "$OUT" > "$OUT/train_res64.log" 2>&1 &
+"$PY" "$T" --part image --variants res64 --epochs 135 --out "$OUT" > "$OUT/train_res64.log" 2>&1 &
 lane1=$!
-( "$PY" "$T" --part asr --minutes 8,20 --out "$OUT" &&
-  "$PY" "$T" --part image --variants res32,res16 --minutes 25,10 --out "$OUT" ) > "$OUT/train_lane2.log" 2>&1 &
+( "$PY" "$T" --part asr --epochs 17,15 --out "$OUT" &&
+  "$PY" "$T" --part image --variants res32,res16 --epochs 42,59 --out "$OUT" ) > "$OUT/train_lane2.log" 2>&1 &
 lane2=$!
 status=0
 wait "$lane1" || { echo "res64 training failed, see $OUT/train_res64.log" >&2; status=1; }
