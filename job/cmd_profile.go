@@ -1,12 +1,17 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"jellybean/hostfiles"
 	"jellybean/job/launch"
@@ -17,141 +22,191 @@ import (
 )
 
 func init() {
-	register("profile", "measure every model variant's latency and every edge's message size on this host; write optimizer CSVs", cmdProfile)
+	register("profile", "measure every model variant's latency and every edge's message size (one rank per hostfile slot with -H); write optimizer CSVs", cmdProfile)
+}
+
+// profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
+type profileFlags struct {
+	data, models, batches, host, out string
+	items, repeats, threads          int
 }
 
 func cmdProfile(args []string) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
-	data := fs.String("data", "workloads/vqa/data/val/manifest.jsonl", "dataset split whose items are profiled")
-	items := fs.Int("items", 16, "items taken from the split")
-	models := fs.String("models", vqa.DefaultModelsDir, "models directory (models.json)")
-	batches := fs.String("batch", "1,8", "batch sizes")
-	repeats := fs.Int("repeats", 10, "timed runs per model and batch size")
-	threads := fs.Int("threads", 1, "intra-op threads per session")
-	host := fs.String("host", "", "worker (type) name in the CSVs (default: this host's name)")
-	out := fs.String("o", "", "output directory")
-	hostfile := fs.String("H", "", "hostfile: profile every distinct host in turn (through ssh, JELLYBEAN_SSH_* settings, for remote ones)")
-	asJSON := fs.Bool("json", false, "print the profile as JSON instead of writing CSVs (what -H runs on remote hosts)")
+	var p profileFlags
+	fs.StringVar(&p.data, "data", "workloads/vqa/data/val/manifest.jsonl", "dataset split whose items are profiled")
+	fs.IntVar(&p.items, "items", 16, "items taken from the split")
+	fs.StringVar(&p.models, "models", vqa.DefaultModelsDir, "models directory (models.json)")
+	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
+	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
+	fs.IntVar(&p.threads, "threads", 0, "intra-op threads per session (default: this host's cores ÷ its ranks, as the runner gives them)")
+	fs.StringVar(&p.host, "host", "", "worker (type) name in the CSVs without -H (default: this host's name; with -H: the hostfile's)")
+	fs.StringVar(&p.out, "o", "", "output directory (with -H: written by rank 0, on the first host of the hostfile)")
+	hostfile := fs.String("H", "", "hostfile: profile as an SPMD job, one rank per slot (ssh for remote hosts, JELLYBEAN_SSH_* settings)")
+	port := fs.Int("port", profile.DefaultBasePort, "with -H: ranks listen on PORT + their slot index on the host")
+	runsDir := fs.String("runs", "runs", "with -H: directory for the job's run directory (rank logs)")
+	rank := fs.Int("rank", -1, "run as this rank of the -H job (set by the launcher)")
+	runDir := fs.String("run-dir", "", "rank: the job's run directory (set by the launcher)")
+	secretStdin := fs.Bool("secret-stdin", false, "rank: read the job secret from stdin (set by the launcher for ssh ranks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *out == "" && !*asJSON {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("profile: unexpected argument %q", fs.Arg(0))
+	}
+	if p.out == "" {
 		return errors.New("profile: -o DIR is required")
 	}
-	if *hostfile != "" {
-		// Everything but -H and -o is passed on to each host's profiler.
-		var pass []string
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "H" && f.Name != "o" && f.Name != "json" && f.Name != "host" {
-				pass = append(pass, "--"+f.Name, f.Value.String())
-			}
-		})
-		return profileHosts(*hostfile, pass, *out)
-	}
-	bs, err := sweep.ParseSizes(*batches)
-	if err != nil {
+	if _, err := sweep.ParseSizes(p.batches); err != nil {
 		return fmt.Errorf("profile: --batch: %w", err)
 	}
-	if *host == "" {
-		if *host, err = os.Hostname(); err != nil {
-			return err
-		}
+	switch {
+	case *hostfile == "":
+		return profileHere(p)
+	case *rank < 0:
+		return launchProfile(fs, p, *hostfile, *runsDir, *port)
+	default:
+		return profileRank(p, *hostfile, *rank, *runDir, *secretStdin, *port)
 	}
-	man, err := vqa.LoadManifest(*data)
-	if err != nil {
-		return fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
-	}
-	var in profile.Inputs
-	for i, it := range man.Items {
-		if i == *items {
-			break
-		}
-		img, shape, err := vqa.LoadImage(man.ImagePath(it))
-		if err != nil {
-			return err
-		}
-		if in.H == 0 {
-			in.H, in.W = int(shape[1]), int(shape[2])
-		} else if int(shape[1]) != in.H || int(shape[2]) != in.W {
-			return fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
-		}
-		wav, err := vqa.LoadWAV(man.AudioPath(it))
-		if err != nil {
-			return err
-		}
-		in.Images, in.Audio = append(in.Images, img), append(in.Audio, wav)
-	}
-	if _, err := onnx.Init(); err != nil {
-		return err
-	}
-	res, err := profile.Measure(*models, in, profile.Options{Host: *host, Batches: bs, Repeats: *repeats, Threads: *threads, Progress: os.Stderr})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(res)
-	}
-	files, err := res.Files(*out)
-	if err != nil {
-		return err
-	}
-	fmt.Println("profile:", files)
-	return nil
 }
 
-// profileHosts runs the profiler on every distinct host of the hostfile, one after another, and merges
-// the results into one set of CSVs.
-func profileHosts(path string, pass []string, out string) error {
-	hf, err := hostfiles.Load(path)
+// profileHere profiles this process only and writes the files.
+func profileHere(p profileFlags) error {
+	host := p.host
+	if host == "" {
+		var err error
+		if host, err = os.Hostname(); err != nil {
+			return err
+		}
+	}
+	threads := p.threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	res, err := measureWith(p, profile.Options{Host: host, Threads: threads, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
-	opts, err := launch.SSHOptionsFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
+	return writeProfile(res, p.out)
+}
+
+// launchProfile starts one profiling rank per slot of the hostfile through the launcher.
+func launchProfile(fs *flag.FlagSet, p profileFlags, hostfile, runsDir string, port int) error {
 	root, err := os.Getwd()
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	out, err := filepath.Abs(p.out)
 	if err != nil {
 		return err
 	}
-	hostname, _ := os.Hostname()
-	var results []*profile.Result
-	for _, host := range hf.HostNames() {
-		fmt.Fprintf(os.Stderr, "profile: host %s\n", host)
-		var r *profile.Result
-		if launch.IsLocalHost(host, hostname) {
-			r, err = runLocalProfile(self, host, pass)
-		} else {
-			r, err = profile.RunRemote(opts, root, host, pass)
-		}
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
+	if rel, err := filepath.Rel(root, out); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		out = rel // relative to the root, so that a remote rank 0 with its checkout elsewhere writes there
 	}
-	files, err := profile.Merge(results).Files(out)
+	cmd := []string{"profile"}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "H", "o", "runs", "port", "host":
+		default:
+			cmd = append(cmd, "--"+f.Name, f.Value.String())
+		}
+	})
+	cmd = append(cmd, "--port", strconv.Itoa(port), "-o", out)
+	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	fmt.Println("profile:", files)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	res, err := launch.Run(launch.Config{Hostfile: hostfile, Command: cmd, RunsDir: runsDir, SSH: ssh, Signals: sigs})
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	fmt.Printf("profile: %s (rank logs in %s)\n", out, filepath.Join(res.RunDir, launch.RanksDir))
 	return nil
 }
 
-// runLocalProfile runs this program's profiler as a child, exactly as a remote host would.
-func runLocalProfile(self, host string, pass []string) (*profile.Result, error) {
-	cmd := exec.Command(self, append(append([]string{"profile"}, pass...), "--host", host, "--json")...)
-	cmd.Stderr = os.Stderr
-	data, err := cmd.Output()
+// profileRank is one rank of `profile -H`: it measures its host in its turn; rank 0 writes the files.
+func profileRank(p profileFlags, hostfile string, rank int, runDir string, secretStdin bool, port int) error {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	secret, err := jobSecret(secretStdin, cancel)
 	if err != nil {
-		return nil, fmt.Errorf("profile on %s: %w", host, err)
+		return err
 	}
-	var r profile.Result
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("profile on %s: %w", host, err)
+	jobID, _, err := jobIdentity(runDir, os.Getenv)
+	if err != nil {
+		return err
 	}
-	return &r, nil
+	hf, err := hostfiles.Load(hostfile)
+	if err != nil {
+		return err
+	}
+	say := profile.LinePrefixer(os.Stdout, launch.SayPrefix)
+	res, err := profile.RunRank(ctx, profile.RankConfig{Hostfile: hf, Rank: rank, JobID: jobID, Secret: secret, BasePort: port, Say: say,
+		Measure: func(slot hostfiles.Slot) (*profile.Result, error) {
+			threads := p.threads
+			if threads == 0 {
+				threads = max(1, runtime.NumCPU()/hf.Host(slot.Host).Slots)
+			}
+			progress := profile.LinePrefixer(os.Stdout, fmt.Sprintf("%srank %d (%s): ", launch.SayPrefix, rank, slot.Host))
+			return measureWith(p, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Progress: progress})
+		}})
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			err = fmt.Errorf("%w (%v)", err, cause)
+		}
+		return fmt.Errorf("rank %d: %w", rank, err)
+	}
+	if res == nil {
+		return nil
+	}
+	return writeProfile(res, p.out)
+}
+
+// measureWith loads the items and models named by p and measures them.
+func measureWith(p profileFlags, o profile.Options) (*profile.Result, error) {
+	var err error
+	if o.Batches, err = sweep.ParseSizes(p.batches); err != nil {
+		return nil, err
+	}
+	o.Repeats = p.repeats
+	man, err := vqa.LoadManifest(p.data)
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
+	}
+	var in profile.Inputs
+	for i, it := range man.Items {
+		if i == p.items {
+			break
+		}
+		img, shape, err := vqa.LoadImage(man.ImagePath(it))
+		if err != nil {
+			return nil, err
+		}
+		if in.H == 0 {
+			in.H, in.W = int(shape[1]), int(shape[2])
+		} else if int(shape[1]) != in.H || int(shape[2]) != in.W {
+			return nil, fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
+		}
+		wav, err := vqa.LoadWAV(man.AudioPath(it))
+		if err != nil {
+			return nil, err
+		}
+		in.Images, in.Audio = append(in.Images, img), append(in.Audio, wav)
+	}
+	if _, err := onnx.Init(); err != nil {
+		return nil, err
+	}
+	return profile.Measure(p.models, in, o)
+}
+
+func writeProfile(res *profile.Result, out string) error {
+	files, err := res.Files(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println("profile:", strings.Join(files, " "))
+	return nil
 }

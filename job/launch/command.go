@@ -17,6 +17,7 @@ type Job struct {
 	JobID    string
 	Secret   string // hex; never placed on a command line
 	Resume   bool
+	Command  []string // sub-command and flags ranks run instead of `run -p PLAN` (Config.Command)
 }
 
 // Invocation is how to start one rank: a pure description, so that the command lines can be tested
@@ -31,8 +32,12 @@ type Invocation struct {
 	Dir    string   // working directory
 }
 
-// rankArgs are the `jellybean run` flags every rank gets, local or remote.
+// rankArgs are the `jellybean run` flags every rank gets, local or remote (or, for another sub-command,
+// its own flags followed by the hostfile, rank and run directory).
 func rankArgs(j Job, rank int) []string {
+	if j.Command != nil {
+		return append(append([]string(nil), j.Command...), "-H", j.Hostfile, "--rank", strconv.Itoa(rank), "--run-dir", j.RunDir)
+	}
 	args := []string{"run", "-H", j.Hostfile, "-p", j.Plan, "--rank", strconv.Itoa(rank), "--run-dir", j.RunDir}
 	if j.Resume {
 		args = append(args, "--resume")

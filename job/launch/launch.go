@@ -21,10 +21,11 @@ import (
 
 // Config is one launch.
 type Config struct {
-	Hostfile string // hostfile path; optional with Resume (the run's copy is used)
-	Plan     string // plan path; optional with Resume
-	RunID    string // id for a new run ("" = timestamp-based)
-	Resume   string // id of an existing run to continue; ranks then process only missing items
+	Hostfile string   // hostfile path; optional with Resume (the run's copy is used)
+	Plan     string   // plan path; optional with Resume; not used with Command
+	Command  []string // when set, ranks run `jellybean <Command...> -H HOSTFILE --rank N --run-dir DIR` instead of `run -p PLAN`
+	RunID    string   // id for a new run ("" = timestamp-based)
+	Resume   string   // id of an existing run to continue; ranks then process only missing items
 
 	Root     string // JellyBean root: working directory of the ranks (default: current directory)
 	RunsDir  string // where run directories live (default: <Root>/runs)
@@ -68,15 +69,18 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	job := Job{
-		Root:   cfg.Root,
-		Binary: cfg.Binary,
-		RunDir: rankPath(cfg.Root, dir),
-		JobID:  "jb-" + id,
-		Secret: NewSecret(),
-		Resume: cfg.Resume != "",
+		Root:    cfg.Root,
+		Binary:  cfg.Binary,
+		RunDir:  rankPath(cfg.Root, dir),
+		JobID:   "jb-" + id,
+		Secret:  NewSecret(),
+		Resume:  cfg.Resume != "",
+		Command: cfg.Command,
 	}
 	job.Hostfile = filepath.Join(job.RunDir, HostfileFile)
-	job.Plan = filepath.Join(job.RunDir, PlanFile)
+	if cfg.Command == nil {
+		job.Plan = filepath.Join(job.RunDir, PlanFile)
+	}
 
 	slots := hf.Ranks()
 	fmt.Fprintf(cfg.Err, "jellybean launch: run %s: %d rank(s) on %s; logs in %s\n",
@@ -91,7 +95,9 @@ func Run(cfg Config) (*Result, error) {
 	if failure != nil {
 		return res, failure
 	}
-	reportSuccess(cfg.Out, cfg.Root, dir, wall)
+	if cfg.Command == nil { // another sub-command reports its own results
+		reportSuccess(cfg.Out, cfg.Root, dir, wall)
+	}
 	return res, nil
 }
 
@@ -136,6 +142,25 @@ func (cfg *Config) fillDefaults() error {
 // prepareRunDir validates the inputs and creates (or, for --resume, checks) the run directory. Inputs
 // are checked before anything is created, so a typo leaves no half-made run behind.
 func prepareRunDir(cfg *Config) (id, dir string, err error) {
+	if cfg.Command != nil {
+		if cfg.Resume != "" || cfg.Plan != "" {
+			return "", "", errors.New("a launch of another sub-command takes neither a plan nor --resume")
+		}
+		if cfg.Hostfile == "" {
+			return "", "", errors.New("need -H HOSTFILE")
+		}
+		if cfg.RunID != "" && !ValidRunID(cfg.RunID) {
+			return "", "", fmt.Errorf("run id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
+		}
+		if _, err := hostfiles.Load(cfg.Hostfile); err != nil {
+			return "", "", err
+		}
+		id, err = createRunDir(cfg.RunsDir, cfg.RunID, "", cfg.Hostfile)
+		if err != nil {
+			return "", "", err
+		}
+		return id, filepath.Join(cfg.RunsDir, id), nil
+	}
 	if cfg.Resume != "" {
 		if !ValidRunID(cfg.Resume) {
 			return "", "", fmt.Errorf("--resume %q: not a run id (letters, digits, '.', '_', '-')", cfg.Resume)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,6 +134,10 @@ func (d *display) tickEvery() time.Duration {
 
 // line receives every stdout line of every rank (from the copier goroutines).
 func (d *display) line(s string) {
+	if msg, ok := strings.CutPrefix(strings.TrimRight(s, "\r\n"), SayPrefix); ok {
+		d.message(msg)
+		return
+	}
 	r, ok := ParseProgress(s)
 	if !ok {
 		return

@@ -11,6 +11,10 @@ import (
 // ProgressPrefix starts the lines a rank (the sink) prints to stdout to report how many items are done.
 const ProgressPrefix = "jellybean-progress "
 
+// SayPrefix starts the lines a rank prints to stdout for the launcher to show as they are (e.g. which
+// model a profiling rank is measuring).
+const SayPrefix = "jellybean-say "
+
 // ProgressReport is one progress line's payload.
 type ProgressReport struct {
 	Done  int `json:"done"`

@@ -43,7 +43,7 @@ func NewSecret() string {
 }
 
 // createRunDir makes runsDir/<id> for a new run, choosing a fresh id when wantID is "", and copies the
-// plan and hostfile into it. It returns the id.
+// plan (if any) and hostfile into it. It returns the id.
 func createRunDir(runsDir, wantID, planPath, hostfilePath string) (string, error) {
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", runsDir, err)
@@ -72,8 +72,10 @@ func createRunDir(runsDir, wantID, planPath, hostfilePath string) (string, error
 	if err := os.MkdirAll(filepath.Join(dir, RanksDir), 0o755); err != nil {
 		return "", err
 	}
-	if err := copyFile(planPath, filepath.Join(dir, PlanFile)); err != nil {
-		return "", err
+	if planPath != "" { // "" for sub-commands other than run
+		if err := copyFile(planPath, filepath.Join(dir, PlanFile)); err != nil {
+			return "", err
+		}
 	}
 	if err := copyFile(hostfilePath, filepath.Join(dir, HostfileFile)); err != nil {
 		return "", err

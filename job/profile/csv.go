@@ -13,6 +13,9 @@ import (
 // Latency is one model variant's measurement at one batch size.
 type Latency struct {
 	Host           string `json:"host,omitempty"` // overrides Result.Host (merged profiles of several hosts)
+	Rank           int    `json:"rank"`           // rank that measured it (0 without a hostfile)
+	Device         string `json:"device"`         // "cpu"
+	Threads        int    `json:"threads"`        // intra-op threads of the session
 	Stage, Variant string
 	Batch          int
 	Stats          Stats // ms per batch
@@ -24,6 +27,18 @@ type Message struct {
 	RawKB, ZstdKB         float64
 }
 
+// NativeFile is the fragment of the optimizer's native format that Files writes.
+const NativeFile = "native.toml"
+
+// perItem is the median over ranks of pick(stats) per item (one rank: its own figure).
+func perItem(ls []Latency, pick func(Stats) float64) float64 {
+	v := make([]float64, len(ls))
+	for i, l := range ls {
+		v[i] = pick(l.Stats) / float64(l.Batch)
+	}
+	return Summarise(v).Median
+}
+
 // Result is a whole profile of one host.
 type Result struct {
 	Host      string // worker (type) name written into the CSVs
@@ -32,19 +47,23 @@ type Result struct {
 }
 
 // Files writes the profile into dir:
-//   - latency.csv: every batch size, ms per batch and per item (median, p50, p75, p90);
+//   - latency.csv: one row per rank × model × batch size, ms per batch and per item (median, p50, p75,
+//     p90), with the rank, device and threads that measured it;
 //   - execution_profile.csv (median) and execution_profile_p50/p75/p90.csv: the original's layout
-//     `stage,worker,variant,ms per request`, from the smallest batch measured;
+//     `stage,worker,variant,ms per request`, from the smallest batch measured; several ranks on one host
+//     give one row, the median of theirs;
 //   - message_sizes.csv: the original's layout `from,to,from_variant,to_variant,KB` (raw), and
-//     message_sizes_zstd.csv, the same compressed.
+//     message_sizes_zstd.csv, the same compressed;
+//   - native.toml: the same latencies (median) and raw message sizes as [[latency]] and [[message]]
+//     entries of the optimizer's native format (plan/optimizer/inputs), worker = host name.
 func (r *Result) Files(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 	files := map[string][][]string{}
-	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item"}}
-	smallest := map[[3]string]Latency{} // stage, variant, host
+	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item", "rank", "device", "threads"}}
+	smallest := map[[3]string][]Latency{} // stage, variant, host -> every rank's row at the smallest batch
 
 	for _, l := range r.Latencies {
 		s := l.Stats
@@ -53,10 +72,13 @@ func (r *Result) Files(dir string) ([]string, error) {
 			host = l.Host
 		}
 		detail = append(detail, []string{l.Stage, host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
-			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch))})
+			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads)})
 		k := [3]string{l.Stage, l.Variant, host}
-		if cur, ok := smallest[k]; !ok || l.Batch < cur.Batch {
-			smallest[k] = l
+		switch cur := smallest[k]; {
+		case len(cur) == 0 || l.Batch < cur[0].Batch:
+			smallest[k] = []Latency{l}
+		case l.Batch == cur[0].Batch:
+			smallest[k] = append(cur, l)
 		}
 	}
 	files["latency.csv"] = detail
@@ -73,8 +95,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 	} {
 		var rows [][]string
 		for _, k := range keys {
-			l := smallest[k]
-			rows = append(rows, []string{l.Stage, k[2], l.Variant, f(pick(l.Stats) / float64(l.Batch))})
+			rows = append(rows, []string{k[0], k[2], k[1], f(perItem(smallest[k], pick))})
 		}
 		files[name] = rows
 	}
@@ -85,7 +106,20 @@ func (r *Result) Files(dir string) ([]string, error) {
 	}
 	files["message_sizes.csv"], files["message_sizes_zstd.csv"] = raw, zst
 
-	var written []string
+	var native strings.Builder
+	native.WriteString("# `jellybean profile`: median ms per item at the smallest batch, raw KB per item\n")
+	for _, k := range keys {
+		fmt.Fprintf(&native, "\n[[latency]]\nstage = %q\nworker = %q\nvariant = %q\nms = %s\n",
+			k[0], k[2], k[1], f(perItem(smallest[k], func(s Stats) float64 { return s.Median })))
+	}
+	for _, m := range r.Messages {
+		fmt.Fprintf(&native, "\n[[message]]\nfrom = %q\nto = %q\nfrom_variant = %q\nto_variant = \"default\"\nkb = %s # zstd %s\n",
+			m.From, m.To, m.FromVariant, f(m.RawKB), f(m.ZstdKB))
+	}
+	written := []string{filepath.Join(dir, NativeFile)}
+	if err := os.WriteFile(written[0], []byte(native.String()), 0o644); err != nil {
+		return nil, err
+	}
 	for name, rows := range files {
 		path := filepath.Join(dir, name)
 		out, err := os.Create(path)

@@ -24,6 +24,7 @@ type Inputs struct {
 // Options say what to measure.
 type Options struct {
 	Host     string // worker (type) name in the CSVs
+	Rank     int    // rank measuring (0 without a hostfile)
 	Batches  []int
 	Repeats  int // timed runs per model and batch size (after one warm-up run)
 	Threads  int // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
@@ -122,7 +123,9 @@ func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
 				}
 				samples[i] = time.Since(t0).Seconds() * 1000
 			}
-			l := Latency{Stage: stageOf[m.Kind], Variant: m.Variant, Batch: b, Stats: Summarise(samples)}
+			// Device: infer.Open makes CPU sessions; a GPU profile needs a device there first.
+			l := Latency{Host: o.Host, Rank: o.Rank, Device: "cpu", Threads: o.Threads,
+				Stage: stageOf[m.Kind], Variant: m.Variant, Batch: b, Stats: Summarise(samples)}
 			res.Latencies = append(res.Latencies, l)
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs\n", l.Stage, l.Variant, b, l.Stats.Median, l.Stats.P90, l.Stats.Runs)

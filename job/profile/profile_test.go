@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"jellybean/job/launch"
 	"jellybean/job/onnx"
 	"jellybean/workloads/vqa"
 )
@@ -115,21 +114,6 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
-}
-
-func TestSSHCommand(t *testing.T) {
-	o := launch.SSHOptions{Port: 2222, Identity: "/k/id", Extra: []string{"-F", "none"}}
-	client, args := SSHCommand(o, "/src/jelly bean", "10.0.0.2", []string{"--batch", "1,8"})
-	want := "-o BatchMode=yes -o ConnectTimeout=10 -p 2222 -i /k/id -F none -- 10.0.0.2 " +
-		"cd '/src/jelly bean' && bin/jellybean profile --batch 1,8 --host 10.0.0.2 --json"
-	if client != "ssh" || strings.Join(args, " ") != want {
-		t.Fatalf("%s %q\nwant ssh %q", client, strings.Join(args, " "), want)
-	}
-	o = launch.SSHOptions{Client: "myssh", RemoteRoot: "/r", RemoteBinary: "/opt/jb", RemoteORTLib: "/lib/o.so"}
-	_, args = SSHCommand(o, "/ignored", "h", nil)
-	if got := args[len(args)-1]; got != "cd /r && JELLYBEAN_ORT_LIB=/lib/o.so /opt/jb profile --host h --json" {
-		t.Fatalf("remote command %q", got)
-	}
 }
 
 func TestMerge(t *testing.T) {
