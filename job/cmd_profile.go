@@ -44,7 +44,7 @@ func cmdProfile(args []string) error {
 	fs.StringVar(&p.out, "o", "", "output directory (with -H: written by rank 0, on the first host of the hostfile)")
 	hostfile := fs.String("H", "", "hostfile: profile as an SPMD job, one rank per slot (ssh for remote hosts, JELLYBEAN_SSH_* settings)")
 	port := fs.Int("port", profile.DefaultBasePort, "with -H: ranks listen on PORT + their slot index on the host")
-	runsDir := fs.String("runs", "runs", "with -H: directory for the job's run directory (rank logs)")
+	runsDir := fs.String("runs", "", "with -H: directory for the job's run directory with the rank logs (default DIR/logs)")
 	rank := fs.Int("rank", -1, "run as this rank of the -H job (set by the launcher)")
 	runDir := fs.String("run-dir", "", "rank: the job's run directory (set by the launcher)")
 	secretStdin := fs.Bool("secret-stdin", false, "rank: read the job secret from stdin (set by the launcher for ssh ranks)")
@@ -103,6 +103,9 @@ func launchProfile(fs *flag.FlagSet, p profileFlags, hostfile, runsDir string, p
 	if rel, err := filepath.Rel(root, out); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 		out = rel // relative to the root, so that a remote rank 0 with its checkout elsewhere writes there
 	}
+	if runsDir == "" {
+		runsDir = filepath.Join(p.out, "logs")
+	}
 	cmd := []string{"profile"}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
@@ -143,6 +146,10 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 	if err != nil {
 		return err
 	}
+	in, err := loadInputs(p)
+	if err != nil {
+		return fmt.Errorf("rank %d: %w", rank, err)
+	}
 	say := profile.LinePrefixer(os.Stdout, launch.SayPrefix)
 	res, err := profile.RunRank(ctx, profile.RankConfig{Hostfile: hf, Rank: rank, JobID: jobID, Secret: secret, BasePort: port, Say: say,
 		Measure: func(slot hostfiles.Slot) (*profile.Result, error) {
@@ -151,7 +158,7 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 				threads = max(1, runtime.NumCPU()/hf.Host(slot.Host).Slots)
 			}
 			progress := profile.LinePrefixer(os.Stdout, fmt.Sprintf("%srank %d (%s): ", launch.SayPrefix, rank, slot.Host))
-			return measureWith(p, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Progress: progress})
+			return measureInputs(p, in, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Progress: progress})
 		}})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -167,38 +174,55 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 
 // measureWith loads the items and models named by p and measures them.
 func measureWith(p profileFlags, o profile.Options) (*profile.Result, error) {
-	var err error
-	if o.Batches, err = sweep.ParseSizes(p.batches); err != nil {
+	in, err := loadInputs(p)
+	if err != nil {
 		return nil, err
 	}
-	o.Repeats = p.repeats
+	return measureInputs(p, in, o)
+}
+
+// loadInputs reads the items to profile with and checks the models directory, so that a rank with bad
+// input fails before it joins the job.
+func loadInputs(p profileFlags) (profile.Inputs, error) {
+	var in profile.Inputs
+	if _, err := vqa.LoadModels(p.models); err != nil {
+		return in, err
+	}
 	man, err := vqa.LoadManifest(p.data)
 	if err != nil {
-		return nil, fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
+		return in, fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
 	}
-	var in profile.Inputs
 	for i, it := range man.Items {
 		if i == p.items {
 			break
 		}
 		img, shape, err := vqa.LoadImage(man.ImagePath(it))
 		if err != nil {
-			return nil, err
+			return in, err
 		}
 		if in.H == 0 {
 			in.H, in.W = int(shape[1]), int(shape[2])
 		} else if int(shape[1]) != in.H || int(shape[2]) != in.W {
-			return nil, fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
+			return in, fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
 		}
 		wav, err := vqa.LoadWAV(man.AudioPath(it))
 		if err != nil {
-			return nil, err
+			return in, err
 		}
 		in.Images, in.Audio = append(in.Images, img), append(in.Audio, wav)
 	}
 	if _, err := onnx.Init(); err != nil {
+		return in, err
+	}
+	return in, nil
+}
+
+func measureInputs(p profileFlags, in profile.Inputs, o profile.Options) (*profile.Result, error) {
+	var err error
+	if o.Batches, err = sweep.ParseSizes(p.batches); err != nil {
 		return nil, err
 	}
+	o.Repeats = p.repeats
 	return profile.Measure(p.models, in, o)
 }
 

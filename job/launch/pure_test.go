@@ -239,3 +239,20 @@ func FuzzRankOutput(f *testing.F) {
 		}
 	})
 }
+
+// TestCommandInvocation: a launch of another sub-command (Config.Command) gives every rank that command
+// with the hostfile, rank and run directory, locally and through ssh, and never a plan.
+func TestCommandInvocation(t *testing.T) {
+	j := testJob
+	j.Plan, j.Command = "", []string{"profile", "--batch", "1,8", "-o", "prof"}
+	if got, want := strings.Join(LocalInvocation(j, 2, "localhost").Args, " "), "profile --batch 1,8 -o prof -H runs/r1/hostfile --rank 2 --run-dir runs/r1"; got != want {
+		t.Errorf("local args = %q, want %q", got, want)
+	}
+	inv := SSHInvocation(j, 1, "n2", SSHOptions{})
+	if got, want := inv.Args[len(inv.Args)-1], "bin/jellybean profile --batch 1,8 -o prof -H runs/r1/hostfile --rank 1 --run-dir runs/r1 --secret-stdin;"; !strings.Contains(got, want) {
+		t.Errorf("remote command %q lacks %q", got, want)
+	}
+	if LocalInvocation(j, 0, "localhost"); len(j.Command) != 5 {
+		t.Errorf("rankArgs changed the job's command: %q", j.Command)
+	}
+}

@@ -3,6 +3,7 @@ package profile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,9 @@ import (
 // runner's default (29500), so that a profile can run beside a job.
 const DefaultBasePort = 29700
 
+// peerFailureGrace is how long a rank that lost a peer waits before it exits with that error.
+const peerFailureGrace = 3 * time.Second
+
 // RankConfig is one rank of a profiling job.
 type RankConfig struct {
 	Hostfile *hostfiles.Hostfile
@@ -44,7 +48,14 @@ type RankConfig struct {
 
 // RunRank runs one rank: exchange machine keys, measure in turn, gather at rank 0. Rank 0 returns the
 // merged result of every rank (in rank order); other ranks return nil.
-func RunRank(ctx context.Context, cfg RankConfig) (*Result, error) {
+func RunRank(ctx context.Context, cfg RankConfig) (res *Result, err error) {
+	defer func() {
+		// A rank that lost a peer lets the launcher see the peer's own failure first, so that the job's
+		// error names the rank at fault, not the ones that merely noticed; the launcher stops it meanwhile.
+		if pe := (*collective.PeerError)(nil); errors.As(err, &pe) {
+			time.Sleep(peerFailureGrace)
+		}
+	}()
 	hf := cfg.Hostfile
 	slot, err := hf.Slot(cfg.Rank)
 	if err != nil {
