@@ -84,11 +84,24 @@ func (s *exactSearch) branch(regions regionHeap, combos []Combo) {
 	current := -1
 	memos := map[int]map[string]float64{} // cover-bound caches of the combinations not being searched
 	defer func() { s.nlo, s.nhi, s.wlo, s.whi, s.cuts = nil, nil, nil, nil, nil }()
+	// Until a first plan is found, regions are searched depth first (a stack), which reaches one quickly;
+	// then best first, plunging into the child nearer the LP's value.
+	var stack []*region
 	var next *region
-	for h.Len() > 0 || next != nil {
+	for h.Len() > 0 || next != nil || len(stack) > 0 {
+		if len(stack) > 0 && !math.IsInf(s.best, 1) {
+			for _, q := range stack {
+				heap.Push(h, q)
+			}
+			stack = nil
+		}
 		r := next
 		next = nil
-		if r == nil {
+		switch {
+		case r != nil:
+		case len(stack) > 0:
+			r, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		default:
 			r = heap.Pop(h).(*region)
 		}
 		if r.lb >= s.best*(1-relTol) {
@@ -138,7 +151,11 @@ func (s *exactSearch) branch(regions regionHeap, combos []Combo) {
 			s.nlo, s.nhi = point.nlo, point.nhi
 			s.settle(lb)
 			for _, q := range r.without(point, lb) {
-				heap.Push(h, q)
+				if math.IsInf(s.best, 1) {
+					stack = append(stack, q)
+				} else {
+					heap.Push(h, q)
+				}
 			}
 			continue
 		}
@@ -150,8 +167,12 @@ func (s *exactSearch) branch(regions regionHeap, combos []Combo) {
 		if val-math.Floor(val) >= 0.5 {
 			down, up = up, down
 		}
-		next = down
-		heap.Push(h, up)
+		if math.IsInf(s.best, 1) {
+			stack = append(stack, up, down)
+		} else {
+			next = down
+			heap.Push(h, up)
+		}
 	}
 }
 

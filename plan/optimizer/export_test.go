@@ -27,3 +27,29 @@ func (p *Problem) RootBounds() (plain, windowed, box float64) {
 	}
 	return plain, windowed, box
 }
+
+// SetAlwaysBranch makes phase 2 branch on worker counts whatever the number of stages (tests run it on
+// the three-stage random instances, which it otherwise settles with the depth-first search alone).
+func SetAlwaysBranch(on bool) { debugAlwaysBranch = on }
+
+// BoxBounds returns, over the combinations meeting the target and their tier windows, the least box
+// bound without cover cuts (the windowed LP and integer covers) and with them.
+func (p *Problem) BoxBounds() (plain, cut float64) {
+	order, err := p.TopoOrder()
+	if err != nil {
+		panic(err)
+	}
+	s := &exactSearch{p: p, classes: p.Classes(), order: order}
+	plain, cut = math.Inf(1), math.Inf(1)
+	for _, c := range p.Combos(p.Threshold) {
+		s.setCombo(c)
+		s.windows(0, func(lo, hi []int) {
+			base := math.Max(s.restLBIn(0, lo, hi), s.lpBoundIn(0, lo, hi))
+			s.cuts = nil
+			plain = math.Min(plain, base)
+			cut = math.Min(cut, math.Max(base, s.strengthen(0, lo, hi, maxCutRounds)))
+			s.cuts = nil
+		})
+	}
+	return plain, cut
+}
