@@ -29,3 +29,33 @@ func TestSolveLP(t *testing.T) {
 		}
 	}
 }
+
+// The row duals are the objective's rate of change with each right-hand side (cover cuts price workers
+// with the capacity rows' duals).
+func TestSolveLPDuals(t *testing.T) {
+	tests := []struct {
+		name string
+		c    []float64
+		rows []lpRow
+		want []float64
+	}{
+		{"le", []float64{-1, -1}, []lpRow{{[]float64{1, 2}, le, 4}, {[]float64{3, 1}, le, 6}}, []float64{-0.4, -0.2}},
+		{"ge", []float64{2, 3}, []lpRow{{[]float64{1, 1}, ge, 5}, {[]float64{1, 0}, le, 3}}, []float64{3, -1}},
+		// min x+2y, x+y = 2, x ≥ -1 written as −x ≤ 1 (rhs kept ≥ 0): x=2, y=0; the equality costs 1 per unit.
+		{"eq", []float64{1, 2}, []lpRow{{[]float64{1, 1}, eq, 2}, {[]float64{-1, 0}, le, 1}}, []float64{1, 0}},
+		// A negative right-hand side is flipped inside; the dual is still with respect to the row as given.
+		{"flipped", []float64{1}, []lpRow{{[]float64{-1}, le, -3}}, []float64{-1}},
+	}
+	for _, tc := range tests {
+		_, _, y, st := solveLPDuals(tc.c, tc.rows)
+		if st != lpOptimal {
+			t.Fatalf("%s: status %v", tc.name, st)
+		}
+		for i := range tc.want {
+			if math.Abs(y[i]-tc.want[i]) > 1e-9 {
+				t.Errorf("%s: duals %v, want %v", tc.name, y, tc.want)
+				break
+			}
+		}
+	}
+}
