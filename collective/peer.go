@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	// bufio size: small frames are batched per read syscall, and payload reads of at least this size go
-	// straight into the destination buffer. Kept small because whatever a header read pulls in behind the
+	// Read buffer (frameReader) size: small frames are batched per read syscall; payloads are read
+	// straight into their destination. Kept small because whatever a header read pulls in behind the
 	// header is copied once more.
 	readBufferBytes = 8 << 10
 	crcChunkBytes   = 256 << 10 // large payloads are checksummed and written (read) in pieces of this size
