@@ -48,3 +48,16 @@ func TestDisplayOffTerminalPrintsPeriodicLines(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestDisplayShowsSayLines: a rank's `jellybean-say` lines are shown as they are (without the prefix);
+// its other lines stay in its log only.
+func TestDisplayShowsSayLines(t *testing.T) {
+	var out bytes.Buffer
+	d := newDisplay(Config{Err: &out, ProgressInterval: time.Hour})
+	d.line(SayPrefix + "rank 1 (n2): measuring\n")
+	d.line("rank 1 log detail\n")
+	d.line("jellybean-sayrank 1: no space, not a say line\n")
+	if got, want := out.String(), "rank 1 (n2): measuring\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
