@@ -312,6 +312,10 @@ func TestProfileJobSSH(t *testing.T) {
 		t.Fatalf("profile: %v\n%s\nsshd log:\n%s", err, out, srv.Log())
 	}
 	checkProfile(t, job.out, []string{"localhost", sshtest.Hosts[0]})
+	// Two host names, one machine (same boot id): the ranks still take turns.
+	if want := "rank 1 (" + sshtest.Hosts[0] + "): measuring (turn 2 of 2"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
 
 	bare := filepath.Join(tmp, "bare") // a host whose checkout has no models directory
 	if err := os.MkdirAll(bare, 0o755); err != nil {
