@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Latency is one model variant's measurement at one batch size.
@@ -44,6 +45,14 @@ type Result struct {
 	Host      string // worker (type) name written into the CSVs
 	Latencies []Latency
 	Messages  []Message
+	Turns     []Turn `json:",omitempty"` // when each rank of a profiling job measured
+}
+
+// Turn is one rank's measuring window in a profiling job (ranks on one machine must not overlap).
+type Turn struct {
+	Rank, Turn int
+	Host       string
+	Start, End time.Time
 }
 
 // Files writes the profile into dir:
@@ -54,6 +63,7 @@ type Result struct {
 //     give one row, the median of theirs;
 //   - message_sizes.csv: the original's layout `from,to,from_variant,to_variant,KB` (raw), and
 //     message_sizes_zstd.csv, the same compressed;
+//   - turns.csv (profiling jobs only): each rank's turn and measuring window;
 //   - native.toml: the same latencies (median) and raw message sizes as [[latency]] and [[message]]
 //     entries of the optimizer's native format (plan/optimizer/inputs), worker = host name.
 func (r *Result) Files(dir string) ([]string, error) {
@@ -105,6 +115,14 @@ func (r *Result) Files(dir string) ([]string, error) {
 		zst = append(zst, []string{m.From, m.To, m.FromVariant, "default", f(m.ZstdKB)})
 	}
 	files["message_sizes.csv"], files["message_sizes_zstd.csv"] = raw, zst
+	if len(r.Turns) > 0 {
+		rows := [][]string{{"rank", "host", "turn", "start_unix_ms", "end_unix_ms", "seconds"}}
+		for _, t := range r.Turns {
+			rows = append(rows, []string{strconv.Itoa(t.Rank), t.Host, strconv.Itoa(t.Turn), strconv.FormatInt(t.Start.UnixMilli(), 10),
+				strconv.FormatInt(t.End.UnixMilli(), 10), f(t.End.Sub(t.Start).Seconds())})
+		}
+		files["turns.csv"] = rows
+	}
 
 	var native strings.Builder
 	native.WriteString("# `jellybean profile`: median ms per item at the smallest batch, raw KB per item\n")

@@ -96,9 +96,11 @@ func RunRank(ctx context.Context, cfg RankConfig) (res *Result, err error) {
 	for t := range turns {
 		if t == turn[cfg.Rank] {
 			say("measuring (turn %d of %d on its machine)", t+1, turns)
+			start := time.Now()
 			if mine, err = cfg.Measure(slot); err != nil {
 				return nil, err
 			}
+			mine.Turns = []Turn{{Rank: cfg.Rank, Turn: t, Host: slot.Host, Start: start, End: time.Now()}}
 			say("done")
 		}
 		if err := comm.Barrier(ctx); err != nil {
@@ -191,6 +193,7 @@ func Merge(results []*Result) *Result {
 			}
 			out.Latencies = append(out.Latencies, l)
 		}
+		out.Turns = append(out.Turns, r.Turns...)
 		if i == 0 {
 			out.Host, out.Messages = r.Host, r.Messages
 		}
