@@ -115,6 +115,13 @@ func (s *exactSearch) branch(regions regionHeap, combos []Combo) {
 		if r.box.combo != current {
 			if current >= 0 {
 				memos[current] = s.memo
+				total := 0
+				for _, m := range memos {
+					total += len(m)
+				}
+				if total > 2*maxMemo {
+					memos = map[int]map[string]float64{} // bound memory: the caches are only caches
+				}
 			}
 			s.setCombo(combos[r.box.combo])
 			current = r.box.combo
