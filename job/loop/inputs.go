@@ -3,6 +3,7 @@ package loop
 import (
 	"bytes"
 	"fmt"
+	"jellybean/plan/optimizer"
 	"math"
 	"sort"
 
@@ -161,35 +162,20 @@ func Native(in Instance) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// VariantsFile renders variants.toml: the runner's op of each model stage and the ONNX file of each
-// variant (models[stage][variant], paths relative to the JellyBean root), where sources and the sink
-// run, and the plan's job settings.
-func VariantsFile(job, dataset string, batch int, edgeHost string, models map[string]map[string]string) ([]byte, error) {
-	type stage struct {
-		Op     string            `toml:"op"`
-		Models map[string]string `toml:"models"`
-	}
-	v := struct {
-		Job        string           `toml:"job"`
-		Workload   string           `toml:"workload"`
-		Dataset    string           `toml:"dataset"`
-		BatchSize  int              `toml:"batch_size"`
-		SourceHost string           `toml:"source_host"`
-		SinkHost   string           `toml:"sink_host"`
-		Stages     map[string]stage `toml:"stage"`
-	}{Job: job, Workload: "vqa", Dataset: dataset, BatchSize: batch, SourceHost: edgeHost, SinkHost: edgeHost,
-		Stages: map[string]stage{}}
-	ops := map[string]string{ImageFeatures: "image_features", SpeechRecognition: "speech_recognition", VQA: "vqa"}
+// PlanOptions are the plan settings the loop writes into variants.toml: the runner's op of each model stage
+// and the ONNX file of each variant (models[stage][variant], paths relative to the JellyBean root), where
+// sources and the sink run, which hostfile host each optimizer worker is, and the job's settings. With
+// them, `jellybean optimize --inputs runs/<id>/loop/inputs -o plan.toml` rebuilds the loop's plan.
+func PlanOptions(job, dataset string, batch, threads, limit int, compress string, hosts []Host, models map[string]map[string]string) (optimizer.PlanOptions, error) {
+	o := optimizer.PlanOptions{Job: job, Workload: "vqa", Dataset: dataset, BatchSize: batch, Threads: threads,
+		Limit: limit, Compress: compress, SourceHost: EdgeHost(hosts), SinkHost: EdgeHost(hosts), Hosts: HostOf(hosts),
+		Ops:    map[string]string{ImageFeatures: "image_features", SpeechRecognition: "speech_recognition", VQA: "vqa"},
+		Models: map[string]map[string]string{}}
 	for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
 		if len(models[st]) == 0 {
-			return nil, fmt.Errorf("stage %s: no model variant", st)
+			return o, fmt.Errorf("stage %s: no model variant", st)
 		}
-		v.Stages[st] = stage{Op: ops[st], Models: models[st]}
+		o.Models[st] = models[st]
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# written by `jellybean loop`: how the optimizer's stages and variants become the runner's\n")
-	if err := toml.NewEncoder(&buf).Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return o, nil
 }

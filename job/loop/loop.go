@@ -265,7 +265,11 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
-		variants, err := VariantsFile("vqa-loop-"+cfg.RunID, manifest, cfg.Batch, EdgeHost(hosts), models)
+		opts, err := PlanOptions("vqa-loop-"+cfg.RunID, manifest, cfg.Batch, cfg.Threads, cfg.Limit, compress, hosts, models)
+		if err != nil {
+			return "", err
+		}
+		variants, err := inputs.EncodeVariants(opts)
 		if err != nil {
 			return "", err
 		}
@@ -284,7 +288,7 @@ func Run(cfg Config) (*Summary, error) {
 	planPath, hostfilePath := filepath.Join(stage, "plan.toml"), filepath.Join(stage, "hostfile")
 	var pl *plan.Plan
 	if err := step("optimize", func() (string, error) {
-		pl, err = solve(cfg, inDir, hosts, compress)
+		pl, err = solve(cfg, inDir)
 		if err != nil {
 			return "", err
 		}
@@ -469,7 +473,7 @@ func modelFiles(modelsDir string) (map[string]map[string]string, error) {
 
 // solve reads the written inputs back (so the files are exactly what was solved), runs the solver and
 // renders the plan with workers on hostfile hosts.
-func solve(cfg Config, inDir string, hosts []Host, compress string) (*plan.Plan, error) {
+func solve(cfg Config, inDir string) (*plan.Plan, error) {
 	in, err := inputs.ReadDir(inDir, "")
 	if err != nil {
 		return nil, err
@@ -482,13 +486,7 @@ func solve(cfg Config, inDir string, hosts []Host, compress string) (*plan.Plan,
 	if err != nil {
 		return nil, err
 	}
-	opts.Hosts, opts.Threads = HostOf(hosts), cfg.Threads
-	pl, err := optimizer.ToPlan(in.Problem, sol, opts)
-	if err != nil {
-		return nil, err
-	}
-	pl.Limit, pl.Compress = cfg.Limit, compress
-	return pl, nil
+	return optimizer.ToPlan(in.Problem, sol, opts)
 }
 
 // PrintTable writes the short predicted-vs-measured table and the report's path.

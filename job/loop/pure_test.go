@@ -227,7 +227,11 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 	}
 	models := map[string]map[string]string{ImageFeatures: {"res16": "a.onnx", "res64": "b.onnx"},
 		SpeechRecognition: {"ctc-small": "c.onnx", "ctc-large": "d.onnx"}, VQA: {"res16": "e.onnx", "res64": "f.onnx"}}
-	vdata, err := VariantsFile("job", "data/manifest.jsonl", 8, EdgeHost(hosts), models)
+	written, err := PlanOptions("job", "data/manifest.jsonl", 8, 1, 30, "fastest", hosts, models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vdata, err := inputs.EncodeVariants(written)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,10 +239,12 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, vdata)
 	}
-	opts.Hosts, opts.Threads = HostOf(hosts), 1
 	pl, err := optimizer.ToPlan(p, sol, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pl.Limit != 30 || pl.Compress != "fastest" {
+		t.Errorf("variants.toml lost the plan settings: limit %d, compress %q", pl.Limit, pl.Compress)
 	}
 	if pl.InputRate != 150 || pl.Predicted.Accuracy < 80 || len(pl.Predicted.Stages) != 6 {
 		t.Errorf("input rate %v, accuracy %v, per-stage predictions %v", pl.InputRate, pl.Predicted.Accuracy, pl.Predicted.Stages)

@@ -20,8 +20,10 @@ type PlanOptions struct {
 	Devices map[string]string // worker name → device; default "cuda:0" if the name contains "gpu", else "cpu"
 	// Hosts maps optimizer worker names onto hostfile hosts: a worker type expanded to localhost_0 …
 	// localhost_5 is six slots of host "localhost". Default: the worker name is the host.
-	Hosts   map[string]string
-	Threads int // intra-op threads of every model worker (0: the runner's default, cores / ranks on the host)
+	Hosts    map[string]string
+	Threads  int    // intra-op threads of every model worker (0: the runner's default, cores / ranks on the host)
+	Limit    int    // the plan's limit: process at most this many items (0: all)
+	Compress string // the plan's compress setting (default: the runner's)
 }
 
 // DefaultOps names the runner's op for the reference workflow's stage names.
@@ -44,7 +46,7 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 	out := &plan.Plan{
 		Job: def(o.Job, "jellybean-optimized"), Workload: def(o.Workload, "vqa"),
 		Dataset:  def(o.Dataset, "workloads/vqa/data/test/manifest.jsonl"),
-		BasePort: o.BasePort, BatchSize: o.BatchSize,
+		BasePort: o.BasePort, BatchSize: o.BatchSize, Limit: o.Limit, Compress: o.Compress,
 		Predicted: plan.Predicted{ComputeCost: s.Compute, CommunicationCost: s.PrintedComm(), TotalCost: s.Total,
 			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver, Stages: map[string]plan.StagePrediction{}},
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -232,5 +233,25 @@ func TestVariants(t *testing.T) {
 	}
 	if _, err := ParseVariants("v.toml", []byte("[stage.VQA]\nmodle = 1\n")); err == nil || !strings.Contains(err.Error(), "stage.VQA.modle") {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// TestVariantsRoundTrip: EncodeVariants writes every plan option that ParseVariants reads back.
+func TestVariantsRoundTrip(t *testing.T) {
+	o := optimizer.PlanOptions{Job: "j", Workload: "vqa", Dataset: "d/manifest.jsonl", BasePort: 29600, BatchSize: 4,
+		Limit: 30, Compress: "fastest", Threads: 2, SourceHost: "edge", SinkHost: "edge",
+		Ops:     map[string]string{"ImageFeatures": "image_features", "VQA": "vqa"},
+		Models:  map[string]map[string]string{"ImageFeatures": {"res16": "a.onnx"}, "VQA": {"res16": "b.onnx"}},
+		Devices: map[string]string{"gpu_0": "cuda:1"}, Hosts: map[string]string{"gpu_0": "node7", "cpu_0": "node1"}}
+	data, err := EncodeVariants(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseVariants("variants.toml", data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(got, o) {
+		t.Errorf("round trip changed the options:\n got %+v\nwant %+v\n%s", got, o, data)
 	}
 }

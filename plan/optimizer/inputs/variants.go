@@ -1,10 +1,13 @@
 package inputs
 
 import (
+	"bytes"
 	"os"
 
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
+
+	"github.com/BurntSushi/toml"
 )
 
 // VariantsFile is the optional file of an inputs folder that maps stages and variants onto the runner's
@@ -12,18 +15,24 @@ import (
 const VariantsFile = "variants.toml"
 
 type variantsTOML struct {
-	Job        string `toml:"job"`
-	Workload   string `toml:"workload"`
-	Dataset    string `toml:"dataset"`
-	BasePort   int    `toml:"base_port"`
-	BatchSize  int    `toml:"batch_size"`
-	SourceHost string `toml:"source_host"`
-	SinkHost   string `toml:"sink_host"`
-	Stages     map[string]struct {
-		Op     string            `toml:"op"`
-		Models map[string]string `toml:"models"`
-	} `toml:"stage"`
-	Devices map[string]string `toml:"devices"`
+	Job        string                  `toml:"job,omitempty"`
+	Workload   string                  `toml:"workload,omitempty"`
+	Dataset    string                  `toml:"dataset,omitempty"`
+	BasePort   int                     `toml:"base_port,omitempty"`
+	BatchSize  int                     `toml:"batch_size,omitempty"`
+	Limit      int                     `toml:"limit,omitempty"`
+	Compress   string                  `toml:"compress,omitempty"`
+	Threads    int                     `toml:"threads,omitempty"`
+	SourceHost string                  `toml:"source_host,omitempty"`
+	SinkHost   string                  `toml:"sink_host,omitempty"`
+	Stages     map[string]variantStage `toml:"stage"`
+	Devices    map[string]string       `toml:"devices,omitempty"` // worker name → device
+	Hosts      map[string]string       `toml:"hosts,omitempty"`   // worker name → hostfile host
+}
+
+type variantStage struct {
+	Op     string            `toml:"op,omitempty"`
+	Models map[string]string `toml:"models"`
 }
 
 // ParseVariants reads variants.toml into plan options; unknown keys are errors.
@@ -33,7 +42,8 @@ func ParseVariants(name string, data []byte) (optimizer.PlanOptions, error) {
 		return optimizer.PlanOptions{}, err
 	}
 	o := optimizer.PlanOptions{Job: v.Job, Workload: v.Workload, Dataset: v.Dataset, BasePort: v.BasePort,
-		BatchSize: v.BatchSize, SourceHost: v.SourceHost, SinkHost: v.SinkHost, Devices: v.Devices,
+		BatchSize: v.BatchSize, Limit: v.Limit, Compress: v.Compress, Threads: v.Threads,
+		SourceHost: v.SourceHost, SinkHost: v.SinkHost, Devices: v.Devices, Hosts: v.Hosts,
 		Ops: map[string]string{}, Models: map[string]map[string]string{}}
 	for stage, s := range v.Stages {
 		if s.Op != "" {
@@ -42,6 +52,28 @@ func ParseVariants(name string, data []byte) (optimizer.PlanOptions, error) {
 		o.Models[stage] = s.Models
 	}
 	return o, nil
+}
+
+// EncodeVariants renders plan options as variants.toml, the inverse of ParseVariants: an inputs folder
+// that carries it turns into the same plan whoever runs `jellybean optimize` on it.
+func EncodeVariants(o optimizer.PlanOptions) ([]byte, error) {
+	v := variantsTOML{Job: o.Job, Workload: o.Workload, Dataset: o.Dataset, BasePort: o.BasePort,
+		BatchSize: o.BatchSize, Limit: o.Limit, Compress: o.Compress, Threads: o.Threads,
+		SourceHost: o.SourceHost, SinkHost: o.SinkHost, Devices: o.Devices, Hosts: o.Hosts,
+		Stages: map[string]variantStage{}}
+	for stage, models := range o.Models {
+		v.Stages[stage] = variantStage{Op: o.Ops[stage], Models: models}
+	}
+	for stage, op := range o.Ops {
+		if _, ok := v.Stages[stage]; !ok {
+			v.Stages[stage] = variantStage{Op: op}
+		}
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // ReadVariants reads dir/variants.toml if present (zero options otherwise).
