@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,7 +192,9 @@ func checkProfile(t *testing.T, dir string, wantHosts []string) {
 	}
 	rows := readCSV(t, filepath.Join(dir, "latency.csv"))
 	perRank := map[string]int{}
-	image := map[string][]float64{} // variant -> ms per batch of 2, every rank
+	// Variant -> fastest ms per item over ranks and batch sizes (p50 of 2 runs = the faster run): other
+	// processes only ever add time, so the minimum compares the models, not the machine's load.
+	image := map[string]float64{}
 	for _, r := range rows[1:] {
 		rank, _ := strconv.Atoi(r[10])
 		if r[1] != wantHosts[rank] || r[11] != "cpu" || r[12] != "1" {
@@ -205,9 +206,12 @@ func checkProfile(t *testing.T, dir string, wantHosts []string) {
 				t.Errorf("latency.csv row %v: column %s = %q", r, rows[0][col], r[col])
 			}
 		}
-		if r[0] == "ImageFeatures" && r[3] == "2" {
-			v, _ := strconv.ParseFloat(r[5], 64)
-			image[r[2]] = append(image[r[2]], v)
+		if r[0] == "ImageFeatures" {
+			p50, _ := strconv.ParseFloat(r[6], 64)
+			b, _ := strconv.ParseFloat(r[3], 64)
+			if cur, ok := image[r[2]]; !ok || p50/b < cur {
+				image[r[2]] = p50 / b
+			}
 		}
 	}
 	for rank := range wantHosts {
@@ -215,9 +219,8 @@ func checkProfile(t *testing.T, dir string, wantHosts []string) {
 			t.Errorf("rank %d: %d latency rows, want %d (every model at 2 batch sizes)", rank, n, 2*len(models))
 		}
 	}
-	median := func(v []float64) float64 { sort.Float64s(v); return v[len(v)/2] }
-	if small, large := median(image["res16"]), median(image["res64"]); !(large > small) {
-		t.Errorf("ImageFeatures res64 %.3f ms not slower than res16 %.3f ms (batch 2, median over ranks)", large, small)
+	if small, large := image["res16"], image["res64"]; !(large > small) {
+		t.Errorf("ImageFeatures res64 %.4f ms per item not slower than res16 %.4f ms (fastest over ranks and batches)", large, small)
 	}
 	if rows := readCSV(t, filepath.Join(dir, "execution_profile_p90.csv")); len(rows) != len(models)*len(uniq(wantHosts)) {
 		t.Errorf("execution_profile_p90.csv: %d rows, want one per model and host", len(rows))
