@@ -85,8 +85,14 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 			continue
 		}
 		s.windows(0, func(lo, hi []int) {
+			// The stages' own integer covers in the window (cached) bound the box until its LP is solved;
+			// a box never visited before the time limit reports this bound.
+			lb := math.Max(r.lb, s.restLBIn(0, lo, hi))
+			if math.IsInf(lb, 1) {
+				return
+			}
 			b := &box{combo: ci, lo: append([]int(nil), lo...), hi: append([]int(nil), hi...)}
-			regions = append(regions, s.boxRegion(b, r.lb))
+			regions = append(regions, s.boxRegion(b, lb))
 		})
 	}
 	s.openLB = math.Inf(1)

@@ -61,14 +61,25 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			cost = append(cost, 0)
 		}
 	}
-	// n(v,c): fractional worker counts, one per x variable.
+	// n(v,c): fractional worker counts, one per x variable. Without cuts, count bounds or a box they would
+	// equal x/cap at the optimum, so the smaller LP uses x/cap in their place (the depth-first search's
+	// nodes outside boxes solve many of these).
+	withCounts := lo != nil || s.nlo != nil || len(s.cuts) > 0
 	nIdx := make(map[[2]int]int, len(xIdx))
 	for _, v := range nodes {
 		for c := range nc {
-			if _, ok := xIdx[[2]int{v, c}]; ok {
+			if _, ok := xIdx[[2]int{v, c}]; ok && withCounts {
 				nIdx[[2]int{v, c}] = len(cost)
 				cost = append(cost, 0)
 			}
+		}
+	}
+	// addCount adds coef·n(v,c) to a row.
+	addCount := func(r *lpRow, k [2]int, coef float64) {
+		if withCounts {
+			r.coef[nIdx[k]] += coef
+		} else {
+			r.coef[xIdx[k]] += coef / s.cap[k[0]][k[1]]
 		}
 	}
 	type fvar struct{ e, ca, cb, idx int }
@@ -141,7 +152,7 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			k := [2]int{v, c}
 			if j, ok := xIdx[k]; ok {
 				r.coef[j] = -unit[k]
-				r.coef[nIdx[k]] = -s.classes[c].Price
+				addCount(r, k, -s.classes[c].Price)
 			}
 		}
 		mc := s.minCover(v)
@@ -162,8 +173,8 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 		r := newRow(ge, cut.rhs)
 		r.coef[zIdx[cut.v]] = 1
 		for c := range nc {
-			if j, ok := nIdx[[2]int{cut.v, c}]; ok {
-				r.coef[j] = cut.lam[c]
+			if _, ok := xIdx[[2]int{cut.v, c}]; ok {
+				addCount(r, [2]int{cut.v, c}, cut.lam[c])
 			}
 		}
 	}
@@ -171,7 +182,7 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 	for _, v := range nodes {
 		for c := range nc {
 			k := [2]int{v, c}
-			if j, ok := xIdx[k]; ok {
+			if j, ok := xIdx[k]; ok && withCounts {
 				r := newRow(ge, 0)
 				r.coef[nIdx[k]] = 1
 				r.coef[j] = -1 / s.cap[v][c]
@@ -221,8 +232,8 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 		capRow[c] = len(rows)
 		r := newRow(le, float64(s.avail[c]))
 		for _, v := range nodes {
-			if j, ok := nIdx[[2]int{v, c}]; ok {
-				r.coef[j] = 1
+			if _, ok := xIdx[[2]int{v, c}]; ok {
+				addCount(r, [2]int{v, c}, 1)
 			}
 		}
 	}
@@ -280,8 +291,11 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 		out.z[v] = x[zIdx[v]]
 		out.n[v] = make([]float64, nc)
 		for c := range nc {
-			if j, ok := nIdx[[2]int{v, c}]; ok {
+			k := [2]int{v, c}
+			if j, ok := nIdx[k]; ok {
 				out.n[v][c] = x[j]
+			} else if j, ok := xIdx[k]; ok {
+				out.n[v][c] = x[j] / s.cap[v][c]
 			}
 		}
 	}
