@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"jellybean/hostfiles"
+	"jellybean/job/gpu"
 	"jellybean/job/launch"
 	"jellybean/job/onnx"
 	"jellybean/job/profile"
@@ -27,8 +28,8 @@ func init() {
 
 // profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
 type profileFlags struct {
-	data, models, batches, host, out string
-	items, repeats, threads          int
+	data, models, batches, host, out, device string
+	items, repeats, threads                  int
 }
 
 func cmdProfile(args []string) error {
@@ -40,6 +41,7 @@ func cmdProfile(args []string) error {
 	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
 	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
 	fs.IntVar(&p.threads, "threads", 0, "intra-op threads per session (default: this host's cores ÷ its ranks, as the runner gives them)")
+	fs.StringVar(&p.device, "device", "cpu", "cpu, or cuda: with -H each rank takes its host's GPU local index mod GPUs (as the runner places cuda workers); without -H, cuda:0")
 	fs.StringVar(&p.host, "host", "", "worker (type) name in the CSVs without -H (default: this host's name; with -H: the hostfile's)")
 	fs.StringVar(&p.out, "o", "", "output directory (with -H: written by rank 0, on the first host of the hostfile)")
 	hostfile := fs.String("H", "", "hostfile: profile as an SPMD job, one rank per slot (ssh for remote hosts, JELLYBEAN_SSH_* settings)")
@@ -83,7 +85,11 @@ func profileHere(p profileFlags) error {
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
-	res, err := measureWith(p, profile.Options{Host: host, Threads: threads, Progress: os.Stderr})
+	device, err := profileDevice(p.device, 0, host, 0)
+	if err != nil {
+		return err
+	}
+	res, err := measureWith(p, profile.Options{Host: host, Threads: threads, Device: device, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
@@ -157,8 +163,12 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 			if threads == 0 {
 				threads = max(1, runtime.NumCPU()/hf.Host(slot.Host).Slots)
 			}
+			device, err := profileDevice(p.device, slot.LocalIndex, slot.Host, rank)
+			if err != nil {
+				return nil, err
+			}
 			progress := profile.LinePrefixer(os.Stdout, fmt.Sprintf("%srank %d (%s): ", launch.SayPrefix, rank, slot.Host))
-			return measureInputs(p, in, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Progress: progress})
+			return measureInputs(p, in, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Device: device, Progress: progress})
 		}})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -233,4 +243,17 @@ func writeProfile(res *profile.Result, out string) error {
 	}
 	fmt.Println("profile:", strings.Join(files, " "))
 	return nil
+}
+
+// profileDevice resolves --device for a rank: GPU discovery (NVML) only when a GPU is asked for, so CPU
+// profiles never touch the driver.
+func profileDevice(want string, localIndex int, host string, rank int) (string, error) {
+	if want == "" || want == "cpu" {
+		return "cpu", nil
+	}
+	inv, err := gpu.Discover()
+	if err != nil {
+		return "", fmt.Errorf("rank %d on host %s: %w", rank, host, err)
+	}
+	return gpu.DeviceForSlot(inv, want, localIndex, host, rank)
 }

@@ -128,6 +128,27 @@ func visibleCount(inv Inventory) int {
 	return n
 }
 
+// DeviceForSlot is the device a rank with the given slot index on its host uses when it asks for "cuda":
+// the host's visible GPUs round-robin over its slots (local rank → GPU), as the runner places cuda workers.
+// "cpu" (or "") stays "cpu". A host without a visible GPU is an error naming host and rank.
+func DeviceForSlot(inv Inventory, want string, localIndex int, host string, rank int) (string, error) {
+	switch want {
+	case "", "cpu":
+		return "cpu", nil
+	case "cuda":
+		n := visibleCount(inv)
+		if n == 0 {
+			why := inv.NoGPUReason
+			if why == "" {
+				why = "no GPU visible (CUDA_VISIBLE_DEVICES)"
+			}
+			return "", fmt.Errorf("rank %d on host %s: asked for cuda, but this host has no GPU (%s)", rank, host, why)
+		}
+		return fmt.Sprintf("cuda:%d", localIndex%n), nil
+	}
+	return "", fmt.Errorf("rank %d on host %s: device %q: want cpu or cuda", rank, host, want)
+}
+
 // CheckPlacement returns an error naming the host and rank when device asks for a GPU this host cannot
 // provide; nil for CPU placements and for GPUs that exist.
 func CheckPlacement(inv Inventory, device, host string, rank int) error {

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,47 @@ func TestDiscoverOnThisHost(t *testing.T) {
 	for _, d := range inv.Devices {
 		if d.Name == "" || !strings.HasPrefix(d.UUID, "GPU-") {
 			t.Errorf("incomplete device %+v", d)
+		}
+	}
+}
+
+func TestDeviceForSlot(t *testing.T) {
+	two := Inventory{Devices: []Device{{Index: 0}, {Index: 1}}}
+	none := Inventory{Devices: []Device{}, NoGPUReason: "NVML unavailable: library not found"}
+	tests := []struct {
+		inv     Inventory
+		visible string // CUDA_VISIBLE_DEVICES; "unset" leaves it unset
+		want    string
+		slot    int
+		device  string
+		errPart string
+	}{
+		{two, "unset", "cpu", 3, "cpu", ""},
+		{none, "unset", "", 0, "cpu", ""},
+		{two, "unset", "cuda", 0, "cuda:0", ""},
+		{two, "unset", "cuda", 1, "cuda:1", ""},
+		{two, "unset", "cuda", 2, "cuda:0", ""},
+		{two, "1", "cuda", 1, "cuda:0", ""}, // one visible GPU: every slot shares it
+		{two, "", "cuda", 0, "", "no GPU"},
+		{none, "unset", "cuda", 0, "", "rank 4 on host n1: asked for cuda, but this host has no GPU (NVML unavailable"},
+		{two, "unset", "tpu", 0, "", `device "tpu": want cpu or cuda`},
+	}
+	t.Setenv("CUDA_VISIBLE_DEVICES", "") // restores the caller's value after the cases unset it
+	for i, tc := range tests {
+		if tc.visible == "unset" {
+			os.Unsetenv("CUDA_VISIBLE_DEVICES")
+		} else {
+			t.Setenv("CUDA_VISIBLE_DEVICES", tc.visible)
+		}
+		got, err := DeviceForSlot(tc.inv, tc.want, tc.slot, "n1", 4)
+		if tc.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+				t.Errorf("case %d: error %v, want one containing %q", i, err, tc.errPart)
+			}
+			continue
+		}
+		if err != nil || got != tc.device {
+			t.Errorf("case %d: got %q, %v; want %q", i, got, err, tc.device)
 		}
 	}
 }

@@ -27,7 +27,8 @@ type Options struct {
 	Rank     int    // rank measuring (0 without a hostfile)
 	Batches  []int
 	Repeats  int // timed runs per model and batch size (after one warm-up run)
-	Threads  int // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
+	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
+	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
 }
 
@@ -41,6 +42,9 @@ func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
 	}
 	if o.Repeats < 1 {
 		return nil, fmt.Errorf("profile: repeats must be at least 1")
+	}
+	if o.Device == "" {
+		o.Device = "cpu"
 	}
 	models, err := vqa.LoadModels(modelsDir)
 	if err != nil {
@@ -68,7 +72,7 @@ func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
 	features := map[string][][]float32{}
 	var questions [][]int64
 	for _, m := range models {
-		sess, err := infer.Open(modelsDir, m, o.Threads)
+		sess, err := infer.OpenOn(modelsDir, m, o.Device, o.Threads)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +104,7 @@ func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
 	}
 
 	for _, m := range models {
-		sess, err := infer.Open(modelsDir, m, o.Threads)
+		sess, err := infer.OpenOn(modelsDir, m, o.Device, o.Threads)
 		if err != nil {
 			return nil, err
 		}
@@ -123,8 +127,7 @@ func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
 				}
 				samples[i] = time.Since(t0).Seconds() * 1000
 			}
-			// Device: infer.Open makes CPU sessions; a GPU profile needs a device there first.
-			l := Latency{Host: o.Host, Rank: o.Rank, Device: "cpu", Threads: o.Threads,
+			l := Latency{Host: o.Host, Rank: o.Rank, Device: o.Device, Threads: o.Threads,
 				Stage: stageOf[m.Kind], Variant: m.Variant, Batch: b, Stats: Summarise(samples)}
 			res.Latencies = append(res.Latencies, l)
 			if o.Progress != nil {

@@ -22,7 +22,12 @@ type Model struct {
 // Open creates a CPU session for info (a models.json entry under dir) with the given intra-op threads
 // (0 = ONNX Runtime's default).
 func Open(dir string, info vqa.ModelInfo, threads int) (*Model, error) {
-	opts, err := onnx.NewSessionOptions("cpu", threads)
+	return OpenOn(dir, info, "cpu", threads)
+}
+
+// OpenOn is Open on a device: "cpu" or "cuda:N" (ONNX Runtime's CUDA execution provider).
+func OpenOn(dir string, info vqa.ModelInfo, device string, threads int) (*Model, error) {
+	opts, err := onnx.NewSessionOptions(device, threads)
 	if err != nil {
 		return nil, err
 	}
