@@ -26,7 +26,7 @@ type Options struct {
 	Host     string // worker (type) name in the CSVs
 	Rank     int    // rank measuring (0 without a hostfile)
 	Batches  []int
-	Repeats  int // timed runs per model and batch size (after one warm-up run)
+	Repeats  int    // timed runs per model and batch size (after one warm-up run)
 	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
 	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
