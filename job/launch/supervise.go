@@ -63,19 +63,11 @@ func startRank(inv Invocation, logPath, secret string, env []string, onLine func
 	p := &rankProc{inv: inv, logPath: logPath, sent: map[syscall.Signal]bool{}}
 	fail := func(err error) *rankProc {
 		p.exited = true
-		if f, ferr := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); ferr == nil {
-			fmt.Fprintf(f, "jellybean launch: could not start rank %d: %v\n", inv.Rank, err)
-			f.Close()
-		}
+		appendLog(logPath, "jellybean launch: could not start rank %d: %v\n", inv.Rank, err)
 		go func() { exits <- rankExit{proc: p, err: err, at: time.Now()} }()
 		return p
 	}
 
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fail(err)
-	}
-	defer logFile.Close() // the child keeps its own descriptor
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return fail(err)
@@ -83,8 +75,10 @@ func startRank(inv Invocation, logPath, secret string, env []string, onLine func
 	cmd := exec.Command(inv.Path, inv.Args...)
 	cmd.Dir = inv.Dir
 	cmd.Env = slices.Concat(env, inv.Env)
+	// stdout and stderr share one pipe, so the log keeps the order the rank wrote them in: the failure
+	// report quotes the last line, and a final error on stderr must not be overtaken by earlier stdout.
 	cmd.Stdout = outW
-	cmd.Stderr = logFile
+	cmd.Stderr = outW
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:   true,            // the terminal's Ctrl-C goes to the launcher, which stops ranks in order
 		Pdeathsig: syscall.SIGTERM, // a launcher killed outright still takes its local ranks with it
@@ -114,7 +108,7 @@ func startRank(inv Invocation, logPath, secret string, env []string, onLine func
 	if p.lifeline != nil {
 		// A 65-byte line fits the pipe buffer, so this cannot block on a slow ssh start.
 		if _, err := io.WriteString(p.lifeline, secret+"\n"); err != nil {
-			fmt.Fprintf(logFile, "jellybean launch: writing the secret to rank %d's stdin: %v\n", inv.Rank, err)
+			appendLog(logPath, "jellybean launch: writing the secret to rank %d's stdin: %v\n", inv.Rank, err)
 		}
 	}
 
@@ -145,6 +139,14 @@ func startRank(inv Invocation, logPath, secret string, env []string, onLine func
 		exits <- rankExit{proc: p, state: state, err: werr, at: time.Now()}
 	}()
 	return p
+}
+
+// appendLog adds the launcher's own note to a rank's log.
+func appendLog(logPath, format string, a ...any) {
+	if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+		fmt.Fprintf(f, format, a...)
+		f.Close()
+	}
 }
 
 // copyLines copies a rank's stdout into its log line by line, handing each line to onLine.
