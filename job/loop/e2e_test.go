@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"jellybean/job/report"
+	"jellybean/job/report/browsertest"
 	"jellybean/plan"
 )
 
@@ -23,7 +24,7 @@ import (
 // rate in the plan, every item completed, the measured accuracy equal to the predicted one (same items),
 // the page's per-stage table, the accuracy cache on a second run, and that a run id is never reused.
 func TestLoopEndToEnd(t *testing.T) {
-	browser := findBrowser(t)
+	browser := browsertest.Find(t)
 	root, tmp := repoRoot(t), t.TempDir()
 	jb := jellybean(t, root, tmp, nil)
 	const items, limit = 40, 30
@@ -80,7 +81,7 @@ func TestLoopEndToEnd(t *testing.T) {
 		t.Errorf("stdout lacks the table or the report path:\n%s", out)
 	}
 
-	dom := dumpDOM(t, browser, filepath.Join(runDir, "report", "index.html"))
+	dom := browsertest.DumpDOM(t, browser, filepath.Join(runDir, "report", "index.html"))
 	rate := regexp.QuoteMeta(fmt.Sprintf("%.1f", pl.InputRate))
 	for _, st := range pl.Stages {
 		re := `<tr id="stage-` + st.Name + `"[^>]*><td>` + st.Name + `</td>.*?<td class="predicted own">` + rate + `</td><td class="measured">[0-9.]+</td>`
@@ -141,36 +142,4 @@ func jellybean(t *testing.T, root, tmp string, env []string) func(wantOK bool, a
 		}
 		return o.String(), e.String()
 	}
-}
-
-func findBrowser(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium not found: install it with `apt-get install -y chromium` (the loop test loads the report in a headless browser)")
-	return ""
-}
-
-// dumpDOM loads page in headless chromium (scripts run for up to 5 s of virtual time) and returns the DOM.
-func dumpDOM(t *testing.T, browser, page string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	abs, err := filepath.Abs(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=5000", "--dump-dom", "file://"+abs)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	return string(dom)
 }

@@ -1,21 +1,19 @@
 package report
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-	"time"
+
+	"jellybean/job/report/browsertest"
 )
 
 // TestReportInChromium renders the report of a real run's files (with a [predicted] table added so that
 // the comparison is exercised) and loads it in headless chromium: the page's own script reports whether
 // every chart decoded, and the dumped DOM must hold the tables and explanations.
 func TestReportInChromium(t *testing.T) {
-	browser := findBrowser(t)
+	browser := browsertest.Find(t)
 	run := copyFixture(t)
 	f, err := os.OpenFile(filepath.Join(run, "plan.toml"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -32,7 +30,7 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dumpDOM(t, browser, page)
+	d := browsertest.DumpDOM(t, browser, page)
 	checks := []struct{ what, re string }{
 		{"every chart decoded in the browser", `images decoded: 4/4`},
 		{"throughput", `id="throughput">110\.7 items/s`},
@@ -61,44 +59,16 @@ func TestReportInChromium(t *testing.T) {
 
 // TestTiersReportInChromium renders a real run across emulated tiers with a real profile's message sizes.
 func TestTiersReportInChromium(t *testing.T) {
-	browser := findBrowser(t)
+	browser := browsertest.Find(t)
 	page, err := Write("testdata/tiers-run", "testdata/profile", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dumpDOM(t, browser, page)
+	d := browsertest.DumpDOM(t, browser, page)
 	for _, re := range []string{`images decoded: 4/4`, `<table id="edges">`, `<td>ReadSpeech → SpeechRecognition</td><td>default</td><td>400</td>`,
 		`<td>ImageFeatures → VQA</td><td>res64</td>`} {
 		if !regexp.MustCompile(re).MatchString(d) {
 			t.Errorf("page lacks %s", re)
 		}
 	}
-}
-
-func findBrowser(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium not found: install it with `apt-get install -y chromium` (the report test loads the page in a headless browser)")
-	return ""
-}
-
-// dumpDOM loads page in headless chromium (scripts run for up to 5 s of virtual time) and returns the DOM.
-func dumpDOM(t *testing.T, browser, page string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+t.TempDir(),
-		"--virtual-time-budget=5000", "--dump-dom", "file://"+page)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	dom, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	return string(dom)
 }
