@@ -3,14 +3,11 @@ package loop
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"jellybean/job/onnx"
 	"jellybean/job/report"
-	"jellybean/job/tiers"
+	"jellybean/job/tiers/tierstest"
 	"jellybean/plan"
 )
 
@@ -19,14 +16,8 @@ import (
 // messages, the plan's stages on tier addresses with sources and sink on the edge, and the run, eval
 // and report as on localhost.
 func TestLoopAcrossTiers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (network namespaces); CI runs as root")
-	}
-	ortLib, err := onnx.LibraryPath()
-	if err != nil {
-		t.Fatalf("%v (CI fetches it with job/setup/fetch-onnxruntime.sh)", err)
-	}
-	spec, err := tiers.ParseSpec("loop", strings.NewReader(`subnet = "10.214.93.0/24"
+	root, tmp := repoRoot(t), t.TempDir()
+	tt := tierstest.Up(t, `subnet = "10.214.93.0/24"
 ssh_port = 2293
 [[tier]]
 name = "edge"
@@ -42,33 +33,17 @@ slots = 3
 rate_mbit = 1000
 delay_ms = 2
 price_per_hour = 0.5
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, tmp := repoRoot(t), t.TempDir()
-	dir := filepath.Join(tmp, "tiers")
-	st, err := tiers.Up(spec, dir)
-	if err != nil {
-		t.Fatalf("tiers up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := tiers.Down(st); err != nil {
-			t.Errorf("tiers down: %v", err)
-		}
-	})
+`, filepath.Join(tmp, "tiers"))
+	dir := tt.Dir
 	bin := filepath.Join(tmp, "jellybean")
-	jb := jellybean(t, root, tmp, []string{
-		"JELLYBEAN_SSH_PORT=2293", "JELLYBEAN_SSH_IDENTITY=" + filepath.Join(dir, "id_ed25519"),
-		"JELLYBEAN_SSH_OPTS=-F none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o IdentitiesOnly=yes",
-		"JELLYBEAN_REMOTE_BIN=" + bin, "JELLYBEAN_REMOTE_ORT_LIB=" + ortLib})
+	jb := jellybean(t, root, tmp, tt.SSHEnv(t, bin))
 	const items = 40
 	data, runs := filepath.Join(tmp, "data"), filepath.Join(tmp, "runs")
 	jb(true, "gen-data", "--out", data, "--split", "test", "--n", fmt.Sprint(items))
 	jb(true, "loop", "-H", filepath.Join(dir, "hostfile"), "--infra", filepath.Join(dir, "infrastructure.toml"), "--data", data,
 		"--runs", runs, "--run-id", "tiers", "--threshold", "85", "--profile-items", "8", "--profile-repeats", "3")
 
-	lay := spec.Plan(dir)
+	lay := tt.Layout
 	edge, cloud := lay.Hosts[0].Addr, lay.Hosts[1].Addr
 	runDir := filepath.Join(runs, "tiers")
 	pl, err := plan.Load(filepath.Join(runDir, "plan.toml"))

@@ -1,4 +1,4 @@
-package tiers
+package tiers_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"jellybean/job/onnx"
 	"jellybean/job/report"
+	"jellybean/job/tiers/tierstest"
 )
 
 // TestLoopAcrossTiers closes the loop on emulated tiers with the real binary: profile every host through
@@ -19,13 +19,6 @@ import (
 // and render the report; then checks that the bytes charged to each edge match the profiled message
 // sizes within 10 % (the optimizer's communication model) and that compression shows on the wire.
 func TestLoopAcrossTiers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (network namespaces); CI runs as root")
-	}
-	ortLib, err := onnx.LibraryPath()
-	if err != nil {
-		t.Fatalf("%v (CI fetches it with job/setup/fetch-onnxruntime.sh)", err)
-	}
 	wd, _ := os.Getwd()
 	root := filepath.Clean(filepath.Join(wd, "..", ".."))
 	tmp := t.TempDir()
@@ -52,7 +45,7 @@ func TestLoopAcrossTiers(t *testing.T) {
 	jb("gen-data", "--out", filepath.Join(tmp, "data"), "--split", "test", "--n", fmt.Sprint(items))
 	dataset := filepath.Join(tmp, "data", "test", "manifest.jsonl")
 
-	spec, err := ParseSpec("loop", strings.NewReader(`subnet = "10.214.79.0/24"
+	tt := tierstest.Up(t, `subnet = "10.214.79.0/24"
 ssh_port = 2297
 [[tier]]
 name = "edge"
@@ -64,26 +57,9 @@ name = "cloud"
 hosts = 2
 rate_mbit = 1000
 delay_ms = 2
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tiersDir := filepath.Join(tmp, "tiers")
-	st, err := Up(spec, tiersDir)
-	if err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := Down(st); err != nil {
-			t.Errorf("Down: %v", err)
-		}
-	})
-	lay := spec.Plan(tiersDir)
-	env = []string{
-		"JELLYBEAN_SSH_PORT=2297", "JELLYBEAN_SSH_IDENTITY=" + filepath.Join(tiersDir, "id_ed25519"),
-		"JELLYBEAN_SSH_OPTS=-F none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o IdentitiesOnly=yes",
-		"JELLYBEAN_REMOTE_BIN=" + bin, "JELLYBEAN_REMOTE_ORT_LIB=" + ortLib,
-	}
+`, filepath.Join(tmp, "tiers"))
+	lay := tt.Layout
+	env = tt.SSHEnv(t, bin)
 
 	// The default plan's six stages: readers on the edge, models in the cloud, the sink back on the edge.
 	edge0, edge1, cloud0, cloud1 := lay.Hosts[0].Addr, lay.Hosts[1].Addr, lay.Hosts[2].Addr, lay.Hosts[3].Addr
