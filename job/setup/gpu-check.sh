@@ -90,4 +90,15 @@ status=0
 timeout 290 bin/jellybean gpucheck --json "$results/gpucheck.json" --dataset "$dataset" "${extra[@]}" "$@" > "$results/gpucheck.md" || status=$?
 cat "$results/gpucheck.md"
 [ "$status" -eq 0 ] || say "gpucheck exited with status $status (124 = over the 290 s limit)"
+
+# 6. The optimizer's latency profile of the shipped models on the GPU (latency.csv, execution_profile*.csv):
+#    what `jellybean loop` would feed the optimizer for this host.
+if timeout 120 bin/jellybean profile --device cuda --data "$dataset" --items 16 --batch 1,8 --repeats 20 \
+    -o "$results/profile-cuda" > "$results/profile-cuda.log" 2>&1; then
+  say "GPU profile: $results/profile-cuda/latency.csv"
+  cat "$results/profile-cuda/latency.csv"
+else
+  say "jellybean profile --device cuda failed; see $results/profile-cuda.log"
+  tail -5 "$results/profile-cuda.log"
+fi
 exit "$status"
