@@ -105,6 +105,20 @@ func bars(title, ylabel string, names, series []string, vals ...plotter.Values) 
 		p.Legend.Add(series[i], b)
 	}
 	p.Legend.Top = true
+	if len(names) == 1 {
+		p.Legend.Left = true // the one group stands in the middle: the corner is free
+	} else {
+		// Headroom above the tallest bar keeps the legend (top right) from covering the last group.
+		top := 0.0
+		for _, v := range vals {
+			for _, x := range v {
+				top = max(top, x)
+			}
+		}
+		if top > 0 {
+			p.Y.Min, p.Y.Max = 0, top*1.3
+		}
+	}
 	p.NominalX(names...)
 	if len(names) > 4 { // long stage names would overlap
 		p.X.Tick.Label.Rotation = 0.4
