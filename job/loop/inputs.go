@@ -1,13 +1,11 @@
 package loop
 
 import (
-	"bytes"
 	"fmt"
 	"jellybean/plan/optimizer"
+	"jellybean/plan/optimizer/inputs"
 	"math"
 	"sort"
-
-	"github.com/BurntSushi/toml"
 )
 
 // Stage names of the workflow: the runner's, as in plan/examples/default.toml.
@@ -50,54 +48,6 @@ type Instance struct {
 	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
 }
 
-// The native format's rows (plan/optimizer/inputs/native.go reads them; plan/optimizer/README.md).
-type nativeFile struct {
-	Sink      string      `toml:"sink"`
-	Threshold float64     `toml:"threshold"`
-	Sources   []nSource   `toml:"source"`
-	Stages    []nStage    `toml:"stage"`
-	Workers   []nWorker   `toml:"worker"`
-	Latency   []nLatency  `toml:"latency"`
-	Messages  []nMessage  `toml:"message"`
-	Links     []nLink     `toml:"link,omitempty"`
-	Accuracy  []nAccuracy `toml:"accuracy"`
-}
-type nSource struct {
-	Name string  `toml:"name"`
-	Rate float64 `toml:"rate"`
-}
-type nStage struct {
-	Name   string   `toml:"name"`
-	Inputs []string `toml:"inputs"`
-}
-type nWorker struct {
-	Name  string  `toml:"name"`
-	Price float64 `toml:"price"`
-	Tier  int     `toml:"tier"`
-	Count int     `toml:"count"`
-}
-type nLatency struct {
-	Stage   string  `toml:"stage"`
-	Worker  string  `toml:"worker"`
-	Variant string  `toml:"variant"`
-	Ms      float64 `toml:"ms"`
-}
-type nMessage struct {
-	From        string  `toml:"from"`
-	To          string  `toml:"to"`
-	FromVariant string  `toml:"from_variant"`
-	KB          float64 `toml:"kb"`
-}
-type nLink struct {
-	From string  `toml:"from"`
-	To   string  `toml:"to"`
-	Cost float64 `toml:"cost"`
-}
-type nAccuracy struct {
-	Variants map[string]string `toml:"variants"`
-	Accuracy float64           `toml:"accuracy"`
-}
-
 // Native renders the instance as the optimizer's jellybean.toml: the two sources at the rate, the three
 // model stages, one worker type per host (count = slots), a latency row per host × stage × variant, the
 // message sizes, link costs between tiers (sources count as the edge host's tier) and one accuracy row per
@@ -110,23 +60,24 @@ func Native(in Instance) ([]byte, error) {
 	if len(in.Combos) == 0 {
 		return nil, fmt.Errorf("no accuracy profile: no variant combination to choose from")
 	}
-	n := nativeFile{Sink: VQA, Threshold: in.Threshold,
-		Sources: []nSource{{ReadImage, in.Rate}, {ReadSpeech, in.Rate}},
-		Stages:  []nStage{{ImageFeatures, []string{ReadImage}}, {SpeechRecognition, []string{ReadSpeech}}, {VQA, []string{ImageFeatures, SpeechRecognition}}}}
+	n := inputs.Native{Sink: VQA, Threshold: in.Threshold,
+		Sources: []inputs.NativeSource{{Name: ReadImage, Rate: in.Rate}, {Name: ReadSpeech, Rate: in.Rate}},
+		Stages: []inputs.NativeStage{{Name: ImageFeatures, Inputs: []string{ReadImage}},
+			{Name: SpeechRecognition, Inputs: []string{ReadSpeech}}, {Name: VQA, Inputs: []string{ImageFeatures, SpeechRecognition}}}}
 	for _, h := range in.Hosts {
-		n.Workers = append(n.Workers, nWorker{Name: h.Name, Price: h.Price, Tier: h.Tier, Count: h.Slots})
+		n.Workers = append(n.Workers, inputs.NativeWorker{Name: h.Name, Price: h.Price, Tier: h.Tier, Count: h.Slots})
 		stages, ok := in.Latency[h.Name]
 		if !ok {
 			return nil, fmt.Errorf("host %s: no latency profiled", h.Name)
 		}
 		for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
 			for _, v := range sortedKeys(stages[st]) {
-				n.Latency = append(n.Latency, nLatency{Stage: st, Worker: h.Name, Variant: v, Ms: stages[st][v]})
+				n.Latency = append(n.Latency, inputs.NativeLatency{Stage: st, Worker: h.Name, Variant: v, Ms: stages[st][v]})
 			}
 		}
 	}
 	for _, m := range in.Messages {
-		n.Messages = append(n.Messages, nMessage{From: m.From, To: m.To, FromVariant: m.FromVariant, KB: m.KB})
+		n.Messages = append(n.Messages, inputs.NativeMessage{From: m.From, To: m.To, FromVariant: m.FromVariant, KB: m.KB})
 	}
 	edgeTier := 0
 	for _, h := range in.Hosts {
@@ -140,26 +91,25 @@ func Native(in Instance) ([]byte, error) {
 		}
 		for _, a := range in.Hosts {
 			if a.Tier != b.Tier {
-				n.Links = append(n.Links, nLink{From: a.Name, To: b.Name, Cost: in.CrossTierCostPerGB})
+				n.Links = append(n.Links, inputs.NativeLink{From: a.Name, To: b.Name, Cost: in.CrossTierCostPerGB})
 			}
 		}
 		if b.Tier != edgeTier {
 			for _, src := range []string{ReadImage, ReadSpeech} {
-				n.Links = append(n.Links, nLink{From: src, To: b.Name, Cost: in.CrossTierCostPerGB})
+				n.Links = append(n.Links, inputs.NativeLink{From: src, To: b.Name, Cost: in.CrossTierCostPerGB})
 			}
 		}
 	}
 	combos := append([]Combo(nil), in.Combos...)
 	sort.SliceStable(combos, func(i, j int) bool { return combos[i].Accuracy > combos[j].Accuracy })
 	for _, c := range combos {
-		n.Accuracy = append(n.Accuracy, nAccuracy{Variants: c.Variants(), Accuracy: c.Accuracy})
+		n.Accuracy = append(n.Accuracy, inputs.NativeAccuracy{Variants: c.Variants(), Accuracy: c.Accuracy})
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# written by `jellybean loop` from the host profile and the accuracy profile of this run's split\n")
-	if err := toml.NewEncoder(&buf).Encode(n); err != nil {
+	data, err := n.Encode()
+	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append([]byte("# written by `jellybean loop` from the host profile and the accuracy profile of this run's split\n"), data...), nil
 }
 
 // PlanOptions are the plan settings the loop writes into variants.toml: the runner's op of each model stage

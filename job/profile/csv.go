@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"jellybean/plan/optimizer/inputs"
 )
 
 // Latency is one model variant's measurement at one batch size.
@@ -124,18 +126,22 @@ func (r *Result) Files(dir string) ([]string, error) {
 		files["turns.csv"] = rows
 	}
 
-	var native strings.Builder
-	native.WriteString("# `jellybean profile`: median ms per item at the smallest batch, raw KB per item\n")
+	var native inputs.Native
 	for _, k := range keys {
-		fmt.Fprintf(&native, "\n[[latency]]\nstage = %q\nworker = %q\nvariant = %q\nms = %s\n",
-			k[0], k[2], k[1], f(perItem(smallest[k], func(s Stats) float64 { return s.Median })))
+		native.Latency = append(native.Latency, inputs.NativeLatency{Stage: k[0], Worker: k[2], Variant: k[1],
+			Ms: perItem(smallest[k], func(s Stats) float64 { return s.Median })})
 	}
 	for _, m := range r.Messages {
-		fmt.Fprintf(&native, "\n[[message]]\nfrom = %q\nto = %q\nfrom_variant = %q\nto_variant = \"default\"\nkb = %s # zstd %s\n",
-			m.From, m.To, m.FromVariant, f(m.RawKB), f(m.ZstdKB))
+		native.Messages = append(native.Messages, inputs.NativeMessage{From: m.From, To: m.To, FromVariant: m.FromVariant,
+			ToVariant: "default", KB: m.RawKB})
+	}
+	body, err := native.Encode()
+	if err != nil {
+		return nil, err
 	}
 	written := []string{filepath.Join(dir, NativeFile)}
-	if err := os.WriteFile(written[0], []byte(native.String()), 0o644); err != nil {
+	head := "# `jellybean profile`: median ms per item at the smallest batch, raw KB per item (zstd: message_sizes_zstd.csv)\n"
+	if err := os.WriteFile(written[0], append([]byte(head), body...), 0o644); err != nil {
 		return nil, err
 	}
 	for name, rows := range files {

@@ -1,63 +1,98 @@
 package inputs
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
+
+	"github.com/BurntSushi/toml"
 )
 
 // NativeFile is the file name that marks an inputs folder in our native format.
 const NativeFile = "jellybean.toml"
 
-// native is the whole instance in one TOML file; see plan/optimizer/README.md for an example.
-type native struct {
-	Sink      string  `toml:"sink"`
-	Threshold float64 `toml:"threshold"`
-	Sources   []struct {
-		Name string  `toml:"name"`
-		Rate float64 `toml:"rate"`
-	} `toml:"source"`
-	Stages []struct {
-		Name   string             `toml:"name"`
-		Inputs []string           `toml:"inputs"`
-		Ratio  map[string]float64 `toml:"ratio"` // per input; default 1.0
-	} `toml:"stage"`
-	Workers []struct {
-		Name  string  `toml:"name"`
-		Price float64 `toml:"price"`
-		Tier  int     `toml:"tier"`
-		Count int     `toml:"count"` // > 1: a worker type, expanded to name_0 … name_{count-1}
-	} `toml:"worker"`
-	Latency []struct {
-		Stage   string  `toml:"stage"`
-		Worker  string  `toml:"worker"`
-		Variant string  `toml:"variant"`
-		Ms      float64 `toml:"ms"`
-	} `toml:"latency"`
-	Messages []struct {
-		From        string  `toml:"from"`
-		To          string  `toml:"to"`
-		FromVariant string  `toml:"from_variant"`
-		ToVariant   string  `toml:"to_variant"`
-		KB          float64 `toml:"kb"`
-	} `toml:"message"`
-	Links []struct {
-		From string  `toml:"from"` // a worker (type) or a source
-		To   string  `toml:"to"`
-		Cost float64 `toml:"cost"` // $ per GB
-	} `toml:"link"`
-	Accuracy []struct {
-		Variants map[string]string `toml:"variants"`
-		Accuracy float64           `toml:"accuracy"`
-	} `toml:"accuracy"`
+// Native is the whole instance in our one-file TOML format (see plan/optimizer/README.md for an example).
+// ParseNative reads it; tools that write it (jellybean loop, jellybean profile's fragment) fill these
+// types and call Encode, so there is one definition of the format.
+type Native struct {
+	Sink      string           `toml:"sink,omitempty"`
+	Threshold float64          `toml:"threshold,omitempty"`
+	Sources   []NativeSource   `toml:"source,omitempty"`
+	Stages    []NativeStage    `toml:"stage,omitempty"`
+	Workers   []NativeWorker   `toml:"worker,omitempty"`
+	Latency   []NativeLatency  `toml:"latency,omitempty"`
+	Messages  []NativeMessage  `toml:"message,omitempty"`
+	Links     []NativeLink     `toml:"link,omitempty"`
+	Accuracy  []NativeAccuracy `toml:"accuracy,omitempty"`
+}
+
+// NativeSource is a source node and its input rate (items/s).
+type NativeSource struct {
+	Name string  `toml:"name"`
+	Rate float64 `toml:"rate"`
+}
+
+// NativeStage is a workflow stage and the nodes it reads.
+type NativeStage struct {
+	Name   string             `toml:"name"`
+	Inputs []string           `toml:"inputs"`
+	Ratio  map[string]float64 `toml:"ratio,omitempty"` // per input; default 1.0
+}
+
+// NativeWorker is a worker, or with Count > 1 a worker type expanded to name_0 … name_{count-1}.
+type NativeWorker struct {
+	Name  string  `toml:"name"`
+	Price float64 `toml:"price"` // $ per hour
+	Tier  int     `toml:"tier"`
+	Count int     `toml:"count,omitempty"`
+}
+
+// NativeLatency is the ms per item of a stage's variant on a worker (type).
+type NativeLatency struct {
+	Stage   string  `toml:"stage"`
+	Worker  string  `toml:"worker"`
+	Variant string  `toml:"variant,omitempty"`
+	Ms      float64 `toml:"ms"`
+}
+
+// NativeMessage is the size of one item's message on an edge, per variant of its ends.
+type NativeMessage struct {
+	From        string  `toml:"from"`
+	To          string  `toml:"to"`
+	FromVariant string  `toml:"from_variant,omitempty"`
+	ToVariant   string  `toml:"to_variant,omitempty"`
+	KB          float64 `toml:"kb"`
+}
+
+// NativeLink is the cost of moving data from a worker (type) or source to a worker (type).
+type NativeLink struct {
+	From string  `toml:"from"`
+	To   string  `toml:"to"`
+	Cost float64 `toml:"cost"` // $ per GB
+}
+
+// NativeAccuracy is the end-to-end accuracy of one variant combination.
+type NativeAccuracy struct {
+	Variants map[string]string `toml:"variants"`
+	Accuracy float64           `toml:"accuracy"`
+}
+
+// Encode renders n as TOML that ParseNative reads back.
+func (n *Native) Encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // ParseNative reads our native TOML format. Link costs are taken as $/GB and scaled by
 // cfg.CommCostScalingFactor like the original's; latencies by cfg.LatencyOverestimateRatio.
 func ParseNative(name string, data []byte, cfg optimizer.Config) (*Instance, error) {
-	var n native
+	var n Native
 	if err := plan.DecodeStrictTOML(name, data, &n); err != nil {
 		return nil, err
 	}
