@@ -60,14 +60,8 @@ func TestHostsOf(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := HostsOf(hf, tc.infra, "infra.toml")
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
+			if !checkErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("hosts %+v, want %+v", got, tc.want)
@@ -116,14 +110,8 @@ func TestChooseRate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rc, err := ChooseRate(testLatencies(), testCombos, tc.threshold, tc.cores, tc.util, tc.runner)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
+			if !checkErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if rc.Rate != tc.rate || rc.Slowest != tc.slowest || rc.DemandMs < tc.demandWanted-1e-9 || rc.DemandMs > tc.demandWanted+1e-9 {
 				t.Errorf("rate %v (slowest %+v, %.3f ms), want %v (%+v, %.3f ms)", rc.Rate, rc.Slowest, rc.DemandMs, tc.rate, tc.slowest, tc.demandWanted)
@@ -163,14 +151,8 @@ func TestParseLatencies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseLatencies("lat.csv", strings.NewReader(tc.csv), tc.batch)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
+			if !checkErr(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
@@ -338,4 +320,20 @@ func TestLimitManifest(t *testing.T) {
 		CacheKey([]byte("m"), []byte("x"), 2) == CacheKey([]byte("mx"), []byte(""), 2) {
 		t.Error("cache keys collide")
 	}
+}
+
+// checkErr fails the test unless err matches want ("" = no error, else a substring of the message); it
+// reports whether the case goes on to check its result.
+func checkErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err %v, want %q", err, want)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
