@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,11 +12,16 @@ import (
 // BenchmarkModels measures every shipped model at batch 1 and 8 on the fixture items (one intra-op
 // thread): go test -run xxx -bench Models ./workloads/vqa/infer/
 // ns/op is per call; the item/s metric is what a single-threaded rank could sustain.
+// VQA_BENCH_MODELS=DIR measures the models of another folder instead (a re-train's $OUT, candidates).
 func BenchmarkModels(b *testing.B) {
 	if err := initORTBench(); err != nil {
 		b.Fatal(err)
 	}
-	models, err := vqa.LoadModels(modelsDir)
+	dir := modelsDir
+	if d := os.Getenv("VQA_BENCH_MODELS"); d != "" {
+		dir = d
+	}
+	models, err := vqa.LoadModels(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,7 +35,7 @@ func BenchmarkModels(b *testing.B) {
 	}
 	q := vqa.Tokenize("what color is the circle")
 	for _, info := range models {
-		m, err := Open(modelsDir, info, 1)
+		m, err := Open(dir, info, 1)
 		if err != nil {
 			b.Fatal(err)
 		}

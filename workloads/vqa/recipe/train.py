@@ -1,6 +1,6 @@
 """Training recipe of the spoken-VQA workload (CPU, Debian python3-torch). See README.md.
 
-  /usr/bin/python3 workloads/vqa/recipe/train.py --part image --epochs 59,42,135
+  /usr/bin/python3 workloads/vqa/recipe/train.py --part image --epochs 59,60,70
   /usr/bin/python3 workloads/vqa/recipe/train.py --part asr --epochs 17,15
   /usr/bin/python3 workloads/vqa/recipe/train.py --part finish
 
