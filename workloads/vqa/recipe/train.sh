@@ -22,6 +22,7 @@ wait "$lane2" || { echo "speech/res32 training failed, see $OUT/train_lane2.log"
 "$PY" "$T" --part finish --out "$OUT"
 # The optimizer's accuracy profile comes from the validation split; the test split is what the
 # committed models are judged on (README's accuracy table), so measure both for the models just trained.
-if [ "$OUT" = workloads/vqa/models ]; then PROFILES=workloads/vqa/profiles; else PROFILES=$OUT/profiles; fi
+if [ "$OUT" = workloads/vqa/models ]; then PROFILES=workloads/vqa/profiles; TESTED=$PROFILES/test
+else PROFILES=$OUT/profiles; TESTED=$OUT/profiles-test; fi
 bin/jellybean eval --profile --split val --models "$OUT" --out "$PROFILES"
-bin/jellybean eval --profile --split test --models "$OUT" --out "$OUT/profiles-test"
+bin/jellybean eval --profile --split test --models "$OUT" --out "$TESTED"
