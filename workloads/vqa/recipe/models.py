@@ -18,7 +18,7 @@ IMAGE_VARIANTS = {
     # name: (input downscale factor, widths of stem/stage1/stage2/stage3, stem stride)
     # Widths are multiples of 8: ONNX Runtime's blocked convolutions (NCHWc) run several times slower on
     # other widths (12/24/48 made a 32-px model slower than the 64-px one). Measured on the 2-core box,
-    # 1 thread, batch 1: res16 0.09 ms, res32 0.18 ms, res64 0.56 ms, so each step up costs 2-3x.
+    # 1 thread, batch 1: res16 0.10 ms, res32 0.20 ms, res64 0.62 ms, so each step up costs 2-3x.
     "res16": (4, (8, 8, 16, 32), 1),
     "res32": (2, (8, 8, 16, 32), 1),
     "res64": (1, (16, 24, 48, 96), 2),  # a learned stride-2 stem sees every full-resolution pixel
