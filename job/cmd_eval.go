@@ -74,6 +74,13 @@ func runProfile(manifest, models, out string, threads int) error {
 			return err
 		}
 	}
-	fmt.Printf("profile of %d items written to %s/{profile.json,nodes_accuracy_profiles.json}\n", p.Items, out)
+	chart, err := evaluate.TradeoffPNG(p, fmt.Sprintf("accuracy vs cost: %d items of the %s split", p.Items, filepath.Base(filepath.Dir(manifest))))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "tradeoff.png"), chart, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("profile of %d items written to %s/{profile.json,nodes_accuracy_profiles.json,tradeoff.png}\n", p.Items, out)
 	return nil
 }
