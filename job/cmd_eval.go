@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -62,23 +61,8 @@ func runProfile(manifest, models, out string, threads int) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	for name, v := range map[string]any{"profile.json": p, "nodes_accuracy_profiles.json": p.OriginalFormat()} {
-		b, err := json.MarshalIndent(v, "", " ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(out, name), append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	chart, err := evaluate.TradeoffPNG(p, fmt.Sprintf("accuracy vs cost: %d items of the %s split", p.Items, filepath.Base(filepath.Dir(manifest))))
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, "tradeoff.png"), chart, 0o644); err != nil {
+	what := fmt.Sprintf("%d items of the %s split", p.Items, filepath.Base(filepath.Dir(manifest)))
+	if err := evaluate.WriteProfile(out, p, what); err != nil {
 		return err
 	}
 	fmt.Printf("profile of %d items written to %s/{profile.json,nodes_accuracy_profiles.json,tradeoff.png}\n", p.Items, out)

@@ -55,7 +55,7 @@ func TestLoopEndToEnd(t *testing.T) {
 	if pl.Predicted.Accuracy < 85 {
 		t.Errorf("predicted accuracy %v below the 85 %% target", pl.Predicted.Accuracy)
 	}
-	for _, f := range []string{"profile/latency.csv", "accuracy/profile.json", "accuracy/manifest.jsonl", "inputs/jellybean.toml", "inputs/variants.toml", "plan.toml", "hostfile", "loop.json"} {
+	for _, f := range []string{"profile/latency.csv", "accuracy/profile.json", "accuracy/tradeoff.png", "accuracy/manifest.jsonl", "inputs/jellybean.toml", "inputs/variants.toml", "plan.toml", "hostfile", "loop.json"} {
 		if _, err := os.Stat(filepath.Join(runDir, "loop", f)); err != nil {
 			t.Errorf("loop file: %v", err)
 		}

@@ -398,7 +398,7 @@ func batchList(b int) string {
 }
 
 // accuracyProfile measures (or takes from the cache) the accuracy of every combination on the job's items
-// and writes it into dir (profile.json and the original's nodes_accuracy_profiles.json).
+// and writes it into dir (profile.json, the original's nodes_accuracy_profiles.json, tradeoff.png).
 func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
@@ -433,10 +433,7 @@ func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, strin
 			return nil, "", err
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, "profile.json"), p); err != nil {
-		return nil, "", err
-	}
-	return p, note, writeJSON(filepath.Join(dir, "nodes_accuracy_profiles.json"), p.OriginalFormat())
+	return p, note, evaluate.WriteProfile(dir, p, fmt.Sprintf("the job's %d items", p.Items))
 }
 
 func writeJSON(path string, v any) error {

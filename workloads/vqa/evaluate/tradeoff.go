@@ -2,8 +2,11 @@ package evaluate
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image/color"
+	"os"
+	"path/filepath"
 	"sort"
 
 	"gonum.org/v1/plot"
@@ -129,4 +132,26 @@ func TradeoffPNG(p *Profile, title string) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// WriteProfile writes p into dir as profile.json, the original system's nodes_accuracy_profiles.json and
+// tradeoff.png (titled with what was measured, e.g. "400 items of the test split").
+func WriteProfile(dir string, p *Profile, what string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, v := range map[string]any{"profile.json": p, "nodes_accuracy_profiles.json": p.OriginalFormat()} {
+		b, err := json.MarshalIndent(v, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	chart, err := TradeoffPNG(p, "accuracy vs cost: "+what)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "tradeoff.png"), chart, 0o644)
 }
