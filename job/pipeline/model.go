@@ -2,6 +2,9 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -29,6 +32,9 @@ func openModel(path string, inputs, outputs []string, device string, threads int
 	defer opts.Destroy()
 	// One stage runs one model per rank: parallelism comes from ranks and intra-op threads, not inter-op.
 	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return nil, err
+	}
+	if err := checkIONames(path, inputs, outputs); err != nil {
 		return nil, err
 	}
 	sess, err := ort.NewDynamicAdvancedSession(path, inputs, outputs, opts)
@@ -274,3 +280,52 @@ func (o vqaOp) process(items []Item) ([]Item, time.Duration, error) {
 }
 
 func (o vqaOp) close() { o.m.close() }
+
+// checkIONames fails at start-up, naming the file, when a model lacks the inputs or outputs its stage's op
+// feeds and reads (a speech stage given an image model would otherwise fail only on its first batch).
+func checkIONames(path string, inputs, outputs []string) error {
+	ins, outs, err := ort.GetInputOutputInfo(path)
+	if err != nil {
+		return fmt.Errorf("loading model %s: %w", path, err)
+	}
+	names := func(infos []ort.InputOutputInfo) []string {
+		var n []string
+		for _, i := range infos {
+			n = append(n, i.Name)
+		}
+		return n
+	}
+	have, haveOut := names(ins), names(outs)
+	for _, want := range inputs {
+		if !slices.Contains(have, want) {
+			return fmt.Errorf("model %s has inputs %v, but this stage's op feeds %v: is it the right model for the stage?", path, have, inputs)
+		}
+	}
+	for _, want := range outputs {
+		if !slices.Contains(haveOut, want) {
+			return fmt.Errorf("model %s has outputs %v, but this stage's op reads %v: is it the right model for the stage?", path, haveOut, outputs)
+		}
+	}
+	return nil
+}
+
+// checkVariant: results record the plan's variant name, so it must be the variant models.json (beside the
+// model file) says that file is. A model in a folder without models.json has nothing to check against.
+func checkVariant(modelPath, kind, variant string) error {
+	dir := filepath.Dir(modelPath)
+	if _, err := os.Stat(filepath.Join(dir, "models.json")); err != nil {
+		return nil
+	}
+	models, err := vqa.LoadModels(dir)
+	if err != nil {
+		return err
+	}
+	info, err := vqa.FindModel(models, kind, variant)
+	if err != nil {
+		return fmt.Errorf("variant = %q: %s: %w", variant, filepath.Join(dir, "models.json"), err)
+	}
+	if filepath.Clean(filepath.Join(dir, info.File)) != filepath.Clean(modelPath) {
+		return fmt.Errorf("variant = %q, but %s says that variant is %s, not %s", variant, filepath.Join(dir, "models.json"), info.File, filepath.Base(modelPath))
+	}
+	return nil
+}

@@ -200,6 +200,10 @@ func (r *rank) prepare() error {
 	}
 	modelPath := plan.Resolve(r.cfg.Root, r.stage.Model)
 	open := func(in, out []string) (*model, error) {
+		kind := map[string]string{plan.OpImageFeatures: vqa.KindImage, plan.OpSpeechRecognition: vqa.KindASR, plan.OpVQA: vqa.KindVQA}[r.stage.Op]
+		if err := checkVariant(modelPath, kind, r.stage.Variant); err != nil {
+			return nil, fmt.Errorf("plan %s: stage %q: %w", r.cfg.PlanName, r.stage.Name, err)
+		}
 		m, err := openModel(modelPath, in, out, r.me.Device, r.me.Threads)
 		if err != nil {
 			return nil, fmt.Errorf("stage %q: %w", r.stage.Name, err)
