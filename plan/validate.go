@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"jellybean/hostfiles"
 )
@@ -73,6 +74,11 @@ func (v *validator) global(p *Plan) {
 	}
 	if p.Dataset == "" {
 		v.add("dataset: missing (path of the manifest the sources read)")
+	}
+	// The job name lands in summaries, reports and logs, and tools may put it in paths or scheduler job
+	// names: keep path separators, ".." and control characters out of it.
+	if strings.Contains(p.Job, "..") || strings.ContainsAny(p.Job, "/\\") || strings.IndexFunc(p.Job, unicode.IsControl) >= 0 {
+		v.add("job = %q: must not contain '/', '\\', '..' or control characters", p.Job)
 	}
 	if p.Limit < 0 {
 		v.add("limit = %d: must be >= 0 (0 = all items)", p.Limit)

@@ -67,6 +67,8 @@ func TestValidateErrors(t *testing.T) {
 		{"duplicate name", func(p *Plan) { p.Stages[1].Name = "ReadImage" }, `name already used by stage[0]`},
 		{"bad compress", func(p *Plan) { p.Compress = "zip" }, `compress = "zip"`},
 		{"bad port", func(p *Plan) { p.BasePort = 80 }, `base_port = 80`},
+		{"job name with a path", func(p *Plan) { p.Job = "../../etc" }, `job = "../../etc": must not contain`},
+		{"job name with a newline", func(p *Plan) { p.Job = "a\nb" }, `job = "a\nb"`},
 		{"negative rate", func(p *Plan) { p.InputRate = -1 }, `input_rate = -1`},
 		{"no dataset", func(p *Plan) { p.Dataset = "" }, `dataset: missing`},
 		{"host not in hostfile", func(p *Plan) { p.Stages[1].Workers[0].Host = "node9" }, `stage[1] "ReadSpeech" worker[0]: host = "node9" is not in hostfile hostfiles/localhost`},
