@@ -21,6 +21,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Host is one distinct host of a hostfile.
@@ -139,7 +141,7 @@ func parseLine(line string) (Host, bool, error) {
 	if host.Name == "" {
 		return Host{}, false, fmt.Errorf("empty host name")
 	}
-	if strings.ContainsAny(host.Name, "=,;\"'") {
+	if strings.ContainsAny(host.Name, "=,;\"'") || !utf8.ValidString(host.Name) || strings.IndexFunc(host.Name, notPrintable) >= 0 {
 		return Host{}, false, fmt.Errorf("invalid host name %q", host.Name)
 	}
 	seen := map[string]bool{}
@@ -264,3 +266,5 @@ func (h *Hostfile) String() string {
 	}
 	return b.String()
 }
+
+func notPrintable(r rune) bool { return !unicode.IsPrint(r) }

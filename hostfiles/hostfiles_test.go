@@ -57,6 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{"huge", "a slots=100000\n", "hf:1: slots=100000 exceeds the limit"},
 		{"huge by merging", "a slots=4000\n\na slots=4000\n", "hf:3: host \"a\" has 8000 slots in total"},
 		{"bad name", "a=b\n", "hf:1: invalid host name"},
+		{"binary name", "\xff\xfe slots=2\n", `hf:1: invalid host name "\xff\xfe"`},
 		{"bracketed count", "[::1]:x\n", "hf:1: slot count after ':' must be a positive integer"},
 	}
 	for _, tc := range tests {
