@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -313,8 +315,10 @@ func checkIONames(path string, inputs, outputs []string) error {
 // model file) says that file is. A model in a folder without models.json has nothing to check against.
 func checkVariant(modelPath, kind, variant string) error {
 	dir := filepath.Dir(modelPath)
-	if _, err := os.Stat(filepath.Join(dir, "models.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "models.json")); errors.Is(err, fs.ErrNotExist) {
 		return nil
+	} else if err != nil {
+		return fmt.Errorf("variant = %q: %w", variant, err)
 	}
 	models, err := vqa.LoadModels(dir)
 	if err != nil {

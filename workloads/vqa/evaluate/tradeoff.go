@@ -85,13 +85,13 @@ func TradeoffPNG(p *Profile, title string) ([]byte, error) {
 	pl.X.Label.Text = "model CPU per item, ms (batch 1, 1 thread)"
 	pl.Y.Label.Text = "VQA accuracy, spoken questions (%)"
 	var all, front plotter.XYs
-	labels := plotter.XYLabels{}
+	var names []string
 	for _, t := range pts {
-		all = append(all, plotter.XY{X: t.CostMs, Y: t.Accuracy})
-		labels.XYs = append(labels.XYs, plotter.XY{X: t.CostMs, Y: t.Accuracy})
-		labels.Labels = append(labels.Labels, fmt.Sprintf(" %s+%s %.1f", t.Image, t.Speech, t.Accuracy))
+		xy := plotter.XY{X: t.CostMs, Y: t.Accuracy}
+		all = append(all, xy)
+		names = append(names, fmt.Sprintf(" %s+%s %.1f", t.Image, t.Speech, t.Accuracy))
 		if t.Pareto {
-			front = append(front, plotter.XY{X: t.CostMs, Y: t.Accuracy})
+			front = append(front, xy)
 		}
 	}
 	blue := color.RGBA{R: 0x4c, G: 0x72, B: 0xb0, A: 0xff}
@@ -106,14 +106,14 @@ func TradeoffPNG(p *Profile, title string) ([]byte, error) {
 		return nil, err
 	}
 	dots.GlyphStyle.Color, dots.GlyphStyle.Radius, dots.GlyphStyle.Shape = blue, vg.Points(4), draw.CircleGlyph{}
-	names, err := plotter.NewLabels(labels)
+	labels, err := plotter.NewLabels(plotter.XYLabels{XYs: all, Labels: names})
 	if err != nil {
 		return nil, err
 	}
-	pl.Add(plotter.NewGrid(), line, dots, names)
+	pl.Add(plotter.NewGrid(), line, dots, labels)
 	pl.Legend.Add("Pareto front", line)
 	pl.Legend.Add("combination", dots)
-	pl.Legend.Left, pl.Legend.Top = false, false
+	// Bottom right (the default corner), pulled inside the frame: the costliest points sit top right.
 	pl.Legend.XOffs, pl.Legend.YOffs = -vg.Points(12), vg.Points(6)
 	pl.Title.Padding = vg.Points(6)
 	// Room on the right and below for the labels of the costliest and least accurate points.
