@@ -59,8 +59,8 @@ func (t ElemType) String() string {
 	return fmt.Sprintf("ElemType(%d)", int32(t))
 }
 
-// Attrs are a node's attributes. Values may be int, int64, float32, float64, string, []int, []int64,
-// []float32 or []float64; ints are stored as INT(S), floats as FLOAT(S).
+// Attrs are a node's attributes. Values may be int, int64, ElemType (for Cast's "to"), float32, float64,
+// string, []int, []int64, []float32 or []float64; ints are stored as INT(S), floats as FLOAT(S).
 type Attrs map[string]any
 
 // Model is a graph being built. The zero value is not usable; call New.
@@ -374,6 +374,8 @@ func encodeAttr(name string, v any) ([]byte, error) {
 		return appendInt(b, int64(v)), nil
 	case int64:
 		return appendInt(b, v), nil
+	case ElemType: // Cast's "to"
+		return appendInt(b, int64(v)), nil
 	case float32:
 		return appendFloat(b, v), nil
 	case float64:

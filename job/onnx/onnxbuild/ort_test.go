@@ -185,7 +185,7 @@ func TestTextLengthRunsInORT(t *testing.T) {
 	m := New("text-length")
 	text := m.Input("text", Uint8, "batch", "bytes")
 	nonzero := m.NodeAttrs("Cast", []string{text}, Attrs{"to": int64(Bool)})
-	ones := m.NodeAttrs("Cast", []string{nonzero}, Attrs{"to": int64(Int64)})
+	ones := m.NodeAttrs("Cast", []string{nonzero}, Attrs{"to": Int64})
 	axes := m.Constant("axes", Int64, []int64{1}, []int64{1})
 	m.Output(m.NodeAttrs("ReduceSum", []string{ones, axes}, Attrs{"keepdims": 0}), "length", Int64, "batch")
 	magic := []uint8{0, 7, 255}
