@@ -42,9 +42,9 @@ type Config struct {
 	RunsDir   string
 	ModelsDir string
 	Workflow  string // workflow file the plan runs (relative to Root)
-	Batch     int // the plan's micro-batch size
-	Threads   int // intra-op threads of every model worker, in the profile and in the plan
-	Cores     int // CPU cores the hosts' ranks share, for --rate auto
+	Batch     int    // the plan's micro-batch size
+	Threads   int    // intra-op threads of every model worker, in the profile and in the plan
+	Cores     int    // CPU cores the hosts' ranks share, for --rate auto
 	Util      float64
 	RunnerMs  float64 // with AutoRate: the runner's CPU ms per item besides the models (DefaultRunnerMs)
 

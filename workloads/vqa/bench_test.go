@@ -21,7 +21,6 @@ func BenchmarkImageTensor(b *testing.B) {
 	}
 }
 
-
 func BenchmarkCTCGreedy(b *testing.B) {
 	const frames, classes = 100, 29
 	logits := make([]float32, frames*classes)
