@@ -33,6 +33,9 @@ const maxErrors = 20
 func Validate(p *Plan, name string, o Options) error {
 	v := validator{name: name}
 	v.global(p)
+	if p.Workflow == "" && !o.NoWorkflow {
+		v.add("workflow: missing (the workflow file whose nodes the stages run)")
+	}
 	if !o.NoWorkflow && p.Flow == nil && p.Workflow != "" {
 		if err := p.Bind(o.Root); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -78,9 +81,6 @@ func (v *validator) err() error {
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func (v *validator) global(p *Plan) {
-	if p.Workflow == "" {
-		v.add("workflow: missing (the workflow file whose nodes the stages run)")
-	}
 	if p.Dataset == "" {
 		v.add("dataset: missing (path of the manifest the sources read)")
 	}
@@ -238,6 +238,9 @@ func (p *Plan) Bind(root string) error {
 	}
 	for i := range p.Stages {
 		s := &p.Stages[i]
+		if j := p.StageIndex(s.Name); j != i {
+			return fmt.Errorf("stage[%d] %q: name already used by stage[%d]", i, s.Name, j)
+		}
 		n := w.Node(s.Name)
 		if n == nil {
 			var names []string
