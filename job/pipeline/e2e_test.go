@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"jellybean/collective"
-	"jellybean/job/flow"
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/plan"
 	"jellybean/workloads/vqa"
 	"jellybean/workloads/vqa/dataset"
