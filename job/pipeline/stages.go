@@ -377,20 +377,24 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 				dst := r.layout.Route(stage, it.ID)
 				byDst[dst] = append(byDst[dst], it)
 			}
-			for dst, items := range byDst {
-				b, err := Pack(items)
-				if err != nil {
-					return err
-				}
-				buf = collective.AppendBatch(buf[:0], &b)
-				r.addRunnerTime(time.Since(t))
-				if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
-					return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
-				}
-				t = time.Now()
-				per := len(buf) / len(items)
-				if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
-					return err
+			for dst, all := range byDst {
+				// Placeholders of empty fan-out families carry no tensors: they travel in a message of
+				// their own, since a packed batch holds items of one shape.
+				for _, items := range splitPlaceholders(all) {
+					b, err := Pack(items)
+					if err != nil {
+						return err
+					}
+					buf = collective.AppendBatch(buf[:0], &b)
+					r.addRunnerTime(time.Since(t))
+					if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
+						return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+					}
+					t = time.Now()
+					per := len(buf) / len(items)
+					if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -458,4 +462,24 @@ func (r *rank) wireRatio() float64 {
 		return 1
 	}
 	return float64(t.WireBytesSent+t.WireBytesRecv) / float64(raw)
+}
+
+// splitPlaceholders separates placeholder items from the others (either group may be empty and is then
+// left out).
+func splitPlaceholders(items []Item) [][]Item {
+	var full, empty []Item
+	for _, it := range items {
+		if it.Placeholder() {
+			empty = append(empty, it)
+		} else {
+			full = append(full, it)
+		}
+	}
+	var out [][]Item
+	for _, g := range [][]Item{full, empty} {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
 }
