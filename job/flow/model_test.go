@@ -1,0 +1,65 @@
+package flow
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jellybean/job/onnx/onnxbuild"
+	"jellybean/plan/workflow"
+)
+
+// Model bindings are checked against the ONNX file before data flows: names, element types and ranks.
+func TestModelBindingsCheckedAtStartUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads model metadata through ONNX Runtime")
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("scale")
+	x := m.Input("x", onnxbuild.Float32, "batch", 2)
+	m.Output(m.Node("Mul", x, m.Constant("", onnxbuild.Float32, []int64{2}, []float32{2, 3})), "y", onnxbuild.Float32, "batch", 2)
+	if err := m.Save(filepath.Join(dir, "scale.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	const src = `
+name = "bind"
+[[node]]
+name = "Read"
+kind = "source"
+step = [{ op = "test_text", field = "s" }]
+[[node]]
+name = "M"
+inputs = ["Read"]
+[node.model]
+input = [{ name = "x", tensor = "text" }]
+output = [{ name = "y" }]
+variant = [{ name = "v", file = "scale.onnx" }]
+[[node]]
+name = "Out"
+kind = "sink"
+inputs = ["M"]
+fields = ["y"]
+`
+	tests := []struct{ name, old, new, want string }{
+		{"wrong dtype", ``, ``, `node "M": model.variant "v": model.input[0] "x" (ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT [-1 2]): reads tensor "text" as float32, but it is uint8`},
+		{"unknown input", `{ name = "x", tensor = "text" }`, `{ name = "z", tensor = "text" }`, `model.input[0]: ` + filepath.Join(dir, "scale.onnx") + ` has no input "z" (inputs [x])`},
+		{"missing file", `file = "scale.onnx"`, `file = "none.onnx"`, `node "M": model.variant "v"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "wf.toml")
+			if err := os.WriteFile(path, []byte(strings.Replace(src, tc.old, tc.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w, err := workflow.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(w, nil, Env{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), path) {
+				t.Fatalf("error %v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}
