@@ -33,29 +33,29 @@ func init() {
 	// test_chars: fan-out, one sub-item per character.
 	Register("test_chars", func(p Params, env Env) (Step, Signature, error) {
 		return stepFunc(func(items []*Item) ([]*Item, error) {
-			var out []*Item
-			for _, it := range items {
-				s, err := TextOf(it, "text")
-				if err != nil {
-					return nil, err
+				var out []*Item
+				for _, it := range items {
+					s, err := TextOf(it, "text")
+					if err != nil {
+						return nil, err
+					}
+					if s == "" {
+						out = append(out, it.Child(0, 0))
+					}
+					for k := range len(s) {
+						c := it.Child(k, len(s))
+						c.Set(Text("char", s[k:k+1]))
+						c.Set(collective.FromFloat32s("code", nil, []float32{float32(s[k])}))
+						out = append(out, c)
+					}
 				}
-				if s == "" {
-					out = append(out, it.Child(0, 0))
+				// Reverse, so that the fan-in must restore the order.
+				for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+					out[i], out[j] = out[j], out[i]
 				}
-				for k := range len(s) {
-					c := it.Child(k, len(s))
-					c.Set(Text("char", s[k:k+1]))
-					c.Set(collective.FromFloat32s("code", nil, []float32{float32(s[k])}))
-					out = append(out, c)
-				}
-			}
-			// Reverse, so that the fan-in must restore the order.
-			for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-				out[i], out[j] = out[j], out[i]
-			}
-			return out, nil
-		}), Signature{FanOut: true, Reads: []TensorSpec{{Name: "text", DType: collective.Uint8, Rank: 1}},
-			Writes: []TensorSpec{{Name: "char", DType: collective.Uint8, Rank: 1}, {Name: "code", DType: collective.Float32, Rank: 0}}}, nil
+				return out, nil
+			}), Signature{FanOut: true, Reads: []TensorSpec{{Name: "text", DType: collective.Uint8, Rank: 1}},
+				Writes: []TensorSpec{{Name: "char", DType: collective.Uint8, Rank: 1}, {Name: "code", DType: collective.Float32, Rank: 0}}}, nil
 	})
 	Register("test_wants_int", func(p Params, env Env) (Step, Signature, error) {
 		return stepFunc(func(items []*Item) ([]*Item, error) { return items, nil }),
