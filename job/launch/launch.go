@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/plan"
 )
 
@@ -205,7 +206,17 @@ func validateJob(cfg *Config, hostfilePath, planPath string) error {
 	if err != nil {
 		return err
 	}
-	return plan.Validate(p, planPath, plan.Options{Hostfile: hf, Root: cfg.Root, CheckFiles: cfg.SSH.RemoteRoot == ""})
+	local := cfg.SSH.RemoteRoot == ""
+	if err := plan.Validate(p, planPath, plan.Options{Hostfile: hf, Root: cfg.Root, CheckFiles: local}); err != nil {
+		return err
+	}
+	if !local {
+		return nil
+	}
+	// The workflow's tensor flow, step parameters and model bindings, for the plan's variants: a
+	// malformed workflow is one error here, not one per rank.
+	_, err = flow.Compile(p.Flow, p.Variants(), flow.Env{})
+	return err
 }
 
 // rankPath is how ranks are told about a path: relative to the root when it lies inside it (so that a
