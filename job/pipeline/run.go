@@ -56,7 +56,9 @@ type Config struct {
 	ConnectTimeout   time.Duration // 0 = collective default
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
-	Window           int           // items a source may have in flight before the join; 0 = default
+	// Transport, when set, replaces the TCP collective (an in-process MemMesh in tests).
+	Transport Transport
+	Window    int // items a source may have in flight before the join; 0 = default
 	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
 	// Go's signal handlers when it loads, so the caller re-installs its own).
 	ModelsLoaded func()
@@ -68,7 +70,7 @@ type rank struct {
 	layout *ranks.Layout
 	me     ranks.Worker
 	stage  *plan.Stage
-	comm   *collective.Comm
+	comm   Transport
 	op     stageOp
 	logf   func(string, ...any)
 	runDir string
@@ -144,19 +146,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer r.op.close()
 	defer r.timing.close()
 
-	peers := make([]collective.Peer, len(r.layout.Workers))
-	for i, e := range r.layout.Endpoints() {
-		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
-	}
-	compress := cfg.Plan.Compress
-	if compress == "" {
-		compress = "off"
-	}
-	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers,
-		ListenAddr: r.layout.ListenAddr(cfg.Rank), Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
-		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
-	if err != nil {
-		return fmt.Errorf("port %d: %w", r.me.Port, err)
+	if r.comm, err = r.openTransport(ctx); err != nil {
+		return err
 	}
 	defer r.comm.Close()
 
@@ -182,6 +173,29 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	return r.comm.Close()
+}
+
+// openTransport connects this rank to the others: through the configured transport, else the TCP
+// collective.
+func (r *rank) openTransport(ctx context.Context) (Transport, error) {
+	if r.cfg.Transport != nil {
+		return r.cfg.Transport, nil
+	}
+	peers := make([]collective.Peer, len(r.layout.Workers))
+	for i, e := range r.layout.Endpoints() {
+		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
+	}
+	compress := r.cfg.Plan.Compress
+	if compress == "" {
+		compress = "off"
+	}
+	c, err := collective.Open(ctx, collective.Config{JobID: r.cfg.JobID, Rank: r.cfg.Rank, Peers: peers,
+		ListenAddr: r.layout.ListenAddr(r.cfg.Rank), Listener: r.cfg.Listener, Secret: r.cfg.Secret, Compression: compress,
+		ConnectTimeout: r.cfg.ConnectTimeout, HeartbeatTimeout: r.cfg.HeartbeatTimeout, Logf: r.logf})
+	if err != nil {
+		return nil, fmt.Errorf("port %d: %w", r.me.Port, err)
+	}
+	return c, nil
 }
 
 // prepare loads what this rank's stage needs before talking to peers, so that a missing model or
