@@ -278,4 +278,3 @@ func TestFailureAndResumeOverMemMesh(t *testing.T) {
 		t.Fatalf("resumed item: %v", got)
 	}
 }
-
