@@ -51,7 +51,7 @@ type fixture struct {
 func newFixture(t testing.TB, hostfile string, behaviour map[string]any) *fixture {
 	f := &fixture{t: t, root: t.TempDir()}
 	f.write("hostfile", hostfile)
-	f.write("manifest.jsonl", "")
+	f.writeDataset(fixtureItems)
 	f.write("plan.toml", fixturePlan(t, hostfile))
 	data, _ := json.Marshal(behaviour)
 	f.write("fakerank.json", string(data))
@@ -100,6 +100,24 @@ func fixturePlan(t testing.TB, hostfile string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// fixtureItems is the size of the fixture's dataset (the fake ranks never read it; the launcher
+// fingerprints it and counts results against it).
+const fixtureItems = 3
+
+// writeDataset writes a manifest of n items with their (small, not decodable) image and audio files.
+func (f *fixture) writeDataset(n int) {
+	var m strings.Builder
+	if err := os.MkdirAll(filepath.Join(f.root, "data"), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&m, `{"id":%d,"image":"data/%d.png","audio":"data/%d.wav","question":"what color is it","answer":"red"}`+"\n", i, i, i)
+		f.write(fmt.Sprintf("data/%d.png", i), fmt.Sprintf("image %d", i))
+		f.write(fmt.Sprintf("data/%d.wav", i), fmt.Sprintf("audio %d", i))
+	}
+	f.write("manifest.jsonl", m.String())
 }
 
 func (f *fixture) write(name, text string) {

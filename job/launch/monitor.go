@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/runid"
 )
 
 // supervise starts every rank and waits for all of them. The first rank to fail (or a signal) makes it
@@ -17,7 +18,8 @@ import (
 func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFailure, error) {
 	exits := make(chan rankExit, len(slots))
 	disp := newDisplay(cfg)
-	env := rankEnv()
+	// The launcher holds the run's lock: the rank that writes results must not take it again.
+	env := append(rankEnv(), runid.HeldEnv+"="+strconv.Itoa(os.Getpid()))
 
 	procs := make([]*rankProc, 0, len(slots))
 	for _, s := range slots {

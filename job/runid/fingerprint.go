@@ -48,14 +48,14 @@ type Force struct {
 	Changes []string `json:"changes"`
 }
 
-// Compute hashes the plan (bytes) and every file of files (role → path). A file that cannot be read is
-// an error naming its role and path.
-func Compute(version string, plan []byte, files map[string]string) (*Inputs, error) {
+// Compute hashes the plan (its bytes; planName is where it came from, for messages) and every file of
+// files (role → path). A file that cannot be read is an error naming its role and path.
+func Compute(version, planName string, plan []byte, files map[string]string) (*Inputs, error) {
 	if _, dup := files[PlanRole]; dup {
 		return nil, fmt.Errorf("runid: role %q is reserved for the plan bytes", PlanRole)
 	}
 	sum := sha256.Sum256(plan)
-	in := &Inputs{Version: version, Files: []Input{{Role: PlanRole, Size: int64(len(plan)), SHA256: hex.EncodeToString(sum[:])}}}
+	in := &Inputs{Version: version, Files: []Input{{Role: PlanRole, Path: planName, Size: int64(len(plan)), SHA256: hex.EncodeToString(sum[:])}}}
 	for role, path := range files {
 		size, hash, err := hashFile(path)
 		if err != nil {

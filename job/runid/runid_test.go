@@ -26,7 +26,7 @@ func TestComputeAndDiff(t *testing.T) {
 		"model ImageFeature": write(t, filepath.Join(dir, "m.onnx"), "weights v1"),
 		"dataset":            write(t, filepath.Join(dir, "manifest.jsonl"), "{}\n"),
 	}
-	before, err := Compute("v1", []byte("plan a"), files)
+	before, err := Compute("v1", "", []byte("plan a"), files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestComputeAndDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	same, err := Compute("v2", []byte("plan a"), files)
+	same, err := Compute("v2", "", []byte("plan a"), files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestComputeAndDiff(t *testing.T) {
 	files["dataset"] = moved // same content, other path: not a change
 	delete(files, "hostfile")
 	files["vocab"] = write(t, filepath.Join(dir, "vocab.json"), "[]")
-	after, err := Compute("v1", []byte("plan b"), files)
+	after, err := Compute("v1", "", []byte("plan b"), files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +85,11 @@ func TestComputeAndDiff(t *testing.T) {
 }
 
 func TestComputeNamesUnreadableFile(t *testing.T) {
-	_, err := Compute("v", nil, map[string]string{"model VQA": "/nonexistent/vqa.onnx"})
+	_, err := Compute("v", "", nil, map[string]string{"model VQA": "/nonexistent/vqa.onnx"})
 	if err == nil || !strings.Contains(err.Error(), "model VQA") || !strings.Contains(err.Error(), "/nonexistent/vqa.onnx") {
 		t.Errorf("got %v; want an error naming the role and path", err)
 	}
-	if _, err := Compute("v", nil, map[string]string{PlanRole: "x"}); err == nil {
+	if _, err := Compute("v", "", nil, map[string]string{PlanRole: "x"}); err == nil {
 		t.Error("a file claiming the plan's role was accepted")
 	}
 }
