@@ -314,7 +314,7 @@ func TestRunSuccess(t *testing.T) {
 func TestRunFailureStopsOtherRanks(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 3, "say": "boom: model file missing"},
+		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 4, "say": "boom: model file missing"},
 	})
 	cfg := f.config()
 	bg, cued := cueWhenStarted(f, &cfg)
@@ -325,11 +325,11 @@ func TestRunFailureStopsOtherRanks(t *testing.T) {
 	if !errors.As(err, &rf) {
 		t.Fatalf("Run error %v (%T), want a RankFailure", err, err)
 	}
-	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 3 || rf.LastLine != "boom: model file missing" {
+	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 4 || rf.LastLine != "boom: model file missing" {
 		t.Errorf("failure %+v", rf)
 	}
 	msg := err.Error()
-	for _, want := range []string{"rank 2", "localhost", "exit status 3", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
+	for _, want := range []string{"rank 2", "localhost", "exit status 4", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

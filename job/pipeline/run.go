@@ -15,6 +15,7 @@ import (
 
 	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
 	"jellybean/plan"
 	"jellybean/ranks"
 	"jellybean/workloads/vqa"
@@ -327,7 +328,7 @@ func (r *rank) rootCause(err error) error {
 			return err
 		}
 		if m.Edge == edgeAbort {
-			return fmt.Errorf("%s", m.Payload)
+			return &exitcode.PeerFailure{Peer: m.Src, Err: fmt.Errorf("%s", m.Payload)}
 		}
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jellybean/collective"
+	"jellybean/job/exitcode"
 )
 
 // Queue depths between a rank's goroutines, in messages (each at most one micro-batch). With the
@@ -175,7 +176,7 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		case edgePing:
 			continue
 		case edgeAbort:
-			return fmt.Errorf("%s", string(m.Payload))
+			return &exitcode.PeerFailure{Peer: m.Src, Err: fmt.Errorf("%s", string(m.Payload))}
 		case edgeAck:
 			if err := r.acked(m); err != nil {
 				return err
