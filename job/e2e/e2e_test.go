@@ -146,6 +146,19 @@ func killAndResume(t *testing.T, victimOp string) {
 			t.Errorf("item %d changed on resume: %+v -> %+v", id, res, final[id])
 		}
 	}
+	// The killed attempt's timing is kept, not truncated by the resume.
+	kept, _ := filepath.Glob(filepath.Join(runDir, "attempts", "1", "timing", "*.csv"))
+	if len(kept) != workerCount(p) {
+		t.Errorf("attempts/1/timing holds %d files; want one per rank (%d)", len(kept), workerCount(p))
+	}
+	rows := 0
+	for _, k := range kept {
+		data, _ := os.ReadFile(k)
+		rows += strings.Count(string(data), "\n") - 1
+	}
+	if rows == 0 {
+		t.Errorf("the killed attempt's timing files hold no rows")
+	}
 }
 
 func TestBadInputsFailWithOneClearLine(t *testing.T) {
