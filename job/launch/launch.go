@@ -111,6 +111,11 @@ func Run(cfg Config) (*Result, error) {
 		return res, err
 	}
 	if failure != nil {
+		if cfg.Command == nil {
+			// The sink's last progress line may be seconds old: what counts is what results.jsonl holds.
+			fmt.Fprintf(cfg.Err, "jellybean launch: %s holds %d result(s); `--resume %s` finishes the rest\n",
+				filepath.Join(rankPath(cfg.Root, dir), ResultsFile), countLines(filepath.Join(dir, ResultsFile)), id)
+		}
 		return res, failure
 	}
 	if cfg.Command == nil { // another sub-command reports its own results

@@ -200,3 +200,12 @@ func checkInputs(cfg Config, id, dir string) (complete bool, err error) {
 	}
 	return false, runid.Write(dir, now)
 }
+
+// countLines counts the complete lines of a file (0 when it cannot be read).
+func countLines(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte{'\n'})
+}

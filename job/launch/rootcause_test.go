@@ -28,18 +28,25 @@ func TestHeadlineNamesTheRankThatFailedNotTheFirstToExit(t *testing.T) {
 		"2": map[string]any{"sleep": "60s", "until_file": "go2", "exit": 1, "say": "rank 2: stage S: model exploded"},
 	})
 	cfg := f.config()
-	bg := whenStarted(&cfg, allRanks(6), func(string, map[int]seen) error {
+	bg := whenStarted(&cfg, allRanks(6), func(dir string, _ map[int]seen) error {
+		// What the sink wrote before the failure (its last progress line may be older).
+		if err := os.WriteFile(filepath.Join(dir, ResultsFile), []byte(`{"id":0}`+"\n"+`{"id":1}`+"\n"), 0o644); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(f.root, "go"), nil, 0o644); err != nil {
 			return err
 		}
 		time.Sleep(500 * time.Millisecond)
 		return os.WriteFile(filepath.Join(f.root, "go2"), nil, 0o644)
 	})
-	_, err, _ := f.run(cfg)
+	res, err, _ := f.run(cfg)
 	background(t, bg)
 	var rf *RankFailure
 	if !errors.As(err, &rf) || rf.Rank != 2 || rf.LastLine != "rank 2: stage S: model exploded" || rf.ExitCode() != 1 {
 		t.Fatalf("got %v; want rank 2's own failure as the headline", err)
+	}
+	if want := "results.jsonl holds 2 result(s); `--resume " + res.RunID + "` finishes the rest"; !strings.Contains(f.errb.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, f.errb.String())
 	}
 }
 
