@@ -104,6 +104,7 @@ func TestOneWriterCompleteNoOpAndChangedInputs(t *testing.T) {
 	if second.code == 0 || !strings.Contains(second.stderr, fmt.Sprintf("is in use by PID %d on ", first.cmd.Process.Pid)) {
 		t.Errorf("second launcher: exit %d:\n%s", second.code, second.stderr)
 	}
+	t.Logf("second launcher refused after %v", second.took)
 	if second.took > time.Second {
 		t.Errorf("second launcher took %v to be refused", second.took)
 	}
@@ -118,6 +119,7 @@ func TestOneWriterCompleteNoOpAndChangedInputs(t *testing.T) {
 	if again.code != 0 || !strings.Contains(again.stderr, fmt.Sprintf("run %s is already complete (%d/%d items", r.runID, datasetItems, datasetItems)) {
 		t.Errorf("resume of a complete run: exit %d:\n%s", again.code, again.stderr)
 	}
+	t.Logf("resume of the complete run: %v", again.took)
 	after := files(t, runDir)
 	for name, data := range before {
 		if after[name] != data {

@@ -178,3 +178,30 @@ func TestLockReleasedWhenHolderDies(t *testing.T) {
 	}
 	l.Release()
 }
+
+// BenchmarkComputeVQASized fingerprints inputs shaped like the default job's: 800 dataset files of 75 KB
+// (400 images and questions) and 10 MB of models, about 70 MB in all.
+func BenchmarkComputeVQASized(b *testing.B) {
+	dir := b.TempDir()
+	files := map[string]string{}
+	item := make([]byte, 75<<10)
+	for i := 0; i < 800; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("item%d", i))
+		item[0] = byte(i)
+		if err := os.WriteFile(p, item, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		files[fmt.Sprintf("dataset file %d", i)] = p
+	}
+	model := filepath.Join(dir, "model.onnx")
+	if err := os.WriteFile(model, make([]byte, 10<<20), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	files["model"] = model
+	b.SetBytes(800*75<<10 + 10<<20)
+	for b.Loop() {
+		if _, err := Compute("v", "plan.toml", []byte("plan"), files); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
