@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"jellybean/collective"
+	"jellybean/job/exitcode"
 )
 
 // runCmd runs the binary with args in the JellyBean root and returns its exit status and stderr.
@@ -76,5 +80,22 @@ func TestLoopChecksNumbersFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(runs); err == nil {
 		t.Errorf("a refused loop created %s", runs)
+	}
+}
+
+// A rank's error caused by a peer (its abort report, or the collective losing it) makes the rank exit
+// with exitcode.PeerFailed naming that peer; its own errors do not.
+func TestAsPeerFailure(t *testing.T) {
+	lost := fmt.Errorf("gathering statistics: %w", &collective.PeerError{Rank: 4, Addr: "h:1", Err: errors.New("peer silent")})
+	var pf *exitcode.PeerFailure
+	if err := asPeerFailure(lost); !errors.As(err, &pf) || pf.Peer != 4 || err.Error() != lost.Error() {
+		t.Errorf("collective error: %v (%+v)", err, pf)
+	}
+	relayed := fmt.Errorf("stage x: %w", &exitcode.PeerFailure{Peer: 2, Err: errors.New("rank 2 failed: boom")})
+	if err := asPeerFailure(relayed); !errors.As(err, &pf) || pf.Peer != 2 {
+		t.Errorf("abort report: %v", err)
+	}
+	if err := asPeerFailure(errors.New("loading model: corrupt")); errors.As(err, &pf) {
+		t.Errorf("own error marked as a peer's")
 	}
 }

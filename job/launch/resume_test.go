@@ -280,3 +280,18 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// A run from before fingerprints existed resumes with a warning, and its inputs are recorded from then on.
+func TestResumeOfUnfingerprintedRun(t *testing.T) {
+	f, dir := resumeFixture(t)
+	must(t, os.Remove(filepath.Join(dir, runid.InputsFile)))
+	if _, err, _ := f.run(resumeConfig(f)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.errb.String(), "warning: run r1 has no inputs.json") {
+		t.Errorf("no warning:\n%s", f.errb.String())
+	}
+	if _, err := runid.Read(dir); err != nil {
+		t.Errorf("inputs not recorded: %v", err)
+	}
+}
