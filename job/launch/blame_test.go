@@ -24,6 +24,8 @@ func TestBlame(t *testing.T) {
 		{"chain through relays", []exitRecord{follower(0), stopped(4), stopped(3)}, map[int]int{0: 3, 3: 4}, 4, 3, true},
 		{"cycle falls back", []exitRecord{follower(0), follower(1)}, map[int]int{0: 1, 1: 0}, 1, 0, true},
 		{"follower without a line", []exitRecord{follower(2), stopped(1)}, nil, 2, -1, true},
+		{"followed rank does not exist", []exitRecord{follower(2), stopped(1)}, map[int]int{2: 99}, 2, -1, true},
+		{"followed rank ended cleanly", []exitRecord{follower(0), {Rank: 1}}, map[int]int{0: 1}, 1, 0, true},
 	}
 	for _, c := range cases {
 		root, via, ok := blame(c.exits, c.followed)

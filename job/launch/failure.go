@@ -128,11 +128,15 @@ func blame(exits []exitRecord, followed map[int]int) (root, via int, ok bool) {
 	if first < 0 {
 		return 0, -1, false
 	}
+	known := map[int]bool{}
+	for _, e := range exits {
+		known[e.Rank] = true
+	}
 	root, via = exits[first].Rank, -1
 	seen := map[int]bool{root: true}
 	for {
 		next, ok := followed[root]
-		if !ok || seen[next] {
+		if !ok || seen[next] || !known[next] { // a rank number no rank has is a garbled report
 			return root, via, true
 		}
 		seen[next] = true

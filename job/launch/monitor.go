@@ -143,11 +143,16 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 	if via >= 0 {
 		// The rank did not fail itself: its peers lost it (it hung, or was stopped) and the launcher
 		// ended it. Its own last line is only the launcher's stop; what its follower saw explains it.
-		f.Cause = "stopped responding: its peers lost contact with it"
-		if wasStopped[root] {
-			f.Cause += " (the process was stopped, e.g. by SIGSTOP)"
+		switch {
+		case !e.failed():
+			f.Cause = "exited (status 0) while its peers still expected it"
+		default:
+			f.Cause = "stopped responding: its peers lost contact with it"
+			if wasStopped[root] {
+				f.Cause += " (the process was stopped, e.g. by SIGSTOP)"
+			}
+			f.Cause += "; ended by the launcher"
 		}
-		f.Cause += "; ended by the launcher"
 		f.LastLine = ""
 		f.Reported = fmt.Sprintf("rank %d reported: %s", via, lastLogLine(exited[via].proc.logPath))
 		f.Code = 1

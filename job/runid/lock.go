@@ -20,6 +20,10 @@ const LockFile = "lock"
 // rank takes the lock itself).
 const HeldEnv = "JELLYBEAN_RUN_LOCK_HELD"
 
+// LauncherHolds reports whether this process is a rank whose launcher holds the run's lock (HeldEnv is
+// set), so that the rank writing results must not take it. Ranks started by srun or mpirun take it.
+func LauncherHolds(getenv func(string) string) bool { return getenv(HeldEnv) != "" }
+
 // Lock is a held run lock. The kernel releases it when the holder exits, however it exits.
 type Lock struct {
 	f *os.File

@@ -205,3 +205,14 @@ func BenchmarkComputeVQASized(b *testing.B) {
 		}
 	}
 }
+
+func TestLauncherHolds(t *testing.T) {
+	env := map[string]string{}
+	if LauncherHolds(func(k string) string { return env[k] }) {
+		t.Error("holds without the variable")
+	}
+	env[HeldEnv] = "1234"
+	if !LauncherHolds(func(k string) string { return env[k] }) {
+		t.Error("does not hold with the variable")
+	}
+}
