@@ -137,7 +137,20 @@ func checkInputs(cfg Config, id, dir string) (complete bool, err error) {
 		return false, err
 	}
 	files, items, err := runInputs(p, cfg.Root)
-	if err != nil {
+	if cfg.SSH.RemoteRoot != "" {
+		// The ranks' files live under another root on the remote hosts; only those also present here
+		// can be fingerprinted, and the results are counted where the sink writes them, not here.
+		if err != nil {
+			fmt.Fprintf(cfg.Err, "jellybean launch: note: with a remote root, the dataset is not fingerprinted (%v)\n", err)
+			files = map[string]string{}
+		}
+		for role, path := range files {
+			if _, err := os.Stat(path); err != nil {
+				delete(files, role)
+			}
+		}
+		items = nil
+	} else if err != nil {
 		return false, fmt.Errorf("plan %s: %w", planPath, err)
 	}
 	files[HostfileFile] = filepath.Join(dir, HostfileFile)
@@ -181,11 +194,14 @@ func checkInputs(cfg Config, id, dir string) (complete bool, err error) {
 		}
 	}
 
-	done, err := resultsDone(dir, items)
+	done, err := 0, error(nil)
+	if items != nil {
+		done, err = resultsDone(dir, items)
+	}
 	if err != nil {
 		return false, fmt.Errorf("--resume %s: %w", id, err)
 	}
-	if finished(dir, done, len(items)) {
+	if items != nil && finished(dir, done, len(items)) {
 		fmt.Fprintf(cfg.Err, "jellybean launch: run %s is already complete (%d/%d items in %s); nothing to do\n",
 			id, done, len(items), ResultsFile)
 		return true, nil
@@ -195,8 +211,12 @@ func checkInputs(cfg Config, id, dir string) (complete bool, err error) {
 		return false, err
 	}
 	if n > 0 {
-		fmt.Fprintf(cfg.Err, "jellybean launch: resuming run %s: %d/%d items done; attempt %d's summary and timing kept in %s\n",
-			id, done, len(items), n, rankPath(cfg.Root, filepath.Join(dir, AttemptsDir, strconv.Itoa(n))))
+		count := ""
+		if items != nil {
+			count = fmt.Sprintf(": %d/%d items done", done, len(items))
+		}
+		fmt.Fprintf(cfg.Err, "jellybean launch: resuming run %s%s; attempt %d's summary and timing kept in %s\n",
+			id, count, n, rankPath(cfg.Root, filepath.Join(dir, AttemptsDir, strconv.Itoa(n))))
 	}
 	return false, runid.Write(dir, now)
 }

@@ -295,3 +295,28 @@ func TestResumeOfUnfingerprintedRun(t *testing.T) {
 		t.Errorf("inputs not recorded: %v", err)
 	}
 }
+
+// With a remote root the dataset may exist only on the remote hosts: the launch goes ahead,
+// fingerprinting what it can read here.
+func TestRemoteRootWithoutLocalDataset(t *testing.T) {
+	f := newFixture(t, "localhost slots=6\n", map[string]any{})
+	must(t, os.Remove(filepath.Join(f.root, "manifest.jsonl")))
+	cfg := f.config()
+	cfg.RunID = "remote"
+	cfg.SSH.RemoteRoot = "/srv/jellybean"
+	res, err, _ := f.run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := runid.Read(res.RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, f := range in.Files {
+		roles = append(roles, f.Role)
+	}
+	if got := strings.Join(roles, ","); !strings.Contains(got, "hostfile") || !strings.Contains(got, "plan") || strings.Contains(got, "dataset") {
+		t.Errorf("fingerprinted roles %s", got)
+	}
+}
