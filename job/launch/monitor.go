@@ -17,8 +17,7 @@ import (
 
 // followGrace is how long the launcher waits, after a rank exits saying it followed a failed peer, for
 // the rank whose own failure started it to exit too (it is still sending its failure report to its
-// peers), before stopping every rank. A followed peer that is stopped (SIGSTOP) or gone is not waited
-// for.
+// peers), before stopping every rank. A followed peer that is stopped (SIGSTOP) is not waited for.
 const followGrace = 2 * time.Second
 
 // supervise starts every rank and waits for all of them. The first rank to fail on its own (or a signal)
@@ -98,8 +97,8 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 			switch {
 			case !rec.Failed || stopping:
 			case rec.Followed:
-				// Wait a little for the peer it followed to fail on its own, unless that peer has
-				// already ended or is stopped and never will.
+				// Wait a little for the peer it followed to fail on its own, unless that peer is
+				// stopped (SIGSTOP) and never will.
 				followMu.Lock()
 				peer, known := followed[rec.Rank]
 				followMu.Unlock()
