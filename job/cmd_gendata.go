@@ -25,6 +25,9 @@ func runGenData(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if *n < 0 || *n > dataset.MaxItems {
+		return fmt.Errorf("-n %d: want 1 to %d items per split (0 = the split's default)", *n, dataset.MaxItems)
+	}
 	splits := []string{*split}
 	if *split == "all" {
 		splits = dataset.Splits

@@ -17,7 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
 	"jellybean/job/gpu"
 	"jellybean/job/pipeline"
 	"jellybean/plan"
@@ -121,9 +123,29 @@ func runRank(args []string) error {
 		return fmt.Errorf("rank %d (%s): %w (%v)", rank, me.Host, context.Cause(ctx), err)
 	}
 	if err != nil {
-		return fmt.Errorf("rank %d (%s): %w", rank, me.Host, err)
+		err = fmt.Errorf("rank %d (%s): %w", rank, me.Host, asPeerFailure(err))
+		var pf *exitcode.PeerFailure
+		if errors.As(err, &pf) { // exit status exitcode.PeerFailed; the launcher reads whom we followed
+			fmt.Fprintln(os.Stderr, exitcode.FollowedLine(pf.Peer))
+		}
+		return err
 	}
 	return nil
+}
+
+// asPeerFailure marks an error that a peer caused (its failure report, or the collective losing it) as
+// an *exitcode.PeerFailure naming that peer, so that this rank exits with exitcode.PeerFailed: the
+// launcher then blames the peer, not us.
+func asPeerFailure(err error) error {
+	var pf *exitcode.PeerFailure
+	if errors.As(err, &pf) {
+		return err
+	}
+	var pe *collective.PeerError
+	if errors.As(err, &pe) {
+		return &exitcode.PeerFailure{Peer: pe.Rank, Err: err}
+	}
+	return err
 }
 
 // jobSecret reads the per-job secret: from the first line of stdin (ssh ranks; stdin then stays open as

@@ -51,7 +51,7 @@ type fixture struct {
 func newFixture(t testing.TB, hostfile string, behaviour map[string]any) *fixture {
 	f := &fixture{t: t, root: t.TempDir()}
 	f.write("hostfile", hostfile)
-	f.write("manifest.jsonl", "")
+	f.writeDataset(fixtureItems)
 	f.write("plan.toml", fixturePlan(t, hostfile))
 	data, _ := json.Marshal(behaviour)
 	f.write("fakerank.json", string(data))
@@ -77,12 +77,10 @@ func fixturePlan(t testing.TB, hostfile string) string {
 		t.Fatalf("fixture hostfile has %d slots; the plan needs at least %d", len(slots), len(p.Stages))
 	}
 	p.Dataset = "manifest.jsonl"
+	p.Workflow = filepath.Join(repo, p.Workflow)
 	for i := range p.Stages {
 		st := &p.Stages[i]
-		if st.Model != "" {
-			st.Model = filepath.Join(repo, st.Model)
-		}
-		if st.Op == plan.OpImageFeatures {
+		if st.Name == "ImageFeatures" {
 			for len(st.Workers) < 1+len(slots)-len(p.Stages) {
 				st.Workers = append(st.Workers, st.Workers[0])
 			}
@@ -100,6 +98,24 @@ func fixturePlan(t testing.TB, hostfile string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// fixtureItems is the size of the fixture's dataset (the fake ranks never read it; the launcher
+// fingerprints it and counts results against it).
+const fixtureItems = 3
+
+// writeDataset writes a manifest of n items with their (small, not decodable) image and audio files.
+func (f *fixture) writeDataset(n int) {
+	var m strings.Builder
+	if err := os.MkdirAll(filepath.Join(f.root, "data"), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&m, `{"id":%d,"image":"data/%d.png","audio":"data/%d.wav","question":"what color is it","answer":"red"}`+"\n", i, i, i)
+		f.write(fmt.Sprintf("data/%d.png", i), fmt.Sprintf("image %d", i))
+		f.write(fmt.Sprintf("data/%d.wav", i), fmt.Sprintf("audio %d", i))
+	}
+	f.write("manifest.jsonl", m.String())
 }
 
 func (f *fixture) write(name, text string) {
@@ -296,7 +312,7 @@ func TestRunSuccess(t *testing.T) {
 func TestRunFailureStopsOtherRanks(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 3, "say": "boom: model file missing"},
+		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 4, "say": "boom: model file missing"},
 	})
 	cfg := f.config()
 	bg, cued := cueWhenStarted(f, &cfg)
@@ -307,11 +323,11 @@ func TestRunFailureStopsOtherRanks(t *testing.T) {
 	if !errors.As(err, &rf) {
 		t.Fatalf("Run error %v (%T), want a RankFailure", err, err)
 	}
-	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 3 || rf.LastLine != "boom: model file missing" {
+	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 4 || rf.LastLine != "boom: model file missing" {
 		t.Errorf("failure %+v", rf)
 	}
 	msg := err.Error()
-	for _, want := range []string{"rank 2", "localhost", "exit status 3", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
+	for _, want := range []string{"rank 2", "localhost", "exit status 4", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}

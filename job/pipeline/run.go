@@ -15,6 +15,7 @@ import (
 
 	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
 	"jellybean/job/flow"
 	"jellybean/plan"
 	"jellybean/ranks"
@@ -349,7 +350,7 @@ func (r *rank) rootCause(err error) error {
 			return err
 		}
 		if m.Edge == edgeAbort {
-			return fmt.Errorf("%s", m.Payload)
+			return &exitcode.PeerFailure{Peer: m.Src, Err: fmt.Errorf("%s", m.Payload)}
 		}
 	}
 	return err

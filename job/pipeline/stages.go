@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jellybean/collective"
+	"jellybean/job/exitcode"
 )
 
 // Queue depths between a rank's goroutines, in messages (each at most one micro-batch). With the
@@ -145,7 +146,8 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		ev, err := proto.step(m.Src, m.Edge, m.Payload)
 		if err != nil {
 			if m.Edge == edgeAbort {
-				return err
+				// Stopped because a peer failed: say whom this rank followed (exit status 3).
+				return &exitcode.PeerFailure{Peer: m.Src, Err: err}
 			}
 			return fmt.Errorf("stage %q: %w (%s)", r.stage.Name, err, src.Host)
 		}
