@@ -134,6 +134,10 @@ func killAndResume(t *testing.T, victimOp string) {
 	var summary struct {
 		Completed int `json:"completed"`
 		ThisRun   int `json:"completed_this_run"`
+		Attempts  []struct {
+			Attempt   int `json:"attempt"`
+			Completed int `json:"completed"`
+		} `json:"attempts"`
 	}
 	if data, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err != nil || json.Unmarshal(data, &summary) != nil {
 		t.Fatalf("summary.json after resume: %v", err)
@@ -141,6 +145,11 @@ func killAndResume(t *testing.T, victimOp string) {
 	if summary.ThisRun != datasetItems-len(partial) || summary.Completed != datasetItems {
 		t.Errorf("resume processed %d items (completed %d); want exactly the %d missing of %d",
 			summary.ThisRun, summary.Completed, datasetItems-len(partial), datasetItems)
+	}
+	// The summary counts both attempts: the killed one (which wrote no summary of its own; its items are
+	// the lines it left) and the resume.
+	if len(summary.Attempts) != 2 || summary.Attempts[0].Attempt != 1 || summary.Attempts[1].Completed != summary.ThisRun {
+		t.Errorf("attempts in summary.json: %+v; want the killed attempt and the resume", summary.Attempts)
 	}
 	for id, res := range partial {
 		if fmt.Sprint(final[id]) != fmt.Sprint(res) {
