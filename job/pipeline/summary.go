@@ -142,6 +142,17 @@ func (r *rank) gatherSummary(ctx context.Context) error {
 	if s.Attempts, err = earlierAttempts(r.runDir); err != nil {
 		return err
 	}
+	// An attempt killed before its summary finished the items results.jsonl holds beyond the others'.
+	known, unknown := s.CompletedThisRun, -1
+	for i, a := range s.Attempts {
+		known += a.Completed
+		if a.Completed == 0 && a.WallSeconds == 0 {
+			unknown = i
+		}
+	}
+	if unknown >= 0 && s.Completed > known {
+		s.Attempts[unknown].Completed = s.Completed - known
+	}
 	s.Attempts = append(s.Attempts, Attempt{Attempt: len(s.Attempts) + 1, Completed: s.CompletedThisRun,
 		WallSeconds: s.WallSeconds, ThroughputItemsPerSecond: s.ThroughputItemsPerSecond, BytesRaw: s.BytesRaw})
 	data, err := json.MarshalIndent(s, "", "  ")
