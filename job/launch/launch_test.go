@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"jellybean/plan/workflow/workflowtest"
+	_ "jellybean/workloads/all" // the steps the fixture workflow names: the launcher checks them
+
 	"jellybean/hostfiles"
 	"jellybean/plan"
 )
@@ -462,8 +465,9 @@ func TestRunBadInputs(t *testing.T) {
 		{"slots do not match the plan", func(f *fixture, c *Config) { f.write("hostfile", "localhost slots=7\n") },
 			[]string{"localhost", "7 slots"}},
 		{"missing model", func(f *fixture, c *Config) {
-			f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), "image_res64.onnx", "image_res99.onnx", 1))
-		}, []string{"image_res99.onnx"}},
+			wf := workflowtest.WithModel(t, filepath.Join(repoRoot(t), "workloads/vqa/workflow.toml"), f.root, "ImageFeatures", "res64", "image_res99.onnx")
+			f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), filepath.Join(repoRoot(t), "workloads/vqa/workflow.toml"), wf, 1))
+		}, []string{"image_res99.onnx", `node "ImageFeatures"`}},
 		{"no plan flag", func(f *fixture, c *Config) { c.Plan = "" }, []string{"-p PLAN"}},
 		{"bad run id", func(f *fixture, c *Config) { c.RunID = "../x" }, []string{"../x"}},
 		{"resume unknown run", func(f *fixture, c *Config) { c.Resume = "never-ran" }, []string{"never-ran"}},

@@ -25,15 +25,13 @@ func WithModel(t testing.TB, src, dir, node, variant, file string) string {
 		t.Fatal(err)
 	}
 	doc = absolutize(doc, base).(map[string]any)
-	nodes, _ := doc["node"].([]map[string]any)
 	found := false
-	for _, n := range nodes {
+	for _, n := range tables(doc["node"]) {
 		if n["name"] != node {
 			continue
 		}
 		model, _ := n["model"].(map[string]any)
-		vs, _ := model["variant"].([]map[string]any)
-		for _, v := range vs {
+		for _, v := range tables(model["variant"]) {
 			if variant == "" || v["name"] == variant {
 				v["file"], found = file, true
 			}
@@ -81,4 +79,21 @@ func absolutize(v any, base string) any {
 		return x
 	}
 	return v
+}
+
+// tables returns an array of tables, however TOML wrote it ([[x]] sections or an inline array).
+func tables(v any) []map[string]any {
+	switch x := v.(type) {
+	case []map[string]any:
+		return x
+	case []any:
+		var out []map[string]any
+		for _, e := range x {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return nil
 }
