@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"fmt"
+	"jellybean/collective"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +63,81 @@ fields = ["y"]
 				t.Fatalf("error %v\nwant %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func init() {
+	Register("test_vec", func(p Params, env Env) (Step, Signature, error) {
+		return stepFunc(func(items []*Item) ([]*Item, error) { return items, nil }),
+			Signature{Writes: []TensorSpec{{Name: "x", DType: collective.Float32, Rank: 1}}}, nil
+	})
+	Register("test_copy", func(p Params, env Env) (Step, Signature, error) {
+		var s struct {
+			In  string `toml:"in"`
+			Out string `toml:"out"`
+		}
+		if err := DecodeParams(p, &s); err != nil {
+			return nil, Signature{}, err
+		}
+		return stepFunc(func(items []*Item) ([]*Item, error) { return items, nil }),
+			Signature{Reads: []TensorSpec{{Name: s.In, Rank: -1}}, Writes: []TensorSpec{{Name: s.Out, DType: collective.Float32, Rank: 1}}}, nil
+	})
+}
+
+// A variant's params replace the parameters of the node's steps: here the post step's output name.
+func TestVariantParams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads model metadata through ONNX Runtime")
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("id")
+	m.Output(m.Input("x", onnxbuild.Float32, "batch", 2), "y", onnxbuild.Float32, "batch", 2)
+	if err := m.Save(filepath.Join(dir, "id.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+name = "vp"
+[[node]]
+name = "Read"
+kind = "source"
+step = [{ op = "test_vec" }]
+[[node]]
+name = "M"
+inputs = ["Read"]
+post = [{ op = "test_copy", in = "y", out = "small" }]
+[node.model]
+input = [{ name = "x" }]
+output = [{ name = "y" }]
+variant = [{ name = "a", file = "id.onnx" }, { name = "b", file = "id.onnx", params = { out = "big" } }]
+[[node]]
+name = "Out"
+kind = "sink"
+inputs = ["M"]
+fields = ["y"]
+`
+	path := filepath.Join(dir, "wf.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]string{"a": "small", "b": "big"} {
+		g, err := Compile(w, map[string]string{"M": v}, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names := fmt.Sprint(g.Nodes[1].Emits); !strings.Contains(names, want+" (float32") {
+			t.Errorf("variant %s emits %s, want %s", v, names, want)
+		}
+	}
+	bad := strings.Replace(src, `params = { out = "big" }`, `params = { outt = "big" }`, 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = workflow.Load(path)
+	if _, err := Compile(w, map[string]string{"M": "b"}, Env{}); err == nil || !strings.Contains(err.Error(), `model.variant "b": params.outt: no step of the node has that parameter`) {
+		t.Fatalf("%v", err)
 	}
 }
