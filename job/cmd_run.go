@@ -22,6 +22,7 @@ import (
 	"jellybean/job/exitcode"
 	"jellybean/job/gpu"
 	"jellybean/job/pipeline"
+	"jellybean/job/runid"
 	"jellybean/plan"
 	"jellybean/ranks"
 )
@@ -116,7 +117,10 @@ func runRank(args []string) error {
 	if warn := hostMismatch(me.Host); warn != "" {
 		logf("%s", warn)
 	}
-	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
+	// Under our launcher (locally, or over ssh with the secret on stdin) the launcher holds the run's lock;
+	// under srun or mpirun the sink rank takes it, so that two jobs never write one run.
+	lockRun := !runid.LauncherHolds(os.Getenv) && !*secretStdin
+	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root, LockRun: lockRun,
 		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {

@@ -16,6 +16,7 @@ import (
 	"jellybean/collective"
 	"jellybean/hostfiles"
 	"jellybean/job/flow"
+	"jellybean/job/runid"
 	"jellybean/plan"
 	_ "jellybean/workloads/transforms" // text_field, split_text
 )
@@ -148,6 +149,10 @@ worker = [{ host = "a", weight = 1 }]
 
 // runMem runs every rank of the job in this process over an in-memory mesh.
 func runMem(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume bool) []error {
+	return runMemLocked(t, p, hf, runDir, resume, false)
+}
+
+func runMemLocked(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, resume, lock bool) []error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -161,7 +166,7 @@ func runMem(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir string, r
 			tr := mesh.Open(r)
 			defer tr.Close()
 			errs[r] = Run(ctx, Config{Hostfile: hf, Plan: p, PlanName: "mem.toml", Rank: r, Root: "/", RunDir: runDir,
-				JobID: "mem", Resume: resume, Cores: 2, Stdout: &strings.Builder{}, Transport: tr})
+				JobID: "mem", Resume: resume, LockRun: lock, Cores: 2, Stdout: &strings.Builder{}, Transport: tr})
 		}()
 	}
 	wg.Wait()
@@ -277,4 +282,25 @@ func TestFailureAndResumeOverMemMesh(t *testing.T) {
 	if got := after[75]; !reflect.DeepEqual(got, [2]any{[]string{"FIXED"}, "T25"}) {
 		t.Fatalf("resumed item: %v", got)
 	}
+}
+
+// Without a launcher (srun, mpirun) the sink takes the run's lock: a second job on the same run
+// directory is refused, naming the holder.
+func TestSinkTakesTheRunLock(t *testing.T) {
+	p, hf, dir := memJob(t, []string{"a b", "c"})
+	runDir := filepath.Join(dir, "run")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	held, err := runid.Acquire(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := runMemLocked(t, p, hf, runDir, false, true)
+	sink := errs[len(errs)-5] // the sink is the last stage placed on host a (ranks 0-4)
+	if sink == nil || !strings.Contains(sink.Error(), "is in use by PID") {
+		t.Fatalf("sink: %v (all: %v)", sink, errs)
+	}
+	held.Release()
+	requireRanksOK(t, runMemLocked(t, p, hf, runDir, false, true))
 }

@@ -17,6 +17,7 @@ import (
 	"jellybean/hostfiles"
 	"jellybean/job/exitcode"
 	"jellybean/job/flow"
+	"jellybean/job/runid"
 	"jellybean/plan"
 	"jellybean/ranks"
 )
@@ -49,6 +50,7 @@ type Config struct {
 	JobID    string
 	Secret   []byte
 	Resume   bool
+	LockRun  bool      // the sink takes the run directory's lock (no launcher holds it: srun, mpirun)
 	Cores    int       // CPU cores of this host (default threads = cores / ranks on the host)
 	Device   string    // resolved device ("cuda" -> "cuda:N"); "" = the plan's
 	Stdout   io.Writer // progress lines (sink); nil = os.Stdout
@@ -83,7 +85,8 @@ type rank struct {
 	stats    rankStats
 	statsMu  sync.Mutex
 
-	sink *sinkState // sink rank only
+	sink    *sinkState  // sink rank only
+	runLock *runid.Lock // sink rank only, when it holds the run's lock itself
 
 	// window bounds a source's items that the join has not matched yet: one token per item in flight.
 	// Without it the join would buffer the fast branch's output for the whole dataset while the slow
@@ -137,12 +140,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if r.sink != nil {
 			r.sink.w.close()
 		}
+		r.runLock.Release()
 		return err
 	}
 	defer func() {
 		if r.sink != nil {
 			r.sink.w.close()
 		}
+		r.runLock.Release()
 	}()
 	defer r.op.close()
 	defer r.timing.close()
@@ -224,6 +229,11 @@ func (r *rank) prepare() error {
 	if !p.IsSink(r.me.Stage) {
 		r.op = nodeOp{node}
 	} else {
+		if r.cfg.LockRun {
+			if r.runLock, err = runid.Acquire(r.runDir); err != nil {
+				return err
+			}
+		}
 		resultsPath := filepath.Join(r.runDir, "results.jsonl")
 		if !r.cfg.Resume {
 			if st, err := os.Stat(resultsPath); err == nil && st.Size() > 0 {
