@@ -240,14 +240,9 @@ func (r *rank) prepare() error {
 				return fmt.Errorf("%s already holds results: pass --resume to finish that run, or use a new run directory", resultsPath)
 			}
 		}
-		r.done, err = ReadResults(resultsPath)
+		r.done, err = ReadResults(resultsPath, func(id int64) bool { _, ok := r.manifest.Record(id); return ok })
 		if err != nil {
 			return err
-		}
-		for id := range r.done {
-			if _, ok := r.manifest.Record(id); !ok {
-				return fmt.Errorf("%s: item %d is not in the dataset %s: the results belong to another dataset", resultsPath, id, r.manifest.Path)
-			}
 		}
 		w, err := openResults(resultsPath, r.done)
 		if err != nil {
