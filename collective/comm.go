@@ -151,14 +151,14 @@ type Comm struct {
 	peers []atomic.Pointer[peer] // indexed by rank; nil for self and for peers not connected (yet)
 
 	// Connections: the listener stays open for the communicator's lifetime (peers connect on first use).
-	ln        net.Listener
-	pmu       sync.Mutex      // guards the fields below and installing peers
-	claimed   []bool          // a connection to this rank is installed or being finished by the acceptor
-	dialing   []bool          // we are dialing this rank
-	installed []chan struct{} // closed once peers[r] is set
-	inflight  map[net.Conn]struct{}
-	noMore    bool           // Close started: refuse new connections
-	acceptWG  sync.WaitGroup // accept loop and handshakes
+	ln         net.Listener
+	pmu        sync.Mutex      // guards the fields below and installing peers
+	claimed    []bool          // a connection to this rank is installed or being finished by the acceptor
+	dialing    []bool          // we are dialing this rank
+	installed  []chan struct{} // closed once peers[r] is set
+	inflight   map[net.Conn]struct{}
+	noMore     bool           // Close started: refuse new connections
+	acceptWG   sync.WaitGroup // accept loop and handshakes
 	rv         *rendezvousHost
 	tableReady chan struct{} // closed once every peer's address is known
 

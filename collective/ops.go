@@ -295,4 +295,3 @@ func (p *peer) takeA2A(ctx context.Context, round uint32) ([]byte, error) {
 		}
 	}
 }
-
