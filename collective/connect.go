@@ -56,12 +56,14 @@ func Open(ctx context.Context, cfg Config) (*Comm, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
+	// Heartbeats start with the first connection: a peer connected early must not time out while we
+	// wait for the others.
+	c.wg.Add(1)
+	go c.heartbeatLoop()
 	if err := c.start(ctx); err != nil {
 		c.closeAfterFailedOpen()
 		return nil, err
 	}
-	c.wg.Add(1)
-	go c.heartbeatLoop()
 	return c, nil
 }
 
@@ -165,6 +167,7 @@ func (c *Comm) closeAfterFailedOpen() {
 	for _, p := range c.connected() {
 		p.s.Close()
 	}
+	close(c.stopBeat)
 	c.wg.Wait()
 	for _, p := range c.connected() {
 		p.release()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -213,4 +214,37 @@ func (c *Comm) registerOnce(ctx context.Context, addr string, port int) ([]int, 
 		return nil, fmt.Errorf("rendezvous table gives us port %d, we registered %d", ports[c.cfg.Rank], port)
 	}
 	return ports, nil
+}
+
+// RendezvousPeers turns a fixed-port peer list into a rendezvous one: rank 0 at rendezvous (host:port),
+// every other rank's port left to learn. It also returns the address this rank listens on: listen's host
+// part with rank 0's port for rank 0, port 0 (any free port) for the others.
+func RendezvousPeers(peers []Peer, rank int, rendezvous, listen string) ([]Peer, string, error) {
+	host, portText, err := net.SplitHostPort(rendezvous)
+	if err != nil {
+		return nil, "", fmt.Errorf("rendezvous address %q: want HOST:PORT: %w", rendezvous, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, "", fmt.Errorf("rendezvous address %q: port %q is not in 1..65535", rendezvous, portText)
+	}
+	if len(peers) == 0 || rank < 0 || rank >= len(peers) {
+		return nil, "", fmt.Errorf("rendezvous: rank %d outside the %d peers", rank, len(peers))
+	}
+	listenHost, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen address %q: %w", listen, err)
+	}
+	out := append([]Peer(nil), peers...)
+	if host != "" {
+		out[0].Host = host
+	}
+	out[0].Port = port
+	for r := 1; r < len(out); r++ {
+		out[r].Port = 0
+	}
+	if rank == 0 {
+		return out, net.JoinHostPort(listenHost, portText), nil
+	}
+	return out, net.JoinHostPort(listenHost, "0"), nil
 }

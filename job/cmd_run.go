@@ -19,6 +19,7 @@ import (
 
 	"jellybean/hostfiles"
 	"jellybean/job/gpu"
+	"jellybean/job/launch"
 	"jellybean/job/pipeline"
 	"jellybean/plan"
 	"jellybean/ranks"
@@ -114,7 +115,11 @@ func runRank(args []string) error {
 	if warn := hostMismatch(me.Host); warn != "" {
 		logf("%s", warn)
 	}
-	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
+	rendezvous, err := launch.RendezvousAddr(os.Getenv, layout.Workers[0].Host, p.Port())
+	if err != nil {
+		return err
+	}
+	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root, Rendezvous: rendezvous,
 		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {

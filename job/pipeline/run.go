@@ -56,6 +56,7 @@ type Config struct {
 	ConnectTimeout   time.Duration // 0 = collective default
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
+	Rendezvous       string        // rank 0's host:port: other ranks bind any free port and register there; "" = every rank at base_port + slot
 	Window           int           // items a source may have in flight before the join; 0 = default
 	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
 	// Go's signal handlers when it loads, so the caller re-installs its own).
@@ -144,12 +145,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	for i, e := range r.layout.Endpoints() {
 		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
 	}
+	listen := r.layout.ListenAddr(cfg.Rank)
+	if cfg.Rendezvous != "" {
+		if peers, listen, err = collective.RendezvousPeers(peers, cfg.Rank, cfg.Rendezvous, listen); err != nil {
+			return err
+		}
+	}
 	compress := cfg.Plan.Compress
 	if compress == "" {
 		compress = "off"
 	}
-	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers,
-		ListenAddr: r.layout.ListenAddr(cfg.Rank), Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
+	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers, Sparse: true,
+		ListenAddr: listen, Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
 		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
 	if err != nil {
 		return fmt.Errorf("port %d: %w", r.me.Port, err)
@@ -275,7 +282,7 @@ func (r *rank) exchangeDone(ctx context.Context) error {
 			send[i] = ids
 		}
 	}
-	recv, err := r.comm.AllToAllV(ctx, send)
+	recv, err := r.comm.SparseAllToAllV(ctx, send)
 	if err != nil {
 		return fmt.Errorf("start-up exchange: %w", err)
 	}
@@ -292,24 +299,10 @@ func (r *rank) exchangeDone(ctx context.Context) error {
 	return nil
 }
 
-// abortPeers tells every peer, best effort and bounded in time, that this rank failed, so that ranks
+// abortPeers tells every rank, through the collective's fault flood, that this rank failed, so that ranks
 // waiting for our data stop with our error instead of waiting.
 func (r *rank) abortPeers(cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	msg := []byte(fmt.Sprintf("rank %d (%s, stage %s) failed: %v", r.cfg.Rank, r.me.Host, r.stage.Name, cause))
-	var wg sync.WaitGroup
-	for peer := 0; peer < r.comm.Size(); peer++ {
-		if peer == r.cfg.Rank {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.comm.Send(ctx, peer, edgeAbort, msg)
-		}()
-	}
-	wg.Wait()
+	r.comm.Abort(fmt.Errorf("rank %d (%s, stage %s) failed: %v", r.cfg.Rank, r.me.Host, r.stage.Name, cause))
 }
 
 // rootCause replaces an error caused by a peer leaving (it stopped because another rank failed) by the
@@ -318,6 +311,10 @@ func (r *rank) abortPeers(cause error) {
 func (r *rank) rootCause(err error) error {
 	if !isPeerFault(err) {
 		return err
+	}
+	var ae *collective.AbortError
+	if errors.As(err, &ae) && ae.Rank != r.cfg.Rank {
+		return errors.New(ae.Reason)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
