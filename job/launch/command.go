@@ -19,8 +19,8 @@ type Job struct {
 	// Rendezvous is rank 0's HOST:PORT, where the other ranks register the ports they bind ("" = fixed
 	// ports: every rank at base_port + slot).
 	Rendezvous string
-	Resume   bool
-	Command  []string // sub-command and flags ranks run instead of `run -p PLAN` (Config.Command)
+	Resume     bool
+	Command    []string // sub-command and flags ranks run instead of `run -p PLAN` (Config.Command)
 }
 
 // Invocation is how to start one rank: a pure description, so that the command lines can be tested
