@@ -104,6 +104,9 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 		t.Fatalf("job %d ended %s after a kill -9 of task %d, want FAILED:\n%s", id, state, victim, jobOutput(t, id))
 	}
 	t.Logf("job %d FAILED %v after the kill", id, time.Since(killed).Round(time.Millisecond))
+	if code := jobField(t, id, env, "ExitCode"); code != "137:0" {
+		t.Errorf("job %d: ExitCode=%s, want 137:0 (128 + SIGKILL, as README.md says)", id, code)
+	}
 	out := jobOutput(t, id)
 	if !regexp.MustCompile(fmt.Sprintf(`rank \d+: .*rank %d \(`, victim)).MatchString(out) {
 		t.Errorf("no rank's line names the killed rank %d:\n%s", victim, tail(out, 3000))
@@ -206,27 +209,33 @@ func submitted(t *testing.T, out string) int {
 	return id
 }
 
+// jobField is one field of `scontrol show job`.
+func jobField(t *testing.T, id int, env []string, name string) string {
+	t.Helper()
+	cmd := exec.Command("scontrol", "show", "job", strconv.Itoa(id))
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scontrol show job %d: %v\n%s", id, err, out)
+	}
+	m := regexp.MustCompile(`\b` + name + `=(\S+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("scontrol show job %d: no %s:\n%s", id, name, out)
+	}
+	return m[1]
+}
+
 // waitJob waits for a Slurm job to end and returns its final state (there is no accounting: scontrol
 // keeps finished jobs for a few minutes).
 func waitJob(t *testing.T, id int, env []string) string {
 	t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	for time.Now().Before(deadline) {
-		cmd := exec.Command("scontrol", "show", "job", strconv.Itoa(id))
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("scontrol show job %d: %v\n%s", id, err, out)
-		}
-		m := regexp.MustCompile(`JobState=(\S+)`).FindStringSubmatch(string(out))
-		if m == nil {
-			t.Fatalf("scontrol show job %d: no JobState:\n%s", id, out)
-		}
-		switch m[1] {
+		switch state := jobField(t, id, env, "JobState"); state {
 		case "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED":
 			time.Sleep(250 * time.Millisecond)
 		default:
-			return m[1]
+			return state
 		}
 	}
 	t.Fatalf("job %d still running after 4 minutes:\n%s", id, jobOutput(t, id))
