@@ -188,43 +188,48 @@ func (c *Comm) missingPeersError(initial []int, cause error) error {
 	return cause
 }
 
-// peerFor returns the connection to rank r, connecting first if there is none yet (on first use).
+// peerFor returns the connection to rank r, connecting first if there is none yet (on first use). While
+// another goroutine or r itself is connecting, it waits, checking again now and then in case that attempt
+// was given up.
 func (c *Comm) peerFor(ctx context.Context, r int) (*peer, error) {
-	if p := c.peers[r].Load(); p != nil {
-		return p, nil
-	}
-	c.pmu.Lock()
-	if p := c.peers[r].Load(); p != nil {
+	for {
+		if p := c.peers[r].Load(); p != nil {
+			return p, nil
+		}
+		c.pmu.Lock()
+		if p := c.peers[r].Load(); p != nil {
+			c.pmu.Unlock()
+			return p, nil
+		}
+		if c.noMore {
+			c.pmu.Unlock()
+			return nil, ErrClosed
+		}
+		if !c.dialing[r] && !c.claimed[r] {
+			c.dialing[r] = true
+			c.pmu.Unlock()
+			p, err := c.dial(ctx, r)
+			c.pmu.Lock()
+			c.dialing[r] = false
+			c.pmu.Unlock()
+			return p, err
+		}
 		c.pmu.Unlock()
-		return p, nil
-	}
-	if c.noMore {
-		c.pmu.Unlock()
-		return nil, ErrClosed
-	}
-	if c.dialing[r] || c.claimed[r] { // someone else is connecting: wait for it
-		c.pmu.Unlock()
-		return c.waitInstalled(ctx, r)
-	}
-	c.dialing[r] = true
-	c.pmu.Unlock()
-	p, err := c.dial(ctx, r)
-	c.pmu.Lock()
-	c.dialing[r] = false
-	c.pmu.Unlock()
-	return p, err
-}
-
-func (c *Comm) waitInstalled(ctx context.Context, r int) (*peer, error) {
-	select {
-	case <-c.installed[r]:
-		return c.peers[r].Load(), nil
-	case <-ctx.Done():
-		return nil, &PeerError{Rank: r, Addr: c.cfg.Peers[r].addr(), Err: fmt.Errorf("connecting: %w", ctx.Err())}
-	case <-c.dead:
-		return nil, c.Err()
-	case <-c.closing:
-		return nil, ErrClosed
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-c.installed[r]:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &PeerError{Rank: r, Addr: c.cfg.Peers[r].addr(), Err: fmt.Errorf("connecting: %w", ctx.Err())}
+		case <-c.dead:
+			t.Stop()
+			return nil, c.Err()
+		case <-c.closing:
+			t.Stop()
+			return nil, ErrClosed
+		}
+		t.Stop()
 	}
 }
 
