@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Two jobs of the same plan (the same base_port) started at the same moment on one host both finish
@@ -29,5 +34,60 @@ func TestTwoJobsAtOnceOnOneHost(t *testing.T) {
 			t.Fatalf("%s job: exit %d\n%s", name, r.code, r.stderr)
 		}
 		sameResults(t, name+" of two concurrent jobs", readResults(t, r.runDir), want)
+	}
+}
+
+// The done-when of the rendezvous, literally: two `./launch.sh` (the default job: build check, data,
+// launch, eval, report) started together in one checkout both complete, with the same 400 answers.
+func TestTwoDefaultLaunchScriptsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the default job twice")
+	}
+	// Build and data first, as ./launch.sh would: two scripts must not both rebuild or generate.
+	runBlock(t, "setup", "go build -o bin/jellybean ./job\nbin/jellybean gen-data\n", nil)
+	before := runDirs(t)
+	type outcome struct {
+		err            error
+		stdout, stderr string
+	}
+	done := make(chan outcome, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), jobLimit)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "launch.sh"))
+			cmd.Dir = repoRoot
+			cmd.Env = append(os.Environ(), "JELLYBEAN_ORT_LIB="+ortLib)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.WaitDelay = 10 * time.Second
+			err := cmd.Run()
+			done <- outcome{err, stdout.String(), stderr.String()}
+		}()
+	}
+	for range 2 {
+		o := <-done
+		if o.err != nil {
+			t.Errorf("./launch.sh: %v\nstdout:\n%s\nstderr:\n%s", o.err, tail(o.stdout, 2000), tail(o.stderr, 3000))
+		}
+	}
+	var dirs []string
+	for name := range runDirs(t) {
+		if !before[name] {
+			dirs = append(dirs, filepath.Join(repoRoot, "runs", name))
+		}
+	}
+	if len(dirs) != 2 {
+		t.Fatalf("new run directories %v, want two", dirs)
+	}
+	first := readResults(t, dirs[0])
+	if len(first) != 400 {
+		t.Errorf("%s: %d results, want 400", dirs[0], len(first))
+	}
+	sameResults(t, "second of two concurrent ./launch.sh", readResults(t, dirs[1]), first)
+	if !t.Failed() {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
 	}
 }
