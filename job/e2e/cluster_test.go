@@ -71,10 +71,25 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 		t.Errorf("the job's output stayed in runs/ instead of moving into %s", runDir)
 	}
 
-	// 2. srun alone, 3. mpirun: the same answers.
+	// A wrong --ntasks: FAILED at once with what to change, and no run directory.
+	id = submitted(t, runBlock(t, "sbatch with too few tasks",
+		"sbatch --ntasks=4 job/launch/examples/jellybean.sbatch hostfiles/localhost plan/examples/default.toml", env))
+	if state := waitJob(t, id, env); state != "FAILED" || jobField(t, id, env, "ExitCode") != "2:0" {
+		t.Errorf("job %d with --ntasks=4 ended %s (exit %s), want FAILED with exit 2", id, state, jobField(t, id, env, "ExitCode"))
+	}
+	if out := jobOutput(t, id); !strings.Contains(out, "submit with --ntasks=6") {
+		t.Errorf("job %d with --ntasks=4 does not say to submit with --ntasks=6:\n%s", id, out)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(repoRoot, "runs", fmt.Sprintf("slurm-%d-*", id))); len(dirs) != 0 {
+		t.Errorf("a refused submission left run directories %v", dirs)
+	}
+	made = append(made, filepath.Join(repoRoot, "runs", fmt.Sprintf("slurm-%d.out", id)))
+
+	// 2. srun alone, 3. mpirun: the same answers. Rank 0's port would be the plan's base_port (29500), which
+	// other jobs on a shared test machine may hold: the documented JELLYBEAN_RENDEZVOUS picks a free one.
 	for _, c := range []struct{ name, block string }{{"srun", srun}, {"mpirun", mpirun}} {
 		before := runDirs(t)
-		runBlock(t, c.name, c.block, env)
+		runBlock(t, c.name, c.block, append(env, "JELLYBEAN_RENDEZVOUS="+strconv.Itoa(freeBasePort(t))))
 		dir := newRunDir(t, before)
 		made = append(made, dir)
 		sameResults(t, c.name+" run", readResults(t, dir), want)
@@ -171,7 +186,7 @@ func runBlock(t *testing.T, name, block string, env []string) string {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s block failed: %v\n%s\nstdout:\n%s\nstderr:\n%s", name, err, block, tail(stdout.String(), 3000), tail(stderr.String(), 3000))
+		t.Fatalf("%s block failed: %v\n%s\nstdout:\n%s\nstderr:\n%s", name, err, block, tail(stdout.String(), 6000), tail(stderr.String(), 6000))
 	}
 	return stdout.String()
 }
