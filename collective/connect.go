@@ -82,6 +82,7 @@ func (c *Comm) start(ctx context.Context) error {
 			return fmt.Errorf("collective: rank %d: listen on %s: %w", cfg.Rank, addr, describeNetError(err))
 		}
 	}
+	cfg.Logf("collective: rank %d listens on %s", cfg.Rank, c.ln.Addr())
 	if c.needsRendezvous() && cfg.Rank == 0 {
 		c.rv = newRendezvousHost(len(cfg.Peers))
 	}

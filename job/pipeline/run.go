@@ -158,7 +158,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers, Sparse: true,
 		ListenAddr: listen, Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
 		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
-	if err != nil {
+	if err != nil && cfg.Rendezvous != "" {
+		return fmt.Errorf("rendezvous %s: %w", cfg.Rendezvous, err)
+	} else if err != nil {
 		return fmt.Errorf("port %d: %w", r.me.Port, err)
 	}
 	defer r.comm.Close()
