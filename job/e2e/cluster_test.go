@@ -30,9 +30,9 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 		t.Fatal("this test brings up a Slurm cluster and runs mpirun as root: run it as root (CI does)")
 	}
 	blocks := readmeClusterBlocks(t)
-	setup, sbatch, resume, srun, mpirun := blocks[0], blocks[1], blocks[2], blocks[3], blocks[4]
+	setup, launchSh, sbatch, resume, srun, mpirun := blocks[0], blocks[1], blocks[2], blocks[3], blocks[4], blocks[5]
 	for _, c := range []struct{ block, want string }{
-		{setup, "go build -o bin/jellybean ./job"}, {sbatch, "sbatch --ntasks=6 job/launch/examples/jellybean.sbatch hostfiles/localhost"},
+		{setup, "go build -o bin/jellybean ./job"}, {launchSh, "./launch.sh -H hostfiles/localhost"}, {sbatch, "sbatch --ntasks=6 job/launch/examples/jellybean.sbatch hostfiles/localhost"},
 		{resume, "--resume \"$RUN_ID\""}, {srun, "srun "}, {mpirun, "mpirun "},
 	} {
 		if !strings.Contains(c.block, c.want) {
@@ -85,9 +85,9 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 	}
 	made = append(made, filepath.Join(repoRoot, "runs", fmt.Sprintf("slurm-%d.out", id)))
 
-	// 2. srun alone, 3. mpirun: the same answers. Rank 0's port would be the plan's base_port (29500), which
+	// 2. Our launcher, 3. srun alone, 4. mpirun: the same answers. Rank 0's port would be the plan's base_port (29500), which
 	// other jobs on a shared test machine may hold: the documented JELLYBEAN_RENDEZVOUS picks a free one.
-	for _, c := range []struct{ name, block string }{{"srun", srun}, {"mpirun", mpirun}} {
+	for _, c := range []struct{ name, block string }{{"launch.sh", launchSh}, {"srun", srun}, {"mpirun", mpirun}} {
 		before := runDirs(t)
 		runBlock(t, c.name, c.block, append(env, "JELLYBEAN_RENDEZVOUS="+strconv.Itoa(freeBasePort(t))))
 		dir := newRunDir(t, before)
@@ -95,7 +95,7 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 		sameResults(t, c.name+" run", readResults(t, dir), want)
 	}
 
-	// 4. kill -9 of one task of a paced job: FAILED, the dead rank named, partial results kept.
+	// 5. kill -9 of one task of a paced job: FAILED, the dead rank named, partial results kept.
 	paced := filepath.Join(t.TempDir(), "paced.toml")
 	data, err := os.ReadFile(filepath.Join(repoRoot, "plan", "examples", "default.toml"))
 	if err != nil {
@@ -139,7 +139,7 @@ func TestClusterCommandsFromREADME(t *testing.T) {
 		}
 	}
 
-	// 5. The README's --resume command finishes exactly the missing items.
+	// 6. The README's --resume command finishes exactly the missing items.
 	id = submitted(t, runBlock(t, "resume", resume, append(env, "RUN_ID="+filepath.Base(runDir))))
 	if state := waitJob(t, id, env); state != "COMPLETED" {
 		t.Fatalf("resume job %d ended %s:\n%s", id, state, jobOutput(t, id))
@@ -167,8 +167,8 @@ func readmeClusterBlocks(t *testing.T) []string {
 	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(section, -1) {
 		blocks = append(blocks, m[1])
 	}
-	if len(blocks) != 5 {
-		t.Fatalf("README's cluster section has %d sh blocks; this test runs 5 (setup, sbatch, resume, srun, mpirun)", len(blocks))
+	if len(blocks) != 6 {
+		t.Fatalf("README's cluster section has %d sh blocks; this test runs 6 (setup, launch.sh, sbatch, resume, srun, mpirun)", len(blocks))
 	}
 	return blocks
 }
