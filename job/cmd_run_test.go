@@ -145,7 +145,7 @@ func TestRunBadInputs(t *testing.T) {
 		{"no secret", []string{"JELLYBEAN_JOB_ID=x", "JELLYBEAN_JOB_SECRET="}, []string{"-H", goodHF, "-p", goodPlan, "--rank", "0"},
 			"no job secret: set JELLYBEAN_JOB_SECRET"},
 		{"port in use", env, []string{"-H", portHF, "-p", portPlan, "--rank", "0", "--run-dir", runDir},
-			fmt.Sprintf("rank 0 (127.0.0.1): port %d: ", heldPort)},
+			fmt.Sprintf("rank 0 (127.0.0.1): rendezvous 127.0.0.1:%d: ", heldPort)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
