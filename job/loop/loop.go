@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/job/launch"
 	"jellybean/job/report"
 	"jellybean/job/tiers"
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
-	"jellybean/job/flow"
 	"jellybean/plan/workflow"
 	"jellybean/workloads/registry"
 )

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/job/tiers"
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
-	"jellybean/job/flow"
 	"jellybean/plan/optimizer/inputs"
 	"jellybean/plan/workflow"
 )
