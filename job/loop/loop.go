@@ -532,7 +532,12 @@ func solve(cfg Config, inDir string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optimizer.ToPlan(in.Problem, sol, opts)
+	pl, err := optimizer.ToPlan(in.Problem, sol, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Tie the stages to the workflow's nodes, so that the plan knows which stages run models (variants).
+	return pl, pl.Bind(cfg.Root)
 }
 
 // PrintTable writes the short predicted-vs-measured table and the report's path.
