@@ -94,7 +94,14 @@ func EvalRun(root, runDir string) (*Report, error) {
 		rep.Missing = p.Limit - rep.Items
 	}
 	if len(rep.Combinations) != 1 || len(rep.Variants) == 0 {
-		rep.Variants = p.Variants()
+		// The plan's choice: every stage that names a variant runs a model (read without loading the
+		// workflow, so that a run directory can be scored on its own).
+		rep.Variants = map[string]string{}
+		for _, st := range p.Stages {
+			if st.Variant != "" {
+				rep.Variants[st.Name] = st.Variant
+			}
+		}
 	}
 	rep.PlanAccuracy = p.Predicted.Accuracy
 	return rep, nil
