@@ -356,3 +356,25 @@ func checkErr(t *testing.T, err error, want string) bool {
 	}
 	return true
 }
+
+// The optimizer's graph is the workflow's: sources, processing nodes with their inputs, and the node
+// feeding the sink as the optimizer's sink.
+func TestGraphOf(t *testing.T) {
+	w, err := workflow.Load(vqaWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := GraphOf(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Graph{Sources: []string{ReadImage, ReadSpeech}, Sink: VQA, Stages: []inputs.NativeStage{
+		{Name: ImageFeatures, Inputs: []string{ReadImage}}, {Name: SpeechRecognition, Inputs: []string{ReadSpeech}},
+		{Name: VQA, Inputs: []string{ImageFeatures, SpeechRecognition}}}}
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("graph %+v, want %+v", g, want)
+	}
+	if _, err := GraphOf(&workflow.Workflow{Path: "w.toml", Nodes: []workflow.Node{{Name: "S", Kind: workflow.KindSource}}}); err == nil || !strings.Contains(err.Error(), "w.toml") {
+		t.Errorf("workflow without a sink: %v", err)
+	}
+}
