@@ -7,7 +7,9 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"jellybean/collective"
 	"jellybean/job/flow"
+	"jellybean/job/pipeline"
 )
 
 // Options say what to measure.
@@ -42,7 +44,8 @@ func Measure(in Items, o Options) (*Result, error) {
 	w := in.Workflow
 	env := flow.Env{Device: o.Device, Threads: o.Threads, BatchSize: maxOf(o.Batches)}
 	res := &Result{Host: o.Host}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	// The level the runner compresses with when the loop turns compression on (compress = "fastest").
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +65,12 @@ func Measure(in Items, o Options) (*Result, error) {
 					continue
 				}
 				seen[key] = true
-				res.Messages = append(res.Messages, messageSizes(enc, key, tr.Emitted[i]))
+				m, err := messageSizes(enc, key, tr.Emitted[i], env.BatchSize)
+				if err != nil {
+					tr.Close()
+					return nil, err
+				}
+				res.Messages = append(res.Messages, m)
 			}
 		}
 		for _, nv := range a.For {
@@ -140,20 +148,41 @@ func families(items []*flow.Item) [][]*flow.Item {
 	return out
 }
 
-// messageSizes is the mean size of one emitted item's tensors: their bytes as they travel between ranks
-// (before framing), raw and zstd-compressed.
-func messageSizes(enc *zstd.Encoder, key [3]string, items []*flow.Item) Message {
+// messageSizes is the mean size per item of the messages that carry the emitted items to the next
+// stage, as the runner frames them (item ids, start times, shapes of ragged tensors, tensor headers) in
+// micro-batches of batch items: raw, and with each message zstd-compressed as the runner compresses
+// them. For large tensors this is their bytes; for small ones (a recognised sentence) the framing
+// counts too.
+func messageSizes(enc *zstd.Encoder, key [3]string, items []*flow.Item, batch int) (Message, error) {
 	var raw, z float64
-	for _, it := range items {
-		var b []byte
-		for _, t := range it.Tensors {
-			b = append(b, t.Data...)
+	add := func(chunk []*flow.Item) error {
+		wire := make([]pipeline.Item, len(chunk))
+		for i, it := range chunk {
+			wire[i].Item = *it
 		}
-		raw += float64(len(b))
-		z += float64(len(enc.EncodeAll(b, nil)))
+		b, err := pipeline.Pack(wire)
+		if err != nil {
+			return err
+		}
+		buf := collective.AppendBatch(nil, &b)
+		raw += float64(len(buf))
+		z += float64(len(enc.EncodeAll(buf, nil)))
+		return nil
+	}
+	batch = max(batch, 1)
+	for lo := 0; lo < len(items); lo += batch {
+		chunk := items[lo:min(lo+batch, len(items))]
+		if err := add(chunk); err != nil {
+			// Items with different tensors (a parent without sub-items among sub-items) travel apart.
+			for _, it := range chunk {
+				if err := add([]*flow.Item{it}); err != nil {
+					return Message{}, fmt.Errorf("profile: edge %s -> %s: %w", key[0], key[1], err)
+				}
+			}
+		}
 	}
 	n := float64(max(len(items), 1)) * 1024
-	return Message{From: key[0], To: key[1], FromVariant: key[2], RawKB: raw / n, ZstdKB: z / n}
+	return Message{From: key[0], To: key[1], FromVariant: key[2], RawKB: raw / n, ZstdKB: z / n}, nil
 }
 
 func variantOf(n *flow.Node) string {

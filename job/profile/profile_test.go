@@ -98,12 +98,13 @@ func TestMeasureFixtures(t *testing.T) {
 			t.Errorf("%s→%s %s: zstd %.3f KB vs raw %.3f KB", m.From, m.To, m.FromVariant, m.ZstdKB, m.RawKB)
 		}
 		want := map[string]float64{"ReadImage": float64(4*3*h*w) / 1024, "ReadSpeech": audioKB, "ImageFeatures": 4 * 128.0 / 1024}
-		if w, ok := want[m.From]; ok && (m.RawKB-w > 1e-9 || w-m.RawKB > 1e-9) {
-			t.Errorf("%s→%s raw %.4f KB, want %.4f", m.From, m.To, m.RawKB, w)
+		// An item's message is its tensors' bytes plus the runner's framing (id, start time, headers).
+		if w, ok := want[m.From]; ok && (m.RawKB < w || m.RawKB > w+FramingKB) {
+			t.Errorf("%s→%s raw %.4f KB, want %.4f plus at most %.2f KB of framing", m.From, m.To, m.RawKB, w, FramingKB)
 		}
 		// The recognised question travels as text: a few words, one byte per character.
-		if m.From == "SpeechRecognition" && !(m.RawKB*1024 >= 5 && m.RawKB*1024 <= 64) {
-			t.Errorf("%s→%s raw %.1f bytes per item, want the length of a short question", m.From, m.To, m.RawKB*1024)
+		if m.From == "SpeechRecognition" && !(m.RawKB*1024 >= 5 && m.RawKB*1024 <= 64+FramingKB*1024) {
+			t.Errorf("%s→%s raw %.1f bytes per item, want the length of a short question and its framing", m.From, m.To, m.RawKB*1024)
 		}
 	}
 	dir := t.TempDir()
@@ -126,6 +127,10 @@ func TestMeasureFixtures(t *testing.T) {
 		t.Errorf("message_sizes.csv: %v", rows)
 	}
 }
+
+// FramingKB bounds the runner's framing per item in the profiled messages (batch header, item id, start
+// time, tensor headers, shapes of ragged tensors), at the batch sizes the tests profile.
+const FramingKB = 0.2
 
 func readCSV(t *testing.T, path string) [][]string {
 	t.Helper()
