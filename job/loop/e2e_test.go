@@ -43,6 +43,9 @@ func TestLoopEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := pl.Bind(root); err != nil { // which stages run models
+		t.Fatal(err)
+	}
 	if !(pl.InputRate > 0) || !strings.Contains(errOut, "rate auto:") || pl.Limit != limit {
 		t.Errorf("input_rate %v, limit %d; stderr lacks the rate's reason:\n%s", pl.InputRate, pl.Limit, errOut)
 	}

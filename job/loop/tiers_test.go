@@ -53,6 +53,9 @@ price_per_hour = 0.5
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := pl.Bind(root); err != nil { // which stages run models
+		t.Fatal(err)
+	}
 	if pl.Compress != "fastest" {
 		t.Errorf("compress %q across tiers, want fastest", pl.Compress)
 	}
