@@ -29,10 +29,10 @@ func runGenData(args []string) error {
 	}
 	wl, err := registry.Lookup(*name)
 	if err != nil {
-		return fmt.Errorf("gen-data: --workload: %w", err)
+		return fmt.Errorf("--workload: %w", err)
 	}
 	if wl.GenData == nil {
-		return fmt.Errorf("gen-data: workload %q has no dataset generator", wl.Name)
+		return fmt.Errorf("workload %q has no dataset generator", wl.Name)
 	}
 	if *out == "" {
 		*out = wl.DataDir
