@@ -34,6 +34,9 @@ func runGenData(args []string) error {
 	if wl.GenData == nil {
 		return fmt.Errorf("workload %q has no dataset generator", wl.Name)
 	}
+	if *n < 0 || (wl.MaxItems > 0 && *n > wl.MaxItems) {
+		return fmt.Errorf("-n %d: want 1 to %d items per split (0 = the split's default)", *n, wl.MaxItems)
+	}
 	if *out == "" {
 		*out = wl.DataDir
 	}

@@ -22,6 +22,7 @@ func runLaunch(args []string) error {
 	fs.StringVar(&cfg.Hostfile, "H", "", "hostfile (Open MPI or MPICH syntax)")
 	fs.StringVar(&cfg.Plan, "p", "", "plan (TOML)")
 	fs.StringVar(&cfg.Resume, "resume", "", "continue run `RUN_ID`: only items missing from its results.jsonl")
+	fs.BoolVar(&cfg.ResumeForce, "resume-force", false, "with --resume: continue although the run's inputs changed (mixes results of both; recorded in inputs.json)")
 	fs.StringVar(&cfg.RunID, "run-id", "", "id for the new run (default: timestamp-based)")
 	fs.StringVar(&cfg.RunsDir, "runs", "runs", "directory holding run directories")
 	fs.StringVar(&cfg.Root, "root", "", "JellyBean root, the ranks' working directory (default: current directory)")

@@ -61,6 +61,25 @@ func runLoop(args []string) error {
 	} else if cfg.Rate, err = strconv.ParseFloat(*rate, 64); err != nil || !(cfg.Rate > 0) {
 		return fmt.Errorf("--rate %q: want items/s > 0 or auto", *rate)
 	}
+	// Every number is checked before anything is profiled. On the command line 0 is no default:
+	// the flags' defaults are explicit.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"batch", cfg.Batch}, {"threads", cfg.Threads}, {"profile-items", cfg.ProfileItems}, {"profile-repeats", cfg.ProfileRepeats}} {
+		if f.v < 1 {
+			return fmt.Errorf("--%s %d: want >= 1", f.name, f.v)
+		}
+	}
+	if cfg.TimeLimit <= 0 {
+		return fmt.Errorf("--time-limit %v: want a positive duration", cfg.TimeLimit)
+	}
+	if cfg.Util == 0 {
+		return fmt.Errorf("--utilisation 0: want a share of the cores above 0, at most 1")
+	}
+	if err := cfg.CheckNumbers(); err != nil {
+		return err
+	}
 	if _, err := onnx.Init(); err != nil { // the accuracy profile runs in this process
 		return err
 	}

@@ -17,9 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
 	"jellybean/job/gpu"
 	"jellybean/job/pipeline"
+	"jellybean/job/runid"
 	"jellybean/plan"
 	"jellybean/ranks"
 )
@@ -114,16 +117,39 @@ func runRank(args []string) error {
 	if warn := hostMismatch(me.Host); warn != "" {
 		logf("%s", warn)
 	}
-	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
+	// Under our launcher (locally, or over ssh with the secret on stdin) the launcher holds the run's lock;
+	// under srun or mpirun the sink rank takes it, so that two jobs never write one run.
+	lockRun := !runid.LauncherHolds(os.Getenv) && !*secretStdin
+	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root, LockRun: lockRun,
 		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		return fmt.Errorf("rank %d (%s): %w (%v)", rank, me.Host, context.Cause(ctx), err)
 	}
 	if err != nil {
-		return fmt.Errorf("rank %d (%s): %w", rank, me.Host, err)
+		err = fmt.Errorf("rank %d (%s): %w", rank, me.Host, asPeerFailure(err))
+		var pf *exitcode.PeerFailure
+		if errors.As(err, &pf) { // exit status exitcode.PeerFailed; the launcher reads whom we followed
+			fmt.Fprintln(os.Stderr, exitcode.FollowedLine(pf.Peer))
+		}
+		return err
 	}
 	return nil
+}
+
+// asPeerFailure marks an error that a peer caused (its failure report, or the collective losing it) as
+// an *exitcode.PeerFailure naming that peer, so that this rank exits with exitcode.PeerFailed: the
+// launcher then blames the peer, not us.
+func asPeerFailure(err error) error {
+	var pf *exitcode.PeerFailure
+	if errors.As(err, &pf) {
+		return err
+	}
+	var pe *collective.PeerError
+	if errors.As(err, &pe) {
+		return &exitcode.PeerFailure{Peer: pe.Rank, Err: err}
+	}
+	return err
 }
 
 // jobSecret reads the per-job secret: from the first line of stdin (ssh ranks; stdin then stays open as

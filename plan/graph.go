@@ -1,10 +1,8 @@
 package plan
 
 import (
-	"fmt"
 	"jellybean/plan/workflow"
 	"path/filepath"
-	"strings"
 )
 
 // DefaultBasePort is the first listening port when a plan leaves base_port out: above the registered
@@ -90,38 +88,23 @@ func (p *Plan) Consumers(i int) []int {
 	return out
 }
 
-// TopoOrder returns the stage indexes so that every stage comes after its inputs, or an error naming a
-// stage on a cycle.
+// TopoOrder returns the stage indexes so that every stage comes after its inputs (the workflow's order),
+// or an error naming a node on a cycle. A plan not bound to its workflow has no edges: plan order.
 func (p *Plan) TopoOrder() ([]int, error) {
-	const (
-		unvisited = iota
-		visiting
-		done
-	)
-	state := make([]int, len(p.Stages))
 	order := make([]int, 0, len(p.Stages))
-	var visit func(i int, path []string) error
-	visit = func(i int, path []string) error {
-		switch state[i] {
-		case done:
-			return nil
-		case visiting:
-			return fmt.Errorf("stage %q: inputs form a cycle: %s -> %s", p.Stages[i].Name,
-				strings.Join(path, " -> "), p.Stages[i].Name)
+	if p.Flow == nil {
+		for i := range p.Stages {
+			order = append(order, i)
 		}
-		state[i] = visiting
-		for _, j := range p.InputIndexes(i) {
-			if err := visit(j, append(path, p.Stages[i].Name)); err != nil {
-				return err
-			}
-		}
-		state[i] = done
-		order = append(order, i)
-		return nil
+		return order, nil
 	}
-	for i := range p.Stages {
-		if err := visit(i, nil); err != nil {
-			return nil, err
+	nodes, err := p.Flow.TopoOrder()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if i := p.StageIndex(p.Flow.Nodes[n].Name); i >= 0 {
+			order = append(order, i)
 		}
 	}
 	return order, nil

@@ -20,14 +20,14 @@ import (
 // Plan is one runnable JellyBean plan. Relative paths in it (dataset, models) are resolved against the
 // JellyBean root directory, which is the working directory of every rank.
 type Plan struct {
-	Job       string  `toml:"job"`        // human-readable name of the job
-	Workflow  string  `toml:"workflow"`   // workflow file (the graph of nodes this plan places)
-	Dataset   string  `toml:"dataset"`    // dataset manifest the sources read
-	Limit     int     `toml:"limit"`      // process at most this many items (0 = all)
-	BasePort  int     `toml:"base_port"`  // rank listens on base_port + its slot index on its host
-	BatchSize int     `toml:"batch_size"` // default micro-batch size of model stages
-	InputRate float64 `toml:"input_rate"` // items/s into the job, shared by each source stage's workers; 0 = as fast as possible
-	Compress  string  `toml:"compress"`   // off | fastest | default | auto
+	Job       string  `toml:"job"`                // human-readable name of the job
+	Workflow  string  `toml:"workflow"`           // workflow file (the graph of nodes this plan places)
+	Dataset   string  `toml:"dataset"`            // dataset manifest the sources read
+	Limit     int     `toml:"limit"`              // process at most this many items (0 = all)
+	BasePort  int     `toml:"base_port,omitzero"` // rank listens on base_port + its slot index on its host; left out (0) = DefaultBasePort
+	BatchSize int     `toml:"batch_size"`         // default micro-batch size of model stages
+	InputRate float64 `toml:"input_rate"`         // items/s into the job, shared by each source stage's workers; 0 = as fast as possible
+	Compress  string  `toml:"compress"`           // off | fastest | default | auto
 
 	Predicted Predicted `toml:"predicted"` // what the optimizer expects, for predicted-vs-measured reports
 	Stages    []Stage   `toml:"stage"`
@@ -97,6 +97,9 @@ func Parse(name string, data []byte) (*Plan, error) {
 		}
 		sort.Strings(keys)
 		return nil, fmt.Errorf("%s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	}
+	if md.IsDefined("base_port") && p.BasePort == 0 { // (left out, it means DefaultBasePort)
+		return nil, fmt.Errorf("%s: base_port = 0: want a port in 1024..65535, or leave base_port out for %d", name, DefaultBasePort)
 	}
 	return &p, nil
 }

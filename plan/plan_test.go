@@ -113,3 +113,23 @@ capacity_items_per_second = 55.5
 		})
 	}
 }
+
+// base_port = 0 written in a plan is an error (it used to become 29500 silently); left out, the default
+// applies, and a plan encoded with BasePort 0 leaves it out.
+func TestParseBasePortZero(t *testing.T) {
+	_, err := Parse("zero.toml", []byte("job = \"a\"\nbase_port = 0\n"))
+	if err == nil || !strings.Contains(err.Error(), "zero.toml: base_port = 0") {
+		t.Errorf("explicit base_port = 0: %v", err)
+	}
+	p, err := Parse("none.toml", []byte("job = \"a\"\n"))
+	if err != nil || p.Port() != DefaultBasePort {
+		t.Fatalf("base_port left out: %v", err)
+	}
+	data, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("again.toml", data); err != nil {
+		t.Errorf("a plan encoded with base_port 0 does not parse back: %v\n%s", err, data)
+	}
+}

@@ -1,5 +1,5 @@
 // Package ranks derives everything a rank needs to know about its role from the hostfile, the plan and
-// its rank number: pure functions, no I/O, so that every rank of a job computes the same answers.
+// its rank number: pure functions, no I/O, so that every rank of a job computes the same result.
 package ranks
 
 import (

@@ -9,7 +9,7 @@ const scheduleLen = 1000
 // Schedule assigns item ids to the workers of one stage in proportion to their weights. It is the smooth
 // weighted round-robin sequence (as in nginx): deterministic, interleaved (no long runs to one worker),
 // and every prefix is close to the weights. An item's worker depends only on its id, so that two
-// branches of the workflow (image and speech) send the same item to the same worker of a join stage.
+// branches of the workflow send the same item to the same worker of a join stage.
 type Schedule struct {
 	slots []int32 // worker index for id mod len(slots)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"jellybean/plan/workflow/workflowtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -74,7 +75,7 @@ func TestMultiHostOverSSHEqualsSingleHost(t *testing.T) {
 // kill -9 of one rank mid-run: a model rank (its peers see a broken link) and the sink (the writer of
 // results.jsonl itself).
 func TestKilledRankStopsJobAndResumeCompletesIt(t *testing.T) {
-	for _, op := range []string{plan.OpImageFeatures, plan.OpSink} {
+	for _, op := range []string{"ImageFeatures", "Sink"} {
 		t.Run(op, func(t *testing.T) { killAndResume(t, op) })
 	}
 }
@@ -89,7 +90,7 @@ func killAndResume(t *testing.T, victimOp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	victim := rankOfOp(t, p, victimOp)
+	victim := rankOfStage(t, p, victimOp)
 
 	l := startLaunch(t, runs, nil, jobLimit, "-H", hf, "-p", pl)
 	runDir := waitRunDir(t, l)
@@ -133,6 +134,10 @@ func killAndResume(t *testing.T, victimOp string) {
 	var summary struct {
 		Completed int `json:"completed"`
 		ThisRun   int `json:"completed_this_run"`
+		Attempts  []struct {
+			Attempt   int `json:"attempt"`
+			Completed int `json:"completed"`
+		} `json:"attempts"`
 	}
 	if data, err := os.ReadFile(filepath.Join(runDir, "summary.json")); err != nil || json.Unmarshal(data, &summary) != nil {
 		t.Fatalf("summary.json after resume: %v", err)
@@ -141,10 +146,28 @@ func killAndResume(t *testing.T, victimOp string) {
 		t.Errorf("resume processed %d items (completed %d); want exactly the %d missing of %d",
 			summary.ThisRun, summary.Completed, datasetItems-len(partial), datasetItems)
 	}
+	// The summary counts both attempts: the killed one (which wrote no summary of its own; its items are
+	// the lines it left) and the resume.
+	if len(summary.Attempts) != 2 || summary.Attempts[0].Attempt != 1 || summary.Attempts[1].Completed != summary.ThisRun {
+		t.Errorf("attempts in summary.json: %+v; want the killed attempt and the resume", summary.Attempts)
+	}
 	for id, res := range partial {
 		if fmt.Sprint(final[id]) != fmt.Sprint(res) {
 			t.Errorf("item %d changed on resume: %+v -> %+v", id, res, final[id])
 		}
+	}
+	// The killed attempt's timing is kept, not truncated by the resume.
+	kept, _ := filepath.Glob(filepath.Join(runDir, "attempts", "1", "timing", "*.csv"))
+	if len(kept) != workerCount(p) {
+		t.Errorf("attempts/1/timing holds %d files; want one per rank (%d)", len(kept), workerCount(p))
+	}
+	rows := 0
+	for _, k := range kept {
+		data, _ := os.ReadFile(k)
+		rows += strings.Count(string(data), "\n") - 1
+	}
+	if rows == 0 {
+		t.Errorf("the killed attempt's timing files hold no rows")
 	}
 }
 
@@ -179,11 +202,7 @@ func TestBadInputsFailWithOneClearLine(t *testing.T) {
 		}, []string{"plan.toml", "frobnicate"}},
 		{"missing model", func(t *testing.T, dir string) ([]string, []string) {
 			return job(t, dir, jobSpec{tweak: func(p *plan.Plan) {
-				for i := range p.Stages {
-					if p.Stages[i].Op == plan.OpImageFeatures {
-						p.Stages[i].Model = "workloads/vqa/models/no-such-model.onnx"
-					}
-				}
+				p.Workflow = workflowtest.WithModel(t, filepath.Join(repoRoot, p.Workflow), dir, "ImageFeatures", "", "workloads/vqa/models/no-such-model.onnx")
 			}}), nil
 		}, []string{"no-such-model.onnx"}},
 		{"port in use", func(t *testing.T, dir string) ([]string, []string) {

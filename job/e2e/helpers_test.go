@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -33,6 +34,12 @@ var (
 const datasetItems = 36
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here runs the real program with ONNX Runtime, espeak-ng, sshd or mpirun.
+		fmt.Println("e2e: skipped in -short mode (real processes, ONNX Runtime and system packages)")
+		os.Exit(0)
+	}
 	code, err := setup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)

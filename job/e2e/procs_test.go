@@ -23,18 +23,18 @@ func workerCount(p *plan.Plan) int {
 	return n
 }
 
-// rankOfOp is the rank of the first worker of the first stage with op, for a plan whose workers all sit
+// rankOfStage is the rank of the first worker of the first stage with op, for a plan whose workers all sit
 // on one host (ranks then follow plan order: stage order, then worker order).
-func rankOfOp(t *testing.T, p *plan.Plan, op string) int {
+func rankOfStage(t *testing.T, p *plan.Plan, name string) int {
 	t.Helper()
 	rank := 0
 	for _, s := range p.Stages {
-		if s.Op == op && len(s.Workers) > 0 {
+		if s.Name == name && len(s.Workers) > 0 {
 			return rank
 		}
 		rank += len(s.Workers)
 	}
-	t.Fatalf("plan has no %s stage", op)
+	t.Fatalf("plan has no %s stage", name)
 	return -1
 }
 

@@ -163,11 +163,8 @@ func (g *Graph) compileNode(i int, variants map[string]string, env Env, build bo
 		}
 		return nil
 	}
-	for k, st := range spec.Steps {
-		if err := addStep("step", k, st); err != nil {
-			return nil, err
-		}
-	}
+	// The variant first: it may set parameters of the node's steps.
+	var overrides map[string]any
 	if spec.Model != nil {
 		v := variants[spec.Name]
 		if v == "" && len(spec.Model.Variants) == 1 {
@@ -178,6 +175,36 @@ func (g *Graph) compileNode(i int, variants map[string]string, env Env, build bo
 		}
 		if o := spec.Model.SameVariantAs; o != "" && variants[o] != "" && variants[o] != v {
 			return nil, fmt.Errorf("variant %q, but model.same_variant_as = %q runs %q: both must run the same variant", v, o, variants[o])
+		}
+		overrides = spec.Variant(v).Params
+		for key := range overrides {
+			if !paramUsed(spec, key) {
+				return nil, fmt.Errorf("model.variant %q: params.%s: no step of the node has that parameter", v, key)
+			}
+		}
+	}
+	withVariant := func(st workflow.Step) workflow.Step {
+		if len(overrides) == 0 {
+			return st
+		}
+		out := workflow.Step{Op: st.Op, Params: map[string]any{}}
+		for k, v := range st.Params {
+			out.Params[k] = v
+			if o, ok := overrides[k]; ok {
+				out.Params[k] = o
+			}
+		}
+		return out
+	}
+	for k, st := range spec.Steps {
+		if err := addStep("step", k, withVariant(st)); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Model != nil {
+		v := variants[spec.Name]
+		if v == "" {
+			v = spec.Model.Variants[0].Name
 		}
 		n.Variant = v
 		m, writes, err := newModelStep(w.Resolve(spec.Variant(v).File), spec.Model, avail, order, env, build)
@@ -193,7 +220,7 @@ func (g *Graph) compileNode(i int, variants map[string]string, env Env, build bo
 		}
 	}
 	for k, st := range spec.Post {
-		if err := addStep("post", k, st); err != nil {
+		if err := addStep("post", k, withVariant(st)); err != nil {
 			return nil, err
 		}
 	}
@@ -330,4 +357,14 @@ func (n *Node) Close() error {
 	}
 	n.steps = nil
 	return first
+}
+
+// paramUsed reports whether some step of the node has the parameter (a variant may only change those).
+func paramUsed(n *workflow.Node, key string) bool {
+	for _, st := range append(append([]workflow.Step(nil), n.Steps...), n.Post...) {
+		if _, ok := st.Params[key]; ok {
+			return true
+		}
+	}
+	return false
 }

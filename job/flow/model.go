@@ -26,24 +26,32 @@ type modelStep struct {
 // available (names, element types, ranks) and, when build is set, opens the session. It returns the
 // tensors the model writes.
 func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, order []string, env Env, build bool) (*modelStep, []TensorSpec, error) {
-	ins, outs, err := onnx.IOInfo(path)
+	ins, outs, err := onnx.ReadIO(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	info := func(list []ort.InputOutputInfo, name string) (ort.InputOutputInfo, bool) {
+	info := func(list []onnx.IO, name string) (onnx.IO, bool) {
 		for _, i := range list {
 			if i.Name == name {
 				return i, true
 			}
 		}
-		return ort.InputOutputInfo{}, false
+		return onnx.IO{}, false
 	}
-	names := func(list []ort.InputOutputInfo) []string {
+	names := func(list []onnx.IO) []string {
 		var n []string
 		for _, i := range list {
 			n = append(n, i.Name)
 		}
 		return n
+	}
+	// rankOf is the rank of an item tensor (the model's less the batch dimension); -1 when the graph
+	// does not say.
+	rankOf := func(io onnx.IO) int {
+		if io.Dims == nil {
+			return -1
+		}
+		return len(io.Dims) - 1
 	}
 	if len(m.Inputs) != len(ins) {
 		return nil, nil, fmt.Errorf("%s has inputs %v, the node binds %d (model.input)", path, names(ins), len(m.Inputs))
@@ -54,18 +62,17 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		if !ok {
 			return nil, nil, fmt.Errorf("model.input[%d]: %s has no input %q (inputs %v)", k, path, b.Name, names(ins))
 		}
-		dt := dtypeOfORT(mi.DataType)
-		rank := len(mi.Dimensions) - 1 // an item tensor has no batch dimension
+		dt, rank := dtypeOfONNX(mi.Elem), rankOf(mi)
 		if b.LengthsOf != "" {
-			if dt != collective.Int64 || rank != 0 {
-				return nil, nil, fmt.Errorf("model.input[%d] %q: lengths_of feeds int64 [N], but the model takes %v %v", k, b.Name, mi.DataType, mi.Dimensions)
+			if dt != collective.Int64 || (rank != 0 && rank != -1) {
+				return nil, nil, fmt.Errorf("model.input[%d] %q: lengths_of feeds int64 [N], but the model takes %s %v", k, b.Name, onnx.ElemName(mi.Elem), mi.Dims)
 			}
 		} else {
 			if dt == 0 {
-				return nil, nil, fmt.Errorf("model.input[%d] %q: element type %v is not supported", k, b.Name, mi.DataType)
+				return nil, nil, fmt.Errorf("model.input[%d] %q: %s is not supported", k, b.Name, onnx.ElemName(mi.Elem))
 			}
 			if err := fits(TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: rank}, avail, order); err != nil {
-				return nil, nil, fmt.Errorf("model.input[%d] %q (%v %v): %w", k, b.Name, mi.DataType, mi.Dimensions, err)
+				return nil, nil, fmt.Errorf("model.input[%d] %q (%s %v): %w", k, b.Name, onnx.ElemName(mi.Elem), mi.Dims, err)
 			}
 		}
 		inNames = append(inNames, b.Name)
@@ -76,14 +83,14 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		if !ok {
 			return nil, nil, fmt.Errorf("model.output[%d]: %s has no output %q (outputs %v)", k, path, b.Name, names(outs))
 		}
-		dt := dtypeOfORT(mo.DataType)
+		dt := dtypeOfONNX(mo.Elem)
 		if dt == 0 {
-			return nil, nil, fmt.Errorf("model.output[%d] %q: element type %v is not supported", k, b.Name, mo.DataType)
+			return nil, nil, fmt.Errorf("model.output[%d] %q: %s is not supported", k, b.Name, onnx.ElemName(mo.Elem))
 		}
-		if len(mo.Dimensions) == 0 {
+		if mo.Dims != nil && len(mo.Dims) == 0 {
 			return nil, nil, fmt.Errorf("model.output[%d] %q: a scalar output has no batch dimension", k, b.Name)
 		}
-		writes = append(writes, TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: len(mo.Dimensions) - 1})
+		writes = append(writes, TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: rankOf(mo)})
 		outNames = append(outNames, b.Name)
 	}
 	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize}
@@ -184,17 +191,17 @@ func (m *modelStep) TakeModelTime() time.Duration {
 
 func (m *modelStep) Close() error { return m.sess.Close() }
 
-func dtypeOfORT(t ort.TensorElementDataType) collective.DType {
-	switch t {
-	case ort.TensorElementDataTypeFloat:
+func dtypeOfONNX(e int32) collective.DType {
+	switch e {
+	case onnx.ElemFloat32:
 		return collective.Float32
-	case ort.TensorElementDataTypeFloat16:
+	case onnx.ElemFloat16:
 		return collective.Float16
-	case ort.TensorElementDataTypeInt64:
+	case onnx.ElemInt64:
 		return collective.Int64
-	case ort.TensorElementDataTypeInt32:
+	case onnx.ElemInt32:
 		return collective.Int32
-	case ort.TensorElementDataTypeUint8:
+	case onnx.ElemUint8:
 		return collective.Uint8
 	}
 	return 0

@@ -55,7 +55,7 @@ func renderTensor(t collective.Tensor) (any, error) {
 		}
 		return out, nil
 	}
-	var flat []any
+	flat := []any{}
 	switch t.DType {
 	case collective.Float32:
 		v, err := Float32s(t)

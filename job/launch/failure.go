@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"jellybean/job/exitcode"
 )
 
 // RankFailure is the launcher's error when a rank ends badly: which rank, on which host, how it ended
@@ -13,6 +15,7 @@ type RankFailure struct {
 	Host     string
 	Cause    string // "exit status 3", "killed by signal 9 (killed)", "could not start: ..."
 	LastLine string // last meaningful line of the rank's log
+	Reported string // for a rank that did not fail itself: what the peer that lost it said
 	Log      string // path of the rank's log
 	Code     int
 }
@@ -21,6 +24,9 @@ func (f *RankFailure) Error() string {
 	s := fmt.Sprintf("rank %d (host %s) failed: %s", f.Rank, f.Host, f.Cause)
 	if f.LastLine != "" {
 		s += "; last log line: " + f.LastLine
+	}
+	if f.Reported != "" {
+		s += "; " + f.Reported
 	}
 	if f.Log != "" {
 		s += " [log: " + f.Log + "]"
@@ -71,11 +77,69 @@ func describeExit(e rankExit) *RankFailure {
 			f.Cause = fmt.Sprintf("killed by signal %d on the remote host", ws.ExitStatus()-128)
 			f.Code = ws.ExitStatus()
 		default:
-			f.Cause = fmt.Sprintf("exit status %d", ws.ExitStatus())
+			f.Cause = exitcode.Describe(ws.ExitStatus())
 			if c := ws.ExitStatus(); c > 0 && c < 126 {
 				f.Code = c
 			}
 		}
 	}
 	return f
+}
+
+// exitRecord is what blame needs to know about one rank's exit.
+type exitRecord struct {
+	Rank     int
+	Failed   bool // anything but status 0
+	Provoked bool // the launcher had stopped it (see rankExit.provoked)
+	Signaled bool // killed by a signal the launcher did not send
+	Followed bool // exited with exitcode.PeerFailed: it stopped because a peer failed
+}
+
+// blame picks the rank whose own failure started a job's end, from the exits in the order they arrived
+// and what the ranks that followed a peer said they followed (rank → peer):
+//
+//  1. the first failure of a rank's own (neither provoked by the launcher nor following a peer), a kill
+//     from outside preferred over an error exit (the error may be a reaction to the kill);
+//  2. else the rank at the end of the "followed" chain that starts at the first failure: a rank that hung
+//     or was stopped never fails itself, but its peers say they lost it. via is the last rank of the chain
+//     before it (whose report explains it), -1 in case 1.
+//
+// ok is false when no rank failed.
+func blame(exits []exitRecord, followed map[int]int) (root, via int, ok bool) {
+	own := -1
+	for i, e := range exits {
+		if !e.Failed || e.Provoked || e.Followed {
+			continue
+		}
+		if own < 0 || (e.Signaled && !exits[own].Signaled) {
+			own = i
+		}
+	}
+	if own >= 0 {
+		return exits[own].Rank, -1, true
+	}
+	first := -1
+	for i, e := range exits {
+		if e.Failed {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return 0, -1, false
+	}
+	known := map[int]bool{}
+	for _, e := range exits {
+		known[e.Rank] = true
+	}
+	root, via = exits[first].Rank, -1
+	seen := map[int]bool{root: true}
+	for {
+		next, ok := followed[root]
+		if !ok || seen[next] || !known[next] { // a rank number no rank has is a garbled report
+			return root, via, true
+		}
+		seen[next] = true
+		root, via = next, root
+	}
 }

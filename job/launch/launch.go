@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
+	"jellybean/job/runid"
 	"jellybean/plan"
 )
 
@@ -26,6 +28,10 @@ type Config struct {
 	Command  []string // when set, ranks run `jellybean <Command...> -H HOSTFILE --rank N --run-dir DIR` instead of `run -p PLAN`
 	RunID    string   // id for a new run ("" = timestamp-based)
 	Resume   string   // id of an existing run to continue; ranks then process only missing items
+	// ResumeForce resumes although the run's inputs (plan, hostfile, dataset, models, binary) changed
+	// since it started: the results then mix both; the launcher says so loudly and records it.
+	ResumeForce bool
+	Version     string // this build, recorded in inputs.json (default: from the build info)
 
 	Root     string // JellyBean root: working directory of the ranks (default: current directory)
 	RunsDir  string // where run directories live (default: <Root>/runs)
@@ -48,6 +54,8 @@ type Result struct {
 	RunDir string // absolute
 	Ranks  int
 	Wall   time.Duration
+	// Complete is set when --resume found the run already finished: nothing was started or changed.
+	Complete bool
 }
 
 // Run launches the job and supervises it until every rank has exited. It returns a *RankFailure when a
@@ -56,16 +64,27 @@ func Run(cfg Config) (*Result, error) {
 	if err := cfg.fillDefaults(); err != nil {
 		return nil, err
 	}
-	id, dir, err := prepareRunDir(&cfg)
+	id, dir, lock, err := prepareRunDir(&cfg)
 	if err != nil {
 		return nil, err
 	}
+	defer lock.Release()
 	hf, err := hostfiles.Load(filepath.Join(dir, HostfileFile))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.OnRunDir != nil {
 		cfg.OnRunDir(id, dir)
+	}
+	if cfg.Command == nil {
+		complete, err := checkInputs(cfg, id, dir)
+		if err != nil {
+			return nil, err
+		}
+		if complete {
+			reportSuccess(cfg.Out, cfg.Root, dir, 0)
+			return &Result{RunID: id, RunDir: dir, Ranks: len(hf.Ranks()), Complete: true}, nil
+		}
 	}
 
 	job := Job{
@@ -93,6 +112,11 @@ func Run(cfg Config) (*Result, error) {
 		return res, err
 	}
 	if failure != nil {
+		if cfg.Command == nil {
+			// The sink's last progress line may be seconds old: what counts is what results.jsonl holds.
+			fmt.Fprintf(cfg.Err, "jellybean launch: %s holds %d result(s); `--resume %s` finishes the rest\n",
+				filepath.Join(rankPath(cfg.Root, dir), ResultsFile), countLines(filepath.Join(dir, ResultsFile)), id)
+		}
 		return res, failure
 	}
 	if cfg.Command == nil { // another sub-command reports its own results
@@ -136,61 +160,85 @@ func (cfg *Config) fillDefaults() error {
 	if cfg.Err == nil {
 		cfg.Err = os.Stderr
 	}
+	if cfg.Version == "" {
+		cfg.Version = runid.Version()
+	}
 	return nil
 }
 
-// prepareRunDir validates the inputs and creates (or, for --resume, checks) the run directory. Inputs
-// are checked before anything is created, so a typo leaves no half-made run behind.
-func prepareRunDir(cfg *Config) (id, dir string, err error) {
+// prepareRunDir validates the inputs and creates (or, for --resume, checks) the run directory, and takes
+// the run's lock: one launcher at a time writes a run. Inputs are checked before anything is created, so
+// a typo leaves no half-made run behind.
+func prepareRunDir(cfg *Config) (id, dir string, lock *runid.Lock, err error) {
+	id, dir, lock, err = createOrCheckRunDir(cfg)
+	if err != nil {
+		lock.Release()
+		return "", "", nil, err
+	}
+	return id, dir, lock, nil
+}
+
+func createOrCheckRunDir(cfg *Config) (id, dir string, lock *runid.Lock, err error) {
 	if cfg.Command != nil {
 		if cfg.Resume != "" || cfg.Plan != "" {
-			return "", "", errors.New("a launch of another sub-command takes neither a plan nor --resume")
+			return "", "", nil, errors.New("a launch of another sub-command takes neither a plan nor --resume")
 		}
 		if cfg.Hostfile == "" {
-			return "", "", errors.New("need -H HOSTFILE")
+			return "", "", nil, errors.New("need -H HOSTFILE")
 		}
 		if cfg.RunID != "" && !ValidRunID(cfg.RunID) {
-			return "", "", fmt.Errorf("run id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
+			return "", "", nil, fmt.Errorf("run id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
 		}
 		if _, err := hostfiles.Load(cfg.Hostfile); err != nil {
-			return "", "", err
+			return "", "", nil, err
 		}
 		id, err = createRunDir(cfg.RunsDir, cfg.RunID, "", cfg.Hostfile)
 		if err != nil {
-			return "", "", err
+			return "", "", nil, err
 		}
-		return id, filepath.Join(cfg.RunsDir, id), nil
+		dir = filepath.Join(cfg.RunsDir, id)
+		lock, err = runid.Acquire(dir)
+		return id, dir, lock, err
 	}
 	if cfg.Resume != "" {
 		if !ValidRunID(cfg.Resume) {
-			return "", "", fmt.Errorf("--resume %q: not a run id (letters, digits, '.', '_', '-')", cfg.Resume)
+			return "", "", nil, fmt.Errorf("--resume %q: not a run id (letters, digits, '.', '_', '-')", cfg.Resume)
 		}
 		if cfg.RunID != "" && cfg.RunID != cfg.Resume {
-			return "", "", errors.New("--run-id and --resume name different runs")
-		}
-		if err := checkResumable(cfg.RunsDir, cfg.Resume, cfg.Plan, cfg.Hostfile); err != nil {
-			return "", "", err
+			return "", "", nil, errors.New("--run-id and --resume name different runs")
 		}
 		dir = filepath.Join(cfg.RunsDir, cfg.Resume)
-		if err := validateJob(cfg, filepath.Join(dir, HostfileFile), filepath.Join(dir, PlanFile)); err != nil {
-			return "", "", err
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "", "", nil, fmt.Errorf("--resume %s: no run directory %s", cfg.Resume, dir)
 		}
-		return cfg.Resume, dir, nil
+		// Locked before anything is read: a second launcher is refused at once, naming the first.
+		if lock, err = runid.Acquire(dir); err != nil {
+			return "", "", nil, err
+		}
+		if err := checkResumable(cfg.RunsDir, cfg.Resume, cfg.Plan, cfg.Hostfile); err != nil {
+			return "", "", lock, err
+		}
+		if err := validateJob(cfg, filepath.Join(dir, HostfileFile), filepath.Join(dir, PlanFile)); err != nil {
+			return "", "", lock, err
+		}
+		return cfg.Resume, dir, lock, nil
 	}
 	if cfg.Hostfile == "" || cfg.Plan == "" {
-		return "", "", errors.New("need -H HOSTFILE and -p PLAN (or --resume RUN_ID)")
+		return "", "", nil, errors.New("need -H HOSTFILE and -p PLAN (or --resume RUN_ID)")
 	}
 	if cfg.RunID != "" && !ValidRunID(cfg.RunID) {
-		return "", "", fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
+		return "", "", nil, fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", cfg.RunID)
 	}
 	if err := validateJob(cfg, cfg.Hostfile, cfg.Plan); err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	id, err = createRunDir(cfg.RunsDir, cfg.RunID, cfg.Plan, cfg.Hostfile)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
-	return id, filepath.Join(cfg.RunsDir, id), nil
+	dir = filepath.Join(cfg.RunsDir, id)
+	lock, err = runid.Acquire(dir)
+	return id, dir, lock, err
 }
 
 // validateJob checks the hostfile and the plan against each other before any rank starts, so that a typo
@@ -205,7 +253,17 @@ func validateJob(cfg *Config, hostfilePath, planPath string) error {
 	if err != nil {
 		return err
 	}
-	return plan.Validate(p, planPath, plan.Options{Hostfile: hf, Root: cfg.Root, CheckFiles: cfg.SSH.RemoteRoot == ""})
+	local := cfg.SSH.RemoteRoot == ""
+	if err := plan.Validate(p, planPath, plan.Options{Hostfile: hf, Root: cfg.Root, CheckFiles: local}); err != nil {
+		return err
+	}
+	if !local {
+		return nil
+	}
+	// The workflow's tensor flow, step parameters and model bindings, for the plan's variants: a
+	// malformed workflow is one error here, not one per rank.
+	_, err = flow.Compile(p.Flow, p.Variants(), flow.Env{})
+	return err
 }
 
 // rankPath is how ranks are told about a path: relative to the root when it lies inside it (so that a
@@ -224,7 +282,7 @@ func rankEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "JELLYBEAN_JOB_ID", "JELLYBEAN_JOB_SECRET", "JELLYBEAN_RANK":
+		case "JELLYBEAN_JOB_ID", "JELLYBEAN_JOB_SECRET", "JELLYBEAN_RANK", runid.HeldEnv:
 			continue
 		}
 		env = append(env, kv)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"jellybean/plan/workflow/workflowtest"
+	_ "jellybean/workloads/all" // the steps the fixture workflow names: the launcher checks them
+
 	"jellybean/hostfiles"
 	"jellybean/plan"
 )
@@ -51,7 +54,7 @@ type fixture struct {
 func newFixture(t testing.TB, hostfile string, behaviour map[string]any) *fixture {
 	f := &fixture{t: t, root: t.TempDir()}
 	f.write("hostfile", hostfile)
-	f.write("manifest.jsonl", "")
+	f.writeDataset(fixtureItems)
 	f.write("plan.toml", fixturePlan(t, hostfile))
 	data, _ := json.Marshal(behaviour)
 	f.write("fakerank.json", string(data))
@@ -77,12 +80,10 @@ func fixturePlan(t testing.TB, hostfile string) string {
 		t.Fatalf("fixture hostfile has %d slots; the plan needs at least %d", len(slots), len(p.Stages))
 	}
 	p.Dataset = "manifest.jsonl"
+	p.Workflow = filepath.Join(repo, p.Workflow)
 	for i := range p.Stages {
 		st := &p.Stages[i]
-		if st.Model != "" {
-			st.Model = filepath.Join(repo, st.Model)
-		}
-		if st.Op == plan.OpImageFeatures {
+		if st.Name == "ImageFeatures" {
 			for len(st.Workers) < 1+len(slots)-len(p.Stages) {
 				st.Workers = append(st.Workers, st.Workers[0])
 			}
@@ -100,6 +101,24 @@ func fixturePlan(t testing.TB, hostfile string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// fixtureItems is the size of the fixture's dataset (the fake ranks never read it; the launcher
+// fingerprints it and counts results against it).
+const fixtureItems = 3
+
+// writeDataset writes a manifest of n items with their (small, not decodable) image and audio files.
+func (f *fixture) writeDataset(n int) {
+	var m strings.Builder
+	if err := os.MkdirAll(filepath.Join(f.root, "data"), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&m, `{"id":%d,"image":"data/%d.png","audio":"data/%d.wav","question":"what color is it","answer":"red"}`+"\n", i, i, i)
+		f.write(fmt.Sprintf("data/%d.png", i), fmt.Sprintf("image %d", i))
+		f.write(fmt.Sprintf("data/%d.wav", i), fmt.Sprintf("audio %d", i))
+	}
+	f.write("manifest.jsonl", m.String())
 }
 
 func (f *fixture) write(name, text string) {
@@ -296,7 +315,7 @@ func TestRunSuccess(t *testing.T) {
 func TestRunFailureStopsOtherRanks(t *testing.T) {
 	f := newFixture(t, "localhost slots=6\n", map[string]any{
 		"*": map[string]any{"sleep": "60s"},
-		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 3, "say": "boom: model file missing"},
+		"2": map[string]any{"sleep": "60s", "until_file": "go", "exit": 4, "say": "boom: model file missing"},
 	})
 	cfg := f.config()
 	bg, cued := cueWhenStarted(f, &cfg)
@@ -307,11 +326,11 @@ func TestRunFailureStopsOtherRanks(t *testing.T) {
 	if !errors.As(err, &rf) {
 		t.Fatalf("Run error %v (%T), want a RankFailure", err, err)
 	}
-	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 3 || rf.LastLine != "boom: model file missing" {
+	if rf.Rank != 2 || rf.Host != "localhost" || rf.ExitCode() != 4 || rf.LastLine != "boom: model file missing" {
 		t.Errorf("failure %+v", rf)
 	}
 	msg := err.Error()
-	for _, want := range []string{"rank 2", "localhost", "exit status 3", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
+	for _, want := range []string{"rank 2", "localhost", "exit status 4", "boom: model file missing", "runs/" + res.RunID + "/ranks/2.log"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
@@ -446,8 +465,9 @@ func TestRunBadInputs(t *testing.T) {
 		{"slots do not match the plan", func(f *fixture, c *Config) { f.write("hostfile", "localhost slots=7\n") },
 			[]string{"localhost", "7 slots"}},
 		{"missing model", func(f *fixture, c *Config) {
-			f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), "image_res64.onnx", "image_res99.onnx", 1))
-		}, []string{"image_res99.onnx"}},
+			wf := workflowtest.WithModel(t, filepath.Join(repoRoot(t), "workloads/vqa/workflow.toml"), f.root, "ImageFeatures", "res64", "image_res99.onnx")
+			f.write("plan.toml", strings.Replace(fixturePlan(t, "localhost slots=6\n"), filepath.Join(repoRoot(t), "workloads/vqa/workflow.toml"), wf, 1))
+		}, []string{"image_res99.onnx", `node "ImageFeatures"`}},
 		{"no plan flag", func(f *fixture, c *Config) { c.Plan = "" }, []string{"-p PLAN"}},
 		{"bad run id", func(f *fixture, c *Config) { c.RunID = "../x" }, []string{"../x"}},
 		{"resume unknown run", func(f *fixture, c *Config) { c.Resume = "never-ran" }, []string{"never-ran"}},

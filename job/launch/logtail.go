@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"jellybean/job/exitcode"
 )
 
 // tailBytes is how much of a rank's log is read to find its last meaningful line.
@@ -23,7 +25,7 @@ func LastMeaningfulLine(text string) string {
 	}
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := strings.TrimSpace(lines[i])
-		if l == "" || strings.HasPrefix(l, ProgressPrefix) {
+		if l == "" || strings.HasPrefix(l, ProgressPrefix) || strings.HasPrefix(l, exitcode.FollowedPrefix) {
 			continue
 		}
 		return l

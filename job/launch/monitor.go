@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,15 +11,26 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
+	"jellybean/job/runid"
 )
 
-// supervise starts every rank and waits for all of them. The first rank to fail (or a signal) makes it
-// stop the others; it returns the failure that caused the stop.
+// followGrace is how long the launcher waits, after a rank exits saying it followed a failed peer, for
+// the rank whose own failure started it to exit too (it is still sending its failure report to its
+// peers), before stopping every rank. A followed peer that is stopped (SIGSTOP) is not waited for.
+const followGrace = 2 * time.Second
+
+// supervise starts every rank and waits for all of them. The first rank to fail on its own (or a signal)
+// makes it stop the others; a rank that only followed a failed peer is given followGrace for the cause
+// to show itself. It returns the failure that started the end of the job (see blame).
 func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFailure, error) {
 	exits := make(chan rankExit, len(slots))
 	disp := newDisplay(cfg)
-	env := rankEnv()
+	// The launcher holds the run's lock: the rank that writes results must not take it again.
+	env := append(rankEnv(), runid.HeldEnv+"="+strconv.Itoa(os.Getpid()))
 
+	var followMu sync.Mutex
+	followed := map[int]int{} // rank → the peer it says it followed (its exitcode.FollowedLine)
 	procs := make([]*rankProc, 0, len(slots))
 	for _, s := range slots {
 		var inv Invocation
@@ -31,14 +43,30 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 		if job.Resume {
 			appendMarker(logPath)
 		}
-		procs = append(procs, startRank(inv, logPath, job.Secret, env, disp.line, exits))
+		rank := s.Rank
+		onLine := func(line string) {
+			if peer, ok := exitcode.ParseFollowed(line); ok {
+				followMu.Lock()
+				followed[rank] = peer
+				followMu.Unlock()
+				return
+			}
+			disp.line(line)
+		}
+		procs = append(procs, startRank(inv, logPath, job.Secret, env, onLine, exits))
+	}
+	byRank := map[int]*rankProc{}
+	for _, p := range procs {
+		byRank[p.inv.Rank] = p
 	}
 
 	var (
 		stopping    bool
-		firstFailed *rankExit // first failure, whatever its cause
-		rootCause   *rankExit // first failure the launcher did not provoke; signal kills preferred
+		records     []exitRecord // failures and successes, in the order they arrived
+		exited      = map[int]rankExit{}
+		wasStopped  = map[int]bool{} // ranks seen stopped (state T) when the job was ended
 		interrupted *Interrupted
+		graceUp     <-chan time.Time
 	)
 	stopAll := func() {
 		if stopping {
@@ -46,6 +74,9 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 		}
 		stopping = true
 		for _, p := range procs {
+			if !p.inv.Remote && p.cmd != nil && procState(p.cmd.Process.Pid) == 'T' {
+				wasStopped[p.inv.Rank] = true
+			}
 			p.stop(cfg.Grace)
 		}
 	}
@@ -55,15 +86,32 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 		select {
 		case e := <-exits:
 			running--
-			if !e.failed() {
-				continue
+			rec := exitRecord{Rank: e.proc.inv.Rank, Failed: e.failed()}
+			if rec.Failed {
+				rec.Provoked = e.provoked()
+				rec.Signaled = killedBySignal(e)
+				rec.Followed = exitStatus(e) == exitcode.PeerFailed
 			}
-			if firstFailed == nil {
-				firstFailed = &e
+			records = append(records, rec)
+			exited[rec.Rank] = e
+			switch {
+			case !rec.Failed || stopping:
+			case rec.Followed:
+				// Wait a little for the peer it followed to fail on its own, unless that peer is
+				// stopped (SIGSTOP) and never will.
+				followMu.Lock()
+				peer, known := followed[rec.Rank]
+				followMu.Unlock()
+				p := byRank[peer]
+				if known && p != nil && !p.inv.Remote && p.cmd != nil && procState(p.cmd.Process.Pid) == 'T' {
+					stopAll()
+				} else if graceUp == nil {
+					graceUp = time.After(followGrace)
+				}
+			default:
+				stopAll()
 			}
-			if !e.provoked() && (rootCause == nil || (killedBySignal(e) && !killedBySignal(*rootCause))) {
-				rootCause = &e
-			}
+		case <-graceUp:
 			stopAll()
 		case sig := <-cfg.Signals:
 			if interrupted == nil {
@@ -81,16 +129,56 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 	if interrupted != nil {
 		return nil, interrupted
 	}
-	if rootCause == nil {
-		rootCause = firstFailed
-	}
-	if rootCause == nil {
+	followMu.Lock()
+	root, via, ok := blame(records, followed)
+	followMu.Unlock()
+	if !ok {
 		return nil, nil
 	}
-	f := describeExit(*rootCause)
-	f.LastLine = lastLogLine(rootCause.proc.logPath)
+	e := exited[root]
+	f := describeExit(e)
+	f.LastLine = lastLogLine(e.proc.logPath)
 	f.Log = rankPath(cfg.Root, f.Log)
+	if via >= 0 {
+		// The rank did not fail itself: its peers lost it (it hung, or was stopped) and the launcher
+		// ended it. Its own last line is only the launcher's stop; what its follower saw explains it.
+		switch {
+		case !e.failed():
+			f.Cause = "exited (status 0) while its peers still expected it"
+		default:
+			f.Cause = "stopped responding: its peers lost contact with it"
+			if wasStopped[root] {
+				f.Cause += " (the process was stopped, e.g. by SIGSTOP)"
+			}
+			f.Cause += "; ended by the launcher"
+		}
+		f.LastLine = ""
+		f.Reported = fmt.Sprintf("rank %d reported: %s", via, lastLogLine(exited[via].proc.logPath))
+		f.Code = 1
+	}
 	return f, nil
+}
+
+// exitStatus is a rank's exit status, or -1 when it was killed by a signal or never started.
+func exitStatus(e rankExit) int {
+	if e.state == nil {
+		return -1
+	}
+	return e.state.ExitCode()
+}
+
+// procState is the state letter of a local process from /proc/<pid>/stat ('R', 'S', 'T' for stopped,
+// ...), or 0 when unknown.
+func procState(pid int) byte {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')') // the command name may hold spaces and parentheses
+	if i < 0 || i+2 >= len(data) {
+		return 0
+	}
+	return data[i+2]
 }
 
 func killedBySignal(e rankExit) bool {

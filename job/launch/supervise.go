@@ -187,6 +187,9 @@ func (p *rankProc) stop(grace time.Duration) {
 		p.timers = append(p.timers, time.AfterFunc(grace/2, func() { p.signal(syscall.SIGTERM) }))
 	} else {
 		p.signalLocked(syscall.SIGTERM)
+		// A stopped rank (SIGSTOP, a debugger's pause) would hold SIGTERM pending until SIGKILL: let
+		// it run again so that it stops cleanly now.
+		p.signalLocked(syscall.SIGCONT)
 	}
 	p.timers = append(p.timers, time.AfterFunc(grace, func() { p.signal(syscall.SIGKILL) }))
 }

@@ -88,7 +88,43 @@ type StageComparison struct {
 	Ratio     float64 `json:"ratio"`
 }
 
+// CheckNumbers refuses numeric settings that make no sense, naming the flag, so that a typo fails at once
+// rather than after the profile: a threshold outside 0..100 (or NaN), a negative or NaN rate, share or
+// runner cost, a negative count or duration. Zero keeps meaning "the default" where the command line's
+// default is used.
+func (c *Config) CheckNumbers() error {
+	bad := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
+	switch {
+	case bad(c.Threshold) || c.Threshold < 0 || c.Threshold > 100:
+		return fmt.Errorf("--threshold %v: want an accuracy in percent, 0 to 100", c.Threshold)
+	case !c.AutoRate && (bad(c.Rate) || !(c.Rate > 0)):
+		return fmt.Errorf("--rate %v: want items/s > 0 or auto", c.Rate)
+	case bad(c.Util) || c.Util < 0 || c.Util > 1:
+		return fmt.Errorf("--utilisation %v: want a share of the cores, 0 to 1", c.Util)
+	case bad(c.RunnerMs) || c.RunnerMs < 0:
+		return fmt.Errorf("--runner-ms %v: want milliseconds >= 0", c.RunnerMs)
+	case c.Limit < 0:
+		return fmt.Errorf("--limit %d: want 0 (all items) or more", c.Limit)
+	case c.Batch < 0:
+		return fmt.Errorf("--batch %d: want a micro-batch size >= 1", c.Batch)
+	case c.Threads < 0:
+		return fmt.Errorf("--threads %d: want >= 1", c.Threads)
+	case c.Cores < 0:
+		return fmt.Errorf("--cores %d: want >= 1 (0 = this machine's)", c.Cores)
+	case c.ProfileItems < 0:
+		return fmt.Errorf("--profile-items %d: want >= 1", c.ProfileItems)
+	case c.ProfileRepeats < 0:
+		return fmt.Errorf("--profile-repeats %d: want >= 1", c.ProfileRepeats)
+	case c.TimeLimit < 0:
+		return fmt.Errorf("--time-limit %v: want a positive duration", c.TimeLimit)
+	}
+	return nil
+}
+
 func (c *Config) defaults() error {
+	if err := c.CheckNumbers(); err != nil {
+		return err
+	}
 	def := func(s *string, d string) {
 		if *s == "" {
 			*s = d
@@ -134,12 +170,6 @@ func (c *Config) defaults() error {
 	}
 	if !launch.ValidRunID(c.RunID) {
 		return fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", c.RunID)
-	}
-	if c.Limit < 0 {
-		return fmt.Errorf("--limit %d: want 0 (all items) or more", c.Limit)
-	}
-	if !c.AutoRate && !(c.Rate > 0) {
-		return fmt.Errorf("--rate %v: want items/s > 0 or auto", c.Rate)
 	}
 	return c.findWorkload()
 }

@@ -35,6 +35,9 @@ var (
 // testDataset generates the dataset once per test binary.
 func testDataset(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("the VQA workflow runs ONNX Runtime on a dataset spoken by espeak-ng")
+	}
 	dataOnce.Do(func() {
 		dataDir, dataErr = os.MkdirTemp("", "jellybean-pipeline-data-")
 		if dataErr == nil {

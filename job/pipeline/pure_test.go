@@ -145,6 +145,8 @@ func TestReadResultsTruncatesPartialLine(t *testing.T) {
 		{"partial tail", `{"id":1,"answer":"a"}` + "\n" + `{"id":2,"ans`, `{"id":1,"answer":"a"}` + "\n", []int64{1}, ""},
 		{"corrupt middle", `{"id":1}` + "\n" + "garbage\n" + `{"id":2}` + "\n", "", nil, "results.jsonl:2:"},
 		{"duplicate", `{"id":1}` + "\n" + `{"id":1}` + "\n", "", nil, "results.jsonl:2: item 1 appears twice"},
+		{"not in the dataset", `{"id":1}` + "\n" + `{"id":400}` + "\n", "", nil, "results.jsonl:2: item 400 is not in the dataset"},
+		{"no id", `{"answer":"x"}` + "\n", "", nil, `results.jsonl:1: no "id"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +154,7 @@ func TestReadResultsTruncatesPartialLine(t *testing.T) {
 			if tc.content != "" {
 				os.WriteFile(path, []byte(tc.content), 0o644)
 			}
-			done, err := ReadResults(path)
+			done, err := ReadResults(path, func(id int64) bool { return id < 400 })
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want %q", err, tc.err)

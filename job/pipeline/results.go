@@ -15,9 +15,10 @@ type resultID struct {
 }
 
 // ReadResults reads results.jsonl for resuming: it truncates a trailing partial line (the write a kill
-// interrupted) and returns the ids already done. A malformed complete line is an error naming the line.
+// interrupted) and returns the ids already done. A malformed complete line, or an id that known says is
+// not in the dataset, is an error naming the line.
 // A missing file means nothing is done.
-func ReadResults(path string) (map[int64]bool, error) {
+func ReadResults(path string, known func(id int64) bool) (map[int64]bool, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[int64]bool{}, nil
@@ -41,6 +42,9 @@ func ReadResults(path string) (map[int64]bool, error) {
 		}
 		if r.ID == nil {
 			return nil, fmt.Errorf("%s:%d: no \"id\"", path, line)
+		}
+		if known != nil && !known(*r.ID) {
+			return nil, fmt.Errorf("%s:%d: item %d is not in the dataset: these results belong to another dataset", path, line, *r.ID)
 		}
 		if done[*r.ID] {
 			return nil, fmt.Errorf("%s:%d: item %d appears twice", path, line, *r.ID)

@@ -15,7 +15,9 @@ import (
 
 	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/exitcode"
 	"jellybean/job/flow"
+	"jellybean/job/runid"
 	"jellybean/plan"
 	"jellybean/ranks"
 )
@@ -48,6 +50,7 @@ type Config struct {
 	JobID    string
 	Secret   []byte
 	Resume   bool
+	LockRun  bool      // the sink takes the run directory's lock (no launcher holds it: srun, mpirun)
 	Cores    int       // CPU cores of this host (default threads = cores / ranks on the host)
 	Device   string    // resolved device ("cuda" -> "cuda:N"); "" = the plan's
 	Stdout   io.Writer // progress lines (sink); nil = os.Stdout
@@ -56,7 +59,9 @@ type Config struct {
 	ConnectTimeout   time.Duration // 0 = collective default
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
-	Window           int           // items a source may have in flight before the join; 0 = default
+	// Transport, when set, replaces the TCP collective (an in-process MemMesh in tests).
+	Transport Transport
+	Window    int // items a source may have in flight before the join; 0 = default
 	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
 	// Go's signal handlers when it loads, so the caller re-installs its own).
 	ModelsLoaded func()
@@ -68,7 +73,7 @@ type rank struct {
 	layout *ranks.Layout
 	me     ranks.Worker
 	stage  *plan.Stage
-	comm   *collective.Comm
+	comm   Transport
 	op     stageOp
 	logf   func(string, ...any)
 	runDir string
@@ -80,7 +85,8 @@ type rank struct {
 	stats    rankStats
 	statsMu  sync.Mutex
 
-	sink *sinkState // sink rank only
+	sink    *sinkState  // sink rank only
+	runLock *runid.Lock // sink rank only, when it holds the run's lock itself
 
 	// window bounds a source's items that the join has not matched yet: one token per item in flight.
 	// Without it the join would buffer the fast branch's output for the whole dataset while the slow
@@ -134,29 +140,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if r.sink != nil {
 			r.sink.w.close()
 		}
+		r.runLock.Release()
 		return err
 	}
 	defer func() {
 		if r.sink != nil {
 			r.sink.w.close()
 		}
+		r.runLock.Release()
 	}()
 	defer r.op.close()
 	defer r.timing.close()
 
-	peers := make([]collective.Peer, len(r.layout.Workers))
-	for i, e := range r.layout.Endpoints() {
-		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
-	}
-	compress := cfg.Plan.Compress
-	if compress == "" {
-		compress = "off"
-	}
-	r.comm, err = collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers,
-		ListenAddr: r.layout.ListenAddr(cfg.Rank), Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
-		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
-	if err != nil {
-		return fmt.Errorf("port %d: %w", r.me.Port, err)
+	if r.comm, err = r.openTransport(ctx); err != nil {
+		return err
 	}
 	defer r.comm.Close()
 
@@ -184,6 +181,29 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	return r.comm.Close()
 }
 
+// openTransport connects this rank to the others: through the configured transport, else the TCP
+// collective.
+func (r *rank) openTransport(ctx context.Context) (Transport, error) {
+	if r.cfg.Transport != nil {
+		return r.cfg.Transport, nil
+	}
+	peers := make([]collective.Peer, len(r.layout.Workers))
+	for i, e := range r.layout.Endpoints() {
+		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
+	}
+	compress := r.cfg.Plan.Compress
+	if compress == "" {
+		compress = "off"
+	}
+	c, err := collective.Open(ctx, collective.Config{JobID: r.cfg.JobID, Rank: r.cfg.Rank, Peers: peers,
+		ListenAddr: r.layout.ListenAddr(r.cfg.Rank), Listener: r.cfg.Listener, Secret: r.cfg.Secret, Compression: compress,
+		ConnectTimeout: r.cfg.ConnectTimeout, HeartbeatTimeout: r.cfg.HeartbeatTimeout, Logf: r.logf})
+	if err != nil {
+		return nil, fmt.Errorf("port %d: %w", r.me.Port, err)
+	}
+	return c, nil
+}
+
 // prepare loads what this rank's stage needs before talking to peers, so that a missing model or
 // dataset fails here with a local, clear error.
 func (r *rank) prepare() error {
@@ -209,20 +229,20 @@ func (r *rank) prepare() error {
 	if !p.IsSink(r.me.Stage) {
 		r.op = nodeOp{node}
 	} else {
+		if r.cfg.LockRun {
+			if r.runLock, err = runid.Acquire(r.runDir); err != nil {
+				return err
+			}
+		}
 		resultsPath := filepath.Join(r.runDir, "results.jsonl")
 		if !r.cfg.Resume {
 			if st, err := os.Stat(resultsPath); err == nil && st.Size() > 0 {
 				return fmt.Errorf("%s already holds results: pass --resume to finish that run, or use a new run directory", resultsPath)
 			}
 		}
-		r.done, err = ReadResults(resultsPath)
+		r.done, err = ReadResults(resultsPath, func(id int64) bool { _, ok := r.manifest.Record(id); return ok })
 		if err != nil {
 			return err
-		}
-		for id := range r.done {
-			if _, ok := r.manifest.Record(id); !ok {
-				return fmt.Errorf("%s: item %d is not in the dataset %s: the results belong to another dataset", resultsPath, id, r.manifest.Path)
-			}
 		}
 		w, err := openResults(resultsPath, r.done)
 		if err != nil {
@@ -335,7 +355,7 @@ func (r *rank) rootCause(err error) error {
 			return err
 		}
 		if m.Edge == edgeAbort {
-			return fmt.Errorf("%s", m.Payload)
+			return &exitcode.PeerFailure{Peer: m.Src, Err: fmt.Errorf("%s", m.Payload)}
 		}
 	}
 	return err

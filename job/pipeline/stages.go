@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"jellybean/job/flow"
-	"sync"
 	"time"
 
 	"jellybean/collective"
+	"jellybean/job/exitcode"
 )
 
 // Queue depths between a rank's goroutines, in messages (each at most one micro-batch). With the
@@ -19,37 +20,10 @@ const (
 	outQueue = 4
 )
 
-// group runs goroutines; the first error cancels the others' context and is the one returned.
-type group struct {
-	wg     sync.WaitGroup
-	once   sync.Once
-	err    error
-	cancel context.CancelFunc
-}
-
-func (g *group) go_(f func() error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := f(); err != nil {
-			g.once.Do(func() {
-				g.err = err
-				g.cancel()
-			})
-		}
-	}()
-}
-
-func (g *group) wait() error {
-	g.wg.Wait()
-	g.cancel()
-	return g.err
-}
-
 // pipeline runs this rank's stage to completion: receive (or generate, for sources) -> compute -> send.
 func (r *rank) pipeline(parent context.Context) error {
-	ctx, cancel := context.WithCancel(parent)
-	g := &group{cancel: cancel}
+	// The first goroutine to fail cancels the others' context, and its error is the one returned.
+	g, ctx := errgroup.WithContext(parent)
 	in := make(chan []Item, inQueue)
 	out := make(chan []Item, outQueue)
 	upstream := r.layout.Upstream(r.cfg.Rank)
@@ -58,8 +32,8 @@ func (r *rank) pipeline(parent context.Context) error {
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()
 	if len(upstream) == 0 {
-		g.go_(func() error { return r.generate(ctx, in) })
-		g.go_(func() error {
+		g.Go(func() error { return r.generate(ctx, in) })
+		g.Go(func() error {
 			err := r.receive(recvCtx, nil, nil)
 			if errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				return nil // stopped by stopRecv after our last send
@@ -67,17 +41,17 @@ func (r *rank) pipeline(parent context.Context) error {
 			return err
 		})
 	} else {
-		g.go_(func() error { return r.receive(ctx, upstream, in) })
+		g.Go(func() error { return r.receive(ctx, upstream, in) })
 	}
-	g.go_(func() error { return r.compute(ctx, in, out) })
-	g.go_(func() error {
+	g.Go(func() error { return r.compute(ctx, in, out) })
+	g.Go(func() error {
 		err := r.send(ctx, out)
 		if err == nil && len(upstream) == 0 {
 			stopRecv()
 		}
 		return err
 	})
-	err := g.wait()
+	err := g.Wait()
 	if err != nil && parent.Err() != nil && !isPeerFault(err) {
 		return fmt.Errorf("rank %d stopped: %w", r.cfg.Rank, context.Cause(parent))
 	}
@@ -149,10 +123,7 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 // receive reads stream messages until every upstream rank sent its end-of-stream marker; items go to in
 // (joined first when the stage has several inputs). Sources call it with no upstream to watch for aborts.
 func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) error {
-	waiting := map[int]bool{}
-	for _, u := range upstream {
-		waiting[u] = true
-	}
+	proto := newInbound(upstream, time.Now(), probeInterval)
 	inputs := r.cfg.Plan.InputIndexes(r.me.Stage)
 	var join *joiner
 	if len(inputs) > 1 {
@@ -166,35 +137,28 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		}
 		return -1
 	}
-	var nextProbe time.Time
-	for len(waiting) > 0 || in == nil {
-		m, err := r.recvOrProbe(ctx, waiting, &nextProbe)
+	for proto.open() || in == nil {
+		m, err := r.recvOrProbe(ctx, proto)
 		if err != nil {
 			return err
 		}
 		src := r.layout.Workers[m.Src]
-		switch m.Edge {
-		case edgePing:
+		ev, err := proto.step(m.Src, m.Edge, m.Payload)
+		if err != nil {
+			if m.Edge == edgeAbort {
+				// Stopped because a peer failed: say whom this rank followed (exit status 3).
+				return &exitcode.PeerFailure{Peer: m.Src, Err: err}
+			}
+			return fmt.Errorf("stage %q: %w (%s)", r.stage.Name, err, src.Host)
+		}
+		switch ev {
+		case evNone:
 			continue
-		case edgeAbort:
-			return fmt.Errorf("%s", string(m.Payload))
-		case edgeAck:
+		case evAck:
 			if err := r.acked(m); err != nil {
 				return err
 			}
 			continue
-		case edgeEOS:
-			if !waiting[m.Src] {
-				return fmt.Errorf("unexpected end-of-stream from rank %d (%s)", m.Src, src.Host)
-			}
-			delete(waiting, m.Src)
-			continue
-		case edgeData:
-		default:
-			return fmt.Errorf("message on unknown edge %d from rank %d (%s)", m.Edge, m.Src, src.Host)
-		}
-		if !waiting[m.Src] {
-			return fmt.Errorf("data from rank %d (%s), which is not an input of stage %q or already ended", m.Src, src.Host, r.stage.Name)
 		}
 		t := time.Now()
 		b, err := collective.DecodeBatch(m.Payload)
@@ -247,27 +211,21 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 	return nil
 }
 
-// recvOrProbe receives the next message. Every probeInterval it checks that the ranks in waiting are
-// still there, so that an upstream rank that left without its end-of-stream (it failed and its abort
-// report was lost) stops this rank instead of leaving it waiting forever, even while other upstream
-// ranks keep sending.
-func (r *rank) recvOrProbe(ctx context.Context, waiting map[int]bool, nextProbe *time.Time) (collective.Message, error) {
+// recvOrProbe receives the next message. Whenever the protocol's probe is due it checks that the ranks
+// that still owe their end of stream are there, so that an upstream rank that left without it (it failed
+// and its abort report was lost) stops this rank instead of leaving it waiting forever, even while other
+// upstream ranks keep sending.
+func (r *rank) recvOrProbe(ctx context.Context, proto *inbound) (collective.Message, error) {
 	for {
-		if nextProbe.IsZero() {
-			*nextProbe = time.Now().Add(probeInterval)
-		}
-		if time.Now().After(*nextProbe) {
-			for u := range waiting {
-				pctx, cancel := context.WithTimeout(ctx, probeInterval)
-				err := r.comm.Send(pctx, u, edgePing, nil)
-				cancel()
-				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-					return collective.Message{}, fmt.Errorf("rank %d (%s) left before the end of its stream: %w", u, r.layout.Workers[u].Host, err)
-				}
+		for _, u := range proto.probes(time.Now()) {
+			pctx, cancel := context.WithTimeout(ctx, probeInterval)
+			err := r.comm.Send(pctx, u, edgePing, nil)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return collective.Message{}, fmt.Errorf("rank %d (%s) left before the end of its stream: %w", u, r.layout.Workers[u].Host, err)
 			}
-			*nextProbe = time.Now().Add(probeInterval)
 		}
-		rctx, cancel := context.WithDeadline(ctx, *nextProbe)
+		rctx, cancel := context.WithDeadline(ctx, proto.deadline())
 		m, err := r.comm.Recv(rctx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
@@ -377,20 +335,24 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 				dst := r.layout.Route(stage, it.ID)
 				byDst[dst] = append(byDst[dst], it)
 			}
-			for dst, items := range byDst {
-				b, err := Pack(items)
-				if err != nil {
-					return err
-				}
-				buf = collective.AppendBatch(buf[:0], &b)
-				r.addRunnerTime(time.Since(t))
-				if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
-					return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
-				}
-				t = time.Now()
-				per := len(buf) / len(items)
-				if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
-					return err
+			for dst, all := range byDst {
+				// Placeholders of empty fan-out families carry no tensors: they travel in a message of
+				// their own, since a packed batch holds items of one shape.
+				for _, items := range splitPlaceholders(all) {
+					b, err := Pack(items)
+					if err != nil {
+						return err
+					}
+					buf = collective.AppendBatch(buf[:0], &b)
+					r.addRunnerTime(time.Since(t))
+					if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
+						return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+					}
+					t = time.Now()
+					per := len(buf) / len(items)
+					if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -458,4 +420,24 @@ func (r *rank) wireRatio() float64 {
 		return 1
 	}
 	return float64(t.WireBytesSent+t.WireBytesRecv) / float64(raw)
+}
+
+// splitPlaceholders separates placeholder items from the others (either group may be empty and is then
+// left out).
+func splitPlaceholders(items []Item) [][]Item {
+	var full, empty []Item
+	for _, it := range items {
+		if it.Placeholder() {
+			empty = append(empty, it)
+		} else {
+			full = append(full, it)
+		}
+	}
+	var out [][]Item
+	for _, g := range [][]Item{full, empty} {
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
 }

@@ -49,6 +49,41 @@ type Summary struct {
 	Predicted                plan.Predicted     `json:"predicted"`
 	ThroughputVsPredicted    float64            `json:"throughput_vs_predicted,omitempty"`
 	InputRate                float64            `json:"input_rate"`
+	// Attempts lists every attempt of the run, earlier ones (kept under attempts/<n>/ by the launcher
+	// when a run is resumed) first and this one last; Completed above counts the items of all of them.
+	Attempts []Attempt `json:"attempts"`
+}
+
+// Attempt is one attempt's share of a run.
+type Attempt struct {
+	Attempt                  int     `json:"attempt"`
+	Completed                int     `json:"completed"` // items this attempt finished
+	WallSeconds              float64 `json:"wall_seconds"`
+	ThroughputItemsPerSecond float64 `json:"throughput_items_per_second"`
+	BytesRaw                 int64   `json:"bytes_raw"`
+}
+
+// earlierAttempts reads the summaries the launcher moved to runDir/attempts/<n>/ before this attempt,
+// in attempt order. A missing folder means this is the first attempt; an unreadable summary (an attempt
+// killed before it wrote one) counts with what results.jsonl says it finished, which the caller knows.
+func earlierAttempts(runDir string) ([]Attempt, error) {
+	var out []Attempt
+	for n := 1; ; n++ {
+		dir := filepath.Join(runDir, "attempts", fmt.Sprint(n))
+		if _, err := os.Stat(dir); err != nil {
+			return out, nil
+		}
+		a := Attempt{Attempt: n}
+		data, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+		if err == nil {
+			var prev Summary
+			if err := json.Unmarshal(data, &prev); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "summary.json"), err)
+			}
+			a.Completed, a.WallSeconds, a.ThroughputItemsPerSecond, a.BytesRaw = prev.CompletedThisRun, prev.WallSeconds, prev.ThroughputItemsPerSecond, prev.BytesRaw
+		}
+		out = append(out, a)
+	}
 }
 
 type stageSummary struct {
@@ -104,6 +139,22 @@ func (r *rank) gatherSummary(ctx context.Context) error {
 		}
 	}
 	s := buildSummary(r.cfg.Plan, all, r.sink)
+	if s.Attempts, err = earlierAttempts(r.runDir); err != nil {
+		return err
+	}
+	// An attempt killed before its summary finished the items results.jsonl holds beyond the others'.
+	known, unknown := s.CompletedThisRun, -1
+	for i, a := range s.Attempts {
+		known += a.Completed
+		if a.Completed == 0 && a.WallSeconds == 0 {
+			unknown = i
+		}
+	}
+	if unknown >= 0 && s.Completed > known {
+		s.Attempts[unknown].Completed = s.Completed - known
+	}
+	s.Attempts = append(s.Attempts, Attempt{Attempt: len(s.Attempts) + 1, Completed: s.CompletedThisRun,
+		WallSeconds: s.WallSeconds, ThroughputItemsPerSecond: s.ThroughputItemsPerSecond, BytesRaw: s.BytesRaw})
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err

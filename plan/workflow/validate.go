@@ -20,6 +20,7 @@ func (w *Workflow) Validate() error {
 		add("no [[node]] tables")
 	}
 	sinks := 0
+	var dangling []string
 	for i := range w.Nodes {
 		n := &w.Nodes[i]
 		at := fmt.Sprintf("node %q", n.Name)
@@ -78,9 +79,11 @@ func (w *Workflow) Validate() error {
 			w.checkModel(n, at, add)
 		}
 		if n.Kind != KindSink && n.Name != "" && w.Index(n.Name) == i && len(w.Consumers(i)) == 0 {
-			add("%s: its output goes nowhere: no node lists it in inputs", at)
+			dangling = append(dangling, fmt.Sprintf("%s: its output goes nowhere: no node lists it in inputs", at))
 		}
 	}
+	// A dangling node is often the echo of a misspelt input elsewhere: report it after the other problems.
+	errs = append(errs, dangling...)
 	if sinks != 1 {
 		add("the workflow needs exactly one node with kind = %q, found %d", KindSink, sinks)
 	}

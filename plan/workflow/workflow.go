@@ -114,10 +114,13 @@ func (b Binding) ItemTensor() string {
 	return b.Name
 }
 
-// Variant is one interchangeable model file.
+// Variant is one interchangeable model file, and the step parameters that go with it.
 type Variant struct {
 	Name string `toml:"name"`
 	File string `toml:"file"` // relative to the workflow file's directory
+	// Params replace the parameters of the same name of the node's steps when this variant runs (e.g. a
+	// detector's input size, which costs more and finds more with the same model file).
+	Params map[string]any `toml:"params"`
 }
 
 // Parse decodes a workflow file; unknown keys are errors naming the key. It checks the structure

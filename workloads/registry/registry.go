@@ -26,8 +26,10 @@ type Workload struct {
 	DataDir string
 	// Splits are the dataset's split names, in generation order (gen-data --split all).
 	Splits []string
-	// GenData makes one split of the dataset (nil: the workload has no generator).
-	GenData func(GenOptions) error
+	// GenData makes one split of the dataset (nil: the workload has no generator); MaxItems bounds the
+	// items per split it accepts (0: no bound).
+	GenData  func(GenOptions) error
+	MaxItems int
 	// Eval scores a finished run directory (results.jsonl against the plan's dataset).
 	Eval func(root, runDir string) (*Evaluation, error)
 	// ProfileAccuracy measures the end-to-end accuracy of every variant combination on a manifest's

@@ -12,8 +12,9 @@ const SampleRate = 16000
 
 // LoadWAV reads a RIFF/WAVE file and returns mono SampleRate samples in [-1, 1]: integer PCM is divided by
 // 2^(bits-1) (16-bit: s/32768, as the recipe does), channels are averaged, and other rates are linearly
-// resampled. Chunk sizes written as placeholders by streaming writers (espeak-ng --stdout, sox to a pipe:
-// 0 or 0xFFFFFFFF) are clamped to the bytes actually present.
+// resampled. Data sizes written as placeholders by streaming writers (espeak-ng --stdout, sox to a pipe:
+// 0, 0x7FFFF000 or 0xFFFFFFFF) are clamped to the bytes actually present; any other size beyond the end
+// of the file is an error (a truncated file must not be transcribed as if it were complete).
 func LoadWAV(path string) ([]float32, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -64,8 +65,11 @@ func ParseWAV(data []byte) (WAVFormat, []byte, error) {
 			if !haveFmt {
 				return f, nil, fmt.Errorf("data chunk at byte %d before fmt chunk", off)
 			}
-			if size == 0 || size > rest { // streaming placeholder or truncated file
+			switch {
+			case streamingPlaceholder(size):
 				size = rest
+			case size > rest:
+				return f, nil, fmt.Errorf("data chunk claims %d bytes, only %d present (truncated file)", size, rest)
 			}
 			frame := int64(f.Channels * f.Bits / 8)
 			size -= size % frame // drop a torn last frame of a truncated file
@@ -103,6 +107,11 @@ func ParseWAV(data []byte) (WAVFormat, []byte, error) {
 	}
 	return f, nil, fmt.Errorf("no data chunk")
 }
+
+// streamingPlaceholder reports whether a data chunk size is what a writer that could not seek back puts
+// there: 0, espeak-ng's 0x7FFFF000, or 0xFFFFFFFF (anything from 0x7FFFF000 up: no WAV this workload
+// reads comes near 2 GiB). Any other size larger than the file means the file was cut short.
+func streamingPlaceholder(size int64) bool { return size == 0 || size >= 0x7FFFF000 }
 
 func decodePCM(f WAVFormat, pcm []byte) ([]float32, error) {
 	width := f.Bits / 8

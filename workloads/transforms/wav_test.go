@@ -57,7 +57,7 @@ func TestDecodeWAV(t *testing.T) {
 		{"exact sizes", wavBytes(1, 1, 16000, 16, 36+8, 8, nil, samples), want},
 		{"espeak placeholder 0xFFFFFFFF", wavBytes(1, 1, 16000, 16, 0xFFFFFFFF, 0xFFFFFFFF, nil, samples), want},
 		{"placeholder 0", wavBytes(1, 1, 16000, 16, 0, 0, nil, samples), want},
-		{"data size larger than file (truncated)", wavBytes(1, 1, 16000, 16, 1000, 1000, nil, samples), want},
+		{"espeak-ng --stdout placeholder 0x7FFFF000", wavBytes(1, 1, 16000, 16, 0x7FFFF024, 0x7FFFF000, nil, samples), want},
 		{"torn last frame dropped", wavBytes(1, 1, 16000, 16, 0, 9, nil, append(samples, 7)), want},
 		{"odd-sized chunk before data", wavBytes(1, 1, 16000, 16, 0, 8, listChunk, samples), want},
 		{"stereo averaged", wavBytes(1, 2, 16000, 16, 0, 8, nil, pcm16(16384, 0, -16384, -16384)), []float32{0.25, -0.5}},
@@ -97,6 +97,7 @@ func TestDecodeWAVErrors(t *testing.T) {
 		{"no data chunk", good[:36], "no data chunk"},
 		{"data before fmt", dataFirst, "before fmt"},
 		{"unsupported encoding", wavBytes(2, 1, 16000, 4, 0, 2, nil, []byte{1, 2}), "unsupported encoding"},
+		{"data shorter than the header claims", wavBytes(1, 1, 16000, 16, 48756+36, 48756, nil, pcm16(1, 2, 3, 4)), "data chunk claims 48756 bytes, only 8 present (truncated file)"},
 		{"zero channels", wavBytes(1, 0, 16000, 16, 0, 2, nil, []byte{1, 2}), "channels"},
 	} {
 		_, err := DecodeWAV(c.data)
@@ -113,6 +114,14 @@ func TestLoadWAVNamesFile(t *testing.T) {
 	}
 	if _, err := LoadWAV(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("error %v does not name %s", err, p)
+	}
+	// A WAV cut to 1,000 bytes whose header claims the whole recording.
+	full := EncodeWAV16(make([]float32, 48756/2), SampleRate)
+	if err := os.WriteFile(p, full[:1000], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWAV(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated WAV: error %v; want one naming %s", err, p)
 	}
 }
 

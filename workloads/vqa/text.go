@@ -1,29 +1,14 @@
 package vqa
 
 import (
+	"jellybean/workloads/transforms"
 	"strings"
 )
 
 // NormalizeAnswer lower-cases s, keeps letters, digits and apostrophes, and collapses runs of anything
 // else into single spaces, so that "Red." and " red" compare equal. Used for answers and for recognised
 // question text before scoring.
-func NormalizeAnswer(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '\'':
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			space = false
-			b.WriteRune(r)
-		default:
-			space = true
-		}
-	}
-	return b.String()
-}
+func NormalizeAnswer(s string) string { return transforms.Words(s) }
 
 // Tokenize maps a (recognised) question to QuestionLen token ids: words of the question vocabulary get
 // their id, other words UnknownToken, and the tail is PadToken. Words past QuestionLen are dropped.

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -26,6 +27,10 @@ var (
 	DefaultSize = map[string]int{"train": 8000, "val": 500, "test": 400}
 	splitSalt   = map[string]uint64{"train": 1, "val": 2, "test": 3}
 )
+
+// MaxItems bounds a split: item files are numbered with six digits, and a million items already take
+// about 75 GB and hours to synthesise.
+const MaxItems = 1_000_000
 
 // Spec says which split to generate.
 type Spec struct {
@@ -101,8 +106,8 @@ func Generate(spec Spec, progress io.Writer) error {
 	if _, ok := splitSalt[spec.Split]; !ok {
 		return fmt.Errorf("unknown split %q (want train, val or test)", spec.Split)
 	}
-	if spec.N <= 0 {
-		return fmt.Errorf("split %s: --n must be positive, got %d", spec.Split, spec.N)
+	if spec.N <= 0 || spec.N > MaxItems {
+		return fmt.Errorf("split %s: -n %d: want 1 to %d items", spec.Split, spec.N, MaxItems)
 	}
 	if err := EnsureTools(); err != nil {
 		return err
@@ -115,66 +120,17 @@ func Generate(spec Spec, progress io.Writer) error {
 	}
 	os.Remove(filepath.Join(dir, "dataset.json"))
 
-	items := make([]vqa.Item, spec.N)
-	jobs := make(chan int)
-	errs := make(chan error, 1)
-	var done sync.WaitGroup
-	var mu sync.Mutex
-	finished := 0
-	start := time.Now()
-	for w := 0; w < runtime.NumCPU(); w++ {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			for i := range jobs {
-				it, err := writeItem(dir, spec, i)
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					continue
-				}
-				items[i] = it
-				mu.Lock()
-				finished++
-				if progress != nil && (finished%200 == 0 || finished == spec.N) {
-					fmt.Fprintf(progress, "gen-data: %s %d/%d items (%.0fs)\n", spec.Split, finished, spec.N, time.Since(start).Seconds())
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	var genErr error
-feed:
-	for i := 0; i < spec.N; i++ {
-		select {
-		case jobs <- i:
-		case genErr = <-errs:
-			break feed
-		}
-	}
-	close(jobs)
-	done.Wait()
-	if genErr == nil {
-		select {
-		case genErr = <-errs:
-		default:
-		}
-	}
-	if genErr != nil {
-		return fmt.Errorf("split %s: %w", spec.Split, genErr)
-	}
-
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, it := range items {
-		if err := enc.Encode(it); err != nil {
-			return err
-		}
-	}
 	tmp := spec.ManifestPath() + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := generateItems(dir, spec, f, progress); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("split %s: %w", spec.Split, err)
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, spec.ManifestPath()); err != nil {
@@ -182,6 +138,81 @@ feed:
 	}
 	pb, _ := json.MarshalIndent(spec.params(), "", "  ")
 	return os.WriteFile(filepath.Join(dir, "dataset.json"), append(pb, '\n'), 0o644)
+}
+
+// generateItems writes the split's items with one worker per CPU and their manifest lines, in id order,
+// to manifest. Memory stays bounded whatever the split's size: at most a window of items is in flight,
+// and a finished item waits only for the earlier ones of that window before its line is written.
+func generateItems(dir string, spec Spec, manifest io.Writer, progress io.Writer) error {
+	workers := runtime.NumCPU()
+	window := 4 * workers
+	type made struct {
+		i   int
+		it  vqa.Item
+		err error
+	}
+	jobs := make(chan int)
+	results := make(chan made, window) // never full: at most window jobs are handed out
+	tokens := make(chan struct{}, window)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				it, err := writeItem(dir, spec, i)
+				results <- made{i, it, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := 0; i < spec.N; i++ {
+			select {
+			case tokens <- struct{}{}:
+			case <-stop:
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	finish := func(err error) error {
+		close(stop)
+		wg.Wait()
+		return err
+	}
+
+	out := bufio.NewWriterSize(manifest, 1<<20)
+	enc := json.NewEncoder(out)
+	pending := map[int]vqa.Item{}
+	start := time.Now()
+	for next := 0; next < spec.N; {
+		r := <-results
+		if r.err != nil {
+			return finish(r.err)
+		}
+		pending[r.i] = r.it
+		for it, ok := pending[next]; ok; it, ok = pending[next] {
+			if err := enc.Encode(it); err != nil {
+				return finish(err)
+			}
+			delete(pending, next)
+			next++
+			<-tokens
+			if progress != nil && (next%200 == 0 || next == spec.N) {
+				fmt.Fprintf(progress, "gen-data: %s %d/%d items (%.0fs)\n", spec.Split, next, spec.N, time.Since(start).Seconds())
+			}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return finish(err)
+	}
+	return finish(nil)
 }
 
 func writeItem(dir string, spec Spec, i int) (vqa.Item, error) {

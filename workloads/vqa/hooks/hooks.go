@@ -25,6 +25,7 @@ func init() {
 		DataDir:         "workloads/vqa/data",
 		Splits:          dataset.Splits,
 		GenData:         genData,
+		MaxItems:        dataset.MaxItems,
 		Eval:            eval,
 		ProfileAccuracy: profileAccuracy,
 	})
