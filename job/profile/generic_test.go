@@ -198,3 +198,96 @@ func flowEnv() flow.Env { return flow.Env{Device: "cpu", Threads: 1, BatchSize: 
 func floats(b []byte) ([]float32, error) {
 	return flow.Float32s(collective.Tensor{Name: "x", DType: collective.Float32, Shape: []int64{int64(len(b) / 4)}, Data: b})
 }
+
+// A fan-out (a sentence into its words, an empty sentence into an empty family), a model per word and
+// the matching fan-in: the fan-in node is timed on whole families, and the messages of sub-items and of
+// the empty family's placeholder are sized as they travel.
+func TestMeasureFanOutFanIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ONNX Runtime")
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("bytesum")
+	f := m.NodeAttrs("Cast", []string{m.Input("bytes", onnxbuild.Uint8, "batch", "len")}, onnxbuild.Attrs{"to": onnxbuild.Float32})
+	m.Output(m.NodeAttrs("ReduceSum", []string{f, m.Constant("", onnxbuild.Int64, []int64{1}, []int64{1})}, onnxbuild.Attrs{"keepdims": 0}), "sum", onnxbuild.Float32, "batch")
+	if err := m.Save(filepath.Join(dir, "bytesum.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"workflow.toml": `name = "words"
+[[node]]
+name = "ReadText"
+kind = "source"
+step = [{ op = "text_field", field = "sentence", out = "sentence" }]
+[[node]]
+name = "Words"
+inputs = ["ReadText"]
+step = [{ op = "split_text", in = "sentence", out = "word" }]
+emit = ["word", "sum"]
+[node.model]
+input = [{ name = "bytes", tensor = "word" }]
+output = [{ name = "sum" }]
+variant = [{ name = "v1", file = "bytesum.onnx" }]
+[[node]]
+name = "Regroup"
+inputs = ["Words"]
+fan_in = ["word", "sum"]
+emit = ["word", "sum"]
+[[node]]
+name = "Sink"
+kind = "sink"
+inputs = ["Regroup"]
+fields = ["word", "sum"]
+`,
+		"manifest.jsonl": `{"id":1,"sentence":"a bb ccc"}
+{"id":2,"sentence":""}
+{"id":3,"sentence":"dd"}
+`,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := LoadItems(filepath.Join(dir, "workflow.toml"), filepath.Join(dir, "manifest.jsonl"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Measure(in, Options{Host: "h", Batches: []int{1, 4}, Repeats: 2, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lat []string
+	for _, l := range res.Latencies {
+		lat = append(lat, fmt.Sprintf("%s/%s/%d", l.Stage, l.Variant, l.Batch))
+		if !(l.Stats.Median > 0) {
+			t.Errorf("%s %s batch %d: %+v", l.Stage, l.Variant, l.Batch, l.Stats)
+		}
+	}
+	// Regroup at batch 4 gets the 3 families there are.
+	if got, want := strings.Join(lat, " "), "Words/v1/1 Words/v1/4 Regroup/default/1 Regroup/default/3"; got != want {
+		t.Errorf("latencies %s, want %s", got, want)
+	}
+	sizes := map[string]float64{}
+	for _, m := range res.Messages {
+		sizes[m.From+"→"+m.To] = m.RawKB * 1024
+	}
+	// Words emits 5 messages' worth of items: 4 words (1-3 bytes and a float) and 1 empty placeholder.
+	if len(sizes) != 2 || !(sizes["ReadText→Words"] > 4) || !(sizes["Words→Regroup"] > 0) || sizes["Words→Regroup"] > 4+2+FramingKB*1024 {
+		t.Errorf("message bytes per item %v", sizes)
+	}
+	tr, err := RunTrace(in, nil, flowEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	out := tr.Emitted[in.Workflow.Index("Regroup")]
+	if len(out) != 3 {
+		t.Fatalf("Regroup emitted %d items, want the 3 parents", len(out))
+	}
+	sum, _ := out[0].Tensor("sum")
+	v, _ := floats(sum.Data)
+	if fmt.Sprint(v) != "[97 196 297]" { // 'a', 'b'+'b', 'c'×3
+		t.Errorf("sums of item 1's words %v", v)
+	}
+}
