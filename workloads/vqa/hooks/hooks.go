@@ -86,16 +86,25 @@ func profileAccuracy(o registry.AccuracyOptions) (*registry.Accuracy, error) {
 			return nil, err
 		}
 	}
-	return Combos(p, nodeOf), nil
+	return Combos(p, nodeOf, w), nil
 }
 
 // Combos turns a VQA accuracy profile into the registry's combinations: the image variant runs the image
-// node and the VQA head trained on its features, the speech variant the recognition node.
-func Combos(p *evaluate.Profile, nodeOf map[string]string) *registry.Accuracy {
+// node and the VQA head trained on its features, the speech variant the recognition node. Combinations
+// with a variant the workflow does not offer (models.json may list more) are left out.
+func Combos(p *evaluate.Profile, nodeOf map[string]string, w *workflow.Workflow) *registry.Accuracy {
 	acc := &registry.Accuracy{Workload: Name, Metric: evaluate.AccuracyMetric, Items: p.Items}
 	for _, c := range p.Combinations {
-		acc.Combos = append(acc.Combos, registry.Combo{Accuracy: c.VQAAccuracy, Variants: map[string]string{
-			nodeOf[vqa.KindImage]: c.Image, nodeOf[vqa.KindASR]: c.Speech, nodeOf[vqa.KindVQA]: c.Image}})
+		v := map[string]string{nodeOf[vqa.KindImage]: c.Image, nodeOf[vqa.KindASR]: c.Speech, nodeOf[vqa.KindVQA]: c.Image}
+		offered := true
+		for node, variant := range v {
+			if n := w.Node(node); n == nil || n.Variant(variant) == nil {
+				offered = false
+			}
+		}
+		if offered {
+			acc.Combos = append(acc.Combos, registry.Combo{Accuracy: c.VQAAccuracy, Variants: v})
+		}
 	}
 	return acc
 }

@@ -42,8 +42,9 @@ func TestCombosFollowTheWorkflow(t *testing.T) {
 	if !reflect.DeepEqual(nodeOf, want) || dir != "../models" {
 		t.Fatalf("models in %s, nodes %v; want ../models, %v", dir, nodeOf, want)
 	}
-	p := &evaluate.Profile{Items: 5, Combinations: []evaluate.Combination{{Image: "res32", Speech: "ctc-small", VQAAccuracy: 81.5}}}
-	acc := Combos(p, nodeOf)
+	p := &evaluate.Profile{Items: 5, Combinations: []evaluate.Combination{{Image: "res32", Speech: "ctc-small", VQAAccuracy: 81.5},
+		{Image: "res128", Speech: "ctc-small", VQAAccuracy: 99}}} // res128: not a variant of the workflow
+	acc := Combos(p, nodeOf, wf)
 	if acc.Items != 5 || acc.Metric != "vqa_accuracy" || len(acc.Combos) != 1 || acc.Combos[0].Accuracy != 81.5 ||
 		!reflect.DeepEqual(acc.Combos[0].Variants, map[string]string{"ImageFeatures": "res32", "SpeechRecognition": "ctc-small", "VQA": "res32"}) {
 		t.Errorf("combos %+v", acc)
