@@ -62,10 +62,13 @@ const (
 	frameHeartbeat                      // keep-alive while idle
 	frameGoodbye                        // graceful close: the sender will send nothing more
 	frameAbort                          // the sender faulted and leaves; payload names the rank at fault
+	frameRVHello                        // rendezvous handshake: a rank -> rank 0 (then register, table)
+	frameRegister                       // rendezvous: u16 port the sending rank listens on
+	frameTable                          // rendezvous: rank 0's answer, u16 port of every rank
 	frameTypeEnd
 )
 
-var frameTypeNames = [...]string{"", "hello", "hello-ack", "auth", "ready", "data", "alltoall", "credit", "heartbeat", "goodbye", "abort"}
+var frameTypeNames = [...]string{"", "hello", "hello-ack", "auth", "ready", "data", "alltoall", "credit", "heartbeat", "goodbye", "abort", "rendezvous-hello", "register", "table"}
 
 func (t frameType) String() string {
 	if t > 0 && t < frameTypeEnd {

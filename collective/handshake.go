@@ -24,6 +24,9 @@ import (
 // transcript = job id, both ranks, size and both nonces. Each side proves it holds the job secret over
 // fresh nonces from the other side, so neither a replay nor a peer without the secret gets through, and
 // no data frame is accepted before the handshake completes.
+//
+// The rendezvous (rendezvous.go) runs the same exchange with a rendezvous-hello first frame and its own
+// proof labels, so that a rendezvous proof can never be replayed as a mesh connection or the reverse.
 
 // ErrAuth is wrapped by handshake failures that retrying cannot fix (wrong secret, job, rank or size).
 var ErrAuth = errors.New("handshake rejected")
@@ -36,7 +39,16 @@ const (
 	helloFixedSize     = 4 + 4 + 4 + nonceSize + 2
 	labelAcceptorProof = "jellybean-collective/v1 acceptor"
 	labelDialerProof   = "jellybean-collective/v1 dialer"
+	labelRendezvous    = " rendezvous"
 )
+
+// labels returns the acceptor's and the dialer's proof labels for a handshake opened by helloType.
+func labels(helloType frameType) (acceptor, dialer string) {
+	if helloType == frameRVHello {
+		return labelAcceptorProof + labelRendezvous, labelDialerProof + labelRendezvous
+	}
+	return labelAcceptorProof, labelDialerProof
+}
 
 type hello struct {
 	from, to, size int
@@ -91,8 +103,9 @@ func proof(secret []byte, label, job string, dialer, acceptor, size int, nonceD,
 
 // handshakeIO reads and writes whole small frames with one deadline for the whole handshake.
 type handshakeIO struct {
-	s   Stream
-	buf []byte
+	s     Stream
+	buf   []byte
+	limit int // largest frame accepted; 0 = maxHandshakeFrame
 }
 
 func (h *handshakeIO) send(typ frameType, payload []byte) error {
@@ -102,30 +115,46 @@ func (h *handshakeIO) send(typ frameType, payload []byte) error {
 }
 
 func (h *handshakeIO) recv(want frameType) ([]byte, error) {
+	p, _, err := h.recvOneOf(want, want)
+	return p, err
+}
+
+// recvOneOf reads a frame that must be of type a or b.
+func (h *handshakeIO) recvOneOf(want, alt frameType) ([]byte, frameType, error) {
 	var hb [headerSize]byte
 	if _, err := io.ReadFull(h.s, hb[:]); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", want, err)
+		return nil, 0, fmt.Errorf("reading %s: %w", want, err)
 	}
-	hd, err := parseHeader(hb[:], maxHandshakeFrame)
+	limit := h.limit
+	if limit == 0 {
+		limit = maxHandshakeFrame
+	}
+	hd, err := parseHeader(hb[:], limit)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
-	if hd.typ != want || hd.flags != 0 {
-		return nil, fmt.Errorf("%w: got %s frame (flags %#x) during handshake, want %s", ErrAuth, hd.typ, hd.flags, want)
+	if (hd.typ != want && hd.typ != alt) || hd.flags != 0 {
+		return nil, 0, fmt.Errorf("%w: got %s frame (flags %#x) during handshake, want %s", ErrAuth, hd.typ, hd.flags, want)
 	}
 	p := make([]byte, int(hd.wireLen)+trailerSize)
 	if _, err := io.ReadFull(h.s, p); err != nil {
-		return nil, fmt.Errorf("reading %s payload: %w", want, err)
+		return nil, 0, fmt.Errorf("reading %s payload: %w", hd.typ, err)
 	}
 	p, trailer := p[:hd.wireLen], p[hd.wireLen:]
 	if err := checkPayload(hd, crc32c.Checksum(p), trailer); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrAuth, err)
 	}
-	return p, nil
+	return p, hd.typ, nil
 }
 
-// dialHandshake runs the dialer side against the acceptor rank `to`.
+// dialHandshake runs the dialer side of a mesh connection against the acceptor rank `to`.
 func dialHandshake(s Stream, job string, secret []byte, from, to, size int, deadline time.Time) error {
+	return dialHandshakeAs(s, frameHello, job, secret, from, to, size, deadline)
+}
+
+// dialHandshakeAs runs the dialer side of a handshake opened by helloType (mesh or rendezvous).
+func dialHandshakeAs(s Stream, helloType frameType, job string, secret []byte, from, to, size int, deadline time.Time) error {
+	labelA, labelD := labels(helloType)
 	if err := s.SetReadDeadline(deadline); err != nil {
 		return err
 	}
@@ -137,7 +166,7 @@ func dialHandshake(s Stream, job string, secret []byte, from, to, size int, dead
 	if _, err := rand.Read(me.nonce[:]); err != nil {
 		return err
 	}
-	if err := hs.send(frameHello, me.append(nil)); err != nil {
+	if err := hs.send(helloType, me.append(nil)); err != nil {
 		return fmt.Errorf("sending hello: %w", err)
 	}
 	p, err := hs.recv(frameHelloAck)
@@ -151,11 +180,11 @@ func dialHandshake(s Stream, job string, secret []byte, from, to, size int, dead
 	if err := checkHello(them, job, to, from, size); err != nil {
 		return err
 	}
-	want := proof(secret, labelAcceptorProof, job, from, to, size, me.nonce[:], them.nonce[:])
+	want := proof(secret, labelA, job, from, to, size, me.nonce[:], them.nonce[:])
 	if len(mac) != macSize || !hmac.Equal(mac, want) {
 		return fmt.Errorf("%w: rank %d failed to prove the job secret (different secret?)", ErrAuth, to)
 	}
-	if err := hs.send(frameAuth, proof(secret, labelDialerProof, job, from, to, size, me.nonce[:], them.nonce[:])); err != nil {
+	if err := hs.send(frameAuth, proof(secret, labelD, job, from, to, size, me.nonce[:], them.nonce[:])); err != nil {
 		return fmt.Errorf("sending auth: %w", err)
 	}
 	if _, err := hs.recv(frameReady); err != nil {
@@ -164,54 +193,67 @@ func dialHandshake(s Stream, job string, secret []byte, from, to, size int, dead
 	return clearDeadlines(s)
 }
 
-// acceptHandshake runs the acceptor side and returns the dialer's rank. accept decides whether that rank
-// may connect now (e.g. it is not already connected); it must not block.
+// acceptHandshake runs the acceptor side of a mesh connection and returns the dialer's rank. accept
+// decides whether that rank may connect now (e.g. it is not already connected); it must not block.
 func acceptHandshake(s Stream, job string, secret []byte, self, size int, deadline time.Time, accept func(rank int) error) (int, error) {
+	rank, _, err := acceptAnyHandshake(s, job, secret, self, size, deadline, func(rank int, helloType frameType) error {
+		if helloType != frameHello {
+			return fmt.Errorf("%w: rank %d opened a rendezvous handshake with a rank that is not the rendezvous", ErrAuth, rank)
+		}
+		return accept(rank)
+	})
+	return rank, err
+}
+
+// acceptAnyHandshake runs the acceptor side of a mesh or rendezvous handshake and returns the dialer's
+// rank and the kind of handshake (frameHello or frameRVHello) it opened.
+func acceptAnyHandshake(s Stream, job string, secret []byte, self, size int, deadline time.Time, accept func(rank int, helloType frameType) error) (int, frameType, error) {
 	if err := s.SetReadDeadline(deadline); err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	if err := s.SetWriteDeadline(deadline); err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	hs := &handshakeIO{s: s}
-	p, err := hs.recv(frameHello)
+	p, helloType, err := hs.recvOneOf(frameHello, frameRVHello)
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
+	labelA, labelD := labels(helloType)
 	them, _, err := parseHello(p)
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	if err := checkHello(them, job, them.from, self, size); err != nil {
-		return -1, err
+		return -1, 0, err
 	}
-	if them.from <= self || them.from >= size {
-		return -1, fmt.Errorf("%w: rank %d may not dial rank %d (only higher ranks dial)", ErrAuth, them.from, self)
+	if them.from == self || them.from >= size {
+		return -1, 0, fmt.Errorf("%w: rank %d may not dial rank %d (itself or outside the job)", ErrAuth, them.from, self)
 	}
 	me := hello{from: self, to: them.from, size: size, job: job}
 	if _, err := rand.Read(me.nonce[:]); err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	ack := me.append(nil)
-	ack = append(ack, proof(secret, labelAcceptorProof, job, them.from, self, size, them.nonce[:], me.nonce[:])...)
+	ack = append(ack, proof(secret, labelA, job, them.from, self, size, them.nonce[:], me.nonce[:])...)
 	if err := hs.send(frameHelloAck, ack); err != nil {
-		return -1, fmt.Errorf("sending hello-ack to rank %d: %w", them.from, err)
+		return -1, 0, fmt.Errorf("sending hello-ack to rank %d: %w", them.from, err)
 	}
 	mac, err := hs.recv(frameAuth)
 	if err != nil {
-		return -1, fmt.Errorf("rank %d: %w", them.from, err)
+		return -1, 0, fmt.Errorf("rank %d: %w", them.from, err)
 	}
-	want := proof(secret, labelDialerProof, job, them.from, self, size, them.nonce[:], me.nonce[:])
+	want := proof(secret, labelD, job, them.from, self, size, them.nonce[:], me.nonce[:])
 	if len(mac) != macSize || !hmac.Equal(mac, want) {
-		return -1, fmt.Errorf("%w: connection claiming rank %d failed to prove the job secret", ErrAuth, them.from)
+		return -1, 0, fmt.Errorf("%w: connection claiming rank %d failed to prove the job secret", ErrAuth, them.from)
 	}
-	if err := accept(them.from); err != nil {
-		return -1, err
+	if err := accept(them.from, helloType); err != nil {
+		return -1, 0, err
 	}
 	if err := hs.send(frameReady, nil); err != nil {
-		return -1, fmt.Errorf("sending ready to rank %d: %w", them.from, err)
+		return -1, 0, fmt.Errorf("sending ready to rank %d: %w", them.from, err)
 	}
-	return them.from, clearDeadlines(s)
+	return them.from, helloType, clearDeadlines(s)
 }
 
 // checkHello verifies the peer's hello names our job, the expected ranks and the same job size.

@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	if raw := os.Getenv(helperEnv); raw != "" {
 		os.Exit(helperMain(raw))
 	}
+	if raw := os.Getenv(scaleEnv); raw != "" {
+		os.Exit(scaleRankMain(raw))
+	}
 	os.Exit(m.Run())
 }
 

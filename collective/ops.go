@@ -40,7 +40,10 @@ func (c *Comm) Send(ctx context.Context, dst int, edge uint16, payload []byte) e
 		signal(c.qnotify)
 		return nil
 	}
-	p := c.peers[dst]
+	p, err := c.peerFor(ctx, dst)
+	if err != nil {
+		return err
+	}
 	if err := p.acquireCredit(ctx, msgCost(len(payload))); err != nil {
 		return err
 	}
@@ -125,7 +128,7 @@ func (c *Comm) Recv(ctx context.Context) (Message, error) {
 			var p *peer
 			var grant int64
 			if m.Src != c.cfg.Rank {
-				p = c.peers[m.Src]
+				p = c.peers[m.Src].Load()
 				p.queuedMsgs--
 				p.creditToSend += msgCost(len(m.Payload))
 				// Return credit in batches, but always when nothing else from p is queued: the sender may
@@ -147,9 +150,9 @@ func (c *Comm) Recv(ctx context.Context) (Message, error) {
 			c.counters(m.Src, m.Edge) // make sure self-traffic edges appear in Stats
 			return m, nil
 		}
-		allGone := true
-		for _, p := range c.peers {
-			if p != nil && !isClosed(p.gone) {
+		allGone := true // every connected peer has left (for a full mesh: every peer)
+		for _, p := range c.connected() {
+			if !isClosed(p.gone) {
 				allGone = false
 				break
 			}
@@ -216,7 +219,11 @@ func (c *Comm) AllToAllVInto(ctx context.Context, send, recv [][]byte) error {
 	// Send to rank+1, rank+2, ... so that ranks do not all start with the same destination.
 	for k := 1; k < n; k++ {
 		dst := (me + k) % n
-		if err := c.peers[dst].writeFrame(frameA2A, EdgeCollective, round, send[dst], true); err != nil {
+		p, err := c.peerFor(ctx, dst)
+		if err == nil {
+			err = p.writeFrame(frameA2A, EdgeCollective, round, send[dst], true)
+		}
+		if err != nil {
 			c.collErr = fmt.Errorf("collective: an earlier collective (round %d) failed: %w", round, err)
 			return err
 		}
@@ -230,7 +237,11 @@ func (c *Comm) AllToAllVInto(ctx context.Context, send, recv [][]byte) error {
 	}
 	for k := 1; k < n; k++ {
 		src := (me - k + n) % n
-		b, err := c.peers[src].takeA2A(ctx, round)
+		p, err := c.peerFor(ctx, src)
+		var b []byte
+		if err == nil {
+			b, err = p.takeA2A(ctx, round)
+		}
 		if err != nil {
 			c.collErr = fmt.Errorf("collective: an earlier collective (round %d) was abandoned: %w", round, err)
 			return err
@@ -283,16 +294,4 @@ func (p *peer) takeA2A(ctx context.Context, round uint32) ([]byte, error) {
 			}
 		}
 	}
-}
-
-// Barrier returns once every rank has entered it (an AllToAllV of empty blocks).
-func (c *Comm) Barrier(ctx context.Context) error {
-	c.collMu.Lock()
-	if c.barSend == nil {
-		c.barSend = make([][]byte, c.Size())
-		c.barRecv = make([][]byte, c.Size())
-	}
-	send, recv := c.barSend, c.barRecv
-	c.collMu.Unlock()
-	return c.AllToAllVInto(ctx, send, recv)
 }

@@ -296,11 +296,14 @@ const maxAbortText = 1000
 // encodeAbort: u32 rank at fault (0xFFFFFFFF if none), then the error text.
 func encodeAbort(cause error) []byte {
 	culprit := uint32(0xFFFFFFFF)
+	text := cause.Error()
 	var pe *PeerError
-	if errors.As(cause, &pe) {
+	var ae *AbortError
+	if errors.As(cause, &ae) { // forwarding a fault (or our own Abort): the original rank and reason
+		culprit, text = uint32(ae.Rank), ae.Reason
+	} else if errors.As(cause, &pe) {
 		culprit = uint32(pe.Rank)
 	}
-	text := cause.Error()
 	if len(text) > maxAbortText {
 		text = text[:maxAbortText]
 	}
@@ -317,9 +320,9 @@ func (p *peer) abortError(payload []byte) *PeerError {
 	text := strings.ToValidUTF8(string(payload[4:]), "?")
 	if culprit >= 0 && culprit < len(p.c.cfg.Peers) && culprit != p.c.cfg.Rank && culprit != p.rank {
 		return &PeerError{Rank: culprit, Addr: p.c.cfg.Peers[culprit].addr(),
-			Err: fmt.Errorf("fault reported by rank %d (%s): %s", p.rank, p.addr, text)}
+			Err: fmt.Errorf("fault reported by rank %d (%s): %w", p.rank, p.addr, &AbortError{Rank: culprit, Reason: text})}
 	}
-	return p.errorf("aborted the job: %s", text)
+	return p.errorf("aborted the job: %w", &AbortError{Rank: p.rank, Reason: text})
 }
 
 // describeIOError turns a deadline expiry into the heartbeat fault it means.

@@ -21,6 +21,7 @@ import (
 	"jellybean/hostfiles"
 	"jellybean/job/exitcode"
 	"jellybean/job/gpu"
+	"jellybean/job/launch"
 	"jellybean/job/pipeline"
 	"jellybean/job/runid"
 	"jellybean/plan"
@@ -117,10 +118,15 @@ func runRank(args []string) error {
 	if warn := hostMismatch(me.Host); warn != "" {
 		logf("%s", warn)
 	}
+	rendezvous, err := launch.RendezvousAddr(os.Getenv, layout.Workers[0].Host, p.Port())
+	if err != nil {
+		return err
+	}
 	// Under our launcher (locally, or over ssh with the secret on stdin) the launcher holds the run's lock;
 	// under srun or mpirun the sink rank takes it, so that two jobs never write one run.
 	lockRun := !runid.LauncherHolds(os.Getenv) && !*secretStdin
-	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root, LockRun: lockRun,
+	err = pipeline.Run(ctx, pipeline.Config{Hostfile: hf, Plan: p, PlanName: *planPath, Rank: rank, Root: root,
+		Rendezvous: rendezvous, LockRun: lockRun,
 		RunDir: dir, JobID: jobID, Secret: secret, Resume: *resume, Cores: runtime.NumCPU(), Device: device, Logf: logf,
 		ModelsLoaded: watchSignals})
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {

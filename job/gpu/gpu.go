@@ -8,8 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
 
 // Device is one GPU as NVML reports it.
@@ -34,37 +32,37 @@ type Inventory struct {
 // Discover lists the GPUs visible through NVML. It returns an error only when NVML is present but
 // misbehaves; a host without NVIDIA's driver gets an empty inventory with NoGPUReason set.
 func Discover() (Inventory, error) {
-	if ret := nvml.Init(); ret != nvml.SUCCESS {
-		if ret == nvml.ERROR_LIBRARY_NOT_FOUND || ret == nvml.ERROR_DRIVER_NOT_LOADED || ret == nvml.ERROR_NO_PERMISSION {
-			return Inventory{Devices: []Device{}, NoGPUReason: "NVML unavailable: " + nvml.ErrorString(ret)}, nil
+	if ret := nvmlInit(); ret != nvmlSuccess {
+		if ret == nvmlLibraryNotFound || ret == nvmlDriverNotLoaded || ret == nvmlNoPermission {
+			return Inventory{Devices: []Device{}, NoGPUReason: "NVML unavailable: " + ret.String()}, nil
 		}
-		return Inventory{}, fmt.Errorf("NVML init: %s", nvml.ErrorString(ret))
+		return Inventory{}, fmt.Errorf("NVML init: %s", ret)
 	}
-	defer nvml.Shutdown()
+	defer nvmlShutdown()
 
 	inv := Inventory{Devices: []Device{}}
-	if v, ret := nvml.SystemGetDriverVersion(); ret == nvml.SUCCESS {
+	if v, ret := nvmlDriverVersion(); ret == nvmlSuccess {
 		inv.DriverVersion = v
 	}
-	if v, ret := nvml.SystemGetCudaDriverVersion(); ret == nvml.SUCCESS {
+	if v, ret := nvmlCUDADriverVersion(); ret == nvmlSuccess {
 		inv.CUDAVersion = fmt.Sprintf("%d.%d", v/1000, (v%1000)/10)
 	}
-	n, ret := nvml.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return Inventory{}, fmt.Errorf("NVML device count: %s", nvml.ErrorString(ret))
+	n, ret := nvmlDeviceCount()
+	if ret != nvmlSuccess {
+		return Inventory{}, fmt.Errorf("NVML device count: %s", ret)
 	}
 	for i := 0; i < n; i++ {
-		h, ret := nvml.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS {
-			return Inventory{}, fmt.Errorf("NVML device %d: %s", i, nvml.ErrorString(ret))
+		h, ret := nvmlDeviceByIndex(i)
+		if ret != nvmlSuccess {
+			return Inventory{}, fmt.Errorf("NVML device %d: %s", i, ret)
 		}
 		d := Device{Index: i}
-		d.Name, _ = h.GetName()
-		d.UUID, _ = h.GetUUID()
-		if mem, ret := h.GetMemoryInfo(); ret == nvml.SUCCESS {
-			d.MemoryTotalBytes, d.MemoryFreeBytes = mem.Total, mem.Free
+		d.Name, _ = h.name()
+		d.UUID, _ = h.uuid()
+		if total, free, ret := h.memory(); ret == nvmlSuccess {
+			d.MemoryTotalBytes, d.MemoryFreeBytes = total, free
 		}
-		if major, minor, ret := h.GetCudaComputeCapability(); ret == nvml.SUCCESS {
+		if major, minor, ret := h.computeCapability(); ret == nvmlSuccess {
 			d.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)
 		}
 		inv.Devices = append(inv.Devices, d)

@@ -16,8 +16,11 @@ type Job struct {
 	RunDir   string // runs/<id>, relative to Root (or absolute)
 	JobID    string
 	Secret   string // hex; never placed on a command line
-	Resume   bool
-	Command  []string // sub-command and flags ranks run instead of `run -p PLAN` (Config.Command)
+	// Rendezvous is rank 0's HOST:PORT, where the other ranks register the ports they bind ("" = fixed
+	// ports: every rank at base_port + slot).
+	Rendezvous string
+	Resume     bool
+	Command    []string // sub-command and flags ranks run instead of `run -p PLAN` (Config.Command)
 }
 
 // Invocation is how to start one rank: a pure description, so that the command lines can be tested
@@ -51,9 +54,17 @@ func LocalInvocation(j Job, rank int, host string) Invocation {
 		Rank: rank, Host: host,
 		Path: j.Binary,
 		Args: rankArgs(j, rank),
-		Env:  []string{"JELLYBEAN_JOB_ID=" + j.JobID, "JELLYBEAN_JOB_SECRET=" + j.Secret},
+		Env:  append([]string{"JELLYBEAN_JOB_ID=" + j.JobID, "JELLYBEAN_JOB_SECRET=" + j.Secret}, rendezvousEnv(j)...),
 		Dir:  j.Root,
 	}
+}
+
+// rendezvousEnv tells a rank where the rendezvous is (or that the job uses fixed ports).
+func rendezvousEnv(j Job) []string {
+	if j.Rendezvous == "" {
+		return []string{EnvFixedPorts + "=1"}
+	}
+	return []string{EnvRendezvous + "=" + j.Rendezvous}
 }
 
 // SSHInvocation starts a rank on another host through the ssh client. The remote command only carries
@@ -71,6 +82,9 @@ func SSHInvocation(j Job, rank int, host string, o SSHOptions) Invocation {
 	// 128+signal (ssh itself would only say 255, the same as for its own failures).
 	var remote strings.Builder
 	fmt.Fprintf(&remote, "cd %s && env JELLYBEAN_JOB_ID=%s", shellQuote(root), shellQuote(j.JobID))
+	for _, kv := range rendezvousEnv(j) {
+		fmt.Fprintf(&remote, " %s", shellQuote(kv))
+	}
 	if o.RemoteORTLib != "" {
 		fmt.Fprintf(&remote, " JELLYBEAN_ORT_LIB=%s", shellQuote(o.RemoteORTLib))
 	}

@@ -97,6 +97,9 @@ func Run(cfg Config) (*Result, error) {
 		Command: cfg.Command,
 	}
 	job.Hostfile = filepath.Join(job.RunDir, HostfileFile)
+	if job.Rendezvous, err = launchRendezvous(hf, cfg.Hostname); err != nil {
+		return nil, err
+	}
 	if cfg.Command == nil {
 		job.Plan = filepath.Join(job.RunDir, PlanFile)
 	}
@@ -282,7 +285,7 @@ func rankEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "JELLYBEAN_JOB_ID", "JELLYBEAN_JOB_SECRET", "JELLYBEAN_RANK", runid.HeldEnv:
+		case "JELLYBEAN_JOB_ID", "JELLYBEAN_JOB_SECRET", "JELLYBEAN_RANK", runid.HeldEnv, EnvRendezvous, EnvFixedPorts:
 			continue
 		}
 		env = append(env, kv)

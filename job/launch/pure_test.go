@@ -48,7 +48,7 @@ func TestShellQuote(t *testing.T) {
 
 var testJob = Job{
 	Root: "/srv/jb", Binary: "/srv/jb/bin/jellybean", Hostfile: "runs/r1/hostfile", Plan: "runs/r1/plan.toml",
-	RunDir: "runs/r1", JobID: "jb-r1", Secret: "c0ffee",
+	RunDir: "runs/r1", JobID: "jb-r1", Secret: "c0ffee", Rendezvous: "n1:29731",
 }
 
 func TestLocalInvocation(t *testing.T) {
@@ -62,8 +62,41 @@ func TestLocalInvocation(t *testing.T) {
 	if inv.Path != j.Binary || inv.Dir != j.Root || inv.Remote {
 		t.Errorf("invocation = %+v", inv)
 	}
-	if strings.Join(inv.Env, " ") != "JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_JOB_SECRET=c0ffee" {
+	if strings.Join(inv.Env, " ") != "JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_JOB_SECRET=c0ffee JELLYBEAN_RENDEZVOUS=n1:29731" {
 		t.Errorf("env = %q", inv.Env)
+	}
+	j.Rendezvous = "" // fixed ports
+	if env := strings.Join(LocalInvocation(j, 3, "localhost").Env, " "); !strings.HasSuffix(env, " JELLYBEAN_FIXED_PORTS=1") {
+		t.Errorf("fixed-port env = %q", env)
+	}
+}
+
+func TestRendezvousAddr(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string // "" = fixed ports; "error" = an error
+	}{
+		{nil, "node0:29500"},
+		{map[string]string{"JELLYBEAN_RENDEZVOUS": "31000"}, "node0:31000"},
+		{map[string]string{"JELLYBEAN_RENDEZVOUS": "10.0.0.5:31000", "MASTER_PORT": "1"}, "10.0.0.5:31000"},
+		{map[string]string{"MASTER_ADDR": "head", "MASTER_PORT": "29400"}, "head:29400"},
+		{map[string]string{"MASTER_PORT": "29400"}, "node0:29400"},
+		{map[string]string{"JELLYBEAN_FIXED_PORTS": "1", "JELLYBEAN_RENDEZVOUS": "31000"}, ""},
+		{map[string]string{"JELLYBEAN_FIXED_PORTS": "0"}, "node0:29500"},
+		{map[string]string{"JELLYBEAN_RENDEZVOUS": "node0:99999"}, "error"},
+		{map[string]string{"MASTER_PORT": "x"}, "error"},
+	}
+	for _, c := range cases {
+		got, err := RendezvousAddr(func(k string) string { return c.env[k] }, "node0", 29500)
+		if err != nil {
+			got = "error"
+			if !strings.Contains(err.Error(), "PORT") {
+				t.Errorf("%v: error does not say what is wrong: %v", c.env, err)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%v: got %q, want %q", c.env, got, c.want)
+		}
 	}
 }
 
@@ -75,12 +108,12 @@ func TestSSHInvocation(t *testing.T) {
 		want string
 	}{
 		{"defaults", SSHOptions{},
-			"ssh -o BatchMode=yes -o ConnectTimeout=10 -- n2 cd /srv/jb && env JELLYBEAN_JOB_ID=jb-r1 bin/jellybean " +
+			"ssh -o BatchMode=yes -o ConnectTimeout=10 -- n2 cd /srv/jb && env JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_RENDEZVOUS=n1:29731 bin/jellybean " +
 				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin" + killReport},
 		{"everything", SSHOptions{Client: "/usr/bin/ssh", Port: 2222, Identity: "/k/id", Extra: []string{"-F", "none"},
 			ConnectTimeout: 3, RemoteRoot: "/home/u/jelly bean", RemoteBinary: "/opt/jb", RemoteORTLib: "/opt/ort.so"},
 			"/usr/bin/ssh -o BatchMode=yes -o ConnectTimeout=3 -p 2222 -i /k/id -F none -- n2 " +
-				"cd '/home/u/jelly bean' && env JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_ORT_LIB=/opt/ort.so /opt/jb " +
+				"cd '/home/u/jelly bean' && env JELLYBEAN_JOB_ID=jb-r1 JELLYBEAN_RENDEZVOUS=n1:29731 JELLYBEAN_ORT_LIB=/opt/ort.so /opt/jb " +
 				"run -H runs/r1/hostfile -p runs/r1/plan.toml --rank 1 --run-dir runs/r1 --secret-stdin" + killReport},
 	}
 	for _, c := range cases {

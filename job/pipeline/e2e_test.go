@@ -497,13 +497,13 @@ func TestUpstreamLeavingWithoutEndOfStream(t *testing.T) {
 			for _, s := range hf.Ranks() {
 				peers = append(peers, collective.Peer{Rank: s.Rank, Host: s.Host, Port: base + s.LocalIndex})
 			}
-			c, err := collective.Open(ctx, collective.Config{JobID: "ghost", Rank: r, Peers: peers, Secret: secret,
+			c, err := collective.Open(ctx, collective.Config{JobID: "ghost", Rank: r, Peers: peers, Secret: secret, Sparse: true,
 				HeartbeatTimeout: 5 * time.Second, ConnectTimeout: 20 * time.Second})
 			if err != nil {
 				errs[r] = err
 				return
 			}
-			_, errs[r] = c.AllToAllV(ctx, make([][]byte, len(peers))) // the start-up exchange
+			_, errs[r] = c.SparseAllToAllV(ctx, make([][]byte, len(peers))) // the start-up exchange
 			c.Close()
 		}()
 	}

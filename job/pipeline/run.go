@@ -60,8 +60,9 @@ type Config struct {
 	HeartbeatTimeout time.Duration // 0 = collective default
 	Listener         net.Listener  // optional pre-bound listener (tests)
 	// Transport, when set, replaces the TCP collective (an in-process MemMesh in tests).
-	Transport Transport
-	Window    int // items a source may have in flight before the join; 0 = default
+	Transport  Transport
+	Rendezvous string // rank 0's host:port: other ranks bind any free port and register there; "" = every rank at base_port + slot
+	Window     int    // items a source may have in flight before the join; 0 = default
 	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
 	// Go's signal handlers when it loads, so the caller re-installs its own).
 	ModelsLoaded func()
@@ -187,18 +188,28 @@ func (r *rank) openTransport(ctx context.Context) (Transport, error) {
 	if r.cfg.Transport != nil {
 		return r.cfg.Transport, nil
 	}
+	cfg := r.cfg
 	peers := make([]collective.Peer, len(r.layout.Workers))
 	for i, e := range r.layout.Endpoints() {
 		peers[i] = collective.Peer{Rank: e.Rank, Host: e.Host, Port: e.Port}
 	}
-	compress := r.cfg.Plan.Compress
+	listen := r.layout.ListenAddr(cfg.Rank)
+	var err error
+	if cfg.Rendezvous != "" {
+		if peers, listen, err = collective.RendezvousPeers(peers, cfg.Rank, cfg.Rendezvous, listen); err != nil {
+			return nil, err
+		}
+	}
+	compress := cfg.Plan.Compress
 	if compress == "" {
 		compress = "off"
 	}
-	c, err := collective.Open(ctx, collective.Config{JobID: r.cfg.JobID, Rank: r.cfg.Rank, Peers: peers,
-		ListenAddr: r.layout.ListenAddr(r.cfg.Rank), Listener: r.cfg.Listener, Secret: r.cfg.Secret, Compression: compress,
-		ConnectTimeout: r.cfg.ConnectTimeout, HeartbeatTimeout: r.cfg.HeartbeatTimeout, Logf: r.logf})
-	if err != nil {
+	c, err := collective.Open(ctx, collective.Config{JobID: cfg.JobID, Rank: cfg.Rank, Peers: peers, Sparse: true,
+		ListenAddr: listen, Listener: cfg.Listener, Secret: cfg.Secret, Compression: compress,
+		ConnectTimeout: cfg.ConnectTimeout, HeartbeatTimeout: cfg.HeartbeatTimeout, Logf: r.logf})
+	if err != nil && cfg.Rendezvous != "" {
+		return nil, fmt.Errorf("rendezvous %s: %w", cfg.Rendezvous, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("port %d: %w", r.me.Port, err)
 	}
 	return c, nil
@@ -303,7 +314,7 @@ func (r *rank) exchangeDone(ctx context.Context) error {
 			send[i] = ids
 		}
 	}
-	recv, err := r.comm.AllToAllV(ctx, send)
+	recv, err := r.comm.SparseAllToAllV(ctx, send)
 	if err != nil {
 		return fmt.Errorf("start-up exchange: %w", err)
 	}
@@ -320,24 +331,10 @@ func (r *rank) exchangeDone(ctx context.Context) error {
 	return nil
 }
 
-// abortPeers tells every peer, best effort and bounded in time, that this rank failed, so that ranks
+// abortPeers tells every rank, through the collective's fault flood, that this rank failed, so that ranks
 // waiting for our data stop with our error instead of waiting.
 func (r *rank) abortPeers(cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	msg := []byte(fmt.Sprintf("rank %d (%s, stage %s) failed: %v", r.cfg.Rank, r.me.Host, r.stage.Name, cause))
-	var wg sync.WaitGroup
-	for peer := 0; peer < r.comm.Size(); peer++ {
-		if peer == r.cfg.Rank {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.comm.Send(ctx, peer, edgeAbort, msg)
-		}()
-	}
-	wg.Wait()
+	r.comm.Abort(fmt.Errorf("rank %d (%s, stage %s) failed: %v", r.cfg.Rank, r.me.Host, r.stage.Name, cause))
 }
 
 // rootCause replaces an error caused by a peer leaving (it stopped because another rank failed) by the
@@ -346,6 +343,10 @@ func (r *rank) abortPeers(cause error) {
 func (r *rank) rootCause(err error) error {
 	if !isPeerFault(err) {
 		return err
+	}
+	var ae *collective.AbortError
+	if errors.As(err, &ae) && ae.Rank != r.cfg.Rank {
+		return errors.New(ae.Reason)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

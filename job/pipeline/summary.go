@@ -125,7 +125,7 @@ func (r *rank) gatherSummary(ctx context.Context) error {
 	sinkRank := r.layout.SinkRank()
 	send := make([][]byte, r.comm.Size())
 	send[sinkRank] = mine
-	recv, err := r.comm.AllToAllV(ctx, send)
+	recv, err := r.comm.SparseAllToAllV(ctx, send)
 	if err != nil {
 		return fmt.Errorf("gathering statistics: %w", err)
 	}
