@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"jellybean/job/onnx"
-	"jellybean/workloads/vqa"
-	"jellybean/workloads/vqa/evaluate"
+	"jellybean/plan"
+	"jellybean/workloads/all"
+	"jellybean/workloads/registry"
 )
 
 func init() {
@@ -17,12 +17,13 @@ func init() {
 
 func runEval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	run := fs.String("run", "", "run directory to score (writes RUN/eval.json)")
+	run := fs.String("run", "", "run directory to score (writes RUN/eval.json) with the evaluator of its plan's workflow")
 	profile := fs.Bool("profile", false, "measure every variant combination on a dataset split instead")
+	workload := fs.String("workload", all.Default, "with --profile: the workload to profile (its workflow file, data and evaluator)")
+	workflowFile := fs.String("workflow", "", "with --profile: workflow file (default: the workload's)")
 	split := fs.String("split", "val", "with --profile: split under --data to measure")
-	data := fs.String("data", "workloads/vqa/data", "with --profile: dataset directory")
-	models := fs.String("models", vqa.DefaultModelsDir, "with --profile: models directory")
-	out := fs.String("out", "workloads/vqa/profiles", "with --profile: output directory")
+	data := fs.String("data", "", "with --profile: dataset directory (default: the workload's)")
+	out := fs.String("out", "", "with --profile: output directory (default: profiles/ beside the workflow file)")
 	threads := fs.Int("threads", 1, "with --profile: intra-op threads per model session")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,37 +35,74 @@ func runEval(args []string) error {
 	case *profile && *run != "":
 		return fmt.Errorf("--run and --profile are exclusive")
 	case *profile:
-		return runProfile(filepath.Join(*data, *split, "manifest.jsonl"), *models, *out, *threads)
+		return runAccuracyProfile(*workload, *workflowFile, *data, *split, *out, *threads)
 	case *run == "":
 		return fmt.Errorf("--run runs/ID (or --profile) is required")
 	}
-	rep, err := evaluate.EvalRun(".", *run)
+	wl, err := runWorkload(".", *run)
 	if err != nil {
 		return err
 	}
-	if err := rep.Write(*run); err != nil {
+	ev, err := wl.Eval(".", *run)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d items, VQA accuracy %.2f%%, ASR WER %.2f%%, CER %.2f%% (missing %d) -> %s\n",
-		*run, rep.Items, rep.VQAAccuracy, rep.ASRWER, rep.ASRCER, rep.Missing, filepath.Join(*run, "eval.json"))
+	if err := registry.WriteEval(*run, ev); err != nil {
+		return err
+	}
+	fmt.Printf("%s: %s -> %s\n", *run, ev.Summary, filepath.Join(*run, registry.EvalFile))
 	return nil
 }
 
-func runProfile(manifest, models, out string, threads int) error {
-	if _, err := os.Stat(manifest); err != nil {
-		return fmt.Errorf("%v (generate it: bin/jellybean gen-data --split val)", err)
+// runWorkload finds the evaluator of a run: the workload named by its plan's workflow file.
+func runWorkload(root, runDir string) (*registry.Workload, error) {
+	planPath := filepath.Join(runDir, "plan.toml")
+	p, err := plan.Load(planPath)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := onnx.Init(); err != nil {
-		return err
+	if p.Workflow == "" {
+		return nil, fmt.Errorf("%s: key \"workflow\" is empty", planPath)
 	}
-	p, err := evaluate.RunProfile(evaluate.ProfileOptions{ModelsDir: models, Manifest: manifest, Threads: threads, Log: os.Stderr})
+	wl, _, err := registry.ForWorkflow(plan.Resolve(root, p.Workflow))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", planPath, err)
+	}
+	if wl.Eval == nil {
+		return nil, fmt.Errorf("%s: workload %q has no evaluator", planPath, wl.Name)
+	}
+	return wl, nil
+}
+
+func runAccuracyProfile(name, workflowFile, data, split, out string, threads int) error {
+	wl, err := registry.Lookup(name)
+	if workflowFile != "" {
+		wl, _, err = registry.ForWorkflow(workflowFile)
+	}
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%d items of the %s split", p.Items, filepath.Base(filepath.Dir(manifest)))
-	if err := evaluate.WriteProfile(out, p, what); err != nil {
+	if wl.ProfileAccuracy == nil {
+		return fmt.Errorf("workload %q has no accuracy profiler", wl.Name)
+	}
+	if workflowFile == "" {
+		workflowFile = wl.Workflow
+	}
+	if data == "" {
+		data = wl.DataDir
+	}
+	if out == "" {
+		out = filepath.Join(filepath.Dir(workflowFile), "profiles")
+	}
+	manifest := filepath.Join(data, split, "manifest.jsonl")
+	if _, err := os.Stat(manifest); err != nil {
+		return fmt.Errorf("%v (generate it: bin/jellybean gen-data --workload %s --split %s)", err, wl.Name, split)
+	}
+	what := fmt.Sprintf("of the %s split", split)
+	acc, err := wl.ProfileAccuracy(registry.AccuracyOptions{Workflow: workflowFile, Manifest: manifest, Threads: threads, Out: out, What: what, Log: os.Stderr})
+	if err != nil {
 		return err
 	}
-	fmt.Printf("profile of %d items written to %s/{profile.json,nodes_accuracy_profiles.json,tradeoff.png}\n", p.Items, out)
+	fmt.Printf("accuracy profile of %d items (%d combinations, %s) written to %s\n", acc.Items, len(acc.Combos), acc.Metric, out)
 	return nil
 }

@@ -6,13 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"jellybean/job/gpucheck"
-	"jellybean/workloads/vqa"
+	"jellybean/workloads/all"
+	"jellybean/workloads/registry"
 )
 
 func init() {
-	register("gpucheck", "time every model on CPU and CUDA, compare outputs, run a mixed CPU/GPU job (issue 6's proof)", runGPUCheck)
+	register("gpucheck", "time every model of a workflow on CPU and CUDA, compare outputs, run a mixed CPU/GPU job", runGPUCheck)
 }
 
 func runGPUCheck(args []string) error {
@@ -20,7 +22,10 @@ func runGPUCheck(args []string) error {
 	batches := fs.String("batches", "1,8", "comma-separated batch sizes")
 	threads := fs.Int("threads", 0, "CPU intra-op threads (0 = all cores)")
 	runs := fs.Int("runs", 10, "timed runs per measurement (after 2 warm-up runs)")
-	dataset := fs.String("dataset", "workloads/vqa/data/test/manifest.jsonl", "dataset manifest for the job checks")
+	workload := fs.String("workload", all.Default, "workload whose workflow, test split and default plan are checked")
+	workflowFile := fs.String("workflow", "", "workflow file whose models are timed (default: the workload's)")
+	basePlan := fs.String("plan", "plan/examples/default.toml", "one-host plan of the mixed job checks (its workflow should be --workflow)")
+	dataset := fs.String("dataset", "", "dataset manifest for the model inputs and the job checks (default: the workload's test split)")
 	items := fs.Int("items", 16, "items the mixed job processes")
 	basePort := fs.Int("base-port", 0, "ranks of the job checks listen on this port + slot (0 = the default plan's)")
 	extra := fs.String("extra", "", "also time every *.onnx in `DIR` (float32 inputs, free batch dimension only)")
@@ -38,6 +43,18 @@ func runGPUCheck(args []string) error {
 	if *runs < 1 || *items < 2 || *threads < 0 {
 		return fmt.Errorf("--runs must be >= 1, --items >= 2, --threads >= 0")
 	}
+	if *workflowFile == "" || *dataset == "" {
+		wl, err := registry.Lookup(*workload)
+		if err != nil {
+			return fmt.Errorf("gpucheck: --workload: %w", err)
+		}
+		if *workflowFile == "" {
+			*workflowFile = wl.Workflow
+		}
+		if *dataset == "" {
+			*dataset = filepath.Join(wl.DataDir, "test", "manifest.jsonl")
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -46,7 +63,7 @@ func runGPUCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := gpucheck.Run(gpucheck.Config{Root: root, ModelsDir: vqa.DefaultModelsDir, Binary: self, Dataset: *dataset,
+	rep, err := gpucheck.Run(gpucheck.Config{Root: root, Workflow: *workflowFile, BasePlan: *basePlan, Binary: self, Dataset: *dataset,
 		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items, BasePort: *basePort, ExtraDir: *extra,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "gpucheck: "+f+"\n", a...) }})
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"jellybean/job/launch"
 	"jellybean/job/loop"
 	"jellybean/job/onnx"
+	"jellybean/workloads/all"
+	"jellybean/workloads/registry"
 )
 
 func init() {
@@ -24,15 +26,16 @@ func runLoop(args []string) error {
 	fs.StringVar(&cfg.Hostfile, "H", "hostfiles/localhost", "hostfile: the hosts to profile and place workers on (one optimizer worker per slot)")
 	fs.StringVar(&cfg.Infra, "infra", "", "infrastructure.toml of `jellybean tiers up`: tiers and prices per host (default: one tier, 1 $/h per slot, free links)")
 	rate := fs.String("rate", "auto", "input rate in items/s, or auto (the most the shared cores carry; see README)")
-	fs.Float64Var(&cfg.Threshold, "threshold", 0, "accuracy target in percent (VQA accuracy of the split)")
-	fs.StringVar(&cfg.DataDir, "data", "workloads/vqa/data", "dataset directory")
+	fs.StringVar(&cfg.Workload, "workload", "", fmt.Sprintf("registered workload to run (default: --workflow's, else %s; registered: %v)", all.Default, registry.Names()))
+	fs.StringVar(&cfg.Workflow, "workflow", "", "workflow file the plan runs (default: the workload's)")
+	fs.Float64Var(&cfg.Threshold, "threshold", 0, "accuracy target in percent (the workload's accuracy metric on the split)")
+	fs.StringVar(&cfg.DataDir, "data", "", "dataset directory holding SPLIT/manifest.jsonl (default: the workload's)")
 	fs.StringVar(&cfg.Split, "split", "test", "split the job runs and the accuracy profile measures")
 	fs.IntVar(&cfg.Limit, "limit", 0, "process only the split's first N items (0 = all)")
 	fs.StringVar(&cfg.Solver, "solver", "exact", "exact or heuristic")
 	fs.DurationVar(&cfg.TimeLimit, "time-limit", 60*time.Second, "exact solver time limit")
 	fs.StringVar(&cfg.RunID, "run-id", "", "id of the run (default: timestamp-based)")
 	fs.StringVar(&cfg.RunsDir, "runs", "runs", "directory holding run directories")
-	fs.StringVar(&cfg.ModelsDir, "models", "workloads/vqa/models", "models directory (models.json)")
 	fs.IntVar(&cfg.Batch, "batch", 8, "micro-batch size of the plan")
 	fs.IntVar(&cfg.Threads, "threads", 1, "intra-op threads per model worker (profile and plan)")
 	fs.IntVar(&cfg.Cores, "cores", 0, "with --rate auto: CPU cores the ranks share (default: this machine's)")
@@ -49,6 +52,9 @@ func runLoop(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Workload == "" && cfg.Workflow == "" {
+		cfg.Workload = all.Default
 	}
 	if *rate == "auto" {
 		cfg.AutoRate = true

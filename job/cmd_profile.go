@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"jellybean/workloads/transforms"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,7 +19,8 @@ import (
 	"jellybean/job/onnx"
 	"jellybean/job/profile"
 	"jellybean/job/sweep"
-	"jellybean/workloads/vqa"
+	"jellybean/workloads/all"
+	"jellybean/workloads/registry"
 )
 
 func init() {
@@ -29,16 +29,17 @@ func init() {
 
 // profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
 type profileFlags struct {
-	data, models, batches, host, out, device string
-	items, repeats, threads                  int
+	data, workflow, batches, host, out, device string
+	items, repeats, threads                    int
 }
 
 func cmdProfile(args []string) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	var p profileFlags
-	fs.StringVar(&p.data, "data", "workloads/vqa/data/val/manifest.jsonl", "dataset split whose items are profiled")
-	fs.IntVar(&p.items, "items", 16, "items taken from the split")
-	fs.StringVar(&p.models, "models", vqa.DefaultModelsDir, "models directory (models.json)")
+	workload := fs.String("workload", all.Default, "workload whose workflow and validation split are profiled when --workflow or --data is left out")
+	fs.StringVar(&p.data, "data", "", "dataset manifest whose items are profiled (default: the workload's val split)")
+	fs.IntVar(&p.items, "items", 16, "items taken from the manifest")
+	fs.StringVar(&p.workflow, "workflow", "", "workflow file whose nodes are profiled (default: the workload's)")
 	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
 	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
 	fs.IntVar(&p.threads, "threads", 0, "intra-op threads per session (default: this host's cores ÷ its ranks, as the runner gives them)")
@@ -59,6 +60,18 @@ func cmdProfile(args []string) error {
 	}
 	if p.out == "" {
 		return errors.New("profile: -o DIR is required")
+	}
+	if p.workflow == "" || p.data == "" {
+		wl, err := registry.Lookup(*workload)
+		if err != nil {
+			return fmt.Errorf("profile: --workload: %w", err)
+		}
+		if p.workflow == "" {
+			p.workflow = wl.Workflow
+		}
+		if p.data == "" {
+			p.data = filepath.Join(wl.DataDir, "val", "manifest.jsonl")
+		}
 	}
 	if _, err := sweep.ParseSizes(p.batches); err != nil {
 		return fmt.Errorf("profile: --batch: %w", err)
@@ -116,12 +129,12 @@ func launchProfile(fs *flag.FlagSet, p profileFlags, hostfile, runsDir string, p
 	cmd := []string{"profile"}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "H", "o", "runs", "port", "host":
+		case "H", "o", "runs", "port", "host", "workload", "workflow", "data":
 		default:
 			cmd = append(cmd, "--"+f.Name, f.Value.String())
 		}
 	})
-	cmd = append(cmd, "--port", strconv.Itoa(port), "-o", out)
+	cmd = append(cmd, "--workflow", p.workflow, "--data", p.data, "--port", strconv.Itoa(port), "-o", out)
 	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -183,7 +196,7 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 	return writeProfile(res, p.out)
 }
 
-// measureWith loads the items and models named by p and measures them.
+// measureWith loads the items and workflow named by p and measures them.
 func measureWith(p profileFlags, o profile.Options) (*profile.Result, error) {
 	in, err := loadInputs(p)
 	if err != nil {
@@ -192,35 +205,15 @@ func measureWith(p profileFlags, o profile.Options) (*profile.Result, error) {
 	return measureInputs(p, in, o)
 }
 
-// loadInputs reads the items to profile with and checks the models directory, so that a rank with bad
-// input fails before it joins the job.
-func loadInputs(p profileFlags) (profile.Inputs, error) {
-	var in profile.Inputs
-	if _, err := vqa.LoadModels(p.models); err != nil {
-		return in, err
-	}
-	man, err := vqa.LoadManifest(p.data)
+// loadInputs reads the workflow and the items to profile with, so that a rank with bad input fails
+// before it joins the job.
+func loadInputs(p profileFlags) (profile.Items, error) {
+	in, err := profile.LoadItems(p.workflow, p.data, p.items)
 	if err != nil {
 		return in, fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
 	}
-	for i, it := range man.Items {
-		if i == p.items {
-			break
-		}
-		img, shape, err := vqa.LoadImage(man.ImagePath(it))
-		if err != nil {
-			return in, err
-		}
-		if in.H == 0 {
-			in.H, in.W = int(shape[1]), int(shape[2])
-		} else if int(shape[1]) != in.H || int(shape[2]) != in.W {
-			return in, fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
-		}
-		wav, err := transforms.LoadWAV(man.AudioPath(it))
-		if err != nil {
-			return in, err
-		}
-		in.Images, in.Audio = append(in.Images, img), append(in.Audio, wav)
+	if err := in.Workflow.CheckFiles(); err != nil {
+		return in, fmt.Errorf("profile: %w", err)
 	}
 	if _, err := onnx.Init(); err != nil {
 		return in, err
@@ -228,13 +221,13 @@ func loadInputs(p profileFlags) (profile.Inputs, error) {
 	return in, nil
 }
 
-func measureInputs(p profileFlags, in profile.Inputs, o profile.Options) (*profile.Result, error) {
+func measureInputs(p profileFlags, in profile.Items, o profile.Options) (*profile.Result, error) {
 	var err error
 	if o.Batches, err = sweep.ParseSizes(p.batches); err != nil {
 		return nil, err
 	}
 	o.Repeats = p.repeats
-	return profile.Measure(p.models, in, o)
+	return profile.Measure(in, o)
 }
 
 func writeProfile(res *profile.Result, out string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -20,17 +21,21 @@ import (
 	"jellybean/workloads/vqa"
 )
 
-// These tests drive the real `jellybean` binary: the gpucheck command end to end, and a single rank
+// These tests drive the real `jellybean` jbBinary: the gpucheck command end to end, and a single rank
 // refusing a CUDA placement at start-up.
 
 var (
-	binary  string // jellybean built for this test run
-	dataset string // manifest of a small generated test split
+	jbBinary string // jellybean built for this test run
+	dataset  string // manifest of a small generated test split
 )
 
 const datasetItems = 16
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() { // the pure tests only: no build, no dataset (espeak-ng, sox), no ONNX Runtime
+		os.Exit(m.Run())
+	}
 	tmp, err := os.MkdirTemp("", "gpucheck-test-")
 	if err != nil {
 		panic(err)
@@ -46,11 +51,11 @@ func TestMain(m *testing.M) {
 }
 
 func setup(tmp string) error {
-	binary = filepath.Join(tmp, "jellybean")
-	if out, err := exec.Command("go", "build", "-o", binary, "jellybean/job").CombinedOutput(); err != nil {
+	jbBinary = filepath.Join(tmp, "jellybean")
+	if out, err := exec.Command("go", "build", "-o", jbBinary, "jellybean/job").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	gen := exec.Command(binary, "gen-data", "--out", filepath.Join(tmp, "data"), "--split", "test", "--n", strconv.Itoa(datasetItems))
+	gen := exec.Command(jbBinary, "gen-data", "--out", filepath.Join(tmp, "data"), "--split", "test", "--n", strconv.Itoa(datasetItems))
 	gen.Dir = repoRoot()
 	if out, err := gen.CombinedOutput(); err != nil {
 		return fmt.Errorf("jellybean gen-data (needs espeak-ng and sox): %v\n%s", err, out)
@@ -88,6 +93,7 @@ func freeBasePort(t *testing.T) int {
 }
 
 func TestGPUCheckCommand(t *testing.T) {
+	needBinary(t)
 	inv, err := gpu.Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +101,7 @@ func TestGPUCheckCommand(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "gpucheck.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "gpucheck", "--runs", "2", "--batches", "1,2", "--dataset", dataset,
+	cmd := exec.CommandContext(ctx, jbBinary, "gpucheck", "--runs", "2", "--batches", "1,2", "--dataset", dataset,
 		"--items", "12", "--base-port", strconv.Itoa(freeBasePort(t)), "--json", jsonPath)
 	cmd.Dir = repoRoot()
 	var stdout, stderr bytes.Buffer
@@ -123,7 +129,7 @@ func TestGPUCheckCommand(t *testing.T) {
 		if row.Error != "" || row.CPUms <= 0 || row.Scale <= 0 {
 			t.Errorf("row %+v: want a CPU latency and a non-zero output", row)
 		}
-		cells := fmt.Sprintf("| %s | %s | %d | %s |", row.Kind, row.Variant, row.Batch, ms(row.CPUms))
+		cells := fmt.Sprintf("| %s | %s | %d | %s |", row.Node, row.Variant, row.Batch, ms(row.CPUms))
 		if !strings.Contains(md, cells) {
 			t.Errorf("table lacks %q:\n%s", cells, md)
 		}
@@ -150,6 +156,7 @@ func TestGPUCheckCommand(t *testing.T) {
 
 // A rank placed on a GPU this host lacks stops at start-up, naming its rank, host and device.
 func TestRankRefusesMissingGPU(t *testing.T) {
+	needBinary(t)
 	inv, err := gpu.Discover()
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +169,7 @@ func TestRankRefusesMissingGPU(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "run", "-H", hostfile, "-p", planPath, "--rank", strconv.Itoa(rank),
+	cmd := exec.CommandContext(ctx, jbBinary, "run", "-H", hostfile, "-p", planPath, "--rank", strconv.Itoa(rank),
 		"--run-dir", filepath.Join(dir, "run"))
 	cmd.Dir = repoRoot()
 	cmd.Env = append(os.Environ(), "JELLYBEAN_JOB_SECRET=00112233445566778899aabbccddeeff")
@@ -179,20 +186,37 @@ func TestRankRefusesMissingGPU(t *testing.T) {
 	}
 }
 
-func TestDataInputs(t *testing.T) {
+// The model inputs come from the dataset's first items run through the workflow up to each model: real
+// images, real spoken questions (zero-padded to the longest, with their lengths) and the recognised
+// questions tokenised by the VQA node's own step.
+func TestWorkflowModelInputs(t *testing.T) {
+	needBinary(t)
 	man, err := vqa.LoadManifest(dataset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const batch = datasetItems + 2 // wraps around the split
-	img, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindImage}, man, 64, 128, batch)
+	models, inputs, err := WorkflowModels(filepath.Join(repoRoot(), "workloads/vqa/workflow.toml"), dataset, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]Model{}
+	for _, m := range models {
+		if _, ok := byNode[m.Node]; !ok {
+			byNode[m.Node] = m
+		}
+	}
+	if len(models) != 8 || len(byNode) != 3 {
+		t.Fatalf("models %+v: want 8 variants of 3 model nodes", models)
+	}
+	img, err := inputs(byNode["ImageFeatures"], batch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := img[0].Shape; len(s) != 4 || s[0] != batch || s[1] != 3 || int64(len(img[0].F32)) != s[0]*s[1]*s[2]*s[3] {
 		t.Errorf("image input shape %v with %d values", s, len(img[0].F32))
 	}
-	asr, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindASR}, man, 64, 128, batch)
+	asr, err := inputs(byNode["SpeechRecognition"], batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,20 +229,29 @@ func TestDataInputs(t *testing.T) {
 	if asr[1].I64[0] != asr[1].I64[datasetItems] {
 		t.Error("item 0 and its wrapped copy have different lengths")
 	}
-	q, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindVQA}, man, 64, 128, batch)
+	q, err := inputs(byNode["VQA"], batch)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The speech model recognises the first question exactly, so its tokens are the true question's.
 	if !equalInt64(q[1].I64[:vqa.QuestionLen], vqa.Tokenize(man.Items[0].Question)) {
 		t.Errorf("first question tokens %v, want those of %q", q[1].I64[:vqa.QuestionLen], man.Items[0].Question)
 	}
-	if _, err := DataInputs(vqa.ModelInfo{Kind: vqa.KindImage}, &vqa.Manifest{Dir: "/x"}, 64, 128, 1); err == nil {
-		t.Error("empty dataset accepted")
+	if q[0].Shape[0] != batch || q[0].Shape[1] != 128 {
+		t.Errorf("features input shape %v", q[0].Shape)
+	}
+	empty := filepath.Join(t.TempDir(), "manifest.jsonl")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := WorkflowModels(filepath.Join(repoRoot(), "workloads/vqa/workflow.toml"), empty, 1); err == nil || !strings.Contains(err.Error(), "no items") {
+		t.Errorf("empty dataset: %v", err)
 	}
 }
 
 // An extra model is timed from its declared shapes alone; a model with an int64 input is refused.
 func TestExtraModels(t *testing.T) {
+	needBinary(t)
 	dir := t.TempDir()
 	src := filepath.Join(repoRoot(), vqa.DefaultModelsDir)
 	data, err := os.ReadFile(filepath.Join(src, "image_res16.onnx"))
@@ -235,7 +268,7 @@ func TestExtraModels(t *testing.T) {
 	if err != nil || len(models) != 1 || models[0].Variant != "tiny" {
 		t.Fatalf("ExtraModels = %+v, %v", models, err)
 	}
-	row := measureRow(src, models[0], extraInputs, 2, 1, 2, false)
+	row := measureRow(models[0], extraInputs, 2, 1, 2, false)
 	if row.Error != "" || row.CPUms <= 0 || row.Scale <= 0 {
 		t.Fatalf("row %+v", row)
 	}
@@ -252,3 +285,11 @@ func TestExtraModels(t *testing.T) {
 }
 
 func onnxInit() (string, error) { return onnx.Init() }
+
+// needBinary skips tests that need the jellybean build, a generated dataset and ONNX Runtime in -short.
+func needBinary(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a jellybean build, espeak-ng, sox and ONNX Runtime")
+	}
+}

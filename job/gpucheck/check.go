@@ -1,7 +1,6 @@
 package gpucheck
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,27 +10,27 @@ import (
 
 	"jellybean/job/gpu"
 	"jellybean/job/onnx"
-	"jellybean/workloads/vqa"
 )
 
 // Config is what `jellybean gpucheck` measures.
 type Config struct {
-	Root      string // JellyBean root
-	ModelsDir string // relative to Root
-	Binary    string // jellybean executable for the job checks
-	Dataset   string // manifest for the job checks, relative to Root
-	Batches   []int
-	Threads   int // CPU intra-op threads (0 = all cores)
-	Runs      int // timed runs per measurement (after 2 warm-up runs)
-	JobItems  int
-	ExtraDir  string // optional folder of further *.onnx models to time (see ExtraModels)
-	BasePort  int    // ranks listen on BasePort+slot (0 = the default plan's)
-	Logf      func(format string, a ...any)
+	Root     string // JellyBean root
+	Workflow string // workflow file whose models are timed, relative to Root
+	BasePlan string // plan of the job checks, relative to Root (default plan/examples/default.toml)
+	Binary   string // jellybean executable for the job checks
+	Dataset  string // manifest of the model inputs and the job checks, relative to Root
+	Batches  []int
+	Threads  int // CPU intra-op threads (0 = all cores)
+	Runs     int // timed runs per measurement (after 2 warm-up runs)
+	JobItems int
+	ExtraDir string // optional folder of further *.onnx models to time (see ExtraModels)
+	BasePort int    // ranks listen on BasePort+slot (0 = the default plan's)
+	Logf     func(format string, a ...any)
 }
 
 // Row is one model variant at one batch size.
 type Row struct {
-	Kind       string  `json:"kind"`
+	Node       string  `json:"node"` // workflow node ("extra" for --extra models)
 	Variant    string  `json:"variant"`
 	Batch      int     `json:"batch"`
 	CPUms      float64 `json:"cpu_ms"`
@@ -102,32 +101,23 @@ func Run(c Config) (*Report, error) {
 		return nil, err
 	}
 	hasGPU := len(rep.Inventory.Devices) > 0
-	dir := filepath.Join(c.Root, c.ModelsDir)
-	models, err := vqa.LoadModels(dir)
-	if err != nil {
-		return nil, err
-	}
-	mf, err := readModelsFile(dir)
-	if err != nil {
-		return nil, err
-	}
-	// Real inputs from the job's dataset when it is there, else synthetic ones of the same shapes.
-	inputs := func(m vqa.ModelInfo, b int) ([]Input, error) { return Inputs(m, mf.ImageSize, mf.Features, b) }
-	rep.Inputs = fmt.Sprintf("synthetic deterministic inputs of the models' shapes (audio %d s; dataset %s absent)", AudioSeconds, c.Dataset)
+	// Real inputs: the dataset's first items, run through the workflow up to each model.
 	manifest := c.Dataset
 	if manifest != "" && !filepath.IsAbs(manifest) {
 		manifest = filepath.Join(c.Root, manifest)
 	}
-	if man, err := vqa.LoadManifest(manifest); err == nil {
-		inputs = func(m vqa.ModelInfo, b int) ([]Input, error) { return DataInputs(m, man, mf.ImageSize, mf.Features, b) }
-		rep.Inputs = fmt.Sprintf("the first items of %s (real images, spoken and written questions; synthetic image features for the VQA models)", c.Dataset)
-	} else if !os.IsNotExist(err) {
+	if _, err := os.Stat(manifest); err != nil {
+		return nil, fmt.Errorf("dataset for the model inputs: %w (generate it with `jellybean gen-data`)", err)
+	}
+	models, inputs, err := WorkflowModels(filepath.Join(c.Root, c.Workflow), manifest, maxOf(c.Batches))
+	if err != nil {
 		return nil, err
 	}
+	rep.Inputs = fmt.Sprintf("the first items of %s, run through the nodes of %s up to each model", c.Dataset, c.Workflow)
 	for _, m := range models {
 		for _, b := range c.Batches {
-			logf("%s %s batch %d", m.Kind, m.Variant, b)
-			rep.Rows = append(rep.Rows, measureRow(dir, m, inputs, b, rep.Threads, c.Runs, hasGPU))
+			logf("%s %s batch %d", m.Node, m.Variant, b)
+			rep.Rows = append(rep.Rows, measureRow(m, inputs, b, rep.Threads, c.Runs, hasGPU))
 		}
 	}
 	if c.ExtraDir != "" {
@@ -138,7 +128,7 @@ func Run(c Config) (*Report, error) {
 		for _, m := range extra {
 			for _, b := range c.Batches {
 				logf("extra model %s batch %d", m.Variant, b)
-				rep.Rows = append(rep.Rows, measureRow(dir, m, extraInputs, b, rep.Threads, c.Runs, hasGPU))
+				rep.Rows = append(rep.Rows, measureRow(m, extraInputs, b, rep.Threads, c.Runs, hasGPU))
 			}
 		}
 	}
@@ -147,29 +137,14 @@ func Run(c Config) (*Report, error) {
 	return rep, nil
 }
 
-func readModelsFile(dir string) (vqa.ModelsFile, error) {
-	var mf vqa.ModelsFile
-	data, err := os.ReadFile(filepath.Join(dir, "models.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &mf)
-	}
-	if err == nil && (mf.ImageSize <= 0 || mf.Features <= 0) {
-		err = fmt.Errorf("image_size %d, features %d: both must be > 0", mf.ImageSize, mf.Features)
-	}
-	if err != nil {
-		return mf, fmt.Errorf("%s: %w", filepath.Join(dir, "models.json"), err)
-	}
-	return mf, nil
-}
-
-func measureRow(dir string, m vqa.ModelInfo, makeInputs func(vqa.ModelInfo, int) ([]Input, error), batch, threads, runs int, hasGPU bool) Row {
-	row := Row{Kind: m.Kind, Variant: m.Variant, Batch: batch}
+func measureRow(m Model, makeInputs func(Model, int) ([]Input, error), batch, threads, runs int, hasGPU bool) Row {
+	row := Row{Node: m.Node, Variant: m.Variant, Batch: batch}
 	inputs, err := makeInputs(m, batch)
 	if err != nil {
 		row.Error = err.Error()
 		return row
 	}
-	cpu, err := timeOn(dir, m, "cpu", threads, inputs, runs)
+	cpu, err := timeOn(m, "cpu", threads, inputs, runs)
 	if err != nil {
 		row.Error = err.Error()
 		return row
@@ -178,7 +153,7 @@ func measureRow(dir string, m vqa.ModelInfo, makeInputs func(vqa.ModelInfo, int)
 	if !hasGPU {
 		return row
 	}
-	gpuT, err := timeOn(dir, m, "cuda:0", 0, inputs, runs)
+	gpuT, err := timeOn(m, "cuda:0", 0, inputs, runs)
 	if err != nil {
 		row.Error = err.Error()
 		return row
@@ -192,13 +167,12 @@ func measureRow(dir string, m vqa.ModelInfo, makeInputs func(vqa.ModelInfo, int)
 	return row
 }
 
-func timeOn(dir string, m vqa.ModelInfo, device string, threads int, inputs []Input, runs int) (Timing, error) {
-	s, err := openModel(dir, m, device, threads)
-	if err != nil {
-		return Timing{}, err
+func maxOf(v []int) int {
+	m := 1
+	for _, x := range v {
+		m = max(m, x)
 	}
-	defer s.close()
-	return s.time(inputs, 2, runs)
+	return m
 }
 
 // jobChecks runs the launcher checks. With a GPU: the mixed job completes, and SIGTERM to its CUDA rank
@@ -210,11 +184,11 @@ func jobChecks(c Config, hasGPU bool, logf func(string, ...any)) []Check {
 		return []Check{{Name: "mixed job", Detail: err.Error()}}
 	}
 	defer os.RemoveAll(runs)
-	jc := JobConfig{Root: c.Root, Binary: c.Binary, Dataset: c.Dataset, Device: "cuda:0", Items: c.JobItems,
+	jc := JobConfig{Root: c.Root, BasePlan: c.BasePlan, Binary: c.Binary, Dataset: c.Dataset, Device: "cuda:0", Items: c.JobItems,
 		BasePort: c.BasePort, RunsDir: runs, RunID: "mixed", Timeout: 2 * time.Minute}
 	var checks []Check
-	logf("mixed job: SpeechRecognition on cuda:0, the other stages on CPU")
 	res, err := RunMixedJob(jc, false)
+	logf("mixed job: %s on cuda:0, the other stages on CPU", res.Stage)
 	if hasGPU {
 		ok := err == nil && res.ExitOK && res.Completed == c.JobItems && summaryCompleted(res.RunDir) == c.JobItems
 		checks = append(checks, Check{Name: "mixed job (1 CUDA rank + 5 CPU ranks)", OK: ok,

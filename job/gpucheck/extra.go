@@ -9,25 +9,25 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"jellybean/workloads/vqa"
+	"jellybean/job/onnx"
 )
 
-// ExtraModels describes every *.onnx file in dir as a model to time beside the shipped ones, e.g. the
+// ExtraModels describes every *.onnx file in dir as a model to time beside the workflow's, e.g. the
 // random-weight ResNet-50 that gpu-check.sh exports on the GPU host to compare with the issue's
 // reference figures. Each must take float32 tensors whose only free dimension is the leading batch one.
-func ExtraModels(dir string) ([]vqa.ModelInfo, error) {
+func ExtraModels(dir string) ([]Model, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(files)
-	var out []vqa.ModelInfo
+	var out []Model
 	for _, f := range files {
-		ins, outs, err := ort.GetInputOutputInfo(f)
+		ins, outs, err := onnx.IOInfo(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
-		m := vqa.ModelInfo{Kind: "extra", Variant: strings.TrimSuffix(filepath.Base(f), ".onnx"), File: f}
+		m := Model{Node: "extra", Variant: strings.TrimSuffix(filepath.Base(f), ".onnx"), File: f}
 		for _, in := range ins {
 			if in.DataType != ort.TensorElementDataTypeFloat {
 				return nil, fmt.Errorf("%s: input %s is %v; extra models take float32 inputs", f, in.Name, in.DataType)
@@ -44,10 +44,10 @@ func ExtraModels(dir string) ([]vqa.ModelInfo, error) {
 
 // extraInputs returns deterministic float32 inputs for an extra model: its declared shapes with the
 // leading (batch) dimension set to batch.
-func extraInputs(m vqa.ModelInfo, batch int) ([]Input, error) {
-	ins, _, err := ort.GetInputOutputInfo(m.File)
+func extraInputs(m Model, batch int) ([]Input, error) {
+	ins, _, err := onnx.IOInfo(m.File)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", m.File, err)
+		return nil, err
 	}
 	var out []Input
 	for _, in := range ins {

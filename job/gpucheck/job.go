@@ -23,7 +23,7 @@ type JobConfig struct {
 	Binary   string  // jellybean executable
 	BasePlan string  // plan to start from, relative to Root (default plan/examples/default.toml)
 	Dataset  string  // manifest, relative to Root ("" keeps the base plan's)
-	Stage    string  // stage whose worker goes to Device (default SpeechRecognition)
+	Stage    string  // stage whose worker goes to Device (default: the one running the largest model file)
 	Device   string  // e.g. "cuda:0"
 	Items    int     // plan limit
 	Rate     float64 // plan input_rate (items/s); 0 = as fast as possible
@@ -58,7 +58,9 @@ func WriteMixedPlan(c JobConfig, dir string) (planPath, hostfile string, rank in
 	}
 	stage := c.Stage
 	if stage == "" {
-		stage = "SpeechRecognition"
+		if stage, err = LargestModelStage(p, c.Root); err != nil {
+			return "", "", 0, fmt.Errorf("%s: %w", base, err)
+		}
 	}
 	p.Job = "gpucheck-mixed"
 	if c.Dataset != "" {
@@ -110,8 +112,8 @@ func RunMixedJob(c JobConfig, sigterm bool) (JobResult, error) {
 		return JobResult{}, err
 	}
 	res := JobResult{Device: c.Device, Stage: c.Stage, Rank: rank, RunDir: filepath.Join(c.RunsDir, c.RunID)}
-	if res.Stage == "" {
-		res.Stage = "SpeechRecognition"
+	if p, err := plan.Load(planPath); err == nil {
+		res.Stage = stageOfRank(p, rank)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()
@@ -229,4 +231,43 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// LargestModelStage is the model stage of the plan that runs the largest model file: the one a GPU
+// helps most, so the mixed job moves it.
+func LargestModelStage(p *plan.Plan, root string) (string, error) {
+	if err := p.Bind(root); err != nil {
+		return "", err
+	}
+	best, size := "", int64(-1)
+	for i := range p.Stages {
+		if !p.IsModel(i) {
+			continue
+		}
+		st, err := os.Stat(plan.Resolve(root, p.ModelFile(i)))
+		if err != nil {
+			return "", fmt.Errorf("stage %q: %w", p.Stages[i].Name, err)
+		}
+		if st.Size() > size {
+			best, size = p.Stages[i].Name, st.Size()
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no stage runs a model")
+	}
+	return best, nil
+}
+
+// stageOfRank is the stage of a rank of a plan (ranks are numbered in plan order, one per worker).
+func stageOfRank(p *plan.Plan, rank int) string {
+	r := 0
+	for _, s := range p.Stages {
+		for range s.Workers {
+			if r == rank {
+				return s.Name
+			}
+			r++
+		}
+	}
+	return ""
 }

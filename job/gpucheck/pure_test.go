@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"jellybean/collective"
 	"jellybean/job/gpu"
 	"jellybean/plan"
-	"jellybean/workloads/vqa"
 )
 
 func TestParseBatches(t *testing.T) {
@@ -82,42 +82,18 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestInputsShapesAndDeterminism(t *testing.T) {
-	for _, tc := range []struct {
-		kind   string
-		shapes [][]int64
-	}{
-		{vqa.KindImage, [][]int64{{3, 3, 64, 64}}},
-		{vqa.KindASR, [][]int64{{3, AudioSeconds * 16000}, {3}}},
-		{vqa.KindVQA, [][]int64{{3, 128}, {3, vqa.QuestionLen}}},
-	} {
-		m := vqa.ModelInfo{Kind: tc.kind, Variant: "x"}
-		a, err := Inputs(m, 64, 128, 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := Inputs(m, 64, 128, 3)
-		if len(a) != len(tc.shapes) {
-			t.Fatalf("%s: %d inputs, want %d", tc.kind, len(a), len(tc.shapes))
-		}
-		for i, in := range a {
-			n := int64(1)
-			for _, d := range in.Shape {
-				n *= d
-			}
-			if !equalInt64(in.Shape, tc.shapes[i]) || int64(len(in.F32)+len(in.I64)) != n {
-				t.Errorf("%s input %s: shape %v with %d values, want %v", tc.kind, in.Name, in.Shape, len(in.F32)+len(in.I64), tc.shapes[i])
-			}
-			if MaxAbsDiff(in.F32, b[i].F32) != 0 || !equalInt64(in.I64, b[i].I64) {
-				t.Errorf("%s input %s differs between calls", tc.kind, in.Name)
-			}
-		}
+func TestInputOf(t *testing.T) {
+	f := collective.FromFloat32s("image", []int64{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	in, err := InputOf("image", f)
+	if err != nil || !equalInt64(in.Shape, []int64{2, 3}) || MaxAbsDiff(in.F32, []float32{1, 2, 3, 4, 5, 6}) != 0 {
+		t.Errorf("float32: %+v, %v", in, err)
 	}
-	if _, err := Inputs(vqa.ModelInfo{Kind: "video"}, 64, 128, 1); err == nil {
-		t.Error("unknown kind accepted")
+	q := collective.FromInt64s("question", []int64{1, 2}, []int64{7, -1})
+	if in, err := InputOf("question", q); err != nil || !equalInt64(in.I64, []int64{7, -1}) {
+		t.Errorf("int64: %+v, %v", in, err)
 	}
-	if _, err := Inputs(vqa.ModelInfo{Kind: vqa.KindImage}, 64, 128, 0); err == nil {
-		t.Error("batch 0 accepted")
+	if _, err := InputOf("x", collective.Tensor{Name: "x", DType: collective.Float16, Shape: []int64{1}, Data: []byte{0, 0}}); err == nil || !strings.Contains(err.Error(), "input x") {
+		t.Errorf("float16 accepted or error does not name the input: %v", err)
 	}
 }
 
@@ -191,13 +167,13 @@ func TestMarkdown(t *testing.T) {
 	r := &Report{Date: "D", Host: "h", CPUs: 2, ORTVersion: "1.29.0", Threads: 2, Runs: 3, RelTolerance: RelTolerance,
 		Inventory: gpu.Inventory{Devices: []gpu.Device{{Name: "NVIDIA H100"}}, DriverVersion: "580", CUDAVersion: "13.0"},
 		Rows: []Row{
-			{Kind: "image", Variant: "res64", Batch: 8, CPUms: 120, CUDAms: 4, Speedup: 30, MaxAbsDiff: 1e-4, Scale: 3, DiffOK: true},
-			{Kind: "asr", Variant: "ctc-large", Batch: 1, CPUms: 15, CUDAms: 2, Speedup: 7.5, MaxAbsDiff: 1, Scale: 3, DiffOK: false},
+			{Node: "ImageFeatures", Variant: "res64", Batch: 8, CPUms: 120, CUDAms: 4, Speedup: 30, MaxAbsDiff: 1e-4, Scale: 3, DiffOK: true},
+			{Node: "SpeechRecognition", Variant: "ctc-large", Batch: 1, CPUms: 15, CUDAms: 2, Speedup: 7.5, MaxAbsDiff: 1, Scale: 3, DiffOK: false},
 		},
 		Checks: []Check{{Name: "mixed job", OK: true, Detail: "16 of 16 | items"}}}
 	md := r.Markdown()
-	for _, want := range []string{"driver 580, CUDA 13.0", "| image | res64 | 8 | 120.0 | 4.000 | 30.0x | 0.0001 | 3 | yes |",
-		"| asr | ctc-large | 1 | 15.0 | 2.000 | 7.5x | 1 | 3 | NO |", "| mixed job | ok | 16 of 16 / items |", "SOME CHECKS FAILED"} {
+	for _, want := range []string{"driver 580, CUDA 13.0", "| ImageFeatures | res64 | 8 | 120.0 | 4.000 | 30.0x | 0.0001 | 3 | yes |",
+		"| SpeechRecognition | ctc-large | 1 | 15.0 | 2.000 | 7.5x | 1 | 3 | NO |", "| mixed job | ok | 16 of 16 / items |", "SOME CHECKS FAILED"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	_ "jellybean/workloads/all" // the spoken-VQA workload the configurations name
 )
 
 // Bad input is refused before anything runs, with an error naming the file, line, key or flag at fault,
@@ -39,11 +41,15 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{"missing hostfile", Config{Hostfile: filepath.Join(dir, "nope"), AutoRate: true}, []string{"nope"}},
 		{"infra typo", Config{Hostfile: hf, Infra: typo, AutoRate: true}, []string{"typo.toml", "price_per_hr"}},
 		{"host not in infra", Config{Hostfile: hf, Infra: other, AutoRate: true}, []string{"other.toml", `host "localhost"`}},
-		{"missing split", Config{Hostfile: hf, AutoRate: true, DataDir: dir, Split: "val"}, []string{"split val", "gen-data --split val"}},
+		{"missing split", Config{Hostfile: hf, AutoRate: true, DataDir: dir, Split: "val"}, []string{"split val", "gen-data --workload vqa --split val"}},
+		{"unknown workload", Config{Hostfile: hf, AutoRate: true, Workload: "nope"}, []string{`workload "nope" is not registered`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.RunsDir, tc.cfg.Binary = runs, "/bin/false"
+			tc.cfg.RunsDir, tc.cfg.Binary, tc.cfg.Root = runs, "/bin/false", "../.."
+			if tc.cfg.Workload == "" {
+				tc.cfg.Workload = "vqa"
+			}
 			_, err := Run(tc.cfg)
 			if err == nil {
 				t.Fatal("accepted")

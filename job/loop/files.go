@@ -15,7 +15,8 @@ import (
 	"strconv"
 	"strings"
 
-	"jellybean/workloads/vqa/evaluate"
+	"jellybean/plan/workflow"
+	"jellybean/workloads/registry"
 )
 
 // ReadLatencies reads a `jellybean profile` latency.csv (header row, one row per host × stage × variant ×
@@ -103,46 +104,64 @@ func ReadMessages(path string) ([]Message, error) {
 	return out, nil
 }
 
-// CombosOf turns an accuracy profile (`jellybean eval --profile`'s profile.json) into combinations.
-func CombosOf(p *evaluate.Profile) []Combo {
-	var out []Combo
-	for _, c := range p.Combinations {
-		out = append(out, Combo{Image: c.Image, Speech: c.Speech, Accuracy: c.VQAAccuracy})
-	}
-	return out
-}
-
-// ReadAccuracy reads an accuracy profile.json.
-func ReadAccuracy(path string) (*evaluate.Profile, error) {
+// ReadAccuracy reads an accuracy profile's combinations (the loop's combinations.json).
+func ReadAccuracy(path string) (*registry.Accuracy, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var p evaluate.Profile
+	var p registry.Accuracy
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(p.Combinations) == 0 {
+	if len(p.Combos) == 0 {
 		return nil, fmt.Errorf("%s: no combinations", path)
 	}
 	return &p, nil
 }
 
-// CacheKey identifies an accuracy profile: the models (models.json lists every file with its size) and
-// the items measured (the manifest's bytes and the limit).
-func CacheKey(modelsJSON, manifest []byte, limit int) string {
+// CacheKey identifies an accuracy profile: the workflow and its models (ModelsFingerprint) and the items
+// measured (the manifest's bytes and the limit).
+func CacheKey(models, manifest []byte, limit int) string {
 	h := sha256.New()
-	for _, part := range [][]byte{modelsJSON, manifest, []byte(strconv.Itoa(limit))} {
+	for _, part := range [][]byte{models, manifest, []byte(strconv.Itoa(limit))} {
 		fmt.Fprintf(h, "%d:", len(part))
 		h.Write(part)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:20]
 }
 
+// ModelsFingerprint is the workflow file's bytes and the name, size and content hash of every model file
+// its variants name: what an accuracy profile depends on besides the items.
+func ModelsFingerprint(w *workflow.Workflow) ([]byte, error) {
+	data, err := os.ReadFile(w.Path)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.Write(data)
+	for _, i := range w.ModelNodes() {
+		for _, v := range w.Nodes[i].Model.Variants {
+			f, err := os.Open(w.Resolve(v.File))
+			if err != nil {
+				return nil, err
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&b, "\n%s %s %d %x", w.Nodes[i].Name, v.File, n, h.Sum(nil))
+		}
+	}
+	return b.Bytes(), nil
+}
+
 // LimitManifest writes the first n items of the manifest at src into dstDir/manifest.jsonl, so that the
-// accuracy profile measures exactly the items a job with `limit = n` processes. Item paths must stay
-// inside a manifest's folder, so the lines are kept verbatim and dstDir gets a symbolic link to each
-// top-level entry (e.g. images/, audio/) of the source folder they use. It returns the new manifest's path.
+// accuracy profile measures exactly the items a job with `limit = n` processes. The lines are kept
+// verbatim, so relative file names must keep resolving: dstDir gets a symbolic link to every top-level
+// entry of the source folder (e.g. images/, audio/) but the manifest. It returns the new manifest's path.
 func LimitManifest(src string, n int, dstDir string) (string, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -153,7 +172,6 @@ func LimitManifest(src string, n int, dstDir string) (string, error) {
 		return "", err
 	}
 	var out bytes.Buffer
-	links := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	line, kept := 0, 0
@@ -162,16 +180,9 @@ func LimitManifest(src string, n int, dstDir string) (string, error) {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var item struct{ Image, Audio string }
+		var item map[string]json.RawMessage
 		if err := json.Unmarshal(sc.Bytes(), &item); err != nil {
 			return "", fmt.Errorf("%s:%d: %w", src, line, err)
-		}
-		for _, p := range []string{item.Image, item.Audio} {
-			top := strings.Split(filepath.ToSlash(filepath.Clean(p)), "/")[0]
-			if p == "" || filepath.IsAbs(p) || top == ".." {
-				return "", fmt.Errorf("%s:%d: path %q must be relative and inside the manifest's directory", src, line, p)
-			}
-			links[top] = true
 		}
 		out.Write(sc.Bytes())
 		out.WriteByte('\n')
@@ -186,12 +197,19 @@ func LimitManifest(src string, n int, dstDir string) (string, error) {
 	if err := os.MkdirAll(dstDir, 0o755); err != nil {
 		return "", err
 	}
-	for _, top := range sortedKeys(links) {
-		link := filepath.Join(dstDir, top)
+	entries, err := os.ReadDir(srcDir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Name() == filepath.Base(src) || e.Name() == "manifest.jsonl" {
+			continue
+		}
+		link := filepath.Join(dstDir, e.Name())
 		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
-		if err := os.Symlink(filepath.Join(srcDir, top), link); err != nil {
+		if err := os.Symlink(filepath.Join(srcDir, e.Name()), link); err != nil {
 			return "", err
 		}
 	}

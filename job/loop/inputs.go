@@ -2,19 +2,13 @@ package loop
 
 import (
 	"fmt"
-	"jellybean/plan/optimizer"
-	"jellybean/plan/optimizer/inputs"
 	"math"
 	"sort"
-)
 
-// Stage names of the workflow: the runner's, as in plan/examples/default.toml.
-const (
-	ReadImage         = "ReadImage"
-	ReadSpeech        = "ReadSpeech"
-	ImageFeatures     = "ImageFeatures"
-	SpeechRecognition = "SpeechRecognition"
-	VQA               = "VQA"
+	"jellybean/plan/optimizer"
+	"jellybean/plan/optimizer/inputs"
+	"jellybean/plan/workflow"
+	"jellybean/workloads/registry"
 )
 
 // Latencies holds profiled milliseconds per item: [host][stage][variant].
@@ -26,21 +20,15 @@ type Message struct {
 	KB                    float64
 }
 
-// Combo is the measured end-to-end accuracy of an image and a speech variant; the VQA model is the one
-// trained on the image variant's features, so it shares the image variant's name.
-type Combo struct {
-	Image, Speech string
-	Accuracy      float64 // percent
-}
-
-// Variants is the variant of each model stage a combination runs.
-func (c Combo) Variants() map[string]string {
-	return map[string]string{ImageFeatures: c.Image, SpeechRecognition: c.Speech, VQA: c.Image}
-}
+// Combo is the measured end-to-end accuracy of one variant per model node (an accuracy profile's row,
+// from the workload's profiler: it only offers combinations its models can run, e.g. a head with the
+// features of the network it was trained on).
+type Combo = registry.Combo
 
 // Instance is everything the optimizer's native input needs.
 type Instance struct {
-	Rate, Threshold    float64 // items/s into each source; percent
+	Workflow           *workflow.Workflow // the optimizer's graph: its nodes but the sink
+	Rate, Threshold    float64            // items/s into each source; percent
 	Hosts              []Host
 	Latency            Latencies
 	Messages           []Message
@@ -48,11 +36,12 @@ type Instance struct {
 	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
 }
 
-// Native renders the instance as the optimizer's jellybean.toml: the two sources at the rate, the three
-// model stages, one worker type per host (count = slots), a latency row per host × stage × variant, the
-// message sizes, link costs between tiers (sources count as the edge host's tier) and one accuracy row per
-// combination, naming the VQA variant too so that the solver never pairs a VQA head with features of
-// another image variant.
+// Native renders the instance as the optimizer's jellybean.toml: the workflow's sources at the rate, its
+// processing nodes (the sink, which only writes results, is left out; the node feeding it is the
+// optimizer's sink), one worker type per host (count = slots), a latency row per host × node × variant,
+// the message sizes, link costs between tiers (sources count as the edge host's tier) and one accuracy
+// row per combination, naming every model node's variant so that the solver never pairs variants the
+// workload cannot run together.
 func Native(in Instance) ([]byte, error) {
 	if !(in.Rate > 0) || math.IsInf(in.Rate, 0) {
 		return nil, fmt.Errorf("input rate %v: must be > 0", in.Rate)
@@ -60,19 +49,26 @@ func Native(in Instance) ([]byte, error) {
 	if len(in.Combos) == 0 {
 		return nil, fmt.Errorf("no accuracy profile: no variant combination to choose from")
 	}
-	n := inputs.Native{Sink: VQA, Threshold: in.Threshold,
-		Sources: []inputs.NativeSource{{Name: ReadImage, Rate: in.Rate}, {Name: ReadSpeech, Rate: in.Rate}},
-		Stages: []inputs.NativeStage{{Name: ImageFeatures, Inputs: []string{ReadImage}},
-			{Name: SpeechRecognition, Inputs: []string{ReadSpeech}}, {Name: VQA, Inputs: []string{ImageFeatures, SpeechRecognition}}}}
+	g, err := GraphOf(in.Workflow)
+	if err != nil {
+		return nil, err
+	}
+	n := inputs.Native{Sink: g.Sink, Threshold: in.Threshold, Stages: g.Stages}
+	for _, src := range g.Sources {
+		n.Sources = append(n.Sources, inputs.NativeSource{Name: src, Rate: in.Rate})
+	}
 	for _, h := range in.Hosts {
 		n.Workers = append(n.Workers, inputs.NativeWorker{Name: h.Name, Price: h.Price, Tier: h.Tier, Count: h.Slots})
 		stages, ok := in.Latency[h.Name]
 		if !ok {
 			return nil, fmt.Errorf("host %s: no latency profiled", h.Name)
 		}
-		for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
-			for _, v := range sortedKeys(stages[st]) {
-				n.Latency = append(n.Latency, inputs.NativeLatency{Stage: st, Worker: h.Name, Variant: v, Ms: stages[st][v]})
+		for _, st := range g.Stages {
+			if len(stages[st.Name]) == 0 {
+				return nil, fmt.Errorf("host %s: node %s was not profiled", h.Name, st.Name)
+			}
+			for _, v := range sortedKeys(stages[st.Name]) {
+				n.Latency = append(n.Latency, inputs.NativeLatency{Stage: st.Name, Worker: h.Name, Variant: v, Ms: stages[st.Name][v]})
 			}
 		}
 	}
@@ -95,7 +91,7 @@ func Native(in Instance) ([]byte, error) {
 			}
 		}
 		if b.Tier != edgeTier {
-			for _, src := range []string{ReadImage, ReadSpeech} {
+			for _, src := range g.Sources {
 				n.Links = append(n.Links, inputs.NativeLink{From: src, To: b.Name, Cost: in.CrossTierCostPerGB})
 			}
 		}
@@ -103,7 +99,7 @@ func Native(in Instance) ([]byte, error) {
 	combos := append([]Combo(nil), in.Combos...)
 	sort.SliceStable(combos, func(i, j int) bool { return combos[i].Accuracy > combos[j].Accuracy })
 	for _, c := range combos {
-		n.Accuracy = append(n.Accuracy, inputs.NativeAccuracy{Variants: c.Variants(), Accuracy: c.Accuracy})
+		n.Accuracy = append(n.Accuracy, inputs.NativeAccuracy{Variants: c.Variants, Accuracy: c.Accuracy})
 	}
 	data, err := n.Encode()
 	if err != nil {
@@ -118,4 +114,35 @@ func Native(in Instance) ([]byte, error) {
 func PlanOptions(job, workflowFile, dataset string, batch, threads, limit int, compress string, hosts []Host) optimizer.PlanOptions {
 	return optimizer.PlanOptions{Job: job, Workflow: workflowFile, Dataset: dataset, BatchSize: batch, Threads: threads,
 		Limit: limit, Compress: compress, SourceHost: EdgeHost(hosts), SinkHost: EdgeHost(hosts), Hosts: HostOf(hosts)}
+}
+
+// Graph is the optimizer's view of a workflow: its sources, its processing nodes with their inputs, and
+// the last of them (the node that feeds the workflow's sink).
+type Graph struct {
+	Sources []string
+	Stages  []inputs.NativeStage
+	Sink    string
+}
+
+// GraphOf derives the optimizer's graph from the workflow.
+func GraphOf(w *workflow.Workflow) (Graph, error) {
+	var g Graph
+	if w == nil {
+		return g, fmt.Errorf("no workflow")
+	}
+	sink := w.Sink()
+	if sink < 0 || len(w.Nodes[sink].Inputs) != 1 {
+		return g, fmt.Errorf("%s: the optimizer needs one node feeding the sink", w.Path)
+	}
+	g.Sink = w.Nodes[sink].Inputs[0]
+	for i, n := range w.Nodes {
+		switch {
+		case i == sink:
+		case n.Kind == workflow.KindSource:
+			g.Sources = append(g.Sources, n.Name)
+		default:
+			g.Stages = append(g.Stages, inputs.NativeStage{Name: n.Name, Inputs: n.Inputs})
+		}
+	}
+	return g, nil
 }

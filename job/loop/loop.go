@@ -15,14 +15,15 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/job/launch"
 	"jellybean/job/report"
 	"jellybean/job/tiers"
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
-	"jellybean/workloads/vqa"
-	"jellybean/workloads/vqa/evaluate"
+	"jellybean/plan/workflow"
+	"jellybean/workloads/registry"
 )
 
 // Config says what `jellybean loop` does. Zero values take the defaults of the command line.
@@ -33,15 +34,15 @@ type Config struct {
 	Rate      float64
 	AutoRate  bool    // choose the rate from the profile (ChooseRate) instead of Rate
 	Threshold float64 // accuracy target, percent
-	DataDir   string  // dataset directory holding <split>/manifest.jsonl
+	Workload  string  // registered workload (its evaluator and accuracy profiler); default: the workflow's name
+	DataDir   string  // dataset directory holding <split>/manifest.jsonl (default: the workload's)
 	Split     string
 	Limit     int // process at most this many items (0 = the whole split)
 	Solver    string
 	TimeLimit time.Duration
 	RunID     string
 	RunsDir   string
-	ModelsDir string
-	Workflow  string // workflow file the plan runs (relative to Root)
+	Workflow  string // workflow file the plan runs, relative to Root (default: the workload's)
 	Batch     int    // the plan's micro-batch size
 	Threads   int    // intra-op threads of every model worker, in the profile and in the plan
 	Cores     int    // CPU cores the hosts' ranks share, for --rate auto
@@ -52,6 +53,9 @@ type Config struct {
 	Binary                       string        // jellybean executable (the profile step and local ranks)
 	Launch                       launch.Config // SSH options, signals, terminal flag; files and ids are set here
 	Log                          io.Writer
+
+	workload *registry.Workload
+	flow     *workflow.Workflow
 }
 
 // Step is one timed step of the loop.
@@ -132,12 +136,9 @@ func (c *Config) defaults() error {
 	}
 	def(&c.Root, wd)
 	def(&c.Hostfile, "hostfiles/localhost")
-	def(&c.DataDir, "workloads/vqa/data")
 	def(&c.Split, "test")
 	def(&c.Solver, "exact")
 	def(&c.RunsDir, "runs")
-	def(&c.ModelsDir, vqa.DefaultModelsDir)
-	def(&c.Workflow, filepath.Join(c.ModelsDir, "..", "workflow.toml"))
 	if c.Batch <= 0 {
 		c.Batch = 8
 	}
@@ -169,6 +170,39 @@ func (c *Config) defaults() error {
 	}
 	if !launch.ValidRunID(c.RunID) {
 		return fmt.Errorf("--run-id %q: not a run id (letters, digits, '.', '_', '-')", c.RunID)
+	}
+	return c.findWorkload()
+}
+
+// findWorkload resolves the workflow file and the workload whose hooks measure and score it: the one
+// named by Workload, or by the workflow file's name.
+func (c *Config) findWorkload() error {
+	var err error
+	switch {
+	case c.Workflow != "":
+		c.workload, c.flow, err = registry.ForWorkflow(plan.Resolve(c.Root, c.Workflow))
+		if err != nil {
+			return err
+		}
+		if c.Workload != "" && c.Workload != c.workload.Name {
+			return fmt.Errorf("--workflow %s is workflow %q, not --workload %q", c.Workflow, c.workload.Name, c.Workload)
+		}
+	case c.Workload != "":
+		if c.workload, err = registry.Lookup(c.Workload); err != nil {
+			return err
+		}
+		c.Workflow = c.workload.Workflow
+		if c.flow, err = workflow.Load(plan.Resolve(c.Root, c.Workflow)); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("no workflow: give --workflow FILE or --workload NAME")
+	}
+	if c.workload.ProfileAccuracy == nil || c.workload.Eval == nil {
+		return fmt.Errorf("workload %q has no accuracy profiler or evaluator: the loop needs both", c.workload.Name)
+	}
+	if c.DataDir == "" {
+		c.DataDir = c.workload.DataDir // relative to Root, like the plan's dataset
 	}
 	return nil
 }
@@ -222,11 +256,11 @@ func Run(cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	manifest := filepath.Join(cfg.DataDir, cfg.Split, "manifest.jsonl")
-	man, err := vqa.LoadManifest(manifest)
+	man, err := flow.LoadManifest(manifest)
 	if err != nil {
-		return nil, fmt.Errorf("split %s: %w (generate it with `jellybean gen-data --split %s`)", cfg.Split, err, cfg.Split)
+		return nil, fmt.Errorf("split %s: %w (generate it with `jellybean gen-data --workload %s --split %s`)", cfg.Split, err, cfg.workload.Name, cfg.Split)
 	}
-	if cfg.Limit >= len(man.Items) {
+	if cfg.Limit >= len(man.IDs) {
 		cfg.Limit = 0
 	}
 	stage := filepath.Join(cfg.RunsDir, "."+cfg.RunID+".loop")
@@ -250,7 +284,7 @@ func Run(cfg Config) (*Summary, error) {
 	}
 
 	// b. Accuracy of every combination on the items the job will process.
-	var acc *evaluate.Profile
+	var acc *registry.Accuracy
 	if err := step("accuracy", func() (note string, err error) {
 		acc, note, err = accuracyProfile(cfg, manifest, filepath.Join(stage, "accuracy"))
 		return note, err
@@ -274,7 +308,7 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
-		combos := CombosOf(acc)
+		combos := acc.Combos
 		sum.Rate, sum.RateWhy = cfg.Rate, "given with --rate"
 		if cfg.AutoRate {
 			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
@@ -288,7 +322,7 @@ func Run(cfg Config) (*Summary, error) {
 		if infra != nil {
 			cross = DefaultCrossTierCostPerGB
 		}
-		native, err := Native(Instance{Rate: sum.Rate, Threshold: cfg.Threshold, Hosts: hosts, Latency: lat,
+		native, err := Native(Instance{Workflow: cfg.flow, Rate: sum.Rate, Threshold: cfg.Threshold, Hosts: hosts, Latency: lat,
 			Messages: msgs, Combos: combos, CrossTierCostPerGB: cross})
 		if err != nil {
 			return "", err
@@ -330,7 +364,7 @@ func Run(cfg Config) (*Summary, error) {
 		}
 		sum.PredictedAccuracy = pl.Predicted.Accuracy
 		sum.PredictedCost = map[string]float64{"compute": pl.Predicted.ComputeCost, "communication": pl.Predicted.CommunicationCost, "total": pl.Predicted.TotalCost}
-		if d, ok := DemandMs(lat, Combo{Image: sum.Variants[ImageFeatures], Speech: sum.Variants[SpeechRecognition]}); ok {
+		if d, ok := DemandMs(lat, Combo{Variants: sum.Variants}); ok {
 			logf("chosen variants need %.2f ms of model CPU per item (+ %.2f ms of the runner's): %.2f of %d cores at %.1f items/s",
 				d, cfg.RunnerMs, (d+cfg.RunnerMs)*sum.Rate/1000, cfg.cores(), sum.Rate)
 		}
@@ -364,14 +398,13 @@ func Run(cfg Config) (*Summary, error) {
 	}); err != nil {
 		return nil, err
 	}
-	var ev *evaluate.Report
 	if err := step("eval", func() (string, error) {
-		ev, err = evaluate.EvalRun(cfg.Root, runDir)
+		ev, err := cfg.workload.Eval(cfg.Root, runDir)
 		if err != nil {
 			return "", err
 		}
-		sum.MeasuredAccuracy = ev.VQAAccuracy
-		return fmt.Sprintf("%d items, VQA accuracy %.2f%%", ev.Items, ev.VQAAccuracy), ev.Write(runDir)
+		sum.MeasuredAccuracy = ev.Accuracy
+		return ev.Summary, registry.WriteEval(runDir, ev)
 	}); err != nil {
 		return nil, err
 	}
@@ -404,7 +437,7 @@ func (c *Config) cores() int {
 
 // runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
 func runProfile(cfg Config, manifest, out string) error {
-	args := []string{"profile", "-H", cfg.Hostfile, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
+	args := []string{"profile", "-H", cfg.Hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
 		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--threads", strconv.Itoa(cfg.Threads), "-o", out}
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
@@ -423,8 +456,9 @@ func batchList(b int) string {
 }
 
 // accuracyProfile measures (or takes from the cache) the accuracy of every combination on the job's items
-// and writes it into dir (profile.json, the original's nodes_accuracy_profiles.json, tradeoff.png).
-func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, string, error) {
+// with the workload's profiler, which writes its own files into dir; combinations.json holds the
+// combinations. The cache keeps a copy of those files under RunsDir/.loop-cache.
+func accuracyProfile(cfg Config, manifest, dir string) (*registry.Accuracy, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
 	}
@@ -434,7 +468,7 @@ func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, strin
 			return nil, "", err
 		}
 	}
-	modelsJSON, err := os.ReadFile(filepath.Join(cfg.ModelsDir, "models.json"))
+	models, err := ModelsFingerprint(cfg.flow)
 	if err != nil {
 		return nil, "", err
 	}
@@ -442,23 +476,64 @@ func accuracyProfile(cfg Config, manifest, dir string) (*evaluate.Profile, strin
 	if err != nil {
 		return nil, "", err
 	}
-	cache := filepath.Join(cfg.RunsDir, ".loop-cache", "accuracy-"+CacheKey(modelsJSON, manBytes, cfg.Limit)+".json")
-	note := "cached " + cache
-	p, err := ReadAccuracy(cache)
+	cache := filepath.Join(cfg.RunsDir, ".loop-cache", "accuracy-"+CacheKey(models, manBytes, cfg.Limit))
+	if p, err := ReadAccuracy(filepath.Join(cache, combosFile)); err == nil {
+		return p, "cached " + cache, copyFiles(cache, dir)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, "", err
+	}
+	what := "of the job"
+	p, err := cfg.workload.ProfileAccuracy(registry.AccuracyOptions{Workflow: plan.Resolve(cfg.Root, cfg.Workflow), Manifest: manifest,
+		Threads: cfg.Threads, Out: dir, What: what, Log: cfg.Log})
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, "", err
+		return nil, "", err
+	}
+	if len(p.Combos) == 0 {
+		return nil, "", fmt.Errorf("workload %q: the accuracy profile has no combinations", cfg.workload.Name)
+	}
+	if err := writeJSON(filepath.Join(dir, combosFile), p); err != nil {
+		return nil, "", err
+	}
+	// Fill a temporary folder and rename it, so that an interrupted loop leaves no half cache behind.
+	tmp := cache + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, "", err
+	}
+	if err := copyFiles(dir, tmp); err != nil {
+		return nil, "", err
+	}
+	if err := os.Rename(tmp, cache); err != nil {
+		return nil, "", err
+	}
+	return p, "measured, cached as " + cache, nil
+}
+
+// combosFile holds an accuracy profile's combinations, beside the workload's own files.
+const combosFile = "combinations.json"
+
+// copyFiles copies the regular files at the top of src into dst (not the limited manifest, nor the links
+// to the dataset that LimitManifest made).
+func copyFiles(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || e.Name() == "manifest.jsonl" {
+			continue
 		}
-		p, err = evaluate.RunProfile(evaluate.ProfileOptions{ModelsDir: cfg.ModelsDir, Manifest: manifest, Threads: cfg.Threads, Log: cfg.Log})
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
-			return nil, "", err
+			return err
 		}
-		note = "measured, cached as " + cache
-		if err := writeJSON(cache, p); err != nil {
-			return nil, "", err
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			return err
 		}
 	}
-	return p, note, evaluate.WriteProfile(dir, p, fmt.Sprintf("the job's %d items", p.Items))
+	return nil
 }
 
 func writeJSON(path string, v any) error {
@@ -470,27 +545,6 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// modelFiles maps each model stage's variants to their ONNX files (relative to the root like modelsDir).
-func modelFiles(modelsDir string) (map[string]map[string]string, error) {
-	models, err := vqa.LoadModels(modelsDir)
-	if err != nil {
-		return nil, err
-	}
-	stageOf := map[string]string{vqa.KindImage: ImageFeatures, vqa.KindASR: SpeechRecognition, vqa.KindVQA: VQA}
-	out := map[string]map[string]string{}
-	for _, m := range models {
-		st := stageOf[m.Kind]
-		if st == "" {
-			continue
-		}
-		if out[st] == nil {
-			out[st] = map[string]string{}
-		}
-		out[st][m.Variant] = filepath.Join(modelsDir, m.File)
-	}
-	return out, nil
 }
 
 // solve reads the written inputs back (so the files are exactly what was solved), runs the solver and
@@ -508,7 +562,12 @@ func solve(cfg Config, inDir string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optimizer.ToPlan(in.Problem, sol, opts)
+	pl, err := optimizer.ToPlan(in.Problem, sol, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Tie the stages to the workflow's nodes, so that the plan knows which stages run models (variants).
+	return pl, pl.Bind(cfg.Root)
 }
 
 // PrintTable writes the short predicted-vs-measured table and the report's path.

@@ -8,11 +8,22 @@ import (
 	"testing"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/job/tiers"
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
-	"jellybean/workloads/vqa"
+	"jellybean/plan/workflow"
+)
+
+// Node names of the spoken-VQA workflow, the example these tests plan for.
+const (
+	ReadImage         = "ReadImage"
+	ReadSpeech        = "ReadSpeech"
+	ImageFeatures     = "ImageFeatures"
+	SpeechRecognition = "SpeechRecognition"
+	VQA               = "VQA"
+	vqaWorkflow       = "../../workloads/vqa/workflow.toml"
 )
 
 func TestWorkerNamesAndHostOf(t *testing.T) {
@@ -85,7 +96,11 @@ func testLatencies() Latencies {
 	return Latencies{"edge": one(2), "cloud": one(1)}
 }
 
-var testCombos = []Combo{{"res16", "ctc-small", 60}, {"res16", "ctc-large", 70}, {"res64", "ctc-small", 90}, {"res64", "ctc-large", 99}}
+func combo(image, speech string, acc float64) Combo {
+	return Combo{Variants: map[string]string{ImageFeatures: image, SpeechRecognition: speech, VQA: image}, Accuracy: acc}
+}
+
+var testCombos = []Combo{combo("res16", "ctc-small", 60), combo("res16", "ctc-large", 70), combo("res64", "ctc-small", 90), combo("res64", "ctc-large", 99)}
 
 func TestChooseRate(t *testing.T) {
 	tests := []struct {
@@ -100,7 +115,7 @@ func TestChooseRate(t *testing.T) {
 		demandWanted float64
 	}{
 		// The slowest host counts: the edge host takes 2 × (0.3 + 10 + 0.02) ms for res64 + ctc-large.
-		{"any accuracy", 0, 2, 0.6, 0, 58.1, testCombos[3], "", "res64 + speech ctc-large", 20.64},
+		{"any accuracy", 0, 2, 0.6, 0, 58.1, testCombos[3], "", "ImageFeatures=res64 + SpeechRecognition=ctc-large + VQA=res64", 20.64},
 		{"high target, more cores, lower utilisation", 95, 4, 0.5, 0, 96.8, testCombos[3], "", "reaching 95.00% accuracy", 20.64},
 		{"target below the large speech model", 80, 2, 0.6, 0, 58.1, testCombos[3], "", "", 20.64},
 		{"runner's share", 0, 2, 0.6, 3.36, 50, testCombos[3], "", "plus 3.36 ms of the runner's", 20.64},
@@ -113,7 +128,7 @@ func TestChooseRate(t *testing.T) {
 			if !checkErr(t, err, tc.wantErr) {
 				return
 			}
-			if rc.Rate != tc.rate || rc.Slowest != tc.slowest || rc.DemandMs < tc.demandWanted-1e-9 || rc.DemandMs > tc.demandWanted+1e-9 {
+			if rc.Rate != tc.rate || !reflect.DeepEqual(rc.Slowest, tc.slowest) || rc.DemandMs < tc.demandWanted-1e-9 || rc.DemandMs > tc.demandWanted+1e-9 {
 				t.Errorf("rate %v (slowest %+v, %.3f ms), want %v (%+v, %.3f ms)", rc.Rate, rc.Slowest, rc.DemandMs, tc.rate, tc.slowest, tc.demandWanted)
 			}
 			if used := rc.Rate * (rc.DemandMs + tc.runner) / 1000; used > tc.util*float64(tc.cores)+1e-9 {
@@ -126,7 +141,7 @@ func TestChooseRate(t *testing.T) {
 	}
 	// Only the combinations offered count: without ctc-large the demand is the small model's.
 	rc, err := ChooseRate(testLatencies(), []Combo{testCombos[0], testCombos[2]}, 0, 1, 1, 0)
-	if err != nil || rc.Slowest != testCombos[2] {
+	if err != nil || !reflect.DeepEqual(rc.Slowest, testCombos[2]) {
 		t.Errorf("without ctc-large: %+v, %v", rc, err)
 	}
 }
@@ -168,7 +183,11 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 	hosts := []Host{{Name: "edge", Slots: 3, Tier: 0, Price: 0.1}, {Name: "cloud", Slots: 2, Tier: 1, Price: 0.5}}
 	msgs := []Message{{ReadImage, ImageFeatures, "default", 48}, {ReadSpeech, SpeechRecognition, "default", 20},
 		{ImageFeatures, VQA, "res16", 0.5}, {ImageFeatures, VQA, "res64", 0.5}, {SpeechRecognition, VQA, "ctc-small", 0.1}, {SpeechRecognition, VQA, "ctc-large", 0.1}}
-	data, err := Native(Instance{Rate: 150, Threshold: 80, Hosts: hosts, Latency: testLatencies(), Messages: msgs,
+	w, err := workflow.Load(vqaWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Native(Instance{Workflow: w, Rate: 150, Threshold: 80, Hosts: hosts, Latency: testLatencies(), Messages: msgs,
 		Combos: testCombos, CrossTierCostPerGB: 0.09})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +218,7 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 	if cross != 2*3*2 || same != 3*2+2*1 {
 		t.Errorf("%d priced links (want 12 edge↔cloud), %d free ones (want 8 within a tier)", cross, same)
 	}
-	if _, err := Native(Instance{Rate: 150, Hosts: []Host{{Name: "other", Slots: 1}}, Latency: testLatencies(), Combos: testCombos}); err == nil || !strings.Contains(err.Error(), "host other: no latency") {
+	if _, err := Native(Instance{Workflow: w, Rate: 150, Hosts: []Host{{Name: "other", Slots: 1}}, Latency: testLatencies(), Combos: testCombos}); err == nil || !strings.Contains(err.Error(), "host other: no latency") {
 		t.Errorf("unprofiled host: %v", err)
 	}
 
@@ -207,12 +226,7 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	models := map[string]map[string]string{ImageFeatures: {"res16": "a.onnx", "res64": "b.onnx"},
-		SpeechRecognition: {"ctc-small": "c.onnx", "ctc-large": "d.onnx"}, VQA: {"res16": "e.onnx", "res64": "f.onnx"}}
-	written, err := PlanOptions("job", "data/manifest.jsonl", 8, 1, 30, "fastest", hosts, models)
-	if err != nil {
-		t.Fatal(err)
-	}
+	written := PlanOptions("job", vqaWorkflow, "data/manifest.jsonl", 8, 1, 30, "fastest", hosts)
 	vdata, err := inputs.EncodeVariants(written)
 	if err != nil {
 		t.Fatal(err)
@@ -232,9 +246,6 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 		t.Errorf("input rate %v, accuracy %v, per-stage predictions %v", pl.InputRate, pl.Predicted.Accuracy, pl.Predicted.Stages)
 	}
 	vqaStage := pl.StageByName(VQA)
-	if img := pl.StageByName(ImageFeatures); vqaStage.Variant != img.Variant || vqaStage.Model != models[VQA][img.Variant] {
-		t.Errorf("VQA runs %s (%s) on image variant %s", vqaStage.Variant, vqaStage.Model, img.Variant)
-	}
 	for _, st := range pl.Stages {
 		for _, w := range st.Workers {
 			if w.Host != "edge" && w.Host != "cloud" {
@@ -247,7 +258,10 @@ func TestNativeInputsSolveToValidPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := plan.Validate(pl, "plan.toml", plan.Options{Hostfile: hf}); err != nil {
-		t.Errorf("runner rejects plan + hostfile: %v\n%s", err, Hostfile(pl))
+		t.Fatalf("runner rejects plan + hostfile: %v\n%s", err, Hostfile(pl))
+	}
+	if img := pl.StageByName(ImageFeatures); vqaStage.Variant != img.Variant || pl.ModelFile(pl.StageIndex(VQA)) != w.Resolve(w.Node(VQA).Variant(img.Variant).File) {
+		t.Errorf("VQA runs %s (%s) on image variant %s", vqaStage.Variant, pl.ModelFile(pl.StageIndex(VQA)), img.Variant)
 	}
 }
 
@@ -300,17 +314,22 @@ func TestLimitManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := vqa.LoadManifest(path)
+	m, err := flow.LoadManifest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Items) != 2 || m.Items[1].ID != 1 {
-		t.Fatalf("items %+v", m.Items)
+	if len(m.IDs) != 2 || m.IDs[1] != 1 {
+		t.Fatalf("items %+v", m.IDs)
 	}
-	for i, it := range m.Items {
-		b, err := os.ReadFile(m.ImagePath(it))
+	for i, id := range m.IDs {
+		rec, _ := m.Record(id)
+		img, err := rec.Path("image")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(img)
 		if err != nil || len(b) != 1 || b[0] != byte(i) {
-			t.Errorf("item %d: image %s: %v %v", i, m.ImagePath(it), b, err)
+			t.Errorf("item %d: image %s: %v %v", i, img, b, err)
 		}
 	}
 	if _, err := LimitManifest(filepath.Join(src, "manifest.jsonl"), 5, dst); err == nil || !strings.Contains(err.Error(), "only 3 items") {
@@ -336,4 +355,26 @@ func checkErr(t *testing.T, err error, want string) bool {
 		t.Fatal(err)
 	}
 	return true
+}
+
+// The optimizer's graph is the workflow's: sources, processing nodes with their inputs, and the node
+// feeding the sink as the optimizer's sink.
+func TestGraphOf(t *testing.T) {
+	w, err := workflow.Load(vqaWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := GraphOf(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Graph{Sources: []string{ReadImage, ReadSpeech}, Sink: VQA, Stages: []inputs.NativeStage{
+		{Name: ImageFeatures, Inputs: []string{ReadImage}}, {Name: SpeechRecognition, Inputs: []string{ReadSpeech}},
+		{Name: VQA, Inputs: []string{ImageFeatures, SpeechRecognition}}}}
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("graph %+v, want %+v", g, want)
+	}
+	if _, err := GraphOf(&workflow.Workflow{Path: "w.toml", Nodes: []workflow.Node{{Name: "S", Kind: workflow.KindSource}}}); err == nil || !strings.Contains(err.Error(), "w.toml") {
+		t.Errorf("workflow without a sink: %v", err)
+	}
 }

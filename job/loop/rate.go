@@ -3,6 +3,7 @@ package loop
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // DefaultUtilisation is the share of the cores `--rate auto` plans to keep busy: the rest absorbs noise
@@ -15,12 +16,23 @@ const DefaultUtilisation = 0.6
 // ms/item" column, summed over the stages: 2.1 ms; see BENCHMARKS.md "Closing the loop").
 const DefaultRunnerMs = 2.0
 
-// DemandMs is the CPU time one item costs a combination: the sum over its model stages of the profiled
-// ms per item, on the slowest host that can run each stage (every worker runs single-threaded, so one
-// millisecond of latency is one millisecond of one core). ok is false when a stage's variant was not
-// profiled on any host.
+// DemandMs is the CPU time one item costs a combination: the sum over its model nodes of the profiled
+// ms per item, plus that of the nodes without a model (variant "default"), on the slowest host that can
+// run each node (every worker runs single-threaded, so one millisecond of latency is one millisecond of
+// one core). ok is false when a node's variant was not profiled on any host.
 func DemandMs(lat Latencies, c Combo) (ms float64, ok bool) {
-	for st, v := range c.Variants() {
+	variants := map[string]string{}
+	for _, stages := range lat {
+		for st, vs := range stages {
+			if _, has := vs[defaultVariant]; has && c.Variants[st] == "" {
+				variants[st] = defaultVariant
+			}
+		}
+	}
+	for st, v := range c.Variants {
+		variants[st] = v
+	}
+	for st, v := range variants {
 		worst, found := 0.0, false
 		for _, stages := range lat {
 			if l, has := stages[st][v]; has {
@@ -74,11 +86,23 @@ func ChooseRate(lat Latencies, combos []Combo, threshold float64, cores int, uti
 	budget := utilisation * float64(cores) * 1000 // core-ms per second
 	rc.Rate = math.Floor(budget/(rc.DemandMs+runnerMs)*10) / 10
 	if rc.Rate <= 0 {
-		return RateChoice{}, fmt.Errorf("rate auto: %s + %s costs %.1f ms of CPU per item: %d core(s) at %.0f%% carry less than 0.1 items/s",
-			rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, cores, 100*utilisation)
+		return RateChoice{}, fmt.Errorf("rate auto: %s costs %.1f ms of CPU per item: %d core(s) at %.0f%% carry less than 0.1 items/s",
+			describe(rc.Slowest), rc.DemandMs, cores, 100*utilisation)
 	}
 	rc.Why = fmt.Sprintf("%.1f items/s keeps %d core(s) at most %.0f%% busy: the most CPU-hungry combination "+
-		"reaching %.2f%% accuracy (image %s + speech %s, %.2f ms of model CPU per item, plus %.2f ms of the runner's) would use %.2f cores",
-		rc.Rate, cores, 100*utilisation, threshold, rc.Slowest.Image, rc.Slowest.Speech, rc.DemandMs, runnerMs, rc.Rate*(rc.DemandMs+runnerMs)/1000)
+		"reaching %.2f%% accuracy (%s, %.2f ms of model CPU per item, plus %.2f ms of the runner's) would use %.2f cores",
+		rc.Rate, cores, 100*utilisation, threshold, describe(rc.Slowest), rc.DemandMs, runnerMs, rc.Rate*(rc.DemandMs+runnerMs)/1000)
 	return rc, nil
+}
+
+// defaultVariant is the variant name the profile gives nodes without a model.
+const defaultVariant = "default"
+
+// describe names a combination's variants, node by node in name order: "A=x + B=y".
+func describe(c Combo) string {
+	var parts []string
+	for _, st := range sortedKeys(c.Variants) {
+		parts = append(parts, st+"="+c.Variants[st])
+	}
+	return strings.Join(parts, " + ")
 }

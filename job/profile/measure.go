@@ -1,201 +1,201 @@
 package profile
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 
-	"jellybean/workloads/vqa"
-	"jellybean/workloads/vqa/infer"
+	"jellybean/collective"
+	"jellybean/job/flow"
+	"jellybean/job/pipeline"
 )
-
-// Inputs are real workload items to profile with: images ([3,H,W] tensors from vqa.LoadImage), speech
-// (16 kHz samples from transforms.LoadWAV) and nothing else; questions come from recognising the speech.
-type Inputs struct {
-	Images [][]float32
-	H, W   int
-	Audio  [][]float32
-}
 
 // Options say what to measure.
 type Options struct {
 	Host     string // worker (type) name in the CSVs
 	Rank     int    // rank measuring (0 without a hostfile)
 	Batches  []int
-	Repeats  int    // timed runs per model and batch size (after one warm-up run)
+	Repeats  int    // timed runs per node variant and batch size (after one warm-up run)
 	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
 	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
 }
 
-// Stage names of the workload graph, as in the plans (plan/examples/default.toml).
-var stageOf = map[string]string{vqa.KindImage: "ImageFeatures", vqa.KindASR: "SpeechRecognition", vqa.KindVQA: "VQA"}
-
-// Measure profiles every model in modelsDir/models.json on in. The caller has initialised ONNX Runtime.
-func Measure(modelsDir string, in Inputs, o Options) (*Result, error) {
-	if len(in.Images) == 0 || len(in.Audio) == 0 {
-		return nil, fmt.Errorf("profile: need at least one image and one utterance")
+// Measure profiles every variant of every processing node of the workflow (model nodes per variant,
+// nodes without a model as variant "default") at each batch size, on inputs made by running the
+// upstream nodes on the items (see Assignments), and the message size of every edge between the
+// optimizer's nodes (the sink, which only writes results, is left out). A latency is the wall time of
+// the node's whole work on a micro-batch: its steps, model and post steps, as a worker runs them.
+func Measure(in Items, o Options) (*Result, error) {
+	if len(in.IDs) == 0 {
+		return nil, fmt.Errorf("profile: no items to profile with")
 	}
 	if o.Repeats < 1 {
 		return nil, fmt.Errorf("profile: repeats must be at least 1")
 	}
+	if len(o.Batches) == 0 {
+		return nil, fmt.Errorf("profile: no batch sizes")
+	}
 	if o.Device == "" {
 		o.Device = "cpu"
 	}
-	models, err := vqa.LoadModels(modelsDir)
-	if err != nil {
-		return nil, err
-	}
+	w := in.Workflow
+	env := flow.Env{Device: o.Device, Threads: o.Threads, BatchSize: maxOf(o.Batches)}
 	res := &Result{Host: o.Host}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	// The level the runner compresses with when the loop turns compression on (compress = "fastest").
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 	if err != nil {
 		return nil, err
 	}
 	defer enc.Close()
-	sizes := func(from, to, variant string, msgs [][]byte) {
-		var raw, z float64
-		for _, m := range msgs {
-			raw += float64(len(m))
-			z += float64(len(enc.EncodeAll(m, nil)))
-		}
-		n := float64(len(msgs)) * 1024
-		res.Messages = append(res.Messages, Message{From: from, To: to, FromVariant: variant, RawKB: raw / n, ZstdKB: z / n})
-	}
-	sizes("ReadImage", "ImageFeatures", "default", floatMessages(in.Images))
-	sizes("ReadSpeech", "SpeechRecognition", "default", floatMessages(in.Audio))
-
-	// Features per image variant (the VQA models read them) and questions from the first speech model.
-	features := map[string][][]float32{}
-	var questions [][]int64
-	for _, m := range models {
-		sess, err := infer.OpenOn(modelsDir, m, o.Device, o.Threads)
+	seen := map[[3]string]bool{}
+	sink := w.Sink()
+	for _, a := range Assignments(w) {
+		tr, err := RunTrace(in, a.Variants, env)
 		if err != nil {
 			return nil, err
 		}
-		switch m.Kind {
-		case vqa.KindImage:
-			f, err := sess.Features(in.Images, in.H, in.W)
-			if err != nil {
-				sess.Close()
-				return nil, err
-			}
-			features[m.Variant] = f
-			sizes("ImageFeatures", "VQA", m.Variant, floatMessages(f))
-		case vqa.KindASR:
-			tr, err := sess.Recognize(in.Audio)
-			if err != nil {
-				sess.Close()
-				return nil, err
-			}
-			var q [][]int64
-			for _, t := range tr {
-				q = append(q, vqa.Tokenize(t.Text))
-			}
-			if questions == nil {
-				questions = q
-			}
-			sizes("SpeechRecognition", "VQA", m.Variant, intMessages(q))
-		}
-		sess.Close()
-	}
-
-	for _, m := range models {
-		sess, err := infer.OpenOn(modelsDir, m, o.Device, o.Threads)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range o.Batches {
-			run, err := batchRunner(sess, m, in, b, features[m.ImageVariant], questions)
-			if err != nil {
-				sess.Close()
-				return nil, err
-			}
-			if err := run(); err != nil { // warm-up: first runs allocate and plan
-				sess.Close()
-				return nil, err
-			}
-			samples := make([]float64, o.Repeats)
-			for i := range samples {
-				t0 := time.Now()
-				if err := run(); err != nil {
-					sess.Close()
+		for _, i := range tr.Order {
+			from := variantOf(tr.Graph.Nodes[i])
+			for _, c := range w.Consumers(i) {
+				key := [3]string{w.Nodes[i].Name, w.Nodes[c].Name, from}
+				if c == sink || seen[key] {
+					continue
+				}
+				seen[key] = true
+				m, err := messageSizes(enc, key, tr.Emitted[i], env.BatchSize)
+				if err != nil {
+					tr.Close()
 					return nil, err
 				}
-				samples[i] = time.Since(t0).Seconds() * 1000
-			}
-			l := Latency{Host: o.Host, Rank: o.Rank, Device: o.Device, Threads: o.Threads,
-				Stage: stageOf[m.Kind], Variant: m.Variant, Batch: b, Stats: Summarise(samples)}
-			res.Latencies = append(res.Latencies, l)
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs\n", l.Stage, l.Variant, b, l.Stats.Median, l.Stats.P90, l.Stats.Runs)
+				res.Messages = append(res.Messages, m)
 			}
 		}
-		sess.Close()
+		for _, nv := range a.For {
+			i := w.Index(nv[0])
+			for _, b := range o.Batches {
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], b, o.Repeats)
+				if err != nil {
+					tr.Close()
+					return nil, err
+				}
+				l.Host, l.Rank, l.Device, l.Threads, l.Stage, l.Variant = o.Host, o.Rank, o.Device, o.Threads, nv[0], nv[1]
+				res.Latencies = append(res.Latencies, l)
+				if o.Progress != nil {
+					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs)
+				}
+			}
+		}
+		if err := tr.Close(); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
 
-// batchRunner returns a function that runs the model once on a batch of b items (inputs reused cyclically).
-func batchRunner(sess *infer.Model, m vqa.ModelInfo, in Inputs, b int, feats [][]float32, questions [][]int64) (func() error, error) {
-	pick := func(n int) []int {
-		idx := make([]int, b)
-		for i := range idx {
-			idx[i] = i % n
-		}
-		return idx
+// timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
+// up and then repeats times. A node that regroups sub-items (fan_in) is given whole families: b parents'
+// sub-items, at most as many parents as were traced.
+func timeNode(n *flow.Node, received []*flow.Item, b, repeats int) (Latency, error) {
+	if len(received) == 0 {
+		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
-	switch m.Kind {
-	case vqa.KindImage:
-		var imgs [][]float32
-		for _, i := range pick(len(in.Images)) {
-			imgs = append(imgs, in.Images[i])
+	var batch []*flow.Item
+	if len(n.Spec.FanIn) > 0 {
+		fams := families(received)
+		b = min(b, len(fams))
+		for _, f := range fams[:b] {
+			batch = append(batch, f...)
 		}
-		return func() error { _, err := sess.Features(imgs, in.H, in.W); return err }, nil
-	case vqa.KindASR:
-		var audio [][]float32
-		for _, i := range pick(len(in.Audio)) {
-			audio = append(audio, in.Audio[i])
+	} else {
+		for k := range b {
+			batch = append(batch, received[k%len(received)])
 		}
-		return func() error { _, err := sess.Recognize(audio); return err }, nil
-	case vqa.KindVQA:
-		if len(feats) == 0 || len(questions) == 0 {
-			return nil, fmt.Errorf("vqa %s: no features of image variant %q or no questions", m.Variant, m.ImageVariant)
-		}
-		var f [][]float32
-		var q [][]int64
-		for _, i := range pick(min(len(feats), len(questions))) {
-			f, q = append(f, feats[i]), append(q, questions[i])
-		}
-		return func() error { _, err := sess.Answer(f, q); return err }, nil
 	}
-	return nil, fmt.Errorf("unknown model kind %q", m.Kind)
+	samples := make([]float64, repeats)
+	for r := -1; r < repeats; r++ {
+		items := Clone(batch)
+		t0 := time.Now()
+		if _, _, err := n.Process(items); err != nil {
+			return Latency{}, err
+		}
+		if r >= 0 {
+			samples[r] = time.Since(t0).Seconds() * 1000
+		}
+	}
+	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples)}, nil
 }
 
-// floatMessages is each tensor's little-endian bytes: what travels between ranks, before framing.
-func floatMessages(ts [][]float32) [][]byte {
-	out := make([][]byte, len(ts))
-	for i, t := range ts {
-		b := make([]byte, 4*len(t))
-		for j, v := range t {
-			binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(v))
+// families groups sub-items by their parent (the item without the innermost fan-out level), in order.
+func families(items []*flow.Item) [][]*flow.Item {
+	var out [][]*flow.Item
+	index := map[string]int{}
+	for _, it := range items {
+		key := fmt.Sprint(it.ID)
+		if len(it.Sub) > 0 {
+			key = fmt.Sprint(it.ID, it.Sub[:len(it.Sub)-1])
 		}
-		out[i] = b
+		k, ok := index[key]
+		if !ok {
+			k = len(out)
+			index[key] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], it)
 	}
 	return out
 }
 
-func intMessages(ts [][]int64) [][]byte {
-	out := make([][]byte, len(ts))
-	for i, t := range ts {
-		b := make([]byte, 8*len(t))
-		for j, v := range t {
-			binary.LittleEndian.PutUint64(b[8*j:], uint64(v))
+// messageSizes is the mean size per item of the messages that carry the emitted items to the next
+// stage, as the runner frames them (item ids, start times, shapes of ragged tensors, tensor headers) in
+// micro-batches of batch items: raw, and with each message zstd-compressed as the runner compresses
+// them. For large tensors this is their bytes; for small ones (a recognised sentence) the framing
+// counts too.
+func messageSizes(enc *zstd.Encoder, key [3]string, items []*flow.Item, batch int) (Message, error) {
+	var raw, z float64
+	add := func(chunk []*flow.Item) error {
+		wire := make([]pipeline.Item, len(chunk))
+		for i, it := range chunk {
+			wire[i].Item = *it
 		}
-		out[i] = b
+		b, err := pipeline.Pack(wire)
+		if err != nil {
+			return err
+		}
+		buf := collective.AppendBatch(nil, &b)
+		raw += float64(len(buf))
+		z += float64(len(enc.EncodeAll(buf, nil)))
+		return nil
 	}
-	return out
+	batch = max(batch, 1)
+	for lo := 0; lo < len(items); lo += batch {
+		chunk := items[lo:min(lo+batch, len(items))]
+		if err := add(chunk); err != nil {
+			// Items with different tensors (a parent without sub-items among sub-items) travel apart.
+			for _, it := range chunk {
+				if err := add([]*flow.Item{it}); err != nil {
+					return Message{}, fmt.Errorf("profile: edge %s -> %s: %w", key[0], key[1], err)
+				}
+			}
+		}
+	}
+	n := float64(max(len(items), 1)) * 1024
+	return Message{From: key[0], To: key[1], FromVariant: key[2], RawKB: raw / n, ZstdKB: z / n}, nil
+}
+
+func variantOf(n *flow.Node) string {
+	if n.Variant == "" {
+		return DefaultVariant
+	}
+	return n.Variant
+}
+
+func maxOf(v []int) int {
+	m := 0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
 }

@@ -1,4 +1,4 @@
-// Package profile measures, on this host, the latency of every model variant of the VQA workload at
+// Package profile measures, on this host, the latency of every node variant of a workflow at
 // several batch sizes and the size of every message between stages (raw and zstd-compressed), and writes
 // them as the optimizer's input CSVs (the original JellyBean layout). stats.go and csv.go are pure;
 // measure.go runs the models.

@@ -2,7 +2,9 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 )
 
 // Tolerances beyond which a difference between prediction and measurement is explained in words.
@@ -64,10 +66,17 @@ type Analysis struct {
 	LatencyPercentiles  [][2]float64
 	PredictedAccuracy   float64 // percent; 0 when the plan has none
 	MeasuredAccuracy    float64 // percent; -1 when eval.json is absent
-	ASRWER              float64
+	AccuracyMetric      string  // the evaluator's name for it
+	OtherMetrics        []Metric
 	AccuracyNote        string
 	PredictedCost       [3]float64 // compute, communication, total
 	Findings            []string   // every explanation, in page order
+}
+
+// Metric is one named figure of eval.json besides the accuracy.
+type Metric struct {
+	Name  string
+	Value float64
 }
 
 // Analyse compares the run with its plan's prediction. Pure.
@@ -176,7 +185,12 @@ func Analyse(r *Run) *Analysis {
 		a.PredictedAccuracy *= 100
 	}
 	if r.Eval != nil {
-		a.MeasuredAccuracy, a.ASRWER = r.Eval.VQAAccuracy, r.Eval.ASRWER
+		a.MeasuredAccuracy, a.AccuracyMetric = r.Eval.Accuracy, r.Eval.AccuracyMetric
+		for _, name := range slices.Sorted(maps.Keys(r.Eval.Metrics)) {
+			if name != r.Eval.AccuracyMetric {
+				a.OtherMetrics = append(a.OtherMetrics, Metric{name, r.Eval.Metrics[name]})
+			}
+		}
 	}
 	a.AccuracyNote = explainAccuracy(a.PredictedAccuracy, a.MeasuredAccuracy, r.Eval, s.Completed)
 	if a.AccuracyNote != "" {
@@ -220,7 +234,7 @@ func explainAccuracy(pred, meas float64, ev *Eval, completed int) string {
 	case ev == nil:
 		return "no eval.json in the run directory: run `jellybean eval --run DIR` to measure accuracy."
 	case pred == 0:
-		return fmt.Sprintf("measured VQA accuracy %.2f%% (ASR WER %.2f%%); the plan carries no predicted accuracy to compare with.", meas, ev.ASRWER)
+		return fmt.Sprintf("measured accuracy (%s) %.2f%%; the plan carries no predicted accuracy to compare with.", ev.AccuracyMetric, meas)
 	case math.Abs(pred-meas) <= AccuracyTolerance:
 		return ""
 	case ev.Items < completed || ev.Items == 0:

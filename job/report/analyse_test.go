@@ -21,7 +21,7 @@ func testRun(predicted, inputRate float64, measuredSeconds [2]float64, capacity 
 	s.Links = []LinkSummary{{Src: 0, Dst: 1, BytesRaw: 4000, BytesWire: 1000, Messages: 10}}
 	p := &plan.Plan{Job: "t", InputRate: inputRate, Predicted: plan.Predicted{ThroughputItemsPerSecond: predicted, Accuracy: 0.5},
 		Stages: []plan.Stage{{Name: "Read", Workers: []plan.Worker{{Host: "h"}}}, {Name: "Model", Inputs: []string{"Read"}, Workers: []plan.Worker{{Host: "h"}}}}}
-	return &Run{Summary: s, Plan: p, Eval: &Eval{Items: items, VQAAccuracy: 50.4}}
+	return &Run{Summary: s, Plan: p, Eval: &Eval{Items: items, AccuracyMetric: "vqa_accuracy", Accuracy: 50.4, Metrics: map[string]float64{"vqa_accuracy": 50.4, "asr_wer": 1.2}}}
 }
 
 func TestAnalyseExplanations(t *testing.T) {
@@ -58,7 +58,7 @@ func TestAnalyseExplanations(t *testing.T) {
 
 func TestAnalyseAccuracyAndNoPrediction(t *testing.T) {
 	r := testRun(0, 0, [2]float64{1, 1}, [2]float64{100, 100})
-	r.Eval.VQAAccuracy = 40
+	r.Eval.Accuracy = 40
 	a := Analyse(r)
 	if !strings.Contains(a.ThroughputNote, "no predicted throughput") || a.Stages[1].Ratio != 0 {
 		t.Errorf("no prediction: note %q, ratio %v", a.ThroughputNote, a.Stages[1].Ratio)
@@ -150,7 +150,7 @@ func TestLoadFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Timing rows are the runner's first 80 per rank: items 0..79 cross every stage.
-	if len(r.Latency) != 80 || r.Latency[0] <= 0 || r.Eval == nil || r.Eval.VQAAccuracy != 32.5 || len(r.Summary.Stages) != 6 {
+	if len(r.Latency) != 80 || r.Latency[0] <= 0 || r.Eval == nil || r.Eval.Accuracy != 32.5 || r.Eval.Metrics["asr_wer"] != 9.27 || len(r.Summary.Stages) != 6 {
 		t.Fatalf("latencies %d (first %v), eval %+v, stages %d", len(r.Latency), r.Latency[:1], r.Eval, len(r.Summary.Stages))
 	}
 }

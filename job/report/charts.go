@@ -73,7 +73,7 @@ func Charts(a *Analysis) ([]Chart, error) {
 		}
 	}
 	if a.MeasuredAccuracy >= 0 {
-		p, err := bars("VQA accuracy", "%", []string{"accuracy"}, []string{"predicted", "measured"},
+		p, err := bars("accuracy ("+a.AccuracyMetric+")", "%", []string{"accuracy"}, []string{"predicted", "measured"},
 			plotter.Values{a.PredictedAccuracy}, plotter.Values{a.MeasuredAccuracy})
 		if err := add("accuracy", "Accuracy, predicted vs measured", p, err); err != nil {
 			return nil, err

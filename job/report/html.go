@@ -108,7 +108,7 @@ Bytes between ranks: {{mb .A.BytesRaw}} MB raw, {{mb .A.BytesWire}} MB on the wi
 <tr>{{range .A.LatencyPercentiles}}<td>{{f1 (index . 1)}} ms</td>{{end}}</tr></table>
 
 <h2>Accuracy</h2>
-<p id="accuracy">{{if ge .A.MeasuredAccuracy 0.0}}Measured VQA accuracy {{f2 .A.MeasuredAccuracy}} %, ASR word error rate {{f2 .A.ASRWER}} %{{else}}Not measured{{end}}{{if gt .A.PredictedAccuracy 0.0}}; predicted {{f2 .A.PredictedAccuracy}} %{{end}}.</p>
+<p id="accuracy">{{if ge .A.MeasuredAccuracy 0.0}}Measured accuracy ({{.A.AccuracyMetric}}) {{f2 .A.MeasuredAccuracy}} %{{range .A.OtherMetrics}}, {{.Name}} {{f2 .Value}}{{end}}{{else}}Not measured{{end}}{{if gt .A.PredictedAccuracy 0.0}}; predicted {{f2 .A.PredictedAccuracy}} %{{end}}.</p>
 
 <h2>Charts</h2>
 {{range .Figures}}<figure><img class="chart" id="chart-{{.Name}}" alt="{{.Title}}" src="{{.Src}}"><figcaption>{{.Title}}</figcaption></figure>

@@ -70,11 +70,12 @@ type RankSummary struct {
 	EndUnixNs      int64   `json:"end_unix_ns"`
 }
 
-// Eval is the part of eval.json the report reads.
+// Eval is the part of eval.json the report reads: the keys every workload's evaluator writes.
 type Eval struct {
-	Items       int     `json:"items"`
-	VQAAccuracy float64 `json:"vqa_accuracy"` // percent
-	ASRWER      float64 `json:"asr_wer"`      // percent
+	Items          int                `json:"items"`
+	AccuracyMetric string             `json:"accuracy_metric"` // which of Metrics the accuracy is
+	Accuracy       float64            `json:"accuracy"`        // percent
+	Metrics        map[string]float64 `json:"metrics"`
 }
 
 // Run is everything read from one run directory.
@@ -149,6 +150,9 @@ func Load(dir string) (*Run, error) {
 		r.Eval = &Eval{}
 		if err := json.Unmarshal(data, r.Eval); err != nil {
 			return nil, fmt.Errorf("%s: %w", ep, err)
+		}
+		if r.Eval.AccuracyMetric == "" {
+			return nil, fmt.Errorf("%s: no \"accuracy_metric\" (written by an older jellybean: run `jellybean eval --run %s` again)", ep, dir)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", ep, err)

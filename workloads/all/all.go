@@ -5,3 +5,8 @@ package all
 import (
 	_ "jellybean/workloads/transforms" // generic steps: image, audio, text, CTC, labels
 )
+
+import _ "jellybean/workloads/vqa/hooks" // the spoken-VQA workload's tools: gen-data, eval, accuracy profile
+
+// Default is the workload the commands use when neither a plan nor --workload names one.
+const Default = "vqa"

@@ -12,6 +12,9 @@ import (
 // TestRunProfile profiles the shipped models on a small freshly generated split (real espeak-ng, sox and
 // ONNX Runtime) and checks the shape and internal consistency of both outputs.
 func TestRunProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ONNX Runtime, espeak-ng and sox")
+	}
 	if _, err := onnx.Init(); err != nil {
 		t.Fatalf("ONNX Runtime is required: %v", err)
 	}

@@ -16,6 +16,9 @@ import (
 	"jellybean/workloads/vqa"
 )
 
+// AccuracyMetric is the eval metric accuracy profiles predict: answers right, in percent.
+const AccuracyMetric = "vqa_accuracy"
+
 // Result is one line of a run's results.jsonl (fields eval reads; others are ignored).
 type Result struct {
 	ID       *int64            `json:"id"`
@@ -26,6 +29,12 @@ type Result struct {
 
 // Report is eval.json.
 type Report struct {
+	// The keys every workload's eval.json has (registry.Metrics): the headline accuracy (here
+	// vqa_accuracy, which the accuracy profile predicts) and the named figures.
+	AccuracyMetric string             `json:"accuracy_metric"`
+	Accuracy       float64            `json:"accuracy"` // percent
+	Metrics        map[string]float64 `json:"metrics"`
+
 	Run          string                `json:"run"`
 	Dataset      string                `json:"dataset"`
 	Items        int                   `json:"items"`         // results scored
@@ -85,7 +94,14 @@ func EvalRun(root, runDir string) (*Report, error) {
 		rep.Missing = p.Limit - rep.Items
 	}
 	if len(rep.Combinations) != 1 || len(rep.Variants) == 0 {
-		rep.Variants = p.Variants()
+		// The plan's choice: every stage that names a variant runs a model (read without loading the
+		// workflow, so that a run directory can be scored on its own).
+		rep.Variants = map[string]string{}
+		for _, st := range p.Stages {
+			if st.Variant != "" {
+				rep.Variants[st.Name] = st.Variant
+			}
+		}
 	}
 	rep.PlanAccuracy = p.Predicted.Accuracy
 	return rep, nil
@@ -170,6 +186,8 @@ func Score(m *vqa.Manifest, results []lineResult, name string) (*Report, error) 
 		ByType:       map[string]TypeReport{},
 		VariantMix:   mix,
 	}
+	rep.AccuracyMetric, rep.Accuracy = AccuracyMetric, rep.VQAAccuracy
+	rep.Metrics = map[string]float64{"vqa_accuracy": rep.VQAAccuracy, "asr_wer": rep.ASRWER, "asr_cer": rep.ASRCER}
 	for _, typ := range total.Types() {
 		tt := total.ByType[typ]
 		rep.ByType[typ] = TypeReport{Items: tt.Items, VQAAccuracy: round(100 * float64(tt.Correct) / float64(tt.Items))}

@@ -15,16 +15,14 @@ const testManifest = `{"id":1,"image":"i1.png","audio":"a1.wav","question":"what
 `
 
 const testPlan = `job = "t"
-workload = "vqa"
+workflow = "workloads/vqa/workflow.toml"
 dataset = "data/test/manifest.jsonl"
 %LIMIT%
 [[stage]]
 name = "ImageFeatures"
-op = "image_features"
 variant = "res64"
 [[stage]]
 name = "SpeechRecognition"
-op = "speech_recognition"
 variant = "ctc-large"
 `
 

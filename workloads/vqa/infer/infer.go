@@ -13,10 +13,11 @@ import (
 	"jellybean/workloads/vqa"
 )
 
-// Model is one ONNX Runtime session of a shipped model.
+// Model is one ONNX Runtime session of a shipped model (through job/onnx.Session, the repository's one
+// session wrapper).
 type Model struct {
 	Info    vqa.ModelInfo
-	session *ort.DynamicAdvancedSession
+	session *onnx.Session
 }
 
 // Open creates a CPU session for info (a models.json entry under dir) with the given intra-op threads
@@ -27,13 +28,8 @@ func Open(dir string, info vqa.ModelInfo, threads int) (*Model, error) {
 
 // OpenOn is Open on a device: "cpu" or "cuda:N" (ONNX Runtime's CUDA execution provider).
 func OpenOn(dir string, info vqa.ModelInfo, device string, threads int) (*Model, error) {
-	opts, err := onnx.NewSessionOptions(device, threads)
-	if err != nil {
-		return nil, err
-	}
-	defer opts.Destroy()
 	path := filepath.Join(dir, info.File)
-	s, err := ort.NewDynamicAdvancedSession(path, info.Inputs, info.Outputs, opts)
+	s, err := onnx.Open(path, info.Inputs, info.Outputs, device, threads)
 	if err != nil {
 		return nil, fmt.Errorf("%s (%s %s): %w", path, info.Kind, info.Variant, err)
 	}
@@ -41,24 +37,18 @@ func OpenOn(dir string, info vqa.ModelInfo, device string, threads int) (*Model,
 }
 
 // Close releases the session.
-func (m *Model) Close() error { return m.session.Destroy() }
+func (m *Model) Close() error { return m.session.Close() }
 
 // run executes the model and returns its outputs (allocated by ONNX Runtime; the caller destroys them).
 func (m *Model) run(inputs ...ort.Value) ([]ort.Value, error) {
-	outs := make([]ort.Value, len(m.Info.Outputs))
-	if err := m.session.Run(inputs, outs); err != nil {
+	outs, _, err := m.session.Run(inputs, len(m.Info.Outputs))
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", m.Info.Kind, m.Info.Variant, err)
 	}
 	return outs, nil
 }
 
-func destroy(vs ...ort.Value) {
-	for _, v := range vs {
-		if v != nil {
-			v.Destroy()
-		}
-	}
-}
+func destroy(vs ...ort.Value) { onnx.DestroyAll(vs) }
 
 func float32Output(v ort.Value, name string) ([]float32, ort.Shape, error) {
 	t, ok := v.(*ort.Tensor[float32])

@@ -68,6 +68,9 @@ func loadReference(t *testing.T) *reference {
 
 func initORT(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs ONNX Runtime")
+	}
 	if _, err := onnx.Init(); err != nil {
 		t.Fatalf("ONNX Runtime is required for this test: %v", err)
 	}

@@ -1,0 +1,237 @@
+package profile
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"jellybean/job/flow"
+	"jellybean/plan/workflow"
+)
+
+// Items are real dataset items to profile with: the first items of a manifest, read by the workflow's
+// sources. Every other node's inputs are made by running its upstream nodes on them (Trace), so the
+// profiler needs to know nothing about any workflow.
+type Items struct {
+	Workflow *workflow.Workflow
+	Manifest *flow.Manifest
+	IDs      []int64
+}
+
+// LoadItems reads the workflow and the first n items of the manifest (all when n <= 0), checking that
+// the items have every field the sources read.
+func LoadItems(workflowPath, manifestPath string, n int) (Items, error) {
+	var in Items
+	w, err := workflow.Load(workflowPath)
+	if err != nil {
+		return in, err
+	}
+	man, err := flow.LoadManifest(manifestPath)
+	if err != nil {
+		return in, err
+	}
+	if len(man.IDs) == 0 {
+		return in, fmt.Errorf("%s: no items", manifestPath)
+	}
+	in.Workflow, in.Manifest, in.IDs = w, man, man.IDs
+	if n > 0 && n < len(in.IDs) {
+		in.IDs = in.IDs[:n]
+	}
+	return in, nil
+}
+
+// Trace is one pass of the items through every node of the workflow but the sink, for one choice of
+// variants: what each node received (joined across its inputs) and what it emitted.
+type Trace struct {
+	Graph    *flow.Graph
+	Order    []int                // node indexes, inputs first (the sink left out)
+	Received map[int][]*flow.Item // node index -> its input items, before its steps (sources: the bare items)
+	Emitted  map[int][]*flow.Item
+}
+
+// Close releases the traced graph's sessions.
+func (t *Trace) Close() error { return t.Graph.Close() }
+
+// RunTrace compiles the workflow for the variants (model node -> variant; nodes left out run their first
+// variant) on env's device and runs the items through it, in dependency order, micro-batch by micro-batch
+// of env.BatchSize items.
+func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error) {
+	w := in.Workflow
+	order, err := w.TopoOrder()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", w.Path, err)
+	}
+	sink := w.Sink()
+	var build []int
+	for _, i := range order {
+		if i != sink {
+			build = append(build, i)
+		}
+	}
+	g, err := flow.Compile(w, variants, env, build...)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trace{Graph: g, Order: build, Received: map[int][]*flow.Item{}, Emitted: map[int][]*flow.Item{}}
+	for _, i := range build {
+		n := &w.Nodes[i]
+		var items []*flow.Item
+		if n.Kind == workflow.KindSource {
+			if err := in.Manifest.CheckFields(g.Nodes[i].Fields); err != nil {
+				g.Close()
+				return nil, err
+			}
+			for _, id := range in.IDs {
+				rec, _ := in.Manifest.Record(id)
+				items = append(items, &flow.Item{ID: id, Record: rec})
+			}
+		} else {
+			var ups [][]*flow.Item
+			for _, name := range n.Inputs {
+				ups = append(ups, t.Emitted[w.Index(name)])
+			}
+			if items, err = Join(ups); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("%s: node %q: %w", w.Path, n.Name, err)
+			}
+		}
+		t.Received[i] = items
+		var out []*flow.Item
+		bs := max(env.BatchSize, 1)
+		for lo := 0; lo < len(items); lo += bs {
+			o, _, err := g.Nodes[i].Process(Clone(items[lo:min(lo+bs, len(items))]))
+			if err != nil {
+				g.Close()
+				return nil, err
+			}
+			out = append(out, o...)
+		}
+		if err := g.Nodes[i].Finish(); err != nil {
+			g.Close()
+			return nil, err
+		}
+		t.Emitted[i] = out
+	}
+	return t, nil
+}
+
+// Join merges the items of several inputs by item (and sub-item) key, as a join stage of the runner
+// does: each merged item carries the tensors of all its inputs, in the first input's item order.
+func Join(inputs [][]*flow.Item) ([]*flow.Item, error) {
+	if len(inputs) == 1 {
+		return inputs[0], nil
+	}
+	byKey := make([]map[string]*flow.Item, len(inputs))
+	for k, items := range inputs {
+		byKey[k] = map[string]*flow.Item{}
+		for _, it := range items {
+			byKey[k][it.Key()] = it
+		}
+	}
+	var out []*flow.Item
+	for _, it := range inputs[0] {
+		m := &flow.Item{ID: it.ID, Sub: it.Sub, SubN: it.SubN, T0: it.T0}
+		for k := range inputs {
+			o, ok := byKey[k][it.Key()]
+			if !ok {
+				return nil, fmt.Errorf("input %d has no %s", k, it.Name())
+			}
+			m.Tensors = append(m.Tensors, o.Tensors...)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Clone copies items so that processing them leaves the originals as they were (tensor data is shared:
+// steps write new tensors rather than changing the data of those they read).
+func Clone(items []*flow.Item) []*flow.Item {
+	out := make([]*flow.Item, len(items))
+	for i, it := range items {
+		c := *it
+		c.Tensors = slices.Clone(it.Tensors)
+		out[i] = &c
+	}
+	return out
+}
+
+// Assignment is one choice of variants to trace, and the (node, variant) pairs it is traced for.
+type Assignment struct {
+	Variants map[string]string
+	For      [][2]string // (node, variant) pairs measured on this trace
+}
+
+// Assignments lists the traces that give every model node's every variant real inputs: each variant
+// runs with the first variant of the other model nodes, except nodes tied to it by same_variant_as,
+// which run the same variant (a head is only fed features of the network it was trained with).
+// Assignments that coincide are merged; the first one also measures the nodes without a model.
+func Assignments(w *workflow.Workflow) []Assignment {
+	models := w.ModelNodes()
+	tie := func(a, b string) bool { // same tie group
+		root := func(n string) string {
+			for range len(w.Nodes) {
+				nd := w.Node(n)
+				if nd == nil || nd.ModelSameVariantAs() == "" {
+					return n
+				}
+				n = nd.ModelSameVariantAs()
+			}
+			return n
+		}
+		return root(a) == root(b)
+	}
+	base := map[string]string{}
+	for _, i := range models {
+		base[w.Nodes[i].Name] = w.Nodes[i].Model.Variants[0].Name
+	}
+	var out []Assignment
+	index := map[string]int{}
+	for _, i := range models {
+		n := &w.Nodes[i]
+		for _, v := range n.VariantNames() {
+			a := map[string]string{}
+			for _, j := range models {
+				m := w.Nodes[j].Name
+				a[m] = base[m]
+				if tie(m, n.Name) && w.Nodes[j].Variant(v) != nil {
+					a[m] = v
+				}
+			}
+			key := assignmentKey(a)
+			k, ok := index[key]
+			if !ok {
+				k = len(out)
+				index[key] = k
+				out = append(out, Assignment{Variants: a})
+			}
+			out[k].For = append(out[k].For, [2]string{n.Name, v})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, Assignment{Variants: base})
+	}
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
+		if n.Model == nil && n.Kind == "" {
+			out[0].For = append(out[0].For, [2]string{n.Name, DefaultVariant})
+		}
+	}
+	return out
+}
+
+// DefaultVariant is the variant name of nodes without a model, as the optimizer's inputs call it.
+const DefaultVariant = "default"
+
+func assignmentKey(a map[string]string) string {
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s;", k, a[k])
+	}
+	return b.String()
+}
