@@ -64,7 +64,7 @@ const (
 	frameAbort                          // the sender faulted and leaves; payload names the rank at fault
 	frameRVHello                        // rendezvous handshake: a rank -> rank 0 (then register, table)
 	frameRegister                       // rendezvous: u16 port the sending rank listens on
-	frameTable                          // rendezvous: rank 0's answer, u16 port of every rank
+	frameTable                          // rendezvous: rank 0's reply, u16 port of every rank
 	frameTypeEnd
 )
 

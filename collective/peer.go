@@ -397,7 +397,7 @@ func (p *peer) readLoop() {
 		case frameGoodbye:
 			close(p.gone)
 			signal(p.c.qnotify) // Recv may now report EOF
-			p.sayGoodbye(nil)   // answer, so the peer's Close finishes promptly
+			p.sayGoodbye(nil)   // reply, so the peer's Close finishes promptly
 			return
 		case frameAbort:
 			p.c.fail(p.abortError(payload))

@@ -14,13 +14,13 @@ import (
 // Rendezvous: only rank 0's address is known in advance (Config.Peers[0]; the other ranks' ports are 0).
 // Every other rank listens on a port the kernel picks, connects to rank 0, proves the job secret (the
 // handshake of handshake.go, opened with a rendezvous-hello) and registers that port; once all ranks have
-// registered, rank 0 answers each with the table of every rank's port. Two jobs on one host therefore
+// registered, rank 0 replies to each with the table of every rank's port. Two jobs on one host therefore
 // never compete for ports except rank 0's, which the launcher picks free.
 //
 //	rank r -> 0  register {u16 port}
 //	0 -> rank r  table    {u16 port of rank 0, 1, ..., n-1}
 
-// rendezvousHost is rank 0's side: the registered ranks and their connections, answered all at once.
+// rendezvousHost is rank 0's side: the registered ranks and their connections, replied to all at once.
 type rendezvousHost struct {
 	mu     sync.Mutex
 	n      int
@@ -54,7 +54,7 @@ func (h *rendezvousHost) register(c *Comm, rank int, s Stream) bool {
 		h.mu.Unlock()
 		return false
 	}
-	if h.table != nil { // late (e.g. a retry after a lost answer): the table is final
+	if h.table != nil { // late (e.g. a retry after a lost reply): the table is final
 		table := h.table
 		h.mu.Unlock()
 		if table[2*rank] != p[0] || table[2*rank+1] != p[1] {
@@ -91,7 +91,7 @@ func (h *rendezvousHost) closeAll() {
 	}
 }
 
-// rendezvous fills in every rank's port: rank 0 waits for all registrations and answers them, every
+// rendezvous fills in every rank's port: rank 0 waits for all registrations and replies to them, every
 // other rank registers with rank 0.
 func (c *Comm) rendezvous(ctx context.Context) error {
 	if c.cfg.Rank == 0 {
@@ -171,7 +171,7 @@ func (c *Comm) joinRendezvous(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &PeerError{Rank: 0, Addr: addr, Err: fmt.Errorf("rendezvous (rank 0) not reached or did not answer within %v (%d ranks): %w",
+			return &PeerError{Rank: 0, Addr: addr, Err: fmt.Errorf("rendezvous (rank 0) not reached or did not reply within %v (%d ranks): %w",
 				c.cfg.ConnectTimeout, n, last)}
 		case <-t.C:
 		}
@@ -196,7 +196,7 @@ func (c *Comm) registerOnce(ctx context.Context, addr string, port int) ([]int, 
 	if err := hs.send(frameRegister, binary.LittleEndian.AppendUint16(nil, uint16(port))); err != nil {
 		return nil, err
 	}
-	p, err := hs.recv(frameTable) // rank 0 answers once every rank registered: no deadline but ctx's
+	p, err := hs.recv(frameTable) // rank 0 replies once every rank registered: no deadline but ctx's
 	if err != nil {
 		return nil, err
 	}

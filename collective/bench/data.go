@@ -9,7 +9,7 @@ import (
 
 // DataKinds are the payload kinds the benchmark can send. They are synthetic stand-ins with the
 // compressibility of the workflow's real traffic: random float32 (incompressible), ReLU feature maps
-// (about half zeros), smooth RGB images and speech-like 16-bit PCM.
+// (about half zeros), smooth RGB images and voice-like 16-bit PCM.
 var DataKinds = []string{"random", "features", "image", "audio"}
 
 // Generate returns n bytes of the given kind, deterministic in seed.

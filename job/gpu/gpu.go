@@ -1,4 +1,4 @@
-// Package gpu discovers NVIDIA GPUs through NVML and answers the one question placement needs: does this
+// Package gpu discovers NVIDIA GPUs through NVML and tells placement the one thing it needs: does this
 // host have the device a plan asks for? On a CPU-only host (no libnvidia-ml) discovery reports zero GPUs
 // and a reason instead of failing, so the same binary runs everywhere.
 package gpu
