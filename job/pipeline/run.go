@@ -346,7 +346,8 @@ func (r *rank) rootCause(err error) error {
 	}
 	var ae *collective.AbortError
 	if errors.As(err, &ae) && ae.Rank != r.cfg.Rank {
-		return errors.New(ae.Reason)
+		// The failure report of the rank that started it: this rank followed it (exit status 3).
+		return &exitcode.PeerFailure{Peer: ae.Rank, Err: errors.New(ae.Reason)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
