@@ -205,3 +205,30 @@ func TestStackPadsRaggedTensors(t *testing.T) {
 		t.Fatalf("%v %v", parts, err)
 	}
 }
+
+func TestRunSequential(t *testing.T) {
+	g, err := compileText(t, chars, 0, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []*Item
+	for id, s := range []string{"ab", "", "xyz"} {
+		raw, _ := json.Marshal(s)
+		items = append(items, &Item{ID: int64(id), Record: &Record{Fields: map[string]json.RawMessage{"s": raw}}})
+	}
+	out, _, err := g.RunSequential(items)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("%d items, %v", len(out), err)
+	}
+	got := map[int64]string{}
+	for _, it := range out {
+		line, err := ResultLine(it, []string{"char"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[it.ID] = string(line)
+	}
+	if got[0] != `{"id":0,"char":["a","b"],"variants":null}` || got[1] != `{"id":1,"char":[],"variants":null}` || got[2] != `{"id":2,"char":["x","y","z"],"variants":null}` {
+		t.Fatalf("%v", got)
+	}
+}

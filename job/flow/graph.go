@@ -33,6 +33,7 @@ type Node struct {
 	emit    []string
 	pending *families // fan-in state across micro-batches
 	built   bool
+	lastOut []*Item // RunSequential: this node's output of the current batch
 }
 
 type step struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/plan"
 )
 
@@ -38,6 +39,10 @@ type BenchResult struct {
 	ThroughputVsPredicted   float64            `json:"throughput_vs_predicted"`
 	PacedLatencyMs          map[string]float64 `json:"paced_latency_ms"`
 	BatchLatencyMs          map[string]float64 `json:"batch_latency_ms"`
+	// The same items through the same sessions in one goroutine, node after node on micro-batches, with
+	// every session given all the cores the ranks share: the pipelined job should beat it (ratio >= 1).
+	SequentialThroughput float64 `json:"sequential_throughput_items_per_second"`
+	PipelineVsSequential float64 `json:"pipeline_vs_sequential"`
 }
 
 // BenchRunner runs the plan twice in this process on loopback: in batch mode (as fast as possible), to
@@ -123,6 +128,11 @@ func BenchRunner(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	if r.ModelMsPerItem > 0 {
 		r.OverheadVsModel = r.RunnerOverheadMsPerItem / r.ModelMsPerItem
 	}
+	o.Logf("single-process loop over the same items")
+	if r.SequentialThroughput, err = sequentialThroughput(p, o.Root); err != nil {
+		return nil, err
+	}
+	r.PipelineVsSequential = r.BatchThroughput / r.SequentialThroughput
 	r.PacedRate = batch.ThroughputItemsPerSecond * o.RateFraction
 	o.Logf("paced run at %.1f items/s", r.PacedRate)
 	paced, err := run("paced", r.PacedRate)
@@ -133,6 +143,45 @@ func BenchRunner(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 	r.ThroughputVsPredicted = paced.ThroughputVsPredicted
 	r.PacedLatencyMs = paced.LatencyMs
 	return r, nil
+}
+
+// sequentialThroughput runs the plan's items through its workflow in one goroutine (flow.RunSequential)
+// on micro-batches of the plan's batch size, every model session with all the host's cores as intra-op
+// threads, and returns items per second.
+func sequentialThroughput(p *plan.Plan, root string) (float64, error) {
+	order, err := p.Flow.TopoOrder()
+	if err != nil {
+		return 0, err
+	}
+	bs := p.BatchSize
+	if bs <= 0 {
+		bs = plan.DefaultBatchSize
+	}
+	g, err := flow.Compile(p.Flow, p.Variants(), flow.Env{Device: "cpu", Threads: runtime.NumCPU(), BatchSize: bs}, order...)
+	if err != nil {
+		return 0, err
+	}
+	defer g.Close()
+	m, err := flow.LoadManifest(plan.Resolve(root, p.Dataset))
+	if err != nil {
+		return 0, err
+	}
+	ids := m.IDs
+	if p.Limit > 0 && len(ids) > p.Limit {
+		ids = ids[:p.Limit]
+	}
+	start := time.Now()
+	for lo := 0; lo < len(ids); lo += bs {
+		var batch []*flow.Item
+		for _, id := range ids[lo:min(lo+bs, len(ids))] {
+			rec, _ := m.Record(id)
+			batch = append(batch, &flow.Item{ID: id, T0: time.Now().UnixNano(), Record: rec})
+		}
+		if _, _, err := g.RunSequential(batch); err != nil {
+			return 0, err
+		}
+	}
+	return float64(len(ids)) / time.Since(start).Seconds(), nil
 }
 
 func maxSlots(hf *hostfiles.Hostfile) int {
