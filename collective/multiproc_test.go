@@ -326,8 +326,11 @@ func TestMultiProcessPeerDeath(t *testing.T) {
 				t.Fatalf("rank 0 Open: %v", err)
 			}
 			defer c.Close()
-			// Wait until the victim finished Open (it prints "ready"), then strike.
-			waitFor(t, func() bool { return strings.Contains(children[victim].stdout.String(), "ready") })
+			// Wait until every rank finished Open (each prints "ready"), then strike: a rank still
+			// inside Open would fail there, before the operation whose error this test checks.
+			for r := 1; r < n; r++ {
+				waitFor(t, func() bool { return strings.Contains(children[r].stdout.String(), "ready") })
+			}
 			vp := children[victim].cmd.Process
 			start := time.Now()
 			if how == "kill" {
