@@ -137,6 +137,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		r.stage.Name, r.stats.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
 
 	if err := r.prepare(); err != nil {
+		r.graph.Close()
 		r.timing.close()
 		if r.sink != nil {
 			r.sink.w.close()
