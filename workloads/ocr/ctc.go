@@ -10,7 +10,23 @@ import (
 // Charset maps the recogniser's classes to text: class 0 is the CTC blank, classes 1..n are the lines of
 // the character list file in order, and class n+1 is a space.
 type Charset struct {
-	keys []string // index = class; keys[0] (blank) is empty
+	keys    []string // index = class; keys[0] (blank) is empty
+	allowed []bool   // nil: every class; else the classes Decode may emit (blank always)
+}
+
+// ASCIIOnly returns a copy of the charset that decodes to printable ASCII only: at each step the most
+// likely class among blank, space and the ASCII characters wins. The recogniser was trained mostly on
+// Chinese text and now and then prefers a full-width look-alike ("（" for "("); on English pages such a
+// class is never the right answer.
+func (c *Charset) ASCIIOnly() *Charset {
+	allowed := make([]bool, len(c.keys))
+	allowed[0] = true
+	for k, s := range c.keys {
+		if len(s) == 1 && s[0] >= ' ' && s[0] <= '~' {
+			allowed[k] = true
+		}
+	}
+	return &Charset{keys: c.keys, allowed: allowed}
 }
 
 // LoadCharset reads a character list (one character per line, UTF-8).
@@ -62,7 +78,7 @@ func (c *Charset) Decode(probs []float32, T, C int) (string, float64, error) {
 		row := probs[t*C : (t+1)*C]
 		best := 0
 		for k, p := range row {
-			if p > row[best] {
+			if p > row[best] && (c.allowed == nil || c.allowed[k]) {
 				best = k
 			}
 		}

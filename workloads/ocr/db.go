@@ -30,6 +30,18 @@ func (b Box) Bounds() [4]float64 {
 func (b Box) Width() float64  { return dist(b.Quad[0], b.Quad[1]) }
 func (b Box) Height() float64 { return dist(b.Quad[0], b.Quad[3]) }
 
+// Grow moves every side of the box outwards by d pixels.
+func (b Box) Grow(d float64) Box {
+	ux, uy := (b.Quad[1].X-b.Quad[0].X)/b.Width(), (b.Quad[1].Y-b.Quad[0].Y)/b.Width()
+	vx, vy := (b.Quad[3].X-b.Quad[0].X)/b.Height(), (b.Quad[3].Y-b.Quad[0].Y)/b.Height()
+	sign := [4][2]float64{{-1, -1}, {1, -1}, {1, 1}, {-1, 1}}
+	for i, s := range sign {
+		b.Quad[i].X += d * (s[0]*ux + s[1]*vx)
+		b.Quad[i].Y += d * (s[0]*uy + s[1]*vy)
+	}
+	return b
+}
+
 func dist(a, b Point) float64 { return math.Hypot(a.X-b.X, a.Y-b.Y) }
 
 // DBParams are the DB (differentiable binarisation) post-processing settings.

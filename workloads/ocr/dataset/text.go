@@ -74,7 +74,9 @@ func phone(r *rand.Rand) string {
 
 func person(r *rand.Rand) string { return pick(r, names) + " " + pick(r, surnames) }
 
-func streetAddress(r *rand.Rand) string { return fmt.Sprintf("%d %s", 1+r.IntN(2400), pick(r, streets)) }
+func streetAddress(r *rand.Rand) string {
+	return fmt.Sprintf("%d %s", 1+r.IntN(2400), pick(r, streets))
+}
 
 // sentence returns n words of running text, with an occasional number, date or price mixed in, the first
 // word capitalised and a full stop at the end.

@@ -37,10 +37,13 @@ type Settings struct {
 	WidthStep int     // line widths round up to a multiple of this
 	MaxWidth  int     // widest line crop
 	ClsScore  float64 // the classifier must be this sure to turn a line
+	CropPad   float64 // line crops grow by this fraction of the box height on every side
+	Piece     int     // lines wider than this (at height 48) are read in pieces cut at word gaps
+	WordGap   int     // a gap of this many columns (at height 48) or more between inks is a space
 }
 
 // DefaultSettings are the settings the workflow file uses.
-var DefaultSettings = Settings{DB: ocr.DefaultDB, RecBatch: 8, WidthStep: 32, MaxWidth: 1600, ClsScore: 0.9}
+var DefaultSettings = Settings{DB: ocr.DefaultDB, RecBatch: 8, WidthStep: 32, MaxWidth: 4096, ClsScore: 0.9, CropPad: 0.15, Piece: 320, WordGap: 6}
 
 // Timing is the time spent inside ONNX Runtime for one page, per model.
 type Timing struct{ Det, Cls, Rec time.Duration }
@@ -72,7 +75,7 @@ func Open(dir string, threads int, s Settings) (*Pipeline, error) {
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{charset: cs, S: s}
+	p := &Pipeline{charset: cs.ASCIIOnly(), S: s}
 	open := func(file, out string) (*ort.DynamicAdvancedSession, error) {
 		sess, err := ort.NewDynamicAdvancedSession(filepath.Join(dir, file), []string{ocr.ModelInput}, []string{out}, opts)
 		if err != nil {
@@ -183,6 +186,33 @@ func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool) ([]string, Timing, er
 			}
 		}
 	}
+	// Long lines are read in pieces; piece texts join with a space.
+	var pieces []ocr.RGB
+	var owner []int
+	for i, l := range lines {
+		for _, r := range ocr.SplitLine(l, p.S.Piece, p.S.WordGap) {
+			pieces = append(pieces, l.Sub(r[0], r[1]))
+			owner = append(owner, i)
+		}
+	}
+	ptexts, err := p.recognisePieces(pieces, &t)
+	if err != nil {
+		return nil, t, err
+	}
+	texts := make([]string, len(lines))
+	for k, s := range ptexts {
+		if s == "" {
+			continue
+		}
+		if texts[owner[k]] != "" {
+			texts[owner[k]] += " "
+		}
+		texts[owner[k]] += s
+	}
+	return texts, t, nil
+}
+
+func (p *Pipeline) recognisePieces(lines []ocr.RGB, t *Timing) ([]string, error) {
 	// Batch lines of similar width: sort by width, pad each batch to its widest bucket.
 	order := make([]int, len(lines))
 	for i := range order {
@@ -197,35 +227,35 @@ func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool) ([]string, Timing, er
 		for _, i := range idx {
 			in, err := ocr.RecInput(lines[i], width)
 			if err != nil {
-				return nil, t, err
+				return nil, err
 			}
 			batch = append(batch, in...)
 		}
 		out, shape, d, err := run(p.rec, []int64{int64(len(idx)), 3, ocr.LineHeight, int64(width)}, batch)
 		t.Rec += d
 		if err != nil {
-			return nil, t, err
+			return nil, err
 		}
 		if len(shape) != 3 || shape[0] != int64(len(idx)) {
-			return nil, t, fmt.Errorf("recogniser output shape %v for %d lines", shape, len(idx))
+			return nil, fmt.Errorf("recogniser output shape %v for %d lines", shape, len(idx))
 		}
 		T, C := int(shape[1]), int(shape[2])
 		for k, i := range idx {
 			s, _, err := p.charset.Decode(out[k*T*C:(k+1)*T*C], T, C)
 			if err != nil {
-				return nil, t, err
+				return nil, err
 			}
 			texts[i] = s
 		}
 	}
-	return texts, t, nil
+	return texts, nil
 }
 
 // Crop cuts and rectifies every box.
 func (p *Pipeline) Crop(page ocr.RGB, boxes []ocr.Box) ([]ocr.RGB, error) {
 	lines := make([]ocr.RGB, len(boxes))
 	for i, b := range boxes {
-		l, err := ocr.CropLine(page, b, p.S.MaxWidth)
+		l, err := ocr.CropLine(page, b, p.S.CropPad, p.S.MaxWidth)
 		if err != nil {
 			return nil, err
 		}
