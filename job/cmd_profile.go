@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"jellybean/workloads/transforms"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -215,7 +216,7 @@ func loadInputs(p profileFlags) (profile.Inputs, error) {
 		} else if int(shape[1]) != in.H || int(shape[2]) != in.W {
 			return in, fmt.Errorf("%s: image is %dx%d, earlier ones %dx%d", man.ImagePath(it), shape[1], shape[2], in.H, in.W)
 		}
-		wav, err := vqa.LoadWAV(man.AudioPath(it))
+		wav, err := transforms.LoadWAV(man.AudioPath(it))
 		if err != nil {
 			return in, err
 		}

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	_ "jellybean/workloads/all" // the steps workflow files name
 )
 
 // command is one sub-command: run receives the arguments after the sub-command's name.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"jellybean/plan/workflow"
 	"path/filepath"
 	"strings"
 )
@@ -13,16 +14,45 @@ const DefaultBasePort = 29500
 // DefaultBatchSize is the micro-batch size of model stages when neither the plan nor the stage sets one.
 const DefaultBatchSize = 8
 
-// IsSource reports whether op reads the dataset (no upstream stage).
-func IsSource(op string) bool { return op == OpReadImage || op == OpReadSpeech }
-
-// IsModel reports whether op runs an ONNX model.
-func IsModel(op string) bool {
-	return op == OpImageFeatures || op == OpSpeechRecognition || op == OpVQA
+// IsSource reports whether stage i reads the dataset (a source node).
+func (p *Plan) IsSource(i int) bool {
+	return p.Stages[i].Node != nil && p.Stages[i].Node.Kind == workflow.KindSource
 }
 
-// KnownOps lists the operations in workflow order (for messages).
-var KnownOps = []string{OpReadImage, OpReadSpeech, OpImageFeatures, OpSpeechRecognition, OpVQA, OpSink}
+// IsSink reports whether stage i writes the results.
+func (p *Plan) IsSink(i int) bool {
+	return p.Stages[i].Node != nil && p.Stages[i].Node.Kind == workflow.KindSink
+}
+
+// IsModel reports whether stage i runs a model.
+func (p *Plan) IsModel(i int) bool { return p.Stages[i].Node != nil && p.Stages[i].Node.Model != nil }
+
+// StageKind says what stage i does, for summaries and reports: "source", "sink", "model" (runs a model)
+// or "transform".
+func (p *Plan) StageKind(i int) string {
+	switch {
+	case p.IsSource(i):
+		return "source"
+	case p.IsSink(i):
+		return "sink"
+	case p.IsModel(i):
+		return "model"
+	}
+	return "transform"
+}
+
+// ModelFile returns the model file stage i runs (its variant's file, resolved), or "".
+func (p *Plan) ModelFile(i int) string {
+	s := &p.Stages[i]
+	if s.Node == nil || s.Node.Model == nil {
+		return ""
+	}
+	v := s.Node.Variant(s.Variant)
+	if v == nil {
+		return ""
+	}
+	return p.Flow.Resolve(v.File)
+}
 
 // StageIndex returns the index of the named stage, or -1.
 func (p *Plan) StageIndex(name string) int {
@@ -100,7 +130,7 @@ func (p *Plan) TopoOrder() ([]int, error) {
 // SinkIndex returns the index of the (single) sink stage, or -1.
 func (p *Plan) SinkIndex() int {
 	for i := range p.Stages {
-		if p.Stages[i].Op == OpSink {
+		if p.IsSink(i) {
 			return i
 		}
 	}
@@ -138,8 +168,8 @@ func Resolve(root, path string) string {
 // Variants maps each model stage's name to its variant (recorded with every result).
 func (p *Plan) Variants() map[string]string {
 	v := map[string]string{}
-	for _, s := range p.Stages {
-		if IsModel(s.Op) {
+	for i, s := range p.Stages {
+		if p.IsModel(i) {
 			v[s.Name] = s.Variant
 		}
 	}
@@ -172,7 +202,7 @@ func (p *Plan) SourcesOf(i int) []int {
 	return out
 }
 
-// JoinStage returns the first stage with more than one input (the vqa join), or -1.
+// JoinStage returns the first stage with more than one input (a join), or -1.
 func (p *Plan) JoinStage() int {
 	for i := range p.Stages {
 		if len(p.Stages[i].Inputs) > 1 {

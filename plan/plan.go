@@ -13,23 +13,15 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-)
 
-// Stage operations understood by the runner.
-const (
-	OpReadImage         = "read_image"         // source: reads image files of its data shard
-	OpReadSpeech        = "read_speech"        // source: reads spoken-question WAV files of its data shard
-	OpImageFeatures     = "image_features"     // model: image -> feature vector
-	OpSpeechRecognition = "speech_recognition" // model: audio -> CTC logits -> question text
-	OpVQA               = "vqa"                // model, joins features and question text -> answer
-	OpSink              = "sink"               // writes results.jsonl (exactly one worker)
+	"jellybean/plan/workflow"
 )
 
 // Plan is one runnable JellyBean plan. Relative paths in it (dataset, models) are resolved against the
 // JellyBean root directory, which is the working directory of every rank.
 type Plan struct {
 	Job       string  `toml:"job"`        // human-readable name of the job
-	Workload  string  `toml:"workload"`   // embedded workload this plan runs, e.g. "vqa"
+	Workflow  string  `toml:"workflow"`   // workflow file (the graph of nodes this plan places)
 	Dataset   string  `toml:"dataset"`    // dataset manifest the sources read
 	Limit     int     `toml:"limit"`      // process at most this many items (0 = all)
 	BasePort  int     `toml:"base_port"`  // rank listens on base_port + its slot index on its host
@@ -39,6 +31,9 @@ type Plan struct {
 
 	Predicted Predicted `toml:"predicted"` // what the optimizer expects, for predicted-vs-measured reports
 	Stages    []Stage   `toml:"stage"`
+
+	// Flow is the workflow file, loaded by Bind (Validate binds too).
+	Flow *workflow.Workflow `toml:"-"`
 }
 
 // Predicted carries the optimizer's figures for the plan; all optional.
@@ -62,15 +57,16 @@ type StagePrediction struct {
 	CapacityItemsPerSecond   float64 `toml:"capacity_items_per_second,omitempty" json:"capacity_items_per_second,omitempty"` // its workers' summed capacity (0: unknown, e.g. sources)
 }
 
-// Stage is one node of the workflow graph.
+// Stage places one node of the workflow on ranks.
 type Stage struct {
-	Name      string   `toml:"name"`       // unique, e.g. "ExtractImageFeature"
-	Op        string   `toml:"op"`         // one of the Op* constants
-	Variant   string   `toml:"variant"`    // model variant name, e.g. "r18" (model stages)
-	Model     string   `toml:"model"`      // ONNX file (model stages)
-	Inputs    []string `toml:"inputs"`     // names of upstream stages
+	Name      string   `toml:"name"`       // the workflow node it runs
+	Variant   string   `toml:"variant"`    // model variant (nodes with a model)
 	BatchSize int      `toml:"batch_size"` // overrides Plan.BatchSize when > 0
 	Workers   []Worker `toml:"worker"`
+
+	// Filled by Bind from the workflow: the node and the names of the stages it reads.
+	Node   *workflow.Node `toml:"-"`
+	Inputs []string       `toml:"-"`
 }
 
 // Worker places one rank of a stage on a host.

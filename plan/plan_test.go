@@ -7,13 +7,12 @@ import (
 
 const minimal = `
 job = "t"
-workload = "vqa"
+workflow = "workloads/vqa/workflow.toml"
 dataset = "d/manifest.jsonl"
 base_port = 29500
 
 [[stage]]
 name = "ReadImage"
-op = "read_image"
 [[stage.worker]]
 host = "localhost"
 weight = 1.0

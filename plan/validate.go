@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"jellybean/hostfiles"
+	"jellybean/plan/workflow"
 )
 
 // Options say what Validate may check beyond the plan itself.
@@ -17,6 +18,9 @@ type Options struct {
 	Hostfile   *hostfiles.Hostfile // when set: every worker's host is in it and fills exactly its slots
 	Root       string              // JellyBean root that relative paths resolve against
 	CheckFiles bool                // check that the dataset and model files exist (under Root)
+	// NoWorkflow skips loading the workflow file (tools that only read a plan's placement). Without
+	// it, Validate binds the plan to its workflow (Bind) and checks stages against the nodes.
+	NoWorkflow bool
 }
 
 // maxErrors bounds how many problems one Validate call lists, so a badly broken plan stays readable.
@@ -29,6 +33,14 @@ const maxErrors = 20
 func Validate(p *Plan, name string, o Options) error {
 	v := validator{name: name}
 	v.global(p)
+	if p.Workflow == "" && !o.NoWorkflow {
+		v.add("workflow: missing (the workflow file whose nodes the stages run)")
+	}
+	if !o.NoWorkflow && p.Flow == nil && p.Workflow != "" {
+		if err := p.Bind(o.Root); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	for i := range p.Stages {
 		v.stage(p, i, o)
 	}
@@ -69,9 +81,6 @@ func (v *validator) err() error {
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func (v *validator) global(p *Plan) {
-	if p.Workload != "" && p.Workload != "vqa" {
-		v.add("workload = %q: unknown (this build runs \"vqa\")", p.Workload)
-	}
 	if p.Dataset == "" {
 		v.add("dataset: missing (path of the manifest the sources read)")
 	}
@@ -110,35 +119,24 @@ func (v *validator) stage(p *Plan, i int, o Options) {
 	} else if j := p.StageIndex(s.Name); j != i {
 		v.add("%s: name already used by stage[%d]", where, j)
 	}
-	known := false
-	for _, op := range KnownOps {
-		known = known || s.Op == op
-	}
-	if !known {
-		v.add("%s: op = %q is unknown (want one of %s)", where, s.Op, strings.Join(KnownOps, ", "))
-	}
-	if IsModel(s.Op) {
-		if s.Model == "" {
-			v.add("%s: model: missing (ONNX file of op %s)", where, s.Op)
+	if n := s.Node; n != nil {
+		switch {
+		case n.Model != nil && n.Variant(s.Variant) == nil && !(s.Variant == "" && len(n.Model.Variants) == 1):
+			v.add("%s: variant = %q: not a variant of workflow node %q (variants %v)", where, s.Variant, n.Name, n.VariantNames())
+		case n.Model == nil && s.Variant != "":
+			v.add("%s: variant = %q, but workflow node %q runs no model", where, s.Variant, n.Name)
 		}
-		if s.Variant == "" {
-			v.add("%s: variant: missing (recorded with every result)", where)
+		if o := p.StageByName(n.ModelSameVariantAs()); o != nil && o.Variant != s.Variant {
+			v.add("%s: variant = %q, but the workflow ties it to stage %q, which runs %q", where, s.Variant, o.Name, o.Variant)
 		}
-	} else if s.Model != "" {
-		v.add("%s: model = %q, but op %s runs no model", where, s.Model, s.Op)
 	}
 	if s.BatchSize < 0 || s.BatchSize > 4096 {
 		v.add("%s: batch_size = %d: must be in 0..4096", where, s.BatchSize)
 	}
-	for _, in := range s.Inputs {
-		if p.StageIndex(in) < 0 {
-			v.add("%s: inputs: unknown stage %q", where, in)
-		}
-	}
 	if len(s.Workers) == 0 {
 		v.add("%s: no [[stage.worker]] (every stage needs at least one rank)", where)
 	}
-	if s.Op == OpSink && len(s.Workers) > 1 {
+	if p.IsSink(i) && len(s.Workers) > 1 {
 		v.add("%s: a sink has exactly one worker, found %d", where, len(s.Workers))
 	}
 	for w, wk := range s.Workers {
@@ -157,8 +155,8 @@ func (v *validator) stage(p *Plan, i int, o Options) {
 		}
 		if err := checkDevice(wk.Device); err != nil {
 			v.add("%s: %v", ww, err)
-		} else if wk.Device != "" && wk.Device != "cpu" && !IsModel(s.Op) {
-			v.add("%s: device = %q, but op %s runs no model (use cpu)", ww, wk.Device, s.Op)
+		} else if wk.Device != "" && wk.Device != "cpu" && s.Node != nil && !p.IsModel(i) {
+			v.add("%s: device = %q, but node %q runs no model (use cpu)", ww, wk.Device, s.Name)
 		}
 	}
 }
@@ -176,66 +174,13 @@ func checkDevice(d string) error {
 	return fmt.Errorf("device = %q: want cpu, cuda or cuda:N", d)
 }
 
-// wantInputs says which ops a stage of each op reads from (the workflow's shape).
-var wantInputs = map[string][]string{
-	OpReadImage:         nil,
-	OpReadSpeech:        nil,
-	OpImageFeatures:     {OpReadImage},
-	OpSpeechRecognition: {OpReadSpeech},
-	OpVQA:               {OpImageFeatures, OpSpeechRecognition},
-	OpSink:              {OpVQA},
-}
-
 func (v *validator) graph(p *Plan) {
-	if _, err := p.TopoOrder(); err != nil {
-		v.add("%v", err)
+	if p.Flow == nil {
 		return
 	}
-	sinks := 0
-	for i := range p.Stages {
-		s := &p.Stages[i]
-		if s.Op == OpSink {
-			sinks++
-		}
-		want, known := wantInputs[s.Op]
-		if !known {
-			continue
-		}
-		var got []string
-		for _, j := range p.InputIndexes(i) {
-			got = append(got, p.Stages[j].Op)
-		}
-		if !sameOps(got, want) {
-			if len(want) == 0 {
-				v.add("stage[%d] %q: a %s source takes no inputs, found %v", i, s.Name, s.Op, s.Inputs)
-			} else {
-				v.add("stage[%d] %q: inputs: op %s reads one stage of each of %v, found %v (ops %v)",
-					i, s.Name, s.Op, want, s.Inputs, got)
-			}
-		}
-		if s.Op != OpSink && len(p.Consumers(i)) != 1 {
-			v.add("stage[%d] %q: its output must feed exactly one stage, feeds %d", i, s.Name, len(p.Consumers(i)))
-		}
+	if _, err := p.TopoOrder(); err != nil {
+		v.add("%v", err)
 	}
-	if sinks != 1 {
-		v.add("the plan needs exactly one stage with op = %q, found %d", OpSink, sinks)
-	}
-}
-
-func sameOps(got, want []string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	seen := map[string]int{}
-	for _, g := range got {
-		seen[g]++
-	}
-	for _, w := range want {
-		if seen[w] != 1 {
-			return false
-		}
-	}
-	return true
 }
 
 func (v *validator) hosts(p *Plan, hf *hostfiles.Hostfile) {
@@ -270,12 +215,9 @@ func (v *validator) files(p *Plan, root string) {
 			v.add("dataset = %q: %v (generate it with `jellybean gen-data`)", p.Dataset, statReason(err))
 		}
 	}
-	for i, s := range p.Stages {
-		if s.Model == "" {
-			continue
-		}
-		if _, err := os.Stat(Resolve(root, s.Model)); err != nil {
-			v.add("stage[%d] %q: model = %q: %v", i, s.Name, s.Model, statReason(err))
+	if p.Flow != nil {
+		if err := p.Flow.CheckFiles(); err != nil {
+			v.add("%v", err)
 		}
 	}
 }
@@ -285,4 +227,35 @@ func statReason(err error) string {
 		return "file not found"
 	}
 	return err.Error()
+}
+
+// Bind loads the plan's workflow file (relative to root) and ties every stage to its node: each node of
+// the workflow has exactly one stage, and each stage's inputs are its node's inputs.
+func (p *Plan) Bind(root string) error {
+	w, err := workflow.Load(Resolve(root, p.Workflow))
+	if err != nil {
+		return fmt.Errorf("workflow = %q: %w", p.Workflow, err)
+	}
+	for i := range p.Stages {
+		s := &p.Stages[i]
+		if j := p.StageIndex(s.Name); j != i {
+			return fmt.Errorf("stage[%d] %q: name already used by stage[%d]", i, s.Name, j)
+		}
+		n := w.Node(s.Name)
+		if n == nil {
+			var names []string
+			for _, n := range w.Nodes {
+				names = append(names, n.Name)
+			}
+			return fmt.Errorf("stage[%d] %q: no node of that name in workflow %s (nodes: %s)", i, s.Name, w.Path, strings.Join(names, ", "))
+		}
+		s.Node, s.Inputs = n, n.Inputs
+	}
+	for _, n := range w.Nodes {
+		if p.StageByName(n.Name) == nil {
+			return fmt.Errorf("workflow %s node %q has no [[stage]] (every node runs on at least one worker)", w.Path, n.Name)
+		}
+	}
+	p.Flow = w
+	return nil
 }

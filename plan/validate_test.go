@@ -20,7 +20,7 @@ func loadExample(t *testing.T, name string) *Plan {
 
 func TestExamplesValidate(t *testing.T) {
 	def := loadExample(t, "default.toml")
-	if err := Validate(def, "default.toml", Options{Hostfile: hostfiles.Default()}); err != nil {
+	if err := Validate(def, "default.toml", Options{Hostfile: hostfiles.Default(), Root: ".."}); err != nil {
 		t.Fatalf("default plan: %v", err)
 	}
 	hf, err := hostfiles.Load("../hostfiles/example-cluster")
@@ -28,14 +28,29 @@ func TestExamplesValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	multi := loadExample(t, "multihost.toml")
-	if err := Validate(multi, "multihost.toml", Options{Hostfile: hf}); err != nil {
+	if err := Validate(multi, "multihost.toml", Options{Hostfile: hf, Root: ".."}); err != nil {
 		t.Fatalf("multihost plan: %v", err)
 	}
-	// The default plan's files resolve against the repository root once the workload is in place; here
-	// we only check that the check runs and names what is missing in an empty root.
-	err = Validate(def, "default.toml", Options{Root: t.TempDir(), CheckFiles: true})
-	if err == nil || !strings.Contains(err.Error(), `model = "workloads/vqa/models/image_res64.onnx": file not found`) {
-		t.Fatalf("missing files in empty root: %v", err)
+	// Paths resolve against the root: in an empty root the workflow file itself is missing.
+	err = Validate(loadExample(t, "default.toml"), "default.toml", Options{Root: t.TempDir(), CheckFiles: true})
+	if err == nil || !strings.Contains(err.Error(), `default.toml: workflow = "workloads/vqa/workflow.toml": reading workflow`) {
+		t.Fatalf("missing workflow in empty root: %v", err)
+	}
+	// A workflow whose model file is missing is named with its node and variant.
+	root := t.TempDir()
+	wf, err := os.ReadFile("../workloads/vqa/workflow.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "workloads/vqa"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "workloads/vqa/workflow.toml"), wf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = Validate(loadExample(t, "default.toml"), "default.toml", Options{Root: root, CheckFiles: true})
+	if err == nil || !strings.Contains(err.Error(), `node "ImageFeatures": model.variant "res16": file = "models/image_res16.onnx": file not found`) {
+		t.Fatalf("missing model file: %v", err)
 	}
 }
 
@@ -49,21 +64,15 @@ func TestValidateErrors(t *testing.T) {
 		{"stage without workers", func(p *Plan) { p.Stages[2].Workers = nil }, `stage[2] "ImageFeatures": no [[stage.worker]]`},
 		{"zero weight", func(p *Plan) { p.Stages[3].Workers[0].Weight = 0 }, `stage[3] "SpeechRecognition" worker[0]: weight = 0: must be > 0`},
 		{"negative weight", func(p *Plan) { p.Stages[0].Workers[0].Weight = -2 }, `worker[0]: weight = -2`},
-		{"unknown op", func(p *Plan) { p.Stages[4].Op = "vqa2" }, `stage[4] "VQA": op = "vqa2" is unknown`},
-		{"unknown input", func(p *Plan) { p.Stages[4].Inputs[1] = "Speech" }, `stage[4] "VQA": inputs: unknown stage "Speech"`},
-		{"cycle", func(p *Plan) { p.Stages[0].Inputs = []string{"Sink"} }, `inputs form a cycle`},
-		{"two sinks", func(p *Plan) {
-			s := p.Stages[5]
-			s.Name = "Sink2"
-			p.Stages = append(p.Stages, s)
-		}, `exactly one stage with op = "sink", found 2`},
-		{"no sink", func(p *Plan) { p.Stages = p.Stages[:5] }, `found 0`},
+		{"unknown variant", func(p *Plan) { p.Stages[4].Variant = "res99" }, `stage[4] "VQA": variant = "res99": not a variant of workflow node "VQA"`},
+		{"variant not tied", func(p *Plan) { p.Stages[4].Variant = "res16" }, `stage[4] "VQA": variant = "res16", but the workflow ties it to stage "ImageFeatures", which runs "res64"`},
+		{"unknown stage", func(p *Plan) { p.Stages[4].Name = "VQA2" }, `stage[4] "VQA2": no node of that name in workflow`},
+		{"node without stage", func(p *Plan) { p.Stages = p.Stages[:5] }, `node "Sink" has no [[stage]]`},
 		{"sink with two workers", func(p *Plan) { p.Stages[5].Workers = append(p.Stages[5].Workers, p.Stages[5].Workers[0]) }, `a sink has exactly one worker`},
-		{"missing model", func(p *Plan) { p.Stages[2].Model = "" }, `stage[2] "ImageFeatures": model: missing`},
-		{"model on source", func(p *Plan) { p.Stages[0].Model = "x.onnx" }, `op read_image runs no model`},
+		{"variant on source", func(p *Plan) { p.Stages[0].Variant = "x" }, `variant = "x", but workflow node "ReadImage" runs no model`},
 		{"bad device", func(p *Plan) { p.Stages[2].Workers[0].Device = "gpu0" }, `device = "gpu0": want cpu, cuda or cuda:N`},
-		{"cuda on source", func(p *Plan) { p.Stages[0].Workers[0].Device = "cuda:0" }, `op read_image runs no model (use cpu)`},
-		{"wrong input op", func(p *Plan) { p.Stages[2].Inputs = []string{"ReadSpeech"} }, `op image_features reads one stage of each of [read_image]`},
+		{"cuda on source", func(p *Plan) { p.Stages[0].Workers[0].Device = "cuda:0" }, `node "ReadImage" runs no model (use cpu)`},
+		{"no workflow", func(p *Plan) { p.Workflow = "" }, `workflow: missing`},
 		{"duplicate name", func(p *Plan) { p.Stages[1].Name = "ReadImage" }, `name already used by stage[0]`},
 		{"bad compress", func(p *Plan) { p.Compress = "zip" }, `compress = "zip"`},
 		{"bad port", func(p *Plan) { p.BasePort = 80 }, `base_port = 80`},
@@ -81,7 +90,7 @@ func TestValidateErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := loadExample(t, "default.toml")
 			tc.change(p)
-			err := Validate(p, "plan.toml", Options{Hostfile: hostfiles.Default()})
+			err := Validate(p, "plan.toml", Options{Hostfile: hostfiles.Default(), Root: ".."})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -97,7 +106,7 @@ func TestValidateListsManyProblems(t *testing.T) {
 	for i := range p.Stages {
 		p.Stages[i].Workers[0].Weight = 0
 	}
-	err := Validate(p, "plan.toml", Options{})
+	err := Validate(p, "plan.toml", Options{Root: ".."})
 	if err == nil || !strings.HasPrefix(err.Error(), `plan.toml: stage[0] "ReadImage" worker[0]: weight = 0: must be > 0 (and 5 more problems: stage[1]`) ||
 		strings.Contains(err.Error(), "\n") {
 		t.Fatalf("error %v", err)
@@ -106,6 +115,9 @@ func TestValidateListsManyProblems(t *testing.T) {
 
 func TestTopoOrderAndHelpers(t *testing.T) {
 	p := loadExample(t, "default.toml")
+	if err := p.Bind(".."); err != nil {
+		t.Fatal(err)
+	}
 	order, err := p.TopoOrder()
 	if err != nil {
 		t.Fatal(err)

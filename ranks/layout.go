@@ -97,13 +97,10 @@ func (l *Layout) Upstream(rank int) []int {
 	return up
 }
 
-// Downstream returns the stage that consumes rank's output, or -1 for the sink.
-func (l *Layout) Downstream(rank int) int {
-	c := l.Plan.Consumers(l.Workers[rank].Stage)
-	if len(c) == 0 {
-		return -1
-	}
-	return c[0]
+// Downstream returns the stages that consume rank's output (none for the sink). A node read by several
+// nodes sends each of them every item.
+func (l *Layout) Downstream(rank int) []int {
+	return l.Plan.Consumers(l.Workers[rank].Stage)
 }
 
 // SinkRank is the rank of the sink's (single) worker; it writes results and the summary.

@@ -95,6 +95,9 @@ func defaultLayout(t *testing.T) *Layout {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Bind(".."); err != nil {
+		t.Fatal(err)
+	}
 	l, err := NewLayout(hostfiles.Default(), p, 12)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +113,7 @@ func TestDefaultLayout(t *testing.T) {
 			t.Errorf("rank %d: %+v, want %+v", r, w, want)
 		}
 	}
-	if l.SinkRank() != 5 || l.Downstream(5) != -1 || l.Downstream(2) != 4 {
+	if l.SinkRank() != 5 || len(l.Downstream(5)) != 0 || !reflect.DeepEqual(l.Downstream(2), []int{4}) {
 		t.Fatal("sink/downstream")
 	}
 	if got := l.Upstream(4); !reflect.DeepEqual(got, []int{2, 3}) {
@@ -123,11 +126,11 @@ func TestDefaultLayout(t *testing.T) {
 
 const twoHosts = `
 job = "t"
+workflow = "ranks/testdata/workflow.toml"
 dataset = "d.jsonl"
 base_port = 50000
 [[stage]]
 name = "RI"
-op = "read_image"
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -136,16 +139,12 @@ host = "127.0.0.3"
 weight = 3
 [[stage]]
 name = "RS"
-op = "read_speech"
 [[stage.worker]]
 host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "IF"
-op = "image_features"
-model = "m"
 variant = "v"
-inputs = ["RI"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -153,19 +152,13 @@ threads = 3
 device = "cuda:1"
 [[stage]]
 name = "SR"
-op = "speech_recognition"
-model = "m"
 variant = "v"
-inputs = ["RS"]
 [[stage.worker]]
 host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "Q"
-op = "vqa"
-model = "m"
 variant = "v"
-inputs = ["IF", "SR"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 2
@@ -174,8 +167,6 @@ host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "S"
-op = "sink"
-inputs = ["Q"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -190,7 +181,7 @@ func TestTwoHostLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Validate(p, "two.toml", plan.Options{Hostfile: hf}); err != nil {
+	if err := plan.Validate(p, "two.toml", plan.Options{Hostfile: hf, Root: ".."}); err != nil {
 		t.Fatal(err)
 	}
 	l, err := NewLayout(hf, p, 8)
@@ -278,10 +269,13 @@ func TestResolveDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Bind(".."); err != nil {
+		t.Fatal(err)
+	}
 	// Every model worker asks for "cuda" without an ordinal, except IF (cuda:1 in the plan).
 	for si := range p.Stages {
 		for wi := range p.Stages[si].Workers {
-			if plan.IsModel(p.Stages[si].Op) && p.Stages[si].Workers[wi].Device == "" {
+			if p.IsModel(si) && p.Stages[si].Workers[wi].Device == "" {
 				p.Stages[si].Workers[wi].Device = "cuda"
 			}
 		}

@@ -121,3 +121,26 @@ func TextOf(it *Item, name string) (string, error) {
 	}
 	return string(t.Data), nil
 }
+
+// Float32s returns a float32 tensor's values; data that is not 4-byte aligned (inside a received buffer)
+// is copied.
+func Float32s(t collective.Tensor) ([]float32, error) {
+	if t.DType != collective.Float32 {
+		return nil, fmt.Errorf("tensor %q is %s, want float32", t.Name, t.DType)
+	}
+	if v, err := collective.Float32s(t); err == nil {
+		return v, nil
+	}
+	return copyAs[float32](t.Data), nil
+}
+
+// Int64s returns an int64 tensor's values, copying unaligned data.
+func Int64s(t collective.Tensor) ([]int64, error) {
+	if t.DType != collective.Int64 {
+		return nil, fmt.Errorf("tensor %q is %s, want int64", t.Name, t.DType)
+	}
+	if v, err := collective.Int64s(t); err == nil {
+		return v, nil
+	}
+	return copyAs[int64](t.Data), nil
+}

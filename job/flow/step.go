@@ -62,6 +62,8 @@ type Env struct {
 	Dir     string // the workflow file's directory: relative paths in parameters resolve against it
 	Device  string // "cpu" or "cuda:N"
 	Threads int    // intra-op threads (0 = runtime default)
+	// BatchSize is the most items a model runs at once (the stage's micro-batch size).
+	BatchSize int
 	// Check, when true, asks the factory for its signature only: validate parameters and files but do
 	// not load heavy resources (model sessions). Build sets it when the launcher validates a plan.
 	Check bool

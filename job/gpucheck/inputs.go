@@ -6,6 +6,7 @@ package gpucheck
 
 import (
 	"fmt"
+	"jellybean/workloads/transforms"
 	"math"
 
 	"jellybean/workloads/vqa"
@@ -187,7 +188,7 @@ func DataInputs(m vqa.ModelInfo, man *vqa.Manifest, imageSize, features, batch i
 		clips := make([][]float32, batch)
 		longest := 0
 		for i, it := range items {
-			a, err := vqa.LoadWAV(man.AudioPath(it))
+			a, err := transforms.LoadWAV(man.AudioPath(it))
 			if err != nil {
 				return nil, err
 			}

@@ -112,20 +112,10 @@ func Native(in Instance) ([]byte, error) {
 	return append([]byte("# written by `jellybean loop` from the host profile and the accuracy profile of this run's split\n"), data...), nil
 }
 
-// PlanOptions are the plan settings the loop writes into variants.toml: the runner's op of each model stage
-// and the ONNX file of each variant (models[stage][variant], paths relative to the JellyBean root), where
-// sources and the sink run, which hostfile host each optimizer worker is, and the job's settings. With
-// them, `jellybean optimize --inputs runs/<id>/loop/inputs -o plan.toml` rebuilds the loop's plan.
-func PlanOptions(job, dataset string, batch, threads, limit int, compress string, hosts []Host, models map[string]map[string]string) (optimizer.PlanOptions, error) {
-	o := optimizer.PlanOptions{Job: job, Workload: "vqa", Dataset: dataset, BatchSize: batch, Threads: threads,
-		Limit: limit, Compress: compress, SourceHost: EdgeHost(hosts), SinkHost: EdgeHost(hosts), Hosts: HostOf(hosts),
-		Ops:    map[string]string{ImageFeatures: "image_features", SpeechRecognition: "speech_recognition", VQA: "vqa"},
-		Models: map[string]map[string]string{}}
-	for _, st := range []string{ImageFeatures, SpeechRecognition, VQA} {
-		if len(models[st]) == 0 {
-			return o, fmt.Errorf("stage %s: no model variant", st)
-		}
-		o.Models[st] = models[st]
-	}
-	return o, nil
+// PlanOptions are the plan settings the loop writes into variants.toml: the workflow file, where sources
+// and the sink run, which hostfile host each optimizer worker is, and the job's settings. With them,
+// `jellybean optimize --inputs runs/<id>/loop/inputs -o plan.toml` rebuilds the loop's plan.
+func PlanOptions(job, workflowFile, dataset string, batch, threads, limit int, compress string, hosts []Host) optimizer.PlanOptions {
+	return optimizer.PlanOptions{Job: job, Workflow: workflowFile, Dataset: dataset, BatchSize: batch, Threads: threads,
+		Limit: limit, Compress: compress, SourceHost: EdgeHost(hosts), SinkHost: EdgeHost(hosts), Hosts: HostOf(hosts)}
 }

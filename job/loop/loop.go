@@ -41,9 +41,10 @@ type Config struct {
 	RunID     string
 	RunsDir   string
 	ModelsDir string
-	Batch     int // the plan's micro-batch size
-	Threads   int // intra-op threads of every model worker, in the profile and in the plan
-	Cores     int // CPU cores the hosts' ranks share, for --rate auto
+	Workflow  string // workflow file the plan runs (relative to Root)
+	Batch     int    // the plan's micro-batch size
+	Threads   int    // intra-op threads of every model worker, in the profile and in the plan
+	Cores     int    // CPU cores the hosts' ranks share, for --rate auto
 	Util      float64
 	RunnerMs  float64 // with AutoRate: the runner's CPU ms per item besides the models (DefaultRunnerMs)
 
@@ -100,6 +101,7 @@ func (c *Config) defaults() error {
 	def(&c.Solver, "exact")
 	def(&c.RunsDir, "runs")
 	def(&c.ModelsDir, vqa.DefaultModelsDir)
+	def(&c.Workflow, filepath.Join(c.ModelsDir, "..", "workflow.toml"))
 	if c.Batch <= 0 {
 		c.Batch = 8
 	}
@@ -261,14 +263,7 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
-		models, err := modelFiles(cfg.ModelsDir)
-		if err != nil {
-			return "", err
-		}
-		opts, err := PlanOptions("vqa-loop-"+cfg.RunID, manifest, cfg.Batch, cfg.Threads, cfg.Limit, compress, hosts, models)
-		if err != nil {
-			return "", err
-		}
+		opts := PlanOptions("loop-"+cfg.RunID, cfg.Workflow, manifest, cfg.Batch, cfg.Threads, cfg.Limit, compress, hosts)
 		variants, err := inputs.EncodeVariants(opts)
 		if err != nil {
 			return "", err

@@ -116,7 +116,7 @@ func BenchRunner(ctx context.Context, o BenchOptions) (*BenchResult, error) {
 		StageOverheadMs: map[string]float64{}, BatchLatencyMs: batch.LatencyMs}
 	for _, st := range batch.Stages {
 		r.StageOverheadMs[st.Name] = st.OverheadMsPerItem
-		if plan.IsModel(st.Op) {
+		if st.Op == "model" {
 			r.ModelMsPerItem += st.ModelMsPerItem
 		}
 	}

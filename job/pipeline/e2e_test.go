@@ -14,6 +14,7 @@ import (
 
 	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/plan"
 	"jellybean/workloads/vqa"
 	"jellybean/workloads/vqa/dataset"
@@ -76,10 +77,9 @@ func freeBasePort(t *testing.T, n int, hosts ...string) int {
 // model stage, and a join whose inputs come from different hosts.
 func twoHostPlan(t *testing.T, manifest string, base, batch int) (*plan.Plan, *hostfiles.Hostfile) {
 	t.Helper()
-	models := filepath.Join(repoRoot(t), "workloads", "vqa", "models")
 	src := fmt.Sprintf(`
 job = "e2e"
-workload = "vqa"
+workflow = "workloads/vqa/workflow.toml"
 dataset = %q
 base_port = %d
 batch_size = %d
@@ -87,7 +87,6 @@ batch_size = %d
 throughput_items_per_second = 10.0
 [[stage]]
 name = "ReadImage"
-op = "read_image"
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -96,16 +95,12 @@ host = "127.0.0.3"
 weight = 2
 [[stage]]
 name = "ReadSpeech"
-op = "read_speech"
 [[stage.worker]]
 host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "ImageFeatures"
-op = "image_features"
 variant = "res32"
-model = %q
-inputs = ["ReadImage"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -114,10 +109,7 @@ host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "SpeechRecognition"
-op = "speech_recognition"
 variant = "ctc-small"
-model = %q
-inputs = ["ReadSpeech"]
 batch_size = 3
 [[stage.worker]]
 host = "127.0.0.2"
@@ -127,10 +119,7 @@ host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "VQA"
-op = "vqa"
 variant = "res32"
-model = %q
-inputs = ["ImageFeatures", "SpeechRecognition"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
@@ -139,13 +128,10 @@ host = "127.0.0.3"
 weight = 1
 [[stage]]
 name = "Sink"
-op = "sink"
-inputs = ["VQA"]
 [[stage.worker]]
 host = "127.0.0.2"
 weight = 1
-`, manifest, base, batch, filepath.Join(models, "image_res32.onnx"), filepath.Join(models, "asr_ctc-small.onnx"),
-		filepath.Join(models, "vqa_res32.onnx"))
+`, manifest, base, batch)
 	p, err := plan.Parse("e2e.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +140,7 @@ weight = 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Validate(p, "e2e.toml", plan.Options{Hostfile: hf, CheckFiles: true}); err != nil {
+	if err := plan.Validate(p, "e2e.toml", plan.Options{Hostfile: hf, Root: repoRoot(t), CheckFiles: true}); err != nil {
 		t.Fatal(err)
 	}
 	return p, hf
@@ -191,17 +177,25 @@ func runJobTimeout(t *testing.T, p *plan.Plan, hf *hostfiles.Hostfile, runDir st
 	return errs
 }
 
-func readResultLines(t *testing.T, path string) map[int64]Result {
+// testResult is a line of results.jsonl of the VQA workflow used by these tests.
+type testResult struct {
+	ID       int64             `json:"id"`
+	Answer   string            `json:"answer"`
+	Question string            `json:"question"`
+	Variants map[string]string `json:"variants"`
+}
+
+func readResultLines(t *testing.T, path string) map[int64]testResult {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got := map[int64]Result{}
+	got := map[int64]testResult{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r Result
+		var r testResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("results line %q: %v", sc.Text(), err)
 		}
@@ -213,45 +207,49 @@ func readResultLines(t *testing.T, path string) map[int64]Result {
 	return got
 }
 
-// reference runs the same models on each item alone, in order, with no pipeline, routing or batching.
-func reference(t *testing.T, p *plan.Plan, manifest string) map[int64]Result {
+// reference runs the same workflow on each item alone, node by node in one process, with no ranks,
+// routing, joins over the network or batching.
+func reference(t *testing.T, p *plan.Plan, manifest string) map[int64]testResult {
 	t.Helper()
-	m, err := vqa.LoadManifest(manifest)
+	order, err := p.Flow.TopoOrder()
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(stage string, in, out []string) *model {
-		md, err := openModel(p.StageByName(stage).Model, in, out, "cpu", 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(md.close)
-		return md
+	g, err := flow.Compile(p.Flow, p.Variants(), flow.Env{Device: "cpu", Threads: 1, BatchSize: 1}, order...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	img := imageOp{open("ImageFeatures", []string{"image"}, []string{"features"})}
-	asr := asrOp{open("SpeechRecognition", []string{"audio", "lengths"}, []string{"logits", "out_lengths"})}
-	q := vqaOp{open("VQA", []string{"features", "question"}, []string{"scores"})}
-	want := map[int64]Result{}
-	for _, it := range m.Items {
-		one := func(op stageOp, items []Item) []Item {
-			out, _, err := op.process(items)
-			if err != nil {
-				t.Fatalf("reference item %d: %v", it.ID, err)
+	t.Cleanup(func() { g.Close() })
+	m, err := flow.LoadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]testResult{}
+	for _, id := range m.IDs {
+		outs := map[int]*flow.Item{}
+		for _, i := range order {
+			in := &flow.Item{ID: id}
+			if rec, _ := m.Record(id); p.Flow.Nodes[i].Kind == "source" {
+				in.Record = rec
 			}
-			return out
+			for _, name := range p.Flow.Nodes[i].Inputs {
+				in.Tensors = append(in.Tensors, outs[p.Flow.Index(name)].Tensors...)
+			}
+			res, _, err := g.Nodes[i].Process([]*flow.Item{in})
+			if err != nil || len(res) != 1 {
+				t.Fatalf("reference item %d node %s: %d items, %v", id, p.Flow.Nodes[i].Name, len(res), err)
+			}
+			outs[i] = res[0]
 		}
-		pic := one(img, one(readImageOp{m}, []Item{{ID: it.ID}}))
-		text := one(asr, one(readSpeechOp{m}, []Item{{ID: it.ID}}))
-		joined := Item{ID: it.ID, Tensors: append(pic[0].Tensors, text[0].Tensors...)}
-		ans := one(q, []Item{joined})
-		a, _ := ans[0].text("answer")
-		qt, _ := ans[0].text("question")
-		want[it.ID] = Result{ID: it.ID, Answer: a, Question: qt}
+		last := outs[p.Flow.Sink()]
+		a, _ := flow.TextOf(last, "answer")
+		q, _ := flow.TextOf(last, "question")
+		want[id] = testResult{ID: id, Answer: a, Question: q}
 	}
 	return want
 }
 
-func checkResults(t *testing.T, got, want map[int64]Result, variants map[string]string) {
+func checkResults(t *testing.T, got, want map[int64]testResult, variants map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d results, want %d", len(got), len(want))

@@ -1,19 +1,19 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
+	"jellybean/job/flow"
 	"strings"
 	"time"
 
 	"jellybean/collective"
 )
 
-// Item is one dataset item inside a rank: its id, when a source first read it (for end-to-end latency),
-// and its per-item tensors (no batch dimension). Tensor data may alias a received message buffer.
+// Item is one item (or sub-item) inside a rank: the workflow's item (id, fan-out position, start time,
+// tensors; see flow.Item) plus this rank's bookkeeping for the timing file.
 type Item struct {
-	ID      int64
-	T0      int64 // unix nanoseconds at which a source read the item
-	Tensors []collective.Tensor
+	flow.Item
 
 	// Bookkeeping for the timing file (not sent).
 	bytesIn    int           // raw bytes of the message that brought the item, per item
@@ -22,34 +22,14 @@ type Item struct {
 	batch      int           // micro-batch size
 }
 
-// Tensor returns the item's tensor with the given name.
-func (it *Item) Tensor(name string) (collective.Tensor, bool) {
-	for _, t := range it.Tensors {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return collective.Tensor{}, false
-}
-
-// Text tensors (recognised question, answer) travel as uint8 tensors.
-func textTensor(name, s string) collective.Tensor {
-	return collective.Tensor{Name: name, DType: collective.Uint8, Shape: []int64{int64(len(s))}, Data: []byte(s)}
-}
-
-func (it *Item) text(name string) (string, error) {
-	t, ok := it.Tensor(name)
-	if !ok || t.DType != collective.Uint8 {
-		return "", fmt.Errorf("item %d: no %s text tensor", it.ID, name)
-	}
-	return string(t.Data), nil
-}
-
-// Wire layout of a batch of items (a collective.Batch): tensor "t0" int64 [N], then for each tensor name
+// Wire layout of a batch of items (a collective.Batch): tensor "t0" int64 [N]; for sub-items "sub" and
+// "subn" int32 [N, depth] (their fan-out positions; all items of a message have one depth); then for each tensor name
 // either one stacked tensor [N, shape...] when all items agree on the shape, or (ragged, e.g. audio of
 // different lengths) the items' data concatenated as a 1-D tensor plus "<name>:shape" int64 [N, ndim].
 const (
 	t0Tensor    = "t0"
+	subTensor   = "sub"
+	subNTensor  = "subn"
 	shapeSuffix = ":shape"
 )
 
@@ -64,6 +44,17 @@ func Pack(items []Item) (collective.Batch, error) {
 	b.Tensors = append(b.Tensors, collective.FromInt64s(t0Tensor, []int64{int64(n)}, t0))
 	if n == 0 {
 		return b, nil
+	}
+	if depth := len(items[0].Sub); depth > 0 {
+		sub, subn := make([]int32, 0, n*depth), make([]int32, 0, n*depth)
+		for _, it := range items {
+			if len(it.Sub) != depth || len(it.SubN) != depth {
+				return b, fmt.Errorf("pack: %s is at fan-out depth %d, %s at %d", it.Name(), len(it.Sub), items[0].Name(), depth)
+			}
+			sub, subn = append(sub, it.Sub...), append(subn, it.SubN...)
+		}
+		shape := []int64{int64(n), int64(depth)}
+		b.Tensors = append(b.Tensors, collective.FromInt32s(subTensor, shape, sub), collective.FromInt32s(subNTensor, shape, subn))
 	}
 	for k, first := range items[0].Tensors {
 		size, same := 0, true
@@ -133,8 +124,11 @@ func Unpack(b collective.Batch) ([]Item, error) {
 	for i := range items {
 		items[i].T0 = t0[i]
 	}
+	if err := unpackSub(items, byName); err != nil {
+		return nil, err
+	}
 	for _, t := range b.Tensors {
-		if t.Name == t0Tensor || strings.HasSuffix(t.Name, shapeSuffix) {
+		if t.Name == t0Tensor || t.Name == subTensor || t.Name == subNTensor || strings.HasSuffix(t.Name, shapeSuffix) {
 			continue
 		}
 		if st, ragged := byName[t.Name+shapeSuffix]; ragged {
@@ -186,4 +180,50 @@ func splitRagged(items []Item, t, st collective.Tensor) error {
 		return fmt.Errorf("batch: ragged tensor %q has %d bytes left over", t.Name, len(t.Data)-off)
 	}
 	return nil
+}
+
+// unpackSub restores the items' fan-out positions.
+func unpackSub(items []Item, byName map[string]collective.Tensor) error {
+	st, ok := byName[subTensor]
+	nt, ok2 := byName[subNTensor]
+	if !ok && !ok2 {
+		return nil
+	}
+	n := int64(len(items))
+	if !ok || !ok2 || len(st.Shape) != 2 || st.Shape[0] != n || !equalShape(st.Shape, nt.Shape) {
+		return fmt.Errorf("batch: bad %q/%q tensors for %d items", subTensor, subNTensor, n)
+	}
+	depth := int(st.Shape[1])
+	sub, err := int32s(st)
+	if err != nil {
+		return err
+	}
+	subn, err := int32s(nt)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].Sub = sub[i*depth : (i+1)*depth : (i+1)*depth]
+		items[i].SubN = subn[i*depth : (i+1)*depth : (i+1)*depth]
+		for k := range depth {
+			if items[i].SubN[k] < 0 || items[i].Sub[k] < 0 || (items[i].SubN[k] > 0 && items[i].Sub[k] >= items[i].SubN[k]) {
+				return fmt.Errorf("batch: item %d: bad fan-out position %v of %v", items[i].ID, items[i].Sub, items[i].SubN)
+			}
+		}
+	}
+	return nil
+}
+
+func int32s(t collective.Tensor) ([]int32, error) {
+	if v, err := collective.Int32s(t); err == nil {
+		return append([]int32(nil), v...), nil
+	}
+	if t.DType != collective.Int32 || len(t.Data)%4 != 0 {
+		return nil, fmt.Errorf("batch: tensor %q is not int32", t.Name)
+	}
+	v := make([]int32, len(t.Data)/4)
+	for i := range v {
+		v[i] = int32(binary.LittleEndian.Uint32(t.Data[4*i:]))
+	}
+	return v, nil
 }

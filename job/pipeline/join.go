@@ -2,14 +2,15 @@ package pipeline
 
 import (
 	"fmt"
+	"jellybean/job/flow"
 	"sort"
 )
 
-// joiner matches the halves of an item that arrive from the stage's input branches (for vqa: image
-// features and the recognised question), by item id. An item is ready once every branch delivered it.
+// joiner matches the parts of an item that arrive from the stage's input branches, by item (or
+// sub-item) key. An item is ready once every branch delivered it.
 type joiner struct {
 	branches int
-	pending  map[int64]*partial
+	pending  map[string]*partial
 }
 
 type partial struct {
@@ -18,7 +19,7 @@ type partial struct {
 }
 
 func newJoiner(branches int) *joiner {
-	return &joiner{branches: branches, pending: map[int64]*partial{}}
+	return &joiner{branches: branches, pending: map[string]*partial{}}
 }
 
 // add records branch's half of an item; it returns the merged item (tensors of all branches, in branch
@@ -27,13 +28,14 @@ func (j *joiner) add(branch int, it Item) (Item, bool, error) {
 	if branch < 0 || branch >= j.branches {
 		return Item{}, false, fmt.Errorf("join: branch %d out of range", branch)
 	}
-	p := j.pending[it.ID]
+	key := it.Key()
+	p := j.pending[key]
 	if p == nil {
-		p = &partial{got: make([]bool, j.branches), item: Item{ID: it.ID, T0: it.T0}}
-		j.pending[it.ID] = p
+		p = &partial{got: make([]bool, j.branches), item: Item{Item: flow.Item{ID: it.ID, T0: it.T0, Sub: it.Sub, SubN: it.SubN}}}
+		j.pending[key] = p
 	}
 	if p.got[branch] {
-		return Item{}, false, fmt.Errorf("join: item %d arrived twice from the same input", it.ID)
+		return Item{}, false, fmt.Errorf("join: %s arrived twice from the same input", it.Name())
 	}
 	p.got[branch] = true
 	if it.T0 != 0 && (p.item.T0 == 0 || it.T0 < p.item.T0) {
@@ -45,17 +47,17 @@ func (j *joiner) add(branch int, it Item) (Item, bool, error) {
 			return Item{}, false, nil
 		}
 	}
-	delete(j.pending, it.ID)
+	delete(j.pending, key)
 	return p.item, true, nil
 }
 
 // incomplete lists (sorted, at most 10) the ids still waiting for a branch, for the end-of-stream check.
-func (j *joiner) incomplete() []int64 {
-	ids := make([]int64, 0, len(j.pending))
+func (j *joiner) incomplete() []string {
+	ids := make([]string, 0, len(j.pending))
 	for id := range j.pending {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+	sort.Strings(ids)
 	if len(ids) > 10 {
 		ids = ids[:10]
 	}

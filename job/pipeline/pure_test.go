@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"jellybean/collective"
-	"jellybean/workloads/vqa"
+	"jellybean/job/flow"
 )
 
 func f32Item(id int64, name string, shape []int64, v []float32) Item {
-	return Item{ID: id, T0: 1000 + id, Tensors: []collective.Tensor{collective.FromFloat32s(name, shape, v)}}
+	return Item{Item: flow.Item{ID: id, T0: 1000 + id, Tensors: []collective.Tensor{collective.FromFloat32s(name, shape, v)}}}
 }
 
 func TestPackUnpackRoundTrip(t *testing.T) {
@@ -27,8 +27,12 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 		{"ragged", []Item{f32Item(5, "audio", []int64{3}, []float32{1, 2, 3}), f32Item(9, "audio", []int64{1}, []float32{7}),
 			f32Item(11, "audio", []int64{0}, []float32{})}},
 		{"text and two tensors", []Item{
-			{ID: 3, T0: 7, Tensors: []collective.Tensor{textTensor("answer", "red"), textTensor("question", "what color")}},
-			{ID: 4, T0: 8, Tensors: []collective.Tensor{textTensor("answer", "two"), textTensor("question", "")}},
+			{Item: flow.Item{ID: 3, T0: 7, Tensors: []collective.Tensor{flow.Text("answer", "red"), flow.Text("question", "what color")}}},
+			{Item: flow.Item{ID: 4, T0: 8, Tensors: []collective.Tensor{flow.Text("answer", "two"), flow.Text("question", "")}}},
+		}},
+		{"sub-items", []Item{
+			{Item: flow.Item{ID: 3, T0: 7, Sub: []int32{0}, SubN: []int32{2}, Tensors: []collective.Tensor{flow.Text("line", "ab")}}},
+			{Item: flow.Item{ID: 3, T0: 7, Sub: []int32{1}, SubN: []int32{2}, Tensors: []collective.Tensor{flow.Text("line", "c")}}},
 		}},
 		{"multi-dim stacked", []Item{f32Item(0, "image", []int64{3, 1, 2}, []float32{1, 2, 3, 4, 5, 6})}},
 	}
@@ -111,7 +115,7 @@ func TestJoiner(t *testing.T) {
 	if _, _, err := j.add(0, f32Item(1, "features", []int64{1}, []float32{1})); err == nil {
 		t.Fatal("duplicate accepted")
 	}
-	q := Item{ID: 1, T0: 500, Tensors: []collective.Tensor{textTensor("question", "what")}}
+	q := Item{Item: flow.Item{ID: 1, T0: 500, Tensors: []collective.Tensor{flow.Text("question", "what")}}}
 	it, ok, err := j.add(1, q)
 	if !ok || err != nil || it.T0 != 500 || len(it.Tensors) != 2 {
 		t.Fatalf("merged %+v ok=%v err=%v", it, ok, err)
@@ -119,11 +123,11 @@ func TestJoiner(t *testing.T) {
 	if _, ok := it.Tensor("question"); !ok {
 		t.Fatal("question missing")
 	}
-	j.add(1, Item{ID: 9})
-	if got := j.incomplete(); !reflect.DeepEqual(got, []int64{9}) {
+	j.add(1, Item{Item: flow.Item{ID: 9}})
+	if got := j.incomplete(); !reflect.DeepEqual(got, []string{"9"}) {
 		t.Fatalf("incomplete %v", got)
 	}
-	if _, _, err := j.add(2, Item{ID: 3}); err == nil {
+	if _, _, err := j.add(2, Item{Item: flow.Item{ID: 3}}); err == nil {
 		t.Fatal("bad branch accepted")
 	}
 }
@@ -182,15 +186,15 @@ func TestResultsWriterRejectsDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.close()
-	if err := w.write([]Result{{ID: 1, Answer: "x"}}); err != nil {
+	if err := w.write([]int64{1}, [][]byte{[]byte(`{"id":1,"answer":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []int64{1, 4} {
-		if err := w.write([]Result{{ID: id}}); err == nil || !strings.Contains(err.Error(), "twice") {
+		if err := w.write([]int64{id}, [][]byte{[]byte(`{}`)}); err == nil || !strings.Contains(err.Error(), "twice") {
 			t.Fatalf("id %d: error %v", id, err)
 		}
 	}
-	if b, _ := os.ReadFile(path); string(b) != `{"id":1,"answer":"x","question":"","variants":null}`+"\n" {
+	if b, _ := os.ReadFile(path); string(b) != `{"id":1,"answer":"x"}`+"\n" {
 		t.Fatalf("file %q", b)
 	}
 }
@@ -208,7 +212,7 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestJobItems(t *testing.T) {
-	m := &vqa.Manifest{Items: []vqa.Item{{ID: 0}, {ID: 2}, {ID: 5}, {ID: 7}}}
+	m := &flow.Manifest{IDs: []int64{0, 2, 5, 7}}
 	all, todo := jobItems(m, 3, map[int64]bool{2: true})
 	if !reflect.DeepEqual(all, []int64{0, 2, 5}) || !reflect.DeepEqual(todo, []int64{0, 5}) {
 		t.Fatalf("all %v todo %v", all, todo)

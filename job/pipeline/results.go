@@ -8,12 +8,10 @@ import (
 	"os"
 )
 
-// Result is one line of results.jsonl.
-type Result struct {
-	ID       int64             `json:"id"`
-	Answer   string            `json:"answer"`
-	Question string            `json:"question"` // recognised question text
-	Variants map[string]string `json:"variants"` // model stage name -> variant
+// resultID is what resuming reads of a line of results.jsonl: its item id. A line also holds the sink's
+// fields and the variants of the model stages (flow.ResultLine).
+type resultID struct {
+	ID *int64 `json:"id"`
 }
 
 // ReadResults reads results.jsonl for resuming: it truncates a trailing partial line (the write a kill
@@ -37,14 +35,17 @@ func ReadResults(path string) (map[int64]bool, error) {
 	done := map[int64]bool{}
 	for line, rest := 1, data; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
-		var r Result
+		var r resultID
 		if err := json.Unmarshal(rest[:i], &r); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
-		if done[r.ID] {
-			return nil, fmt.Errorf("%s:%d: item %d appears twice", path, line, r.ID)
+		if r.ID == nil {
+			return nil, fmt.Errorf("%s:%d: no \"id\"", path, line)
 		}
-		done[r.ID] = true
+		if done[*r.ID] {
+			return nil, fmt.Errorf("%s:%d: item %d appears twice", path, line, *r.ID)
+		}
+		done[*r.ID] = true
 		rest = rest[i+1:]
 	}
 	return done, nil
@@ -70,18 +71,14 @@ func openResults(path string, done map[int64]bool) (*resultsWriter, error) {
 	return &resultsWriter{f: f, seen: seen}, nil
 }
 
-func (w *resultsWriter) write(rs []Result) error {
+func (w *resultsWriter) write(ids []int64, lines [][]byte) error {
 	w.buf = w.buf[:0]
-	for _, r := range rs {
-		if w.seen[r.ID] {
-			return fmt.Errorf("item %d reached the sink twice", r.ID)
+	for i, id := range ids {
+		if w.seen[id] {
+			return fmt.Errorf("item %d reached the sink twice", id)
 		}
-		w.seen[r.ID] = true
-		line, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		w.buf = append(append(w.buf, line...), '\n')
+		w.seen[id] = true
+		w.buf = append(append(w.buf, lines[i]...), '\n')
 	}
 	if _, err := w.f.Write(w.buf); err != nil {
 		return fmt.Errorf("writing %s: %w", w.f.Name(), err)

@@ -15,9 +15,9 @@ import (
 
 	"jellybean/collective"
 	"jellybean/hostfiles"
+	"jellybean/job/flow"
 	"jellybean/plan"
 	"jellybean/ranks"
-	"jellybean/workloads/vqa"
 )
 
 // Stream edges: the kind of each message between ranks (also the key of per-link byte counters).
@@ -73,7 +73,8 @@ type rank struct {
 	logf   func(string, ...any)
 	runDir string
 
-	manifest *vqa.Manifest
+	graph    *flow.Graph // the workflow, checked; this rank's node built
+	manifest *flow.Manifest
 	done     map[int64]bool // items finished by an earlier run (resume)
 	timing   *timingWriter
 	stats    rankStats
@@ -113,17 +114,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	r.stage = &cfg.Plan.Stages[r.me.Stage]
 	r.runDir = plan.Resolve(cfg.Root, cfg.RunDir)
-	if join := cfg.Plan.JoinStage(); join >= 0 && plan.IsSource(cfg.Plan.Stages[r.me.Stage].Op) {
+	if err := r.compile(); err != nil {
+		return err
+	}
+	if join := cfg.Plan.JoinStage(); join >= 0 && cfg.Plan.IsSource(r.me.Stage) && r.joinsWholeItems(join) {
 		w := cfg.Window
 		if w <= 0 {
 			w = max(minWindow, 32*cfg.Plan.BatchSizeOf(join))
 		}
 		r.window = make(chan struct{}, w)
 	}
-	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: r.stage.Op, Worker: r.me.Index,
+	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: cfg.Plan.StageKind(r.me.Stage), Worker: r.me.Index,
 		Device: r.me.Device, Threads: r.me.Threads}
 	r.logf("stage %s (%s) worker %d on %s, device %s, %d threads, port %d",
-		r.stage.Name, r.stage.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
+		r.stage.Name, r.stats.Op, r.me.Index, r.me.Host, r.me.Device, r.me.Threads, r.me.Port)
 
 	if err := r.prepare(); err != nil {
 		r.timing.close()
@@ -192,48 +196,19 @@ func (r *rank) prepare() error {
 		return err
 	}
 	p := r.cfg.Plan
-	if plan.IsSource(r.stage.Op) || r.stage.Op == plan.OpSink {
-		r.manifest, err = vqa.LoadManifest(plan.Resolve(r.cfg.Root, p.Dataset))
+	node := r.graph.Nodes[p.Flow.Index(r.stage.Name)]
+	if p.IsSource(r.me.Stage) || p.IsSink(r.me.Stage) {
+		r.manifest, err = flow.LoadManifest(plan.Resolve(r.cfg.Root, p.Dataset))
 		if err != nil {
 			return fmt.Errorf("plan %s: dataset: %w", r.cfg.PlanName, err)
 		}
+		if err := r.manifest.CheckFields(node.Fields); err != nil {
+			return fmt.Errorf("plan %s: dataset: stage %q reads: %w", r.cfg.PlanName, r.stage.Name, err)
+		}
 	}
-	modelPath := plan.Resolve(r.cfg.Root, r.stage.Model)
-	open := func(in, out []string) (*model, error) {
-		kind := map[string]string{plan.OpImageFeatures: vqa.KindImage, plan.OpSpeechRecognition: vqa.KindASR, plan.OpVQA: vqa.KindVQA}[r.stage.Op]
-		if err := checkVariant(modelPath, kind, r.stage.Variant); err != nil {
-			return nil, fmt.Errorf("plan %s: stage %q: %w", r.cfg.PlanName, r.stage.Name, err)
-		}
-		m, err := openModel(modelPath, in, out, r.me.Device, r.me.Threads)
-		if err != nil {
-			return nil, fmt.Errorf("stage %q: %w", r.stage.Name, err)
-		}
-		return m, nil
-	}
-	switch r.stage.Op {
-	case plan.OpReadImage:
-		r.op = readImageOp{r.manifest}
-	case plan.OpReadSpeech:
-		r.op = readSpeechOp{r.manifest}
-	case plan.OpImageFeatures:
-		m, err := open([]string{"image"}, []string{"features"})
-		if err != nil {
-			return err
-		}
-		r.op = imageOp{m}
-	case plan.OpSpeechRecognition:
-		m, err := open([]string{"audio", "lengths"}, []string{"logits", "out_lengths"})
-		if err != nil {
-			return err
-		}
-		r.op = asrOp{m}
-	case plan.OpVQA:
-		m, err := open([]string{"features", "question"}, []string{"scores"})
-		if err != nil {
-			return err
-		}
-		r.op = vqaOp{m}
-	case plan.OpSink:
+	if !p.IsSink(r.me.Stage) {
+		r.op = nodeOp{node}
+	} else {
 		resultsPath := filepath.Join(r.runDir, "results.jsonl")
 		if !r.cfg.Resume {
 			if st, err := os.Stat(resultsPath); err == nil && st.Size() > 0 {
@@ -244,21 +219,54 @@ func (r *rank) prepare() error {
 		if err != nil {
 			return err
 		}
+		for id := range r.done {
+			if _, ok := r.manifest.Record(id); !ok {
+				return fmt.Errorf("%s: item %d is not in the dataset %s: the results belong to another dataset", resultsPath, id, r.manifest.Path)
+			}
+		}
 		w, err := openResults(resultsPath, r.done)
 		if err != nil {
 			return err
 		}
 		all, todo := jobItems(r.manifest, p.Limit, r.done)
-		r.sink = &sinkState{w: w, total: len(all), todo: len(todo), variants: p.Variants(), out: r.cfg.Stdout}
+		r.sink = &sinkState{node: node, fields: node.Spec.Fields, w: w, total: len(all), todo: len(todo), variants: p.Variants(), out: r.cfg.Stdout}
 		r.op = sinkOp{r.sink}
 		r.logf("sink: %d items in the job, %d already done, %d to do", len(all), len(all)-len(todo), len(todo))
-	default:
-		return fmt.Errorf("stage %q: op %q has no runner", r.stage.Name, r.stage.Op)
 	}
 	if r.cfg.ModelsLoaded != nil {
 		r.cfg.ModelsLoaded()
 	}
 	return nil
+}
+
+// compile checks the whole workflow for the plan's variants (model metadata only) and builds this rank's
+// node: its steps and, on a model stage, its model session on the rank's device.
+func (r *rank) compile() error {
+	p := r.cfg.Plan
+	if p.Flow == nil {
+		if err := p.Bind(r.cfg.Root); err != nil {
+			return fmt.Errorf("plan %s: %w", r.cfg.PlanName, err)
+		}
+	}
+	env := flow.Env{Device: r.me.Device, Threads: r.me.Threads, BatchSize: p.BatchSizeOf(r.me.Stage)}
+	g, err := flow.Compile(p.Flow, p.Variants(), env, p.Flow.Index(r.stage.Name))
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", r.cfg.PlanName, err)
+	}
+	r.graph = g
+	return nil
+}
+
+// joinsWholeItems reports whether the join stage matches dataset items (not sub-items of a fan-out):
+// only then do its acknowledgements free the sources' windows one item each.
+func (r *rank) joinsWholeItems(join int) bool {
+	p := r.cfg.Plan
+	for _, in := range p.InputIndexes(join) {
+		if r.graph.Nodes[p.Flow.Index(p.Stages[in].Name)].Depth != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // exchangeDone tells every rank which items an earlier run already finished (resume): the sink, which

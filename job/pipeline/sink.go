@@ -3,12 +3,15 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"jellybean/job/flow"
 	"sort"
 	"time"
 )
 
 // sinkState is the sink rank's view of the job: the results file, progress and end-to-end latencies.
 type sinkState struct {
+	node      *flow.Node // regroups sub-items when the sink has a fan_in
+	fields    []string   // tensors written to each line
 	w         *resultsWriter
 	total     int // items in the job (after limit), including those done by an earlier run
 	todo      int // items this run must finish
@@ -24,21 +27,25 @@ const progressInterval = 500 * time.Millisecond
 
 type sinkOp struct{ s *sinkState }
 
-func (o sinkOp) process(items []Item) ([]Item, time.Duration, error) {
+func (o sinkOp) process(in []Item) ([]Item, time.Duration, error) {
 	s := o.s
-	rs := make([]Result, len(items))
-	for i := range items {
-		answer, err := items[i].text("answer")
-		if err != nil {
-			return nil, 0, err
-		}
-		question, err := items[i].text("question")
-		if err != nil {
-			return nil, 0, err
-		}
-		rs[i] = Result{ID: items[i].ID, Answer: answer, Question: question, Variants: s.variants}
+	ptrs := make([]*flow.Item, len(in))
+	for i := range in {
+		ptrs[i] = &in[i].Item
 	}
-	if err := s.w.write(rs); err != nil {
+	items, _, err := s.node.Process(ptrs)
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := make([]int64, len(items))
+	lines := make([][]byte, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+		if lines[i], err = flow.ResultLine(it, s.fields, s.variants); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := s.w.write(ids, lines); err != nil {
 		return nil, 0, err
 	}
 	now := time.Now()
@@ -55,7 +62,8 @@ func (o sinkOp) process(items []Item) ([]Item, time.Duration, error) {
 	return nil, 0, nil
 }
 
-func (sinkOp) close() {}
+func (o sinkOp) finish() error { return o.s.node.Finish() }
+func (o sinkOp) close()        { o.s.node.Close() }
 
 // progress prints the line the launcher turns into its progress display.
 func (s *sinkState) progress() {

@@ -2,63 +2,21 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"jellybean/collective"
-	"jellybean/workloads/vqa"
+	"jellybean/job/flow"
 )
-
-// readImageOp loads the images of a micro-batch of ids (the source of the image branch).
-type readImageOp struct{ m *vqa.Manifest }
-
-func (o readImageOp) process(items []Item) ([]Item, time.Duration, error) {
-	for i := range items {
-		it, ok := o.m.ByID(items[i].ID)
-		if !ok {
-			return nil, 0, fmt.Errorf("item %d is not in %s", items[i].ID, o.m.Path)
-		}
-		v, shape, err := vqa.LoadImage(o.m.ImagePath(it))
-		if err != nil {
-			return nil, 0, fmt.Errorf("item %d: %w", it.ID, err)
-		}
-		items[i].Tensors = []collective.Tensor{collective.FromFloat32s("image", shape, v)}
-	}
-	return items, 0, nil
-}
-
-func (readImageOp) close() {}
-
-// readSpeechOp loads the spoken questions (16 kHz mono) of a micro-batch of ids.
-type readSpeechOp struct{ m *vqa.Manifest }
-
-func (o readSpeechOp) process(items []Item) ([]Item, time.Duration, error) {
-	for i := range items {
-		it, ok := o.m.ByID(items[i].ID)
-		if !ok {
-			return nil, 0, fmt.Errorf("item %d is not in %s", items[i].ID, o.m.Path)
-		}
-		v, err := vqa.LoadWAV(o.m.AudioPath(it))
-		if err != nil {
-			return nil, 0, fmt.Errorf("item %d: %w", it.ID, err)
-		}
-		items[i].Tensors = []collective.Tensor{collective.FromFloat32s("audio", []int64{int64(len(v))}, v)}
-	}
-	return items, 0, nil
-}
-
-func (readSpeechOp) close() {}
 
 // jobItems returns the ids the job processes: the manifest's items in id order, at most limit (0 = all),
 // minus those already done (resume).
-func jobItems(m *vqa.Manifest, limit int, done map[int64]bool) (all []int64, todo []int64) {
-	for _, it := range m.Items {
+func jobItems(m *flow.Manifest, limit int, done map[int64]bool) (all []int64, todo []int64) {
+	for _, id := range m.IDs {
 		if limit > 0 && len(all) == limit {
 			break
 		}
-		all = append(all, it.ID)
-		if !done[it.ID] {
-			todo = append(todo, it.ID)
+		all = append(all, id)
+		if !done[id] {
+			todo = append(todo, id)
 		}
 	}
 	return all, todo

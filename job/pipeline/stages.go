@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"jellybean/job/flow"
 	"sync"
 	"time"
 
@@ -127,7 +128,8 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 				}
 			}
 		}
-		chunk = append(chunk, Item{ID: id, T0: time.Now().UnixNano()})
+		rec, _ := r.manifest.Record(id)
+		chunk = append(chunk, Item{Item: flow.Item{ID: id, T0: time.Now().UnixNano(), Record: rec}})
 		if rate > 0 || len(chunk) == bs {
 			if err := push(ctx, in, chunk); err != nil {
 				return err
@@ -237,7 +239,7 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 		}
 	}
 	if join != nil && len(join.pending) > 0 {
-		return fmt.Errorf("end of stream with %d items missing an input, e.g. ids %v", len(join.pending), join.incomplete())
+		return fmt.Errorf("end of stream with %d items missing an input, e.g. %v", len(join.pending), join.incomplete())
 	}
 	if in != nil {
 		close(in)
@@ -281,6 +283,9 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 	var pending []Item
 	open := true
 	for open || len(pending) > 0 {
+		if len(pending) == 0 && !open {
+			break
+		}
 		if len(pending) == 0 {
 			select {
 			case b, ok := <-in:
@@ -341,12 +346,15 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 			return err
 		}
 	}
+	if err := r.op.finish(); err != nil {
+		return err
+	}
 	close(out)
 	return nil
 }
 
-// send routes each result to the worker of the next stage that owns its id, one packed message per
-// destination, then sends the end-of-stream marker to every worker of the next stage.
+// send routes each result to the worker of every consuming stage that owns its id, one packed message
+// per destination, then sends the end-of-stream marker to every worker of those stages.
 func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 	next := r.layout.Downstream(r.cfg.Rank)
 	var buf []byte
@@ -362,42 +370,40 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if next < 0 {
-			continue // the sink sends nothing
-		}
 		t := time.Now()
-		clear(byDst)
-		for _, it := range batch {
-			dst := r.layout.Route(next, it.ID)
-			byDst[dst] = append(byDst[dst], it)
-		}
-		for dst, items := range byDst {
-			b, err := Pack(items)
-			if err != nil {
-				return err
+		for _, stage := range next {
+			clear(byDst)
+			for _, it := range batch {
+				dst := r.layout.Route(stage, it.ID)
+				byDst[dst] = append(byDst[dst], it)
 			}
-			buf = collective.AppendBatch(buf[:0], &b)
-			r.addRunnerTime(time.Since(t))
-			if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
-				return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
-			}
-			t = time.Now()
-			per := len(buf) / len(items)
-			if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
-				return err
+			for dst, items := range byDst {
+				b, err := Pack(items)
+				if err != nil {
+					return err
+				}
+				buf = collective.AppendBatch(buf[:0], &b)
+				r.addRunnerTime(time.Since(t))
+				if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
+					return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+				}
+				t = time.Now()
+				per := len(buf) / len(items)
+				if err := r.timing.write(r.cfg.Rank, r.stage.Name, items, per, r.wireRatio()); err != nil {
+					return err
+				}
 			}
 		}
 	}
 }
 
-// endOfStream tells every worker of the next stage that this rank has sent its last item.
-func (r *rank) endOfStream(ctx context.Context, next int) error {
-	if next < 0 {
-		return nil
-	}
-	for _, dst := range r.layout.StageRanks[next] {
-		if err := r.comm.Send(ctx, dst, edgeEOS, nil); err != nil {
-			return fmt.Errorf("sending end-of-stream to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+// endOfStream tells every worker of the consuming stages that this rank has sent its last item.
+func (r *rank) endOfStream(ctx context.Context, next []int) error {
+	for _, stage := range next {
+		for _, dst := range r.layout.StageRanks[stage] {
+			if err := r.comm.Send(ctx, dst, edgeEOS, nil); err != nil {
+				return fmt.Errorf("sending end-of-stream to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
+			}
 		}
 	}
 	return nil

@@ -149,7 +149,7 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 	}
 	overheadSeconds := 0.0
 	for si, st := range p.Stages {
-		ss := stageSummary{Name: st.Name, Op: st.Op, Variant: st.Variant, Workers: len(st.Workers)}
+		ss := stageSummary{Name: st.Name, Op: p.StageKind(si), Variant: st.Variant, Workers: len(st.Workers)}
 		var runner float64
 		for _, rs := range all {
 			if rs.Stage != st.Name {
@@ -171,7 +171,7 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 			ss.ModelMsPerItem = ss.ModelSeconds * 1000 / float64(ss.Items)
 			ss.OverheadMsPerItem = runner * 1000 / float64(ss.Items)
 		}
-		if plan.IsModel(p.Stages[si].Op) {
+		if p.IsModel(si) {
 			overheadSeconds += runner
 		}
 		s.Stages = append(s.Stages, ss)

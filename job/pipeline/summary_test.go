@@ -14,13 +14,16 @@ func TestBuildSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Bind("../.."); err != nil {
+		t.Fatal(err)
+	}
 	p.Predicted.ThroughputItemsPerSecond = 8
 	w, err := openResults(filepath.Join(t.TempDir(), "r.jsonl"), map[int64]bool{100: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.close()
-	if err := w.write([]Result{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4}}); err != nil {
+	if err := w.write([]int64{1, 2, 3, 4}, [][]byte{[]byte("{}"), []byte("{}"), []byte("{}"), []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	const s0 = int64(1_000_000_000)

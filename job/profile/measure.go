@@ -14,7 +14,7 @@ import (
 )
 
 // Inputs are real workload items to profile with: images ([3,H,W] tensors from vqa.LoadImage), speech
-// (16 kHz samples from vqa.LoadWAV) and nothing else; questions come from recognising the speech.
+// (16 kHz samples from transforms.LoadWAV) and nothing else; questions come from recognising the speech.
 type Inputs struct {
 	Images [][]float32
 	H, W   int

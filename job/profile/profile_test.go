@@ -3,6 +3,7 @@ package profile
 import (
 	"encoding/csv"
 	"fmt"
+	"jellybean/workloads/transforms"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,7 +46,7 @@ func TestMeasureFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wav, err := vqa.LoadWAV(filepath.Join(root, "testdata/fixtures", fmt.Sprintf("item%d.wav", i)))
+		wav, err := transforms.LoadWAV(filepath.Join(root, "testdata/fixtures", fmt.Sprintf("item%d.wav", i)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"jellybean/workloads/transforms"
 	"math"
 	"net"
 	"os"
@@ -228,7 +229,7 @@ func checkProfile(t *testing.T, dir string, wantHosts []string) {
 	in := map[string]float64{"ReadImage": 4 * 3 * 64 * 64, "ImageFeatures": 4 * 128, "SpeechRecognition": 8 * float64(vqa.QuestionLen)}
 	var audio float64
 	for i := range 3 {
-		wav, err := vqa.LoadWAV(fmt.Sprintf("../../workloads/vqa/testdata/fixtures/item%d.wav", i))
+		wav, err := transforms.LoadWAV(fmt.Sprintf("../../workloads/vqa/testdata/fixtures/item%d.wav", i))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,38 +3,38 @@ package optimizer
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"jellybean/plan"
+	"jellybean/plan/workflow"
 )
 
-// PlanOptions maps the optimizer's stages and variants onto the runner's ops and ONNX files, and says
-// where sources and the sink run and which device each worker uses. Zero values take the defaults below.
+// PlanOptions say how the optimizer's stages become a runnable plan: the workflow file whose nodes they
+// are, where sources and the sink run, and which device each worker uses. Zero values take the defaults
+// below.
 type PlanOptions struct {
-	Job, Workload, Dataset string
+	Job, Workflow, Dataset string
 	BasePort, BatchSize    int
-	SourceHost, SinkHost   string            // default "localhost"
-	Ops                    map[string]string // stage name → plan op; default from DefaultOps
-	Models                 map[string]map[string]string
-	// Models[stage][variant] = ONNX path; default "models/<stage>/<variant>.onnx".
-	Devices map[string]string // worker name → device; default "cuda:0" if the name contains "gpu", else "cpu"
+	SourceHost, SinkHost   string // default "localhost"
+	// Nodes maps an optimizer stage onto the workflow node it runs, when the names differ (the original
+	// system's inputs name stages their own way). Default: the same name.
+	Nodes map[string]string
+	// Devices maps worker names to devices, from the infrastructure description; default "cpu". A
+	// device is never guessed from a name.
+	Devices map[string]string
 	// Hosts maps optimizer worker names onto hostfile hosts: a worker type expanded to localhost_0 …
 	// localhost_5 is six slots of host "localhost". Default: the worker name is the host.
 	Hosts    map[string]string
 	Threads  int    // intra-op threads of every model worker (0: the runner's default, cores / ranks on the host)
 	Limit    int    // the plan's limit: process at most this many items (0: all)
 	Compress string // the plan's compress setting (default: the runner's)
-}
-
-// DefaultOps names the runner's op for the reference workflow's stage names.
-var DefaultOps = map[string]string{
-	"ReadImage": plan.OpReadImage, "ReadSpeech": plan.OpReadSpeech,
-	"ExtractImageFeature": plan.OpImageFeatures, "SpeechRecognition": plan.OpSpeechRecognition, "VQA": plan.OpVQA,
+	// Flow, when set, is the loaded workflow: its nodes that the optimizer does not place (transforms,
+	// the sink) get one worker beside the sources, and its sink names the sink stage.
+	Flow *workflow.Workflow
 }
 
 // ToPlan renders a solution as a runnable plan: the sources, the stages with their chosen variants and
 // workers (host = o.Hosts[worker name] or the worker name, weight = throughput share, capacity =
-// 1000/latency), a sink fed by the workflow's last stage, and the predicted figures: the job's and, per
+// 1000/latency), the workflow's other nodes and its sink, and the predicted figures: the job's and, per
 // stage, the rate it must carry (joins and ratios included) and its workers' summed capacity.
 func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 	def := func(v, d string) string {
@@ -44,8 +44,7 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 		return v
 	}
 	out := &plan.Plan{
-		Job: def(o.Job, "jellybean-optimized"), Workload: def(o.Workload, "vqa"),
-		Dataset:  def(o.Dataset, "workloads/vqa/data/test/manifest.jsonl"),
+		Job: def(o.Job, "jellybean-optimized"), Workflow: o.Workflow, Dataset: o.Dataset,
 		BasePort: o.BasePort, BatchSize: o.BatchSize, Limit: o.Limit, Compress: o.Compress,
 		Predicted: plan.Predicted{ComputeCost: s.Compute, CommunicationCost: s.PrintedComm(), TotalCost: s.Total,
 			Accuracy: s.Accuracy, OptimalityGap: s.Gap(), Solver: s.Solver, Stages: map[string]plan.StagePrediction{}},
@@ -63,48 +62,43 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Flow == nil && o.Workflow != "" {
+		// The plan must place every node of its workflow, so the workflow is read here (relative to the
+		// working directory, the JellyBean root, like every path in a plan).
+		if o.Flow, err = workflow.Load(o.Workflow); err != nil {
+			return nil, err
+		}
+	}
 	shares := s.Shares(p)
 	var last []string
 	for _, v := range order {
-		name := p.Nodes[v]
-		op := o.Ops[name]
-		if op == "" {
-			op = DefaultOps[name]
+		name := def(o.Nodes[p.Nodes[v]], p.Nodes[v])
+		isModel := s.Models[v] != ""
+		if o.Flow != nil {
+			n := o.Flow.Node(name)
+			if n == nil {
+				return nil, fmt.Errorf("optimizer stage %s: workflow %s has no node %q (map it with [stage.%s] node = ... in %s)",
+					p.Nodes[v], o.Flow.Path, name, p.Nodes[v], "variants.toml")
+			}
+			isModel = n.Model != nil
 		}
-		if op == "" {
-			return nil, fmt.Errorf("stage %s: no runner op known; name one in variants.toml ([stage.%s] op = ...)", name, name)
-		}
-		st := plan.Stage{Name: name, Op: op}
-		for _, u := range p.Inputs[v] {
-			st.Inputs = append(st.Inputs, p.Nodes[u])
-		}
+		st := plan.Stage{Name: name}
 		pred := plan.StagePrediction{ThroughputItemsPerSecond: p.Rate[v]}
 		if p.IsSource[v] {
 			out.InputRate = p.Rate[v]
 			st.Workers = []plan.Worker{{Host: def(o.SourceHost, "localhost"), Device: "cpu", Weight: p.Rate[v]}}
 		} else {
-			if plan.IsModel(op) {
+			if isModel {
 				st.Variant = s.Models[v]
-				st.Model = o.Models[name][st.Variant]
-				if st.Model == "" {
-					st.Model = fmt.Sprintf("models/%s/%s.onnx", name, st.Variant)
-				}
 			}
 			caps := p.Cap[v][s.Models[v]]
 			for i, w := range s.Workers[v] {
 				if shares[v][i] <= 0 {
 					continue
 				}
-				dev := o.Devices[p.Workers[w].Name]
-				if dev == "" {
-					dev = "cpu"
-					if strings.Contains(strings.ToLower(p.Workers[w].Name), "gpu") && plan.IsModel(op) {
-						dev = "cuda:0"
-					}
-				}
-				threads := 0
-				if plan.IsModel(op) {
-					threads = o.Threads
+				dev, threads := "cpu", 0
+				if isModel {
+					dev, threads = def(o.Devices[p.Workers[w].Name], "cpu"), o.Threads
 				}
 				st.Workers = append(st.Workers, plan.Worker{Host: host(p.Workers[w].Name), Device: dev, Weight: shares[v][i],
 					Capacity: caps[w], Threads: threads})
@@ -119,10 +113,23 @@ func ToPlan(p *Problem, s *Solution, o PlanOptions) (*plan.Plan, error) {
 		out.Predicted.ThroughputItemsPerSecond = p.Rate[v]
 	}
 	sort.Strings(last)
-	if len(last) == 1 { // the sink receives what the last stage emits
-		out.Predicted.Stages["Sink"] = plan.StagePrediction{ThroughputItemsPerSecond: out.Predicted.Stages[last[0]].ThroughputItemsPerSecond}
+	sink := "Sink"
+	if o.Flow != nil {
+		if i := o.Flow.Sink(); i >= 0 {
+			sink = o.Flow.Nodes[i].Name
+		}
+		// Nodes the optimizer does not model (plain transforms) run on one worker beside the sources.
+		for _, n := range o.Flow.Nodes {
+			if n.Kind != workflow.KindSink && out.StageByName(n.Name) == nil {
+				out.Stages = append(out.Stages, plan.Stage{Name: n.Name,
+					Workers: []plan.Worker{{Host: def(o.SourceHost, "localhost"), Device: "cpu", Weight: 1}}})
+			}
+		}
 	}
-	out.Stages = append(out.Stages, plan.Stage{Name: "Sink", Op: plan.OpSink, Inputs: last,
+	if len(last) == 1 { // the sink receives what the last stage emits
+		out.Predicted.Stages[sink] = plan.StagePrediction{ThroughputItemsPerSecond: out.Predicted.Stages[last[0]].ThroughputItemsPerSecond}
+	}
+	out.Stages = append(out.Stages, plan.Stage{Name: sink,
 		Workers: []plan.Worker{{Host: def(o.SinkHost, "localhost"), Device: "cpu", Weight: 1}}})
 	return out, nil
 }

@@ -21,16 +21,6 @@ func BenchmarkImageTensor(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeWAV(b *testing.B) {
-	data := EncodeWAV16(make([]float32, 2*SampleRate), SampleRate) // 2 s, a typical question
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := DecodeWAV(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkCTCGreedy(b *testing.B) {
 	const frames, classes = 100, 29
 	logits := make([]float32, frames*classes)

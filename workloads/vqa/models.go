@@ -1,6 +1,8 @@
 package vqa
 
 import (
+	"jellybean/workloads/transforms"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -112,3 +114,6 @@ func FindModel(models []ModelInfo, kind, variant string) (ModelInfo, error) {
 	}
 	return ModelInfo{}, fmt.Errorf("no %s model variant %q (have %v)", kind, variant, names)
 }
+
+// SampleRate is the rate of the dataset's speech and of the recogniser's input.
+const SampleRate = transforms.SampleRate

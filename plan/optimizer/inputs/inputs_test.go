@@ -227,21 +227,20 @@ func TestNativeErrors(t *testing.T) {
 }
 
 func TestVariants(t *testing.T) {
-	o, err := ParseVariants("v.toml", []byte("dataset = \"d.jsonl\"\n[stage.VQA]\nop = \"vqa\"\n[stage.VQA.models]\ndefault = \"m/vqa.onnx\"\n[devices]\ncpu-6 = \"cuda:1\"\n"))
-	if err != nil || o.Models["VQA"]["default"] != "m/vqa.onnx" || o.Devices["cpu-6"] != "cuda:1" || o.Dataset != "d.jsonl" {
+	o, err := ParseVariants("v.toml", []byte("dataset = \"d.jsonl\"\n[stage.ExtractImageFeature]\nnode = \"ImageFeatures\"\n[devices]\ncpu-6 = \"cuda:1\"\n"))
+	if err != nil || o.Nodes["ExtractImageFeature"] != "ImageFeatures" || o.Devices["cpu-6"] != "cuda:1" || o.Dataset != "d.jsonl" {
 		t.Fatalf("%+v %v", o, err)
 	}
-	if _, err := ParseVariants("v.toml", []byte("[stage.VQA]\nmodle = 1\n")); err == nil || !strings.Contains(err.Error(), "stage.VQA.modle") {
+	if _, err := ParseVariants("v.toml", []byte("[stage.VQA]\nnoed = 1\n")); err == nil || !strings.Contains(err.Error(), "stage.VQA.noed") {
 		t.Errorf("unknown key: %v", err)
 	}
 }
 
 // TestVariantsRoundTrip: EncodeVariants writes every plan option that ParseVariants reads back.
 func TestVariantsRoundTrip(t *testing.T) {
-	o := optimizer.PlanOptions{Job: "j", Workload: "vqa", Dataset: "d/manifest.jsonl", BasePort: 29600, BatchSize: 4,
+	o := optimizer.PlanOptions{Job: "j", Workflow: "workloads/vqa/workflow.toml", Dataset: "d/manifest.jsonl", BasePort: 29600, BatchSize: 4,
 		Limit: 30, Compress: "fastest", Threads: 2, SourceHost: "edge", SinkHost: "edge",
-		Ops:     map[string]string{"ImageFeatures": "image_features", "VQA": "vqa"},
-		Models:  map[string]map[string]string{"ImageFeatures": {"res16": "a.onnx"}, "VQA": {"res16": "b.onnx"}},
+		Nodes:   map[string]string{"ExtractImageFeature": "ImageFeatures"},
 		Devices: map[string]string{"gpu_0": "cuda:1"}, Hosts: map[string]string{"gpu_0": "node7", "cpu_0": "node1"}}
 	data, err := EncodeVariants(o)
 	if err != nil {

@@ -16,7 +16,7 @@ const VariantsFile = "variants.toml"
 
 type variantsTOML struct {
 	Job        string                  `toml:"job,omitempty"`
-	Workload   string                  `toml:"workload,omitempty"`
+	Workflow   string                  `toml:"workflow,omitempty"`
 	Dataset    string                  `toml:"dataset,omitempty"`
 	BasePort   int                     `toml:"base_port,omitempty"`
 	BatchSize  int                     `toml:"batch_size,omitempty"`
@@ -31,8 +31,7 @@ type variantsTOML struct {
 }
 
 type variantStage struct {
-	Op     string            `toml:"op,omitempty"`
-	Models map[string]string `toml:"models"`
+	Node string `toml:"node,omitempty"` // workflow node the optimizer stage runs (default: its name)
 }
 
 // ParseVariants reads variants.toml into plan options; unknown keys are errors.
@@ -41,15 +40,14 @@ func ParseVariants(name string, data []byte) (optimizer.PlanOptions, error) {
 	if err := plan.DecodeStrictTOML(name, data, &v); err != nil {
 		return optimizer.PlanOptions{}, err
 	}
-	o := optimizer.PlanOptions{Job: v.Job, Workload: v.Workload, Dataset: v.Dataset, BasePort: v.BasePort,
+	o := optimizer.PlanOptions{Job: v.Job, Workflow: v.Workflow, Dataset: v.Dataset, BasePort: v.BasePort,
 		BatchSize: v.BatchSize, Limit: v.Limit, Compress: v.Compress, Threads: v.Threads,
 		SourceHost: v.SourceHost, SinkHost: v.SinkHost, Devices: v.Devices, Hosts: v.Hosts,
-		Ops: map[string]string{}, Models: map[string]map[string]string{}}
+		Nodes: map[string]string{}}
 	for stage, s := range v.Stages {
-		if s.Op != "" {
-			o.Ops[stage] = s.Op
+		if s.Node != "" {
+			o.Nodes[stage] = s.Node
 		}
-		o.Models[stage] = s.Models
 	}
 	return o, nil
 }
@@ -57,17 +55,12 @@ func ParseVariants(name string, data []byte) (optimizer.PlanOptions, error) {
 // EncodeVariants renders plan options as variants.toml, the inverse of ParseVariants: an inputs folder
 // that carries it turns into the same plan whoever runs `jellybean optimize` on it.
 func EncodeVariants(o optimizer.PlanOptions) ([]byte, error) {
-	v := variantsTOML{Job: o.Job, Workload: o.Workload, Dataset: o.Dataset, BasePort: o.BasePort,
+	v := variantsTOML{Job: o.Job, Workflow: o.Workflow, Dataset: o.Dataset, BasePort: o.BasePort,
 		BatchSize: o.BatchSize, Limit: o.Limit, Compress: o.Compress, Threads: o.Threads,
 		SourceHost: o.SourceHost, SinkHost: o.SinkHost, Devices: o.Devices, Hosts: o.Hosts,
 		Stages: map[string]variantStage{}}
-	for stage, models := range o.Models {
-		v.Stages[stage] = variantStage{Op: o.Ops[stage], Models: models}
-	}
-	for stage, op := range o.Ops {
-		if _, ok := v.Stages[stage]; !ok {
-			v.Stages[stage] = variantStage{Op: op}
-		}
+	for stage, node := range o.Nodes {
+		v.Stages[stage] = variantStage{Node: node}
 	}
 	var buf bytes.Buffer
 	if err := toml.NewEncoder(&buf).Encode(v); err != nil {

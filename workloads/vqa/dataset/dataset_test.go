@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"image/png"
+	"jellybean/workloads/transforms"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -218,7 +219,7 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("image: %v, bounds %v", err, img.Bounds())
 	}
 	for _, it := range m.Items {
-		wav, err := vqa.LoadWAV(m.AudioPath(it))
+		wav, err := transforms.LoadWAV(m.AudioPath(it))
 		if err != nil {
 			t.Fatal(err)
 		}

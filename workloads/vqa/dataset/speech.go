@@ -3,6 +3,7 @@ package dataset
 import (
 	"bytes"
 	"fmt"
+	"jellybean/workloads/transforms"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -58,7 +59,7 @@ func Speak(text string, v Voice, rng *rand.Rand) ([]byte, error) {
 	if err := sx.Run(); err != nil {
 		return nil, fmt.Errorf("sox (resampling %q): %v: %s", text, err, errb.String())
 	}
-	samples, err := vqa.DecodeWAV(out.Bytes())
+	samples, err := transforms.DecodeWAV(out.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("sox output for %q: %v", text, err)
 	}
@@ -67,7 +68,7 @@ func Speak(text string, v Voice, rng *rand.Rand) ([]byte, error) {
 	for i := range samples {
 		samples[i] = samples[i]*float32(gain) + float32(rng.NormFloat64()*noise)
 	}
-	return vqa.EncodeWAV16(samples, vqa.SampleRate), nil
+	return transforms.EncodeWAV16(samples, vqa.SampleRate), nil
 }
 
 // EnsureTools checks that espeak-ng and sox are installed. As root it installs them with apt-get;

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"fmt"
 	"io"
+	"jellybean/workloads/transforms"
 	"sort"
 	"time"
 
@@ -91,7 +92,7 @@ func RunProfile(o ProfileOptions) (*Profile, error) {
 			return nil, fmt.Errorf("%s: image is %dx%d, the others %dx%d", m.ImagePath(it), shape[2], shape[1], w, h)
 		}
 		images[i] = img
-		if audio[i], err = vqa.LoadWAV(m.AudioPath(it)); err != nil {
+		if audio[i], err = transforms.LoadWAV(m.AudioPath(it)); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"jellybean/workloads/transforms"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,7 +30,7 @@ func BenchmarkModels(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	wav, err := vqa.LoadWAV(filepath.Join(vqaDir, "testdata", "fixtures", "item0.wav"))
+	wav, err := transforms.LoadWAV(filepath.Join(vqaDir, "testdata", "fixtures", "item0.wav"))
 	if err != nil {
 		b.Fatal(err)
 	}

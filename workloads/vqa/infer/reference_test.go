@@ -8,6 +8,7 @@ package infer
 
 import (
 	"encoding/json"
+	"jellybean/workloads/transforms"
 	"math"
 	"os"
 	"path/filepath"
@@ -102,7 +103,7 @@ func TestPreprocessingMatchesRecipe(t *testing.T) {
 			t.Errorf("item %d: image shape %v", it.ID, shape)
 		}
 		assertClose(t, "image tensor", img, it.ImageTensor, 1e-6, 0)
-		wav, err := vqa.LoadWAV(filepath.Join(vqaDir, "testdata", it.Audio))
+		wav, err := transforms.LoadWAV(filepath.Join(vqaDir, "testdata", it.Audio))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +140,7 @@ func TestModelsMatchRecipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wav, err := vqa.LoadWAV(filepath.Join(vqaDir, "testdata", it.Audio))
+		wav, err := transforms.LoadWAV(filepath.Join(vqaDir, "testdata", it.Audio))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package vqa
+package transforms
 
 import (
 	"encoding/binary"
@@ -126,6 +126,16 @@ func TestEncodeWAV16RoundTrip(t *testing.T) {
 	for i := range want {
 		if out[i] != want[i] {
 			t.Errorf("sample %d: %v, want %v", i, out[i], want[i])
+		}
+	}
+}
+
+func BenchmarkDecodeWAV(b *testing.B) {
+	data := EncodeWAV16(make([]float32, 2*SampleRate), SampleRate) // 2 s, a typical question
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeWAV(data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package vqa
+package transforms
 
 import (
 	"encoding/binary"
@@ -7,7 +7,7 @@ import (
 	"os"
 )
 
-// SampleRate is the rate every model and dataset WAV uses.
+// SampleRate is the rate LoadWAV and DecodeWAV return (16 kHz, the usual rate of speech models).
 const SampleRate = 16000
 
 // LoadWAV reads a RIFF/WAVE file and returns mono SampleRate samples in [-1, 1]: integer PCM is divided by

@@ -1,0 +1,253 @@
+package flow
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"jellybean/collective"
+	"jellybean/job/onnx"
+	"jellybean/plan/workflow"
+)
+
+// modelStep runs a node's ONNX model on micro-batches: it stacks the bound item tensors (zero-padding
+// ragged ones), runs the session, and splits each output back into the items.
+type modelStep struct {
+	sess      *onnx.Session
+	inputs    []workflow.Binding
+	outputs   []workflow.Binding
+	batch     int // items per run (1 for models without a batch dimension)
+	modelTime time.Duration
+}
+
+// newModelStep checks the model file's inputs and outputs against the bindings and the tensors
+// available (names, element types, ranks) and, when build is set, opens the session. It returns the
+// tensors the model writes.
+func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, order []string, env Env, build bool) (*modelStep, []TensorSpec, error) {
+	ins, outs, err := onnx.IOInfo(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := func(list []ort.InputOutputInfo, name string) (ort.InputOutputInfo, bool) {
+		for _, i := range list {
+			if i.Name == name {
+				return i, true
+			}
+		}
+		return ort.InputOutputInfo{}, false
+	}
+	names := func(list []ort.InputOutputInfo) []string {
+		var n []string
+		for _, i := range list {
+			n = append(n, i.Name)
+		}
+		return n
+	}
+	if len(m.Inputs) != len(ins) {
+		return nil, nil, fmt.Errorf("%s has inputs %v, the node binds %d (model.input)", path, names(ins), len(m.Inputs))
+	}
+	var inNames, outNames []string
+	for k, b := range m.Inputs {
+		mi, ok := info(ins, b.Name)
+		if !ok {
+			return nil, nil, fmt.Errorf("model.input[%d]: %s has no input %q (inputs %v)", k, path, b.Name, names(ins))
+		}
+		dt := dtypeOfORT(mi.DataType)
+		rank := len(mi.Dimensions) - 1 // an item tensor has no batch dimension
+		if b.LengthsOf != "" {
+			if dt != collective.Int64 || rank != 0 {
+				return nil, nil, fmt.Errorf("model.input[%d] %q: lengths_of feeds int64 [N], but the model takes %v %v", k, b.Name, mi.DataType, mi.Dimensions)
+			}
+		} else {
+			if dt == 0 {
+				return nil, nil, fmt.Errorf("model.input[%d] %q: element type %v is not supported", k, b.Name, mi.DataType)
+			}
+			if err := fits(TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: rank}, avail, order); err != nil {
+				return nil, nil, fmt.Errorf("model.input[%d] %q (%v %v): %w", k, b.Name, mi.DataType, mi.Dimensions, err)
+			}
+		}
+		inNames = append(inNames, b.Name)
+	}
+	var writes []TensorSpec
+	for k, b := range m.Outputs {
+		mo, ok := info(outs, b.Name)
+		if !ok {
+			return nil, nil, fmt.Errorf("model.output[%d]: %s has no output %q (outputs %v)", k, path, b.Name, names(outs))
+		}
+		dt := dtypeOfORT(mo.DataType)
+		if dt == 0 {
+			return nil, nil, fmt.Errorf("model.output[%d] %q: element type %v is not supported", k, b.Name, mo.DataType)
+		}
+		if len(mo.Dimensions) == 0 {
+			return nil, nil, fmt.Errorf("model.output[%d] %q: a scalar output has no batch dimension", k, b.Name)
+		}
+		writes = append(writes, TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: len(mo.Dimensions) - 1})
+		outNames = append(outNames, b.Name)
+	}
+	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize}
+	if !m.Batched() || ms.batch <= 0 {
+		ms.batch = 1
+	}
+	if !m.Batched() {
+		ms.batch = 1
+	}
+	if build {
+		if ms.sess, err = onnx.Open(path, inNames, outNames, env.Device, env.Threads); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ms, writes, nil
+}
+
+func (m *modelStep) Process(items []*Item) ([]*Item, error) {
+	for lo := 0; lo < len(items); lo += m.batch {
+		if err := m.run(items[lo:min(lo+m.batch, len(items))]); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+func (m *modelStep) run(items []*Item) error {
+	n := len(items)
+	values := make([]ort.Value, 0, len(m.inputs))
+	defer func() { onnx.DestroyAll(values) }()
+	for _, b := range m.inputs {
+		var t collective.Tensor
+		if b.LengthsOf != "" {
+			tensor := ""
+			for _, o := range m.inputs {
+				if o.Name == b.LengthsOf {
+					tensor = o.ItemTensor()
+				}
+			}
+			lengths := make([]int64, n)
+			for i, it := range items {
+				src, err := it.Need(tensor)
+				if err != nil {
+					return err
+				}
+				if len(src.Shape) > 0 {
+					lengths[i] = src.Shape[0]
+				}
+			}
+			t = collective.FromInt64s(b.Name, []int64{int64(n)}, lengths)
+		} else {
+			ts := make([]collective.Tensor, n)
+			for i, it := range items {
+				src, err := it.Need(b.ItemTensor())
+				if err != nil {
+					return err
+				}
+				ts[i] = src
+			}
+			var err error
+			if t, err = Stack(b.Name, ts); err != nil {
+				return err
+			}
+		}
+		v, err := newValue(t)
+		if err != nil {
+			return fmt.Errorf("input %q: %w", b.Name, err)
+		}
+		values = append(values, v)
+	}
+	outs, d, err := m.sess.Run(values, len(m.outputs))
+	m.modelTime += d
+	if err != nil {
+		return err
+	}
+	defer onnx.DestroyAll(outs)
+	for k, b := range m.outputs {
+		t, err := tensorOf(outs[k], b.ItemTensor())
+		if err != nil {
+			return fmt.Errorf("output %q: %w", b.Name, err)
+		}
+		per, err := Unstack(b.ItemTensor(), t, n)
+		if err != nil {
+			return fmt.Errorf("%s: output %w", m.sess.Path, err)
+		}
+		for i, it := range items {
+			it.Set(per[i])
+		}
+	}
+	return nil
+}
+
+func (m *modelStep) TakeModelTime() time.Duration {
+	d := m.modelTime
+	m.modelTime = 0
+	return d
+}
+
+func (m *modelStep) Close() error { return m.sess.Close() }
+
+func dtypeOfORT(t ort.TensorElementDataType) collective.DType {
+	switch t {
+	case ort.TensorElementDataTypeFloat:
+		return collective.Float32
+	case ort.TensorElementDataTypeFloat16:
+		return collective.Float16
+	case ort.TensorElementDataTypeInt64:
+		return collective.Int64
+	case ort.TensorElementDataTypeInt32:
+		return collective.Int32
+	case ort.TensorElementDataTypeUint8:
+		return collective.Uint8
+	}
+	return 0
+}
+
+// newValue copies a tensor into an ONNX Runtime value (the copy also aligns data that came unaligned
+// inside a network buffer).
+func newValue(t collective.Tensor) (ort.Value, error) {
+	shape := ort.NewShape(t.Shape...)
+	switch t.DType {
+	case collective.Float32:
+		return ort.NewTensor(shape, copyAs[float32](t.Data))
+	case collective.Int64:
+		return ort.NewTensor(shape, copyAs[int64](t.Data))
+	case collective.Int32:
+		return ort.NewTensor(shape, copyAs[int32](t.Data))
+	case collective.Uint8:
+		return ort.NewTensor(shape, append([]uint8(nil), t.Data...))
+	}
+	return nil, fmt.Errorf("tensor %q: %s is not supported as a model input", t.Name, t.DType)
+}
+
+func copyAs[T any](b []byte) []T {
+	var zero T
+	out := make([]T, len(b)/int(unsafe.Sizeof(zero)))
+	if len(out) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(b)), b)
+	}
+	return out
+}
+
+func bytesOf[T any](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	var zero T
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*int(unsafe.Sizeof(zero)))
+}
+
+// tensorOf views a runtime output as a tensor (data aliases the runtime's buffer until it is destroyed).
+func tensorOf(v ort.Value, name string) (collective.Tensor, error) {
+	t := collective.Tensor{Name: name}
+	switch o := v.(type) {
+	case *ort.Tensor[float32]:
+		t.DType, t.Shape, t.Data = collective.Float32, o.GetShape(), bytesOf(o.GetData())
+	case *ort.Tensor[int64]:
+		t.DType, t.Shape, t.Data = collective.Int64, o.GetShape(), bytesOf(o.GetData())
+	case *ort.Tensor[int32]:
+		t.DType, t.Shape, t.Data = collective.Int32, o.GetShape(), bytesOf(o.GetData())
+	case *ort.Tensor[uint8]:
+		t.DType, t.Shape, t.Data = collective.Uint8, o.GetShape(), o.GetData()
+	default:
+		return t, fmt.Errorf("output type %T is not supported", v)
+	}
+	return t, nil
+}
