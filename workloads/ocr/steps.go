@@ -20,7 +20,7 @@ import (
 //	line box    float32 [4]            the axis-aligned box of the piece's line
 //	line index  int64   [1]            the line's index in reading order
 //	cls input   float32 [3, 48, 192]   angle classifier input; its output float32 [2]
-//	rec input   float32 [3, 48, w']    recogniser input (w' = w rounded up to width_step)
+//	rec input   float32 [3, 48, w']    recogniser input (w' = w·width_scale rounded up to width_step)
 //	rec prob    float32 [w'/8, 6625]   the recogniser's output
 //	text        uint8   [n]            a piece's text
 //
@@ -429,15 +429,19 @@ func (s *clsRotate) Process(items []*flow.Item) ([]*flow.Item, error) {
 // ocr_rec_preprocess: piece → recogniser input, width rounded up to width_step.
 type recPre struct {
 	noClose
-	In        string `toml:"in"`
-	Out       string `toml:"out"`
-	WidthStep int    `toml:"width_step"`
+	In         string  `toml:"in"`
+	Out        string  `toml:"out"`
+	WidthStep  int     `toml:"width_step"`
+	WidthScale float64 `toml:"width_scale"` // see Squeeze: below 1, cheaper and less accurate
 }
 
 func newRecPre(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error) {
-	s := &recPre{In: "piece", Out: "rec_input", WidthStep: 32}
+	s := &recPre{In: "piece", Out: "rec_input", WidthStep: 32, WidthScale: 1}
 	if err := flow.DecodeParams(p, s); err != nil {
 		return nil, flow.Signature{}, err
+	}
+	if !(s.WidthScale >= 0.2 && s.WidthScale <= 1) {
+		return nil, flow.Signature{}, fmt.Errorf("width_scale = %v: want 0.2..1", s.WidthScale)
 	}
 	if s.WidthStep < 8 || s.WidthStep%8 != 0 {
 		return nil, flow.Signature{}, fmt.Errorf("width_step = %d: want a positive multiple of 8 (the recogniser's stride)", s.WidthStep)
@@ -454,6 +458,7 @@ func (s *recPre) Process(items []*flow.Item) ([]*flow.Item, error) {
 		if err != nil {
 			return nil, err
 		}
+		line = Squeeze(line, s.WidthScale)
 		w := BucketWidth(line.W, s.WidthStep, math.MaxInt32)
 		in, err := RecInput(line, w)
 		if err != nil {

@@ -4,6 +4,10 @@
 package metrics
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -169,4 +173,76 @@ func Matched(truth, pred [][4]float64, minIoU float64) int {
 		}
 	}
 	return n
+}
+
+// Result is one line of a run's results.jsonl as the OCR workflow's sink writes it.
+type Result struct {
+	ID        int64        `json:"id"`
+	PageText  string       `json:"page_text"`
+	LineTexts []string     `json:"line_texts"`
+	LineBoxes [][4]float64 `json:"line_boxes"`
+}
+
+// Lines pairs the result's line texts with their boxes.
+func (r Result) Lines() ([]Line, error) {
+	if len(r.LineTexts) != len(r.LineBoxes) {
+		return nil, fmt.Errorf("item %d: %d line texts but %d line boxes", r.ID, len(r.LineTexts), len(r.LineBoxes))
+	}
+	out := make([]Line, len(r.LineTexts))
+	for i := range out {
+		out[i] = Line{Text: r.LineTexts[i], Box: r.LineBoxes[i]}
+	}
+	return out, nil
+}
+
+// LoadResults reads results.jsonl; errors name the file and line.
+func LoadResults(path string) ([]Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Result
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		var r Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ScoreResults scores every page of the manifest against its result and returns the total and the
+// per-page scores (manifest order). A page without a result scores as if nothing was read on it; a
+// result for an id the manifest lacks, or two results for one id, is an error.
+func ScoreResults(pages []dataset.Page, results []Result) (Score, []Score, error) {
+	byID := map[int64]Result{}
+	for _, r := range results {
+		if _, dup := byID[r.ID]; dup {
+			return Score{}, nil, fmt.Errorf("two results for item %d", r.ID)
+		}
+		byID[r.ID] = r
+	}
+	var total Score
+	per := make([]Score, len(pages))
+	for i, p := range pages {
+		r := byID[p.ID]
+		delete(byID, p.ID)
+		lines, err := r.Lines()
+		if err != nil {
+			return Score{}, nil, err
+		}
+		per[i] = ScorePage(p.Lines, lines)
+		total = total.Add(per[i])
+	}
+	for id := range byID {
+		return Score{}, nil, fmt.Errorf("result for item %d, which the manifest does not have", id)
+	}
+	return total, per, nil
 }

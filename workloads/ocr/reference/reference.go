@@ -18,8 +18,9 @@ import (
 
 // Variant is one combination of the workflow's choices.
 type Variant struct {
-	DetSize int  // detector input side (one of ocr.DetectorSizes)
-	Cls     bool // run the angle classifier on every line
+	DetSize  int     // detector input side (one of ocr.DetectorSizes)
+	Cls      bool    // run the angle classifier on every line
+	RecScale float64 // recogniser input width as a fraction of the line's natural width (see ocr.Squeeze)
 }
 
 func (v Variant) String() string {
@@ -27,7 +28,7 @@ func (v Variant) String() string {
 	if v.Cls {
 		c = "cls"
 	}
-	return fmt.Sprintf("det%d+%s", v.DetSize, c)
+	return fmt.Sprintf("det%d+%s+rec%g", v.DetSize, c, v.RecScale)
 }
 
 // Settings shared by all variants.
@@ -41,6 +42,9 @@ type Settings struct {
 	Piece     int     // lines wider than this (at height 48) are read in pieces cut at word gaps
 	WordGap   int     // a gap of this many columns (at height 48) or more between inks is a space
 }
+
+// RecScales are the recogniser input widths offered, as fractions of a line's natural width.
+var RecScales = []float64{0.5, 1}
 
 // DefaultSettings are the settings the workflow file uses.
 var DefaultSettings = Settings{DB: ocr.DefaultDB, RecBatch: 8, WidthStep: 32, MaxWidth: 4096, ClsScore: 0.9, CropPad: 0.15, Piece: 320, WordGap: 6}
@@ -156,7 +160,7 @@ func (p *Pipeline) Detect(page ocr.RGB, size int) ([]ocr.Box, time.Duration, err
 
 // Recognise reads the lines: optional angle classification (turning lines it finds upside down), then
 // the recogniser in batches of lines of similar width. Returns one text per line.
-func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool) ([]string, Timing, error) {
+func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool, recScale float64) ([]string, Timing, error) {
 	var t Timing
 	lines = append([]ocr.RGB(nil), lines...)
 	if useCls {
@@ -191,7 +195,7 @@ func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool) ([]string, Timing, er
 	var owner []int
 	for i, l := range lines {
 		for _, r := range ocr.SplitLine(l, p.S.Piece, p.S.WordGap) {
-			pieces = append(pieces, l.Sub(r[0], r[1]))
+			pieces = append(pieces, ocr.Squeeze(l.Sub(r[0], r[1]), recScale))
 			owner = append(owner, i)
 		}
 	}
@@ -274,7 +278,7 @@ func (p *Pipeline) Page(page ocr.RGB, v Variant) ([]metrics.Line, Timing, error)
 	if err != nil {
 		return nil, Timing{Det: dd}, err
 	}
-	texts, t, err := p.Recognise(crops, v.Cls)
+	texts, t, err := p.Recognise(crops, v.Cls, v.RecScale)
 	t.Det = dd
 	if err != nil {
 		return nil, t, err
