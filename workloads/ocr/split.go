@@ -5,8 +5,7 @@ import "sort"
 // SplitLine cuts a line crop (height LineHeight) into pieces no wider than maxWidth at the gaps between
 // words, and returns the pieces' column ranges [x0, x1). The recogniser was trained on short lines and
 // reads a long one poorly (it drops spaces, then whole words), so long lines are read piece by piece and
-// the pieces joined with a space. A gap is a run of columns without ink in the crop's middle band (above and
-// below it, padding may show parts of neighbouring lines); the widest gap in the last two thirds of the
+// the pieces joined with a space. A gap is a run of columns without ink in the crop's band (see columnInk); the widest gap in the last two thirds of the
 // allowed width is the cut, or a hard cut at maxWidth when there is none.
 func SplitLine(line RGB, maxWidth, wordGap int) [][2]int {
 	ink := columnInk(line)
@@ -93,10 +92,12 @@ func splitLong(ink []bool, maxWidth int) [][2]int {
 	return append(pieces, [2]int{start, W})
 }
 
-// columnInk marks the columns of a crop's middle band holding a pixel clearly darker than the crop's
-// paper (its 80th percentile brightness): darker than the midpoint between paper and the darkest pixel.
+// columnInk marks the columns of a crop's band holding a pixel clearly darker than the crop's paper (its
+// 80th percentile brightness): darker than the midpoint between paper and the darkest pixel. The band
+// leaves out the top and bottom eighth, where a padded crop may show its neighbours' descenders and
+// ascenders, but keeps full stops and asterisks (a narrower band takes their columns for gaps).
 func columnInk(line RGB) []bool {
-	y0, y1 := line.H/4, line.H-line.H/4
+	y0, y1 := line.H/8, line.H-line.H/8
 	grey := make([]int, 0, line.W*(y1-y0))
 	for y := y0; y < y1; y++ {
 		for x := 0; x < line.W; x++ {

@@ -20,7 +20,7 @@ type effects struct {
 }
 
 func drawEffects(r *rand.Rand) effects {
-	e := effects{noise: 2 + 10*r.Float64()}
+	e := effects{noise: 2 + 6*r.Float64()}
 	if r.IntN(10) < 6 {
 		e.angle = (r.Float64()*2 - 1) * 1.2
 	}
