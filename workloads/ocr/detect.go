@@ -7,7 +7,7 @@ import (
 
 // DetectorSizes are the detector input sizes the workflow offers: a larger input keeps small print
 // legible to the detector and costs more.
-var DetectorSizes = []int{480, 640, 960}
+var DetectorSizes = []int{480, 640, 960, 1280}
 
 // ImageNet statistics, RGB order: the detector was trained on inputs normalised with them.
 var (

@@ -30,7 +30,7 @@ const (
 const ManifestName = "manifest.jsonl"
 
 // Line is the ground truth of one text line: its text and its axis-aligned box [x0, y0, x1, y1) in page
-// pixels (the ink of the glyphs, after the page's rotation).
+// pixels (the glyphs' ink horizontally, the font's ascent to descent vertically; after the page's rotation).
 type Line struct {
 	Text string  `json:"text"`
 	Box  [4]int  `json:"box"`

@@ -49,7 +49,7 @@ func (l *layout) fits(y, size float64) bool { return y+0.3*size < float64(l.h)-l
 
 // smallPrint draws footer lines of fine print (the text a small detector input loses first).
 func (l *layout) smallPrint(y float64, fontID int, lines int) float64 {
-	size := 10 + 2*l.r.Float64()
+	size := 11 + 2*l.r.Float64()
 	for range lines {
 		y += size * 1.5
 		if !l.fits(y, size) {

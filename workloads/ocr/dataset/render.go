@@ -44,8 +44,12 @@ func render(l *layout, e effects) (*image.NRGBA, []image.Rectangle, error) {
 		}
 		d := font.Drawer{Dst: img, Src: image.NewUniform(color.NRGBA{s.ink[0], s.ink[1], s.ink[2], 255}), Face: f,
 			Dot: fixed.Point26_6{X: fixed.Int26_6(s.x * 64), Y: fixed.Int26_6(s.y * 64)}}
+		// The box spans the ink horizontally and the font's ascent to descent vertically: a line's box, as
+		// detectors mark it, whether or not its letters reach up or down ("Plan:" and "Typing" alike).
 		b, _ := d.BoundString(s.text)
-		boxes[i] = image.Rect(b.Min.X.Floor(), b.Min.Y.Floor(), b.Max.X.Ceil(), b.Max.Y.Ceil()).Intersect(img.Bounds())
+		m := f.Metrics()
+		y0, y1 := min(b.Min.Y, d.Dot.Y-m.Ascent), max(b.Max.Y, d.Dot.Y+m.Descent)
+		boxes[i] = image.Rect(b.Min.X.Floor(), y0.Floor(), b.Max.X.Ceil(), y1.Ceil()).Intersect(img.Bounds())
 		d.DrawString(s.text)
 	}
 	return img, boxes, nil

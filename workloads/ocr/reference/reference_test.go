@@ -72,7 +72,7 @@ func TestVariants(t *testing.T) {
 		timing Timing
 	}
 	// By default the cheapest and the most accurate combination; OCR_REF_ALL=1 measures them all.
-	cheap, best := Variant{480, false, RecScales[0]}, Variant{960, false, 1}
+	cheap, best := Variant{480, false, RecScales[0]}, Variant{1280, false, 1}
 	variants := []Variant{cheap, best}
 	if os.Getenv("OCR_REF_ALL") != "" {
 		variants = nil
@@ -81,7 +81,7 @@ func TestVariants(t *testing.T) {
 				variants = append(variants, Variant{size, false, sc})
 			}
 		}
-		variants = append(variants, Variant{960, true, 1}) // the classifier's cost and effect
+		variants = append(variants, Variant{1280, true, 1}) // the classifier's cost and effect
 	}
 	res := map[Variant]*result{}
 	sizes := map[int]bool{}
@@ -129,10 +129,10 @@ func TestVariants(t *testing.T) {
 				r.timing.Det += tm.Det
 				r.timing.Cls += tm.Cls
 				r.timing.Rec += tm.Rec
-				if debug && !v.Cls && v.RecScale == 1 {
+				if debug && v == best {
 					t.Logf("page %d %s det%d: CER %.1f words %.1f recall %.1f (%d boxes, %d true lines)",
 						pg.ID, pg.Kind, size, s.CER(), s.WordAccuracy(), s.Recall(), len(boxes), len(pg.Lines))
-					if size == 960 {
+					if size == best.DetSize {
 						for _, l := range lines {
 							t.Logf("   %v %q", l.Box, l.Text)
 						}
