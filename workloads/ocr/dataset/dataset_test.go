@@ -56,7 +56,7 @@ func TestGenerateIsDeterministicBySeed(t *testing.T) {
 		dir  string
 		seed int64
 	}{{a, 5}, {b, 5}, {c, 6}} {
-		if err := Generate(d.dir, 2, d.seed); err != nil {
+		if err := Generate(d.dir, 1, d.seed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestGenerateIsDeterministicBySeed(t *testing.T) {
 		by, _ := os.ReadFile(y)
 		return len(bx) > 0 && bytes.Equal(bx, by)
 	}
-	for _, f := range []string{ManifestName, "pages/000000.png", "pages/000001.png"} {
+	for _, f := range []string{ManifestName, "pages/000000.png"} {
 		if !same(filepath.Join(a, f), filepath.Join(b, f)) {
 			t.Errorf("%s differs between two runs with seed 5", f)
 		}
