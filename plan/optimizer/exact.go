@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -14,7 +15,10 @@ import (
 type ExactOptions struct {
 	TimeLimit time.Duration // 0 = no limit
 	Incumbent *Solution     // optional starting plan (usually the heuristic's); never returned worse
-	now       func() time.Time
+	// Ctx, when set, ends the search early: at its deadline (if sooner than TimeLimit) or when it is
+	// cancelled (Ctrl-C). Either way the best plan so far is returned with the bound proven so far.
+	Ctx context.Context
+	now func() time.Time
 }
 
 // Exact finds the cheapest plan of the §5 cost model over every variant combination meeting the accuracy
@@ -26,6 +30,17 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		opt.now = time.Now
 	}
 	start := opt.now()
+	// hard is when the whole search must end: every loop below, every LP (every few pivots) and the
+	// branching poll it, so the answer comes within a few milliseconds of it.
+	var hard time.Time
+	if opt.TimeLimit > 0 {
+		hard = start.Add(opt.TimeLimit)
+	}
+	if opt.Ctx != nil {
+		if d, ok := opt.Ctx.Deadline(); ok && (hard.IsZero() || d.Before(hard)) {
+			hard = d
+		}
+	}
 	combos := p.Combos(p.Threshold)
 	if len(combos) == 0 {
 		return nil, p.accuracyInfeasible(p.Threshold)
@@ -34,7 +49,8 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt}
+	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt,
+		ctx: opt.Ctx, deadline: hard}
 	if opt.Incumbent != nil {
 		s.best, s.bestSol = opt.Incumbent.Total, opt.Incumbent
 	}
@@ -43,18 +59,29 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		c  Combo
 		lb float64
 	}
+	// A combination the time limit leaves unbounded keeps the trivial bound 0 (costs are ≥ 0).
 	var roots []rooted
 	for _, c := range combos {
+		if s.expired() {
+			s.timeout = true
+			roots = append(roots, rooted{c, 0})
+			continue
+		}
 		s.setCombo(c)
 		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
+	// Bounds of what the time limit stopped before it was split into regions (see phase 2).
+	unsplit := math.Inf(1)
+	if s.timeout {
+		unsplit = 0
+	}
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
 	// favours first, to find a good incumbent. If they finish in time the search is complete (the
 	// pruning is the same); otherwise their bounds are discarded and phase 2 searches again.
 	finished := false
-	if opt.TimeLimit > 0 {
-		s.deadline = start.Add(opt.TimeLimit / 10)
+	if !hard.IsZero() && !s.timeout {
+		s.deadline = start.Add(hard.Sub(start) / 10)
 		s.guided = true
 		for _, r := range roots {
 			if math.IsInf(r.lb, 1) || s.timeUp() || r.lb >= s.best*(1-relTol) {
@@ -71,12 +98,15 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	// lies in the window of its per-stage least tiers (see windowBound), so searching every window of every
 	// combination is complete. branch visits the boxes, and the regions it splits them into, best first, so
 	// the proven bound rises as the cheap ones close; each box's LP is solved when it is first visited.
-	if opt.TimeLimit > 0 {
-		s.deadline = start.Add(opt.TimeLimit)
-	}
+	s.deadline = hard
 	var regions regionHeap
 	for ci, r := range roots {
 		if math.IsInf(r.lb, 1) || finished {
+			continue
+		}
+		if s.expired() {
+			s.timeout = true
+			unsplit = math.Min(unsplit, r.lb)
 			continue
 		}
 		s.setCombo(r.c)
@@ -94,8 +124,13 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 			b := &box{combo: ci, lo: append([]int(nil), lo...), hi: append([]int(nil), hi...)}
 			regions = append(regions, s.boxRegion(b, lb))
 		})
+		if s.timeout {
+			// The enumeration of windows may have stopped early: the combination's root bound covers the
+			// windows it did not reach.
+			unsplit = math.Min(unsplit, r.lb)
+		}
 	}
-	s.openLB = math.Inf(1)
+	s.openLB = unsplit
 	combosByRoot := make([]Combo, len(roots))
 	for i, r := range roots {
 		combosByRoot[i] = r.c
@@ -103,7 +138,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	s.branch(regions, combosByRoot)
 	if s.bestSol == nil {
 		if s.timeout {
-			return nil, fmt.Errorf("no plan found within the time limit %v (lower bound %g); raise --time-limit", opt.TimeLimit, s.openLB)
+			return nil, fmt.Errorf("no plan found within the time limit (lower bound %g); raise --time-limit: %w", s.openLB, ErrTimeLimit)
 		}
 		return nil, p.explainInfeasible(combos)
 	}
@@ -130,8 +165,9 @@ type exactSearch struct {
 	classes  []Class
 	order    []int
 	opt      ExactOptions
+	ctx      context.Context // nil: never cancelled
 	start    time.Time
-	deadline time.Time // zero: no limit
+	deadline time.Time // zero: no limit (phase 1 sets its own, earlier one)
 	guided   bool      // phase 1: order classes by the root LP
 	nodes    int
 
@@ -189,10 +225,26 @@ func (s *exactSearch) timeUp() bool {
 	if s.timeout {
 		return true
 	}
-	if !s.deadline.IsZero() && s.nodes%256 == 0 && s.opt.now().After(s.deadline) {
+	if s.nodes%256 == 0 && s.expired() {
 		s.timeout = true
 	}
 	return s.timeout
+}
+
+// expired reports whether the current deadline has passed or the search was cancelled; it reads the
+// clock, so hot loops call timeUp, which asks only every 256 nodes.
+func (s *exactSearch) expired() bool {
+	if s.ctx != nil && s.ctx.Err() != nil {
+		return true
+	}
+	if s.deadline.IsZero() {
+		return false
+	}
+	now := time.Now
+	if s.opt.now != nil {
+		now = s.opt.now
+	}
+	return now().After(s.deadline)
 }
 
 func (s *exactSearch) setCombo(c Combo) {
