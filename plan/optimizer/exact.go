@@ -51,6 +51,9 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	}
 	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt,
 		ctx: opt.Ctx, deadline: hard}
+	if len(s.classes) > capCoverClasses {
+		s.coverNodes = boundCoverNodes
+	}
 	if opt.Incumbent != nil {
 		s.best, s.bestSol = opt.Incumbent.Total, opt.Incumbent
 	}
@@ -197,7 +200,20 @@ type exactSearch struct {
 	cuts     []coverCut // valid in the current box (or combination, outside phase 2)
 	priceAdj []float64  // per class, added to the price by the cover search (Lagrangian covers); nil: none
 	nlo, nhi [][]int    // per stage, per class: worker count bounds of the region being searched; nil: none
+
+	// coverNodes caps each bounding cover enumeration (minCoverIn, lagrangeCover); beyond it the least
+	// open bound is used, still a lower bound. Classes of one host (distinct fleets) make the exact
+	// enumeration exponential in near-ties; the cap keeps a bound's cost to milliseconds.
+	coverNodes int
+	bounding   bool // the cover being enumerated is a bound (minCoverIn, lagrangeCover), not the search
 }
+
+// boundCoverNodes is coverNodes for fleets of more than capCoverClasses classes (replicated clusters have
+// a few worker types; a profiled fleet has one class per host).
+const (
+	boundCoverNodes = 20000
+	capCoverClasses = 16
+)
 
 // countRange is how many class-c workers stage v may use: what is available, within the count bounds of
 // the region being searched (see branch.go).
@@ -361,11 +377,20 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);
 	// Σcap − maxCap never decreases as workers are added, which bounds the counts.
 	var rec func(i int, covered, price, maxCap float64)
+	capped := s.bounding && s.coverNodes > 0
+	left := s.coverNodes // nodes a bounding enumeration may still visit
 	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
 		lb := price + s.fillBound(v, idx, i, counts, unit, effv, T)
 		if lb >= budget()*(1-relTol) {
 			return
+		}
+		if capped {
+			if left == 0 {
+				open = math.Min(open, lb)
+				return
+			}
+			left--
 		}
 		if s.timeUp() {
 			open = math.Min(open, lb)
@@ -523,9 +548,11 @@ func (s *exactSearch) minCoverIn(v, lo, hi int) float64 {
 	best := math.Inf(1)
 	saved := s.timeout
 	s.timeout = false
+	s.bounding = true
 	open := s.cover(v, unit, func(_ []int, _ int, _ []float64, cost float64) { best = math.Min(best, cost) },
 		func() float64 { return best })
 	s.timeout = saved || s.timeout
+	s.bounding = false
 	best = math.Min(best, open)
 	if len(s.memo) >= maxMemo {
 		s.memo = map[string]float64{} // bound memory on long searches; entries are only a cache

@@ -18,7 +18,7 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 
 // maxPairClasses is the most classes for which the relaxation's flows run between class pairs; with more
 // they run from a class to a tier (see relaxation).
-const maxPairClasses = 40
+const maxPairClasses = 12
 
 // relaxed is one solved relaxation: its bound and what the cover cuts need to strengthen it.
 type relaxed struct {
