@@ -249,4 +249,3 @@ func freeAll(ps ...unsafe.Pointer) {
 		C.free(p)
 	}
 }
-
