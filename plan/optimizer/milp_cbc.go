@@ -22,96 +22,55 @@ import (
 	"unsafe"
 )
 
-func init() { RegisterSolver("cbc", solveCBC) }
+func init() {
+	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
+		s, _, err := solveCBC(ctx, p)
+		return s, err
+	})
+	milpSolver = solveCBC
+}
 
-// solveCBC solves every combination meeting the target with CBC; the cheapest plan wins. Each pass gives
-// the combinations still open (not proven, bound below the best plan) an equal share of the time left,
-// with the best plan so far as CBC's cutoff; passes repeat while time is left, so a combination cut short
-// early gets the time the others did not need. The bound is the least of the open combinations' bounds
-// (0 for one the time limit left untouched).
-func solveCBC(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
+// solveCBC solves the MILP of all combinations meeting the target with CBC within ctx's deadline, and
+// re-evaluates its plan with the cost evaluator (after polish). The bound is CBC's best possible
+// objective (a valid bound: the MILP is a relaxation).
+// When it finds no plan in time, bound is still what CBC proved (0 if nothing).
+func solveCBC(ctx context.Context, p *Problem) (sol *Solution, bound float64, err error) {
 	combos := p.Combos(p.Threshold)
 	if len(combos) == 0 {
-		return nil, p.accuracyInfeasible(p.Threshold)
+		return nil, 0, p.accuracyInfeasible(p.Threshold)
 	}
 	order, err := p.TopoOrder()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	deadline, hasDeadline := ctx.Deadline()
-	var best *Solution
-	lbs := make([]float64, len(combos)) // 0 until solved: the trivial bound
-	proven := make([]bool, len(combos))
-	models := make([]*milpModel, len(combos))
-	for pass := 0; ; pass++ {
-		var open []int
-		for k := range combos {
-			if !proven[k] && (best == nil || lbs[k] < best.Total*(1-1e-9)) {
-				open = append(open, k)
-			}
-		}
-		if len(open) == 0 || ctx.Err() != nil || (pass > 0 && !hasDeadline) {
-			break
-		}
-		if hasDeadline && time.Until(deadline) < 20*time.Millisecond {
-			break
-		}
-		for i, k := range open {
-			secs := 0.0
-			if hasDeadline {
-				secs = time.Until(deadline).Seconds() / float64(len(open)-i)
-				if secs < 0.01 {
-					break
-				}
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			c := combos[k]
-			if models[k] == nil {
-				models[k] = p.buildMILP(c)
-			}
-			m := models[k]
-			cutoff := math.Inf(1)
-			if best != nil {
-				cutoff = best.Total
-			}
-			x, lb, optimal, err := runCBCBounded(ctx, m, secs, cutoff)
-			if err != nil {
-				return nil, fmt.Errorf("cbc: combination %v: %w", c.Models, err)
-			}
-			lbs[k] = math.Max(lbs[k], lb)
-			proven[k] = optimal
-			if x == nil {
-				continue
-			}
-			a, err := p.milpPlan(c, m, x)
-			if err != nil {
-				continue // the solver's tolerances left a stage short: no plan from this combination
-			}
-			a, compute, comm := p.polish(a, order, func() bool { return ctx.Err() != nil })
-			if total := compute + comm; !math.IsInf(total, 1) && (best == nil || total < best.Total) {
-				best = &Solution{Assignment: a, Order: order, Compute: compute, Comm: comm, Total: total,
-					Accuracy: c.Accuracy, Solver: "cbc"}
-			}
+	secs := 0.0
+	if d, ok := ctx.Deadline(); ok {
+		if secs = time.Until(d).Seconds(); secs < 0.01 {
+			return nil, 0, fmt.Errorf("cbc: no time left: %w", ErrTimeLimit)
 		}
 	}
-	if best == nil {
-		allInfeasible := true
-		for k := range combos {
-			allInfeasible = allInfeasible && proven[k] && math.IsInf(lbs[k], 1)
-		}
-		if allInfeasible {
-			return nil, p.explainInfeasible(combos)
-		}
-		return nil, fmt.Errorf("cbc: no plan within the time limit: %w", ErrTimeLimit)
+	m := p.buildMILP(combos)
+	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cbc: %w", err)
 	}
-	bound := best.Total
-	for k := range combos {
-		bound = math.Min(bound, lbs[k])
+	if x == nil {
+		if optimal && math.IsInf(lb, 1) {
+			return nil, lb, p.explainInfeasible(combos)
+		}
+		return nil, lb, fmt.Errorf("cbc: no plan within the time limit (bound %g): %w", lb, ErrTimeLimit)
 	}
-	best.LowerBound = bound
-	return best, nil
+	c, a, err := p.milpPlan(m, x)
+	if err != nil {
+		return nil, lb, fmt.Errorf("cbc: %w", err)
+	}
+	a, compute, comm := p.polish(a, order, func() bool { return ctx.Err() != nil })
+	total := compute + comm
+	if math.IsInf(total, 1) {
+		return nil, lb, fmt.Errorf("cbc: the MILP's plan has backward traffic (a formulation error)")
+	}
+	return &Solution{Assignment: a, Order: order, Compute: compute, Comm: comm, Total: total,
+		Accuracy: c.Accuracy, Solver: "cbc", LowerBound: math.Min(lb, total)}, lb, nil
 }
 
 // runCBCBounded is runCBC that returns by ctx's deadline (or cancellation) plus a short grace even if

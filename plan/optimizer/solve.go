@@ -20,6 +20,10 @@ type SolverFunc func(ctx context.Context, p *Problem, cfg Config) (*Solution, er
 
 var extraSolvers = map[string]SolverFunc{}
 
+// milpSolver, when set (a build with the cbc tag), solves the MILP of milp.go; it returns the plan (nil
+// if none in time) and the bound it proved either way.
+var milpSolver func(ctx context.Context, p *Problem) (*Solution, float64, error)
+
 // RegisterSolver adds a solver by name (from an init function).
 func RegisterSolver(name string, fn SolverFunc) { extraSolvers[name] = fn }
 
@@ -65,6 +69,12 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
 		}
 		seed, milpBound := p.milpSeed(ctx, cfg, h)
+		if seed != nil && milpBound >= seed.Total*(1-relTol) {
+			// The MILP's bound already proves the plan optimal.
+			s := *seed
+			s.LowerBound, s.Solver, s.SeedKept = seed.Total, "exact", seed == h
+			return &s, nil
+		}
 		s, err := p.Exact(ExactOptions{Incumbent: seed, Ctx: ctx})
 		if err != nil && herr != nil && errors.Is(herr, ErrTimeLimit) {
 			return nil, fmt.Errorf("%w; %v", err, herr)
@@ -93,8 +103,7 @@ const milpShare = 85
 // the time left. It returns the cheaper of its plan and h as the search's incumbent, and its proven bound (0 if
 // none). On replicated fleets (few classes) our search alone is faster and the MILP is skipped.
 func (p *Problem) milpSeed(ctx context.Context, cfg Config, h *Solution) (*Solution, float64) {
-	fn, ok := extraSolvers["cbc"]
-	if !ok || len(p.Classes()) <= capCoverClasses || ctx.Err() != nil {
+	if milpSolver == nil || len(p.Classes()) <= capCoverClasses || ctx.Err() != nil {
 		return h, 0
 	}
 	mctx := ctx
@@ -103,14 +112,11 @@ func (p *Problem) milpSeed(ctx context.Context, cfg Config, h *Solution) (*Solut
 		mctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)*milpShare/100))
 		defer cancel()
 	}
-	m, err := fn(mctx, p, cfg)
-	if err != nil {
-		return h, 0
+	m, bound, err := milpSolver(mctx, p)
+	if err != nil || (h != nil && m.Total >= h.Total) {
+		return h, bound
 	}
-	if h == nil || m.Total < h.Total {
-		return m, m.LowerBound
-	}
-	return h, m.LowerBound
+	return m, bound
 }
 
 // RemainingLimit is what is left of a whole-solve time limit after the heuristic's seed; 0 stays "no
