@@ -24,7 +24,7 @@ import (
 
 func init() {
 	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
-		s, _, err := solveCBC(ctx, p)
+		s, _, err := solveCBC(ctx, p, nil)
 		return s, err
 	})
 	milpSolver = solveCBC
@@ -33,8 +33,10 @@ func init() {
 // solveCBC solves the MILP of all combinations meeting the target with CBC within ctx's deadline, and
 // re-evaluates its plan with the cost evaluator (after polish). The bound is CBC's best possible
 // objective (a valid bound: the MILP is a relaxation).
-// When it finds no plan in time, bound is still what CBC proved (0 if nothing).
-func solveCBC(ctx context.Context, p *Problem) (sol *Solution, bound float64, err error) {
+// When it finds no plan in time, bound is still what CBC proved (0 if nothing). A given incumbent's cost
+// is CBC's cutoff: the MILP's cost of a plan is at most its true cost, so no plan cheaper than the
+// incumbent is lost by pruning MILP solutions that cost as much; the incumbent itself is not returned.
+func solveCBC(ctx context.Context, p *Problem, incumbent *Solution) (sol *Solution, bound float64, err error) {
 	combos := p.Combos(p.Threshold)
 	if len(combos) == 0 {
 		return nil, 0, p.accuracyInfeasible(p.Threshold)
@@ -50,13 +52,22 @@ func solveCBC(ctx context.Context, p *Problem) (sol *Solution, bound float64, er
 		}
 	}
 	m := p.buildMILP(combos)
-	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1))
+	cutoff := math.Inf(1)
+	if incumbent != nil {
+		// CBC 2.10's C interface loses a MIP start (Cbc_setMIPStartI) in its preprocessing ("Illegal
+		// index in ClpModel::getColumnName"), so the incumbent is passed as the cutoff only.
+		cutoff = incumbent.Total
+	}
+	x, lb, optimal, err := runCBCBounded(ctx, m, secs, cutoff)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cbc: %w", err)
 	}
 	if x == nil {
 		if optimal && math.IsInf(lb, 1) {
 			return nil, lb, p.explainInfeasible(combos)
+		}
+		if optimal {
+			return nil, lb, fmt.Errorf("cbc: nothing cheaper than the incumbent %g", cutoff)
 		}
 		return nil, lb, fmt.Errorf("cbc: no plan within the time limit (bound %g): %w", lb, ErrTimeLimit)
 	}
@@ -120,8 +131,8 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 	model := C.Cbc_newModel()
 	defer C.Cbc_deleteModel(model)
 	n, nr := len(m.obj), len(m.rows)
-	start, index, value := m.CSC()
-	cStart := cInts(start)
+	colStart, index, value := m.CSC()
+	cStart := cInts(colStart)
 	cIndex := cInts(index)
 	cValue := cDoubles(value)
 	cLB, cUB, cObj := cDoubles(m.colLB), cDoubles(finite(m.colUB)), cDoubles(m.obj)

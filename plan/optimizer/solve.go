@@ -22,7 +22,7 @@ var extraSolvers = map[string]SolverFunc{}
 
 // milpSolver, when set (a build with the cbc tag), solves the MILP of milp.go; it returns the plan (nil
 // if none in time) and the bound it proved either way.
-var milpSolver func(ctx context.Context, p *Problem) (*Solution, float64, error)
+var milpSolver func(ctx context.Context, p *Problem, incumbent *Solution) (*Solution, float64, error)
 
 // RegisterSolver adds a solver by name (from an init function).
 func RegisterSolver(name string, fn SolverFunc) { extraSolvers[name] = fn }
@@ -93,10 +93,12 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 	return nil, fmt.Errorf("unknown solver %q (want %s)", solver, strings.Join(Solvers(), ", "))
 }
 
-// milpShare is the percentage of the time left that milpSeed gives the MILP solver. Measured on 36
-// distinct hosts (BENCHMARKS.md): with half, the MILP's plan was 0.3 % dearer than CBC alone given the
-// whole limit; our search, seeded with that plan, rarely improves it but sometimes raises the bound.
-const milpShare = 85
+// milpShare is the percentage of the time left that milpSeed gives the MILP solver. Measured on 36–72
+// distinct hosts (BENCHMARKS.md): with half, the plan was 0.3 % dearer than CBC alone given the whole
+// limit; with 85 %, our search after it improved neither plan nor bound on any of 8 instances. So on
+// many-class fleets CBC (started from the heuristic's plan) gets all of it, and our search only what CBC
+// leaves when it fails.
+const milpShare = 100
 
 // milpSeed runs the MILP solver (CBC, in a build with the cbc tag) before the exact search on fleets of
 // many classes, where our search's bounds are weak (distinct hosts: one class each), with milpShare % of
@@ -112,7 +114,7 @@ func (p *Problem) milpSeed(ctx context.Context, cfg Config, h *Solution) (*Solut
 		mctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)*milpShare/100))
 		defer cancel()
 	}
-	m, bound, err := milpSolver(mctx, p)
+	m, bound, err := milpSolver(mctx, p, h)
 	if err != nil || (h != nil && m.Total >= h.Total) {
 		return h, bound
 	}
