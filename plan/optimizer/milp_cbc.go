@@ -158,7 +158,12 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 	}
 	C.Cbc_solve(model)
 	if C.Cbc_isProvenInfeasible(model) != 0 {
-		return nil, cutoff, true, nil // +Inf when there was no cutoff
+		// Nothing below the cutoff (+Inf when there was none). CBC prunes within a small tolerance of the
+		// cutoff, so the bound claimed is a millionth below it.
+		if math.IsInf(cutoff, 1) {
+			return nil, cutoff, true, nil
+		}
+		return nil, cutoff - 1e-6*math.Abs(cutoff), true, nil
 	}
 	lb = float64(C.Cbc_getBestPossibleObjValue(model))
 	if math.IsNaN(lb) || lb > 1e30 {

@@ -69,10 +69,10 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
 		}
 		seed, milpBound := p.milpSeed(ctx, cfg, h)
-		if seed != nil && milpBound >= seed.Total*(1-relTol) {
-			// The MILP's bound already proves the plan optimal.
+		if seed != nil && milpBound >= seed.Total*(1-1e-6) {
+			// The MILP's bound already proves the plan optimal (to CBC's cutoff tolerance).
 			s := *seed
-			s.LowerBound, s.Solver, s.SeedKept = seed.Total, "exact", seed == h
+			s.LowerBound, s.Solver, s.SeedKept = min(milpBound, seed.Total), "exact", seed == h
 			return &s, nil
 		}
 		s, err := p.Exact(ExactOptions{Incumbent: seed, Ctx: ctx})
@@ -96,14 +96,14 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // milpShare is the percentage of the time left that milpSeed gives the MILP solver. Measured on 36–72
 // distinct hosts (BENCHMARKS.md): with half, the plan was 0.3 % dearer than CBC alone given the whole
 // limit; with 85 %, our search after it improved neither plan nor bound on any of 8 instances. So on
-// many-class fleets CBC (started from the heuristic's plan) gets all of it, and our search only what CBC
-// leaves when it fails.
+// many-class fleets CBC (with the heuristic's cost as cutoff) gets all of it, and our search only what
+// CBC leaves when it fails.
 const milpShare = 100
 
 // milpSeed runs the MILP solver (CBC, in a build with the cbc tag) before the exact search on fleets of
 // many classes, where our search's bounds are weak (distinct hosts: one class each), with milpShare % of
-// the time left. It returns the cheaper of its plan and h as the search's incumbent, and its proven bound (0 if
-// none). On replicated fleets (few classes) our search alone is faster and the MILP is skipped.
+// the time left. It returns the cheaper of its plan and h as the search's incumbent, and its proven
+// bound (0 if none). On replicated fleets (few classes) our search alone is faster and the MILP is skipped.
 func (p *Problem) milpSeed(ctx context.Context, cfg Config, h *Solution) (*Solution, float64) {
 	if milpSolver == nil || len(p.Classes()) <= capCoverClasses || ctx.Err() != nil {
 		return h, 0
