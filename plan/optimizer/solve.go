@@ -68,21 +68,30 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 		if herr != nil && !errors.Is(herr, ErrTimeLimit) {
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
 		}
-		seed, milpBound := p.milpSeed(ctx, cfg, h)
-		if seed != nil && milpBound >= seed.Total*(1-1e-6) {
-			// The MILP's bound already proves the plan optimal (to CBC's cutoff tolerance).
-			s := *seed
-			s.LowerBound, s.Solver, s.SeedKept = min(milpBound, seed.Total), "exact", seed == h
-			return &s, nil
+		// On many-class fleets, in a build with CBC, the MILP runs beside our search (its own thread) and
+		// the better plan and the larger bound win; see milpBeside.
+		milp := p.milpBeside(ctx, h)
+		s, err := p.Exact(ExactOptions{Incumbent: h, Ctx: ctx})
+		m, milpBound := milp()
+		if err != nil && m == nil {
+			if herr != nil && errors.Is(herr, ErrTimeLimit) {
+				return nil, fmt.Errorf("%w; %v", err, herr)
+			}
+			return nil, err
 		}
-		s, err := p.Exact(ExactOptions{Incumbent: seed, Ctx: ctx})
-		if err != nil && herr != nil && errors.Is(herr, ErrTimeLimit) {
-			return nil, fmt.Errorf("%w; %v", err, herr)
+		if m != nil && (err != nil || m.Total < s.Total*(1-relTol)) {
+			lb := 0.0
+			if err == nil {
+				lb = s.LowerBound
+			}
+			sol := *m
+			sol.Solver, sol.LowerBound = "exact", lb
+			s = &sol
 		}
-		if err == nil && milpBound > s.LowerBound {
+		if milpBound > s.LowerBound {
 			s.LowerBound = min(milpBound, s.Total) // both bounds are valid, so the larger is
 		}
-		return s, err
+		return s, nil
 	}
 	if fn, ok := extraSolvers[solver]; ok {
 		return fn(ctx, p, cfg)
@@ -93,32 +102,34 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 	return nil, fmt.Errorf("unknown solver %q (want %s)", solver, strings.Join(Solvers(), ", "))
 }
 
-// milpShare is the percentage of the time left that milpSeed gives the MILP solver. Measured on 36–72
-// distinct hosts (BENCHMARKS.md): with half, the plan was 0.3 % dearer than CBC alone given the whole
-// limit; with 85 %, our search after it improved neither plan nor bound on any of 8 instances. So on
-// many-class fleets CBC (with the heuristic's cost as cutoff) gets all of it, and our search only what
-// CBC leaves when it fails.
-const milpShare = 100
-
-// milpSeed runs the MILP solver (CBC, in a build with the cbc tag) before the exact search on fleets of
-// many classes, where our search's bounds are weak (distinct hosts: one class each), with milpShare % of
-// the time left. It returns the cheaper of its plan and h as the search's incumbent, and its proven
-// bound (0 if none). On replicated fleets (few classes) our search alone is faster and the MILP is skipped.
-func (p *Problem) milpSeed(ctx context.Context, cfg Config, h *Solution) (*Solution, float64) {
+// milpBeside starts the MILP solver (CBC, in a build with the cbc tag) in the background on fleets of
+// more than capCoverClasses classes, with h's cost as its cutoff, and returns a function that waits for it
+// and gives its plan (nil if none) and the bound it proved (0 if none). Elsewhere it does nothing.
+//
+// Measured on distinct fleets (BENCHMARKS.md), the two are complementary: CBC finds the better plans, our
+// search's tier-window bounds are often far tighter than CBC's (36 hosts, 2 tiers: 2.7 % vs 19 % gaps at
+// 10 s), and run one after the other each had too little time. Side by side on the 2 cores each gets the
+// whole limit. On replicated fleets (few classes) our search alone is faster and CBC is not started.
+func (p *Problem) milpBeside(ctx context.Context, h *Solution) func() (*Solution, float64) {
 	if milpSolver == nil || len(p.Classes()) <= capCoverClasses || ctx.Err() != nil {
-		return h, 0
+		return func() (*Solution, float64) { return nil, 0 }
 	}
-	mctx := ctx
-	if d, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		mctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)*milpShare/100))
-		defer cancel()
+	type result struct {
+		s     *Solution
+		bound float64
 	}
-	m, bound, err := milpSolver(mctx, p, h)
-	if err != nil || (h != nil && m.Total >= h.Total) {
-		return h, bound
+	done := make(chan result, 1)
+	go func() {
+		m, bound, err := milpSolver(ctx, p, h)
+		if err != nil {
+			m = nil
+		}
+		done <- result{m, bound}
+	}()
+	return func() (*Solution, float64) {
+		r := <-done
+		return r.s, r.bound
 	}
-	return m, bound
 }
 
 // RemainingLimit is what is left of a whole-solve time limit after the heuristic's seed; 0 stays "no
