@@ -63,22 +63,33 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		lb float64
 	}
 	// A combination the time limit leaves unbounded keeps the trivial bound 0 (costs are ≥ 0).
-	var roots []rooted
-	for _, c := range combos {
+	// Two passes, so that a short limit still leaves every combination a bound: first the stages' own
+	// integer covers (cheap), then the LP.
+	roots := make([]rooted, len(combos))
+	for i, c := range combos {
+		roots[i] = rooted{c, 0}
 		if s.expired() {
 			s.timeout = true
-			roots = append(roots, rooted{c, 0})
 			continue
 		}
 		s.setCombo(c)
-		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
+		roots[i].lb = s.restLB(0)
+	}
+	for i, c := range combos {
+		if s.timeout || s.expired() {
+			s.timeout = true
+			break
+		}
+		if math.IsInf(roots[i].lb, 1) {
+			continue
+		}
+		s.setCombo(c)
+		roots[i].lb = math.Max(roots[i].lb, s.lpBound(0))
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
-	// Bounds of what the time limit stopped before it was split into regions (see phase 2).
+	// Bounds of what the time limit stopped before it was split into regions (see phase 2); a root the
+	// limit cut short keeps what it had (0 if nothing), still a bound.
 	unsplit := math.Inf(1)
-	if s.timeout {
-		unsplit = 0
-	}
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
 	// favours first, to find a good incumbent. If they finish in time the search is complete (the
 	// pruning is the same); otherwise their bounds are discarded and phase 2 searches again.
