@@ -157,7 +157,9 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 		C.Cbc_setCutoff(model, C.double(cutoff))
 	}
 	C.Cbc_solve(model)
-	if C.Cbc_isProvenInfeasible(model) != 0 {
+	finished := C.Cbc_status(model) == 0 // the search ended by itself, not by a limit
+	noSolution := C.Cbc_numberSavedSolutions(model) == 0 && C.Cbc_bestSolution(model) == nil
+	if C.Cbc_isProvenInfeasible(model) != 0 || (finished && noSolution) {
 		// Nothing below the cutoff (+Inf when there was none). CBC prunes within a small tolerance of the
 		// cutoff, so the bound claimed is a millionth below it.
 		if math.IsInf(cutoff, 1) {
