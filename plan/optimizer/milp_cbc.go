@@ -45,13 +45,16 @@ func solveCBC(ctx context.Context, p *Problem, incumbent *Solution) (sol *Soluti
 	if err != nil {
 		return nil, 0, err
 	}
+	m := p.buildMILP(combos)
 	secs := 0.0
 	if d, ok := ctx.Deadline(); ok {
-		if secs = time.Until(d).Seconds(); secs < 0.01 {
+		// CBC overruns its limit by up to a few hundred ms on a loaded machine (measured: 0.2–0.4 s at
+		// 10 s) and is abandoned cbcGrace past the deadline, losing its plan and bound; so it is told to
+		// stop cbcMargin early.
+		if secs = time.Until(d).Seconds() - cbcMargin.Seconds(); secs < 0.01 {
 			return nil, 0, fmt.Errorf("cbc: no time left: %w", ErrTimeLimit)
 		}
 	}
-	m := p.buildMILP(combos)
 	cutoff := math.Inf(1)
 	if incumbent != nil {
 		// CBC 2.10's C interface loses a MIP start (Cbc_setMIPStartI) in its preprocessing ("Illegal
@@ -123,6 +126,9 @@ func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x [
 
 // cbcGrace is how long past the deadline a CBC solve may take before it is abandoned.
 const cbcGrace = 300 * time.Millisecond
+
+// cbcMargin is how long before the deadline CBC is asked to stop.
+const cbcMargin = 400 * time.Millisecond
 
 // runCBC solves m within secs seconds (0: no limit), pruning above cutoff. x is nil when no solution
 // was found; lb is the proven lower bound (cutoff when CBC proved nothing cheaper exists, +Inf when
