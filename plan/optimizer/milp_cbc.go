@@ -9,8 +9,22 @@ package optimizer
 /*
 #cgo CFLAGS: -I/usr/include/coin
 #cgo LDFLAGS: -lCbcSolver -lCbc -lClp -lCoinUtils
+#include <signal.h>
 #include <stdlib.h>
 #include <Cbc_C_Interface.h>
+
+// CBC's solver installs its own SIGINT handler (Ctrl-C stops its branch and bound) and does not restore
+// the Go runtime's exactly. jb_save_sigint keeps the runtime's handler (called once, at package init,
+// before any solve); jb_solve puts it back after every solve, and reports whether CBC stopped on Ctrl-C.
+static struct sigaction jb_go_sigint;
+
+static void jb_save_sigint(void) { sigaction(SIGINT, NULL, &jb_go_sigint); }
+
+static int jb_solve(Cbc_Model *model) {
+	Cbc_solve(model);
+	sigaction(SIGINT, &jb_go_sigint, NULL);
+	return Cbc_status(model) == 5 || Cbc_secondaryStatus(model) == 5;
+}
 */
 import "C"
 
@@ -18,11 +32,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"syscall"
 	"time"
 	"unsafe"
 )
 
 func init() {
+	C.jb_save_sigint()
 	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
 		s, _, err := solveCBC(ctx, p, nil)
 		return s, err
@@ -162,7 +178,11 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 	if !math.IsInf(cutoff, 1) {
 		C.Cbc_setCutoff(model, C.double(cutoff))
 	}
-	C.Cbc_solve(model)
+	if C.jb_solve(model) != 0 {
+		// CBC took the Ctrl-C meant for us: hand it on to the Go runtime (its handler is back), which
+		// cancels the solve's context (signal.NotifyContext) as if CBC had not been there.
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+	}
 	finished := C.Cbc_status(model) == 0 // the search ended by itself, not by a limit
 	noSolution := C.Cbc_numberSavedSolutions(model) == 0 && C.Cbc_bestSolution(model) == nil
 	if C.Cbc_isProvenInfeasible(model) != 0 || (finished && noSolution) {
