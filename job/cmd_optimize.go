@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"strings"
 	"time"
 
 	"jellybean/plan/optimizer"
@@ -19,11 +22,11 @@ func runOptimize(args []string) error {
 	fs := flag.NewFlagSet("optimize", flag.ContinueOnError)
 	dir := fs.String("inputs", "", "inputs folder (original JellyBean format, or ours: jellybean.toml)")
 	config := fs.String("config", "", "config.yaml of the original optimizer (optional)")
-	solver := fs.String("solver", "exact", "heuristic (the original's) or exact")
+	solver := fs.String("solver", "exact", "heuristic (the original's), exact, or cbc (the plain MILP in COIN-OR CBC; -tags cbc builds): "+strings.Join(optimizer.Solvers(), ", "))
 	threshold := fs.Float64("threshold", 0, "accuracy target; overrides accuracy_requirement.json when > 0")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	out := fs.String("o", "", "write the runnable plan TOML here")
-	limit := fs.Duration("time-limit", 60*time.Second, "exact solver: whole-solve time limit; then it reports the best plan and its proven gap")
+	limit := fs.Duration("time-limit", 60*time.Second, "bounds the whole solve after the inputs are read; the exact solver then reports its best plan and proven gap (Ctrl-C does the same sooner)")
 	variants := fs.String("variants", "", "stage/variant → op/ONNX mapping (default: INPUTS/variants.toml if present)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,7 +46,10 @@ func runOptimize(args []string) error {
 		p.Threshold = *threshold
 	}
 	start := time.Now()
-	sol, err := optimizer.Solve(p, in.Config, *solver, *limit)
+	// Ctrl-C ends the search early with the best plan found so far (a second Ctrl-C kills as usual).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	sol, err := optimizer.SolveContext(ctx, p, in.Config, *solver, *limit)
+	stop()
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,9 @@ func cmdSweep(args []string) error {
 	dir := fs.String("inputs", "plan/optimizer/testdata/medium", "base instance whose host types are replicated")
 	config := fs.String("config", "plan/optimizer/testdata/medium/config.yaml", "config.yaml of the base instance ('' for none)")
 	sizes := fs.String("sizes", "9,18,36,72", "infrastructure sizes in hosts (rounded up to whole copies of the base)")
-	solver := fs.String("solver", "both", "heuristic, exact or both")
+	solver := fs.String("solver", "both", "both (heuristic and exact) or a list: heuristic,exact,cbc (cbc: -tags cbc builds)")
+	jitter := fs.Float64("jitter", 0, "each host's latencies × its own factor in [1−J, 1+J] (distinct hosts); 0: identical replicas")
+	seed := fs.Uint64("seed", 1, "seed of --jitter")
 	tiers := fs.Int("tiers", 2, "2: the base instance's tiers; 3: three tiers and five stages")
 	limit := fs.Duration("time-limit", 10*time.Second, "per solve")
 	out := fs.String("o", "", "output directory (sweep.csv, cost.png, gap.png, solve_time.png)")
@@ -29,6 +31,9 @@ func cmdSweep(args []string) error {
 	}
 	if *out == "" {
 		return errors.New("sweep: -o DIR is required")
+	}
+	if *jitter < 0 || *jitter >= 1 {
+		return fmt.Errorf("sweep: --jitter %g: want 0 ≤ J < 1", *jitter)
 	}
 	if *tiers != 2 && *tiers != 3 {
 		return fmt.Errorf("sweep: --tiers %d: want 2 or 3", *tiers)
@@ -45,7 +50,7 @@ func cmdSweep(args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := sweep.Run(in.Problem, in.Config, sweep.Options{Sizes: sz, Solvers: solvers, Tiers: *tiers, TimeLimit: *limit, Progress: os.Stderr})
+	rows, err := sweep.Run(in.Problem, in.Config, sweep.Options{Sizes: sz, Solvers: solvers, Tiers: *tiers, Jitter: *jitter, Seed: *seed, TimeLimit: *limit, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type Options struct {
 	Sizes     []int    // hosts; each is rounded up to a whole number of copies of the base instance
 	Solvers   []string // "heuristic", "exact"
 	Tiers     int      // 0/2: the base instance's tiers; 3: three tiers, five stages (optimizer.ScaleSpec)
+	Jitter    float64  // each host's latencies × its own factor in [1−Jitter, 1+Jitter]: distinct hosts
+	Seed      uint64   // of the jitter
 	TimeLimit time.Duration
 	Progress  io.Writer // one line per solve; nil for none
 }
@@ -51,15 +53,25 @@ func ParseSizes(s string) ([]int, error) {
 	return out, nil
 }
 
-// ParseSolvers reads "heuristic", "exact" or "both".
+// ParseSolvers reads "both" (heuristic and exact) or a comma-separated list of the solvers this binary
+// offers (optimizer.Solvers: heuristic, exact, and cbc in a build with the cbc tag).
 func ParseSolvers(s string) ([]string, error) {
-	switch s {
-	case "both":
+	if s == "both" {
 		return []string{"heuristic", "exact"}, nil
-	case "heuristic", "exact":
-		return []string{s}, nil
 	}
-	return nil, fmt.Errorf("--solver: %q: want heuristic, exact or both", s)
+	known := map[string]bool{}
+	for _, n := range optimizer.Solvers() {
+		known[n] = true
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !known[f] {
+			return nil, fmt.Errorf("--solver: %q: want both or a list of %s", f, strings.Join(optimizer.Solvers(), ", "))
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // CopiesFor is the replication factor that gives at least hosts workers from a base of baseWorkers.
@@ -77,6 +89,7 @@ func Run(base *optimizer.Problem, cfg optimizer.Config, o Options) ([]Row, error
 		if o.Tiers == 3 {
 			spec = optimizer.ScaleSpec{Copies: k, Tiers: 3, LinkScale: cfg.CommCostScalingFactor, FiveStages: true}
 		}
+		spec.Jitter, spec.Seed = o.Jitter, o.Seed
 		first := len(rows)
 		bound := 0.0
 		for _, solver := range o.Solvers {

@@ -107,7 +107,7 @@ func (s *exactSearch) branch(regions regionHeap, combos []Combo) {
 		if r.lb >= s.best*(1-relTol) {
 			continue
 		}
-		if s.timeout || (!s.deadline.IsZero() && s.opt.now().After(s.deadline)) {
+		if s.timeout || s.expired() {
 			s.timeout = true
 			s.openLB = math.Min(s.openLB, r.lb)
 			continue

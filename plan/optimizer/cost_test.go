@@ -30,7 +30,7 @@ func TestPour(t *testing.T) {
 	}
 }
 
-// readmePlan is the original's README plan on the medium example (§5.5 of OPTIMIZER.md).
+// readmePlan is the original's README plan on the medium example (the worked example of doc.go, §5.5).
 func readmePlan(t *testing.T, p *optimizer.Problem) *optimizer.Assignment {
 	idx := func(name string) int {
 		for w := range p.Workers {

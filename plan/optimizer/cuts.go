@@ -78,8 +78,8 @@ func (s *exactSearch) lagrangeCover(v int, lo, hi []int, lam []float64) float64 
 	}
 	// Cuts must hold in the whole box, so the region's count bounds are ignored here.
 	nlo, nhi := s.nlo, s.nhi
-	s.priceAdj, s.nlo, s.nhi = lam, nil, nil
-	defer func() { s.priceAdj, s.nlo, s.nhi = nil, nlo, nhi }()
+	s.priceAdj, s.nlo, s.nhi, s.bounding = lam, nil, nil, true
+	defer func() { s.priceAdj, s.nlo, s.nhi, s.bounding = nil, nlo, nhi, false }()
 	best := math.Inf(1)
 	open := s.cover(v, unit, func(_ []int, _ int, _ []float64, cost float64) { best = math.Min(best, cost) },
 		func() float64 { return best })

@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -14,7 +15,10 @@ import (
 type ExactOptions struct {
 	TimeLimit time.Duration // 0 = no limit
 	Incumbent *Solution     // optional starting plan (usually the heuristic's); never returned worse
-	now       func() time.Time
+	// Ctx, when set, ends the search early: at its deadline (if sooner than TimeLimit) or when it is
+	// cancelled (Ctrl-C). Either way the best plan so far is returned with the bound proven so far.
+	Ctx context.Context
+	now func() time.Time
 }
 
 // Exact finds the cheapest plan of the §5 cost model over every variant combination meeting the accuracy
@@ -26,6 +30,17 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		opt.now = time.Now
 	}
 	start := opt.now()
+	// hard is when the whole search must end: every loop below, every LP (every few pivots) and the
+	// branching poll it, so the answer comes within a few milliseconds of it.
+	var hard time.Time
+	if opt.TimeLimit > 0 {
+		hard = start.Add(opt.TimeLimit)
+	}
+	if opt.Ctx != nil {
+		if d, ok := opt.Ctx.Deadline(); ok && (hard.IsZero() || d.Before(hard)) {
+			hard = d
+		}
+	}
 	combos := p.Combos(p.Threshold)
 	if len(combos) == 0 {
 		return nil, p.accuracyInfeasible(p.Threshold)
@@ -34,7 +49,11 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt}
+	s := &exactSearch{p: p, classes: p.Classes(), order: order, best: math.Inf(1), openLB: math.Inf(1), start: start, opt: opt,
+		ctx: opt.Ctx, deadline: hard}
+	if len(s.classes) > capCoverClasses {
+		s.coverNodes = boundCoverNodes
+	}
 	if opt.Incumbent != nil {
 		s.best, s.bestSol = opt.Incumbent.Total, opt.Incumbent
 	}
@@ -43,18 +62,40 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 		c  Combo
 		lb float64
 	}
-	var roots []rooted
-	for _, c := range combos {
+	// A combination the time limit leaves unbounded keeps the trivial bound 0 (costs are ≥ 0).
+	// Two passes, so that a short limit still leaves every combination a bound: first the stages' own
+	// integer covers (cheap), then the LP.
+	roots := make([]rooted, len(combos))
+	for i, c := range combos {
+		roots[i] = rooted{c, 0}
+		if s.expired() {
+			s.timeout = true
+			continue
+		}
 		s.setCombo(c)
-		roots = append(roots, rooted{c, math.Max(s.restLB(0), s.lpBound(0))})
+		roots[i].lb = s.restLB(0)
+	}
+	for i, c := range combos {
+		if s.timeout || s.expired() {
+			s.timeout = true
+			break
+		}
+		if math.IsInf(roots[i].lb, 1) {
+			continue
+		}
+		s.setCombo(c)
+		roots[i].lb = math.Max(roots[i].lb, s.lpBound(0))
 	}
 	sort.SliceStable(roots, func(i, j int) bool { return roots[i].lb < roots[j].lb })
+	// Bounds of what the time limit stopped before it was split into regions (see phase 2); a root the
+	// limit cut short keeps what it had (0 if nothing), still a bound.
+	unsplit := math.Inf(1)
 	// Phase 1 (a tenth of the time, only with a time limit): dives that try the classes the root LP
 	// favours first, to find a good incumbent. If they finish in time the search is complete (the
 	// pruning is the same); otherwise their bounds are discarded and phase 2 searches again.
 	finished := false
-	if opt.TimeLimit > 0 {
-		s.deadline = start.Add(opt.TimeLimit / 10)
+	if !hard.IsZero() && !s.timeout {
+		s.deadline = start.Add(hard.Sub(start) / 10)
 		s.guided = true
 		for _, r := range roots {
 			if math.IsInf(r.lb, 1) || s.timeUp() || r.lb >= s.best*(1-relTol) {
@@ -71,12 +112,15 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	// lies in the window of its per-stage least tiers (see windowBound), so searching every window of every
 	// combination is complete. branch visits the boxes, and the regions it splits them into, best first, so
 	// the proven bound rises as the cheap ones close; each box's LP is solved when it is first visited.
-	if opt.TimeLimit > 0 {
-		s.deadline = start.Add(opt.TimeLimit)
-	}
+	s.deadline = hard
 	var regions regionHeap
 	for ci, r := range roots {
 		if math.IsInf(r.lb, 1) || finished {
+			continue
+		}
+		if s.expired() {
+			s.timeout = true
+			unsplit = math.Min(unsplit, r.lb)
 			continue
 		}
 		s.setCombo(r.c)
@@ -94,8 +138,13 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 			b := &box{combo: ci, lo: append([]int(nil), lo...), hi: append([]int(nil), hi...)}
 			regions = append(regions, s.boxRegion(b, lb))
 		})
+		if s.timeout {
+			// The enumeration of windows may have stopped early: the combination's root bound covers the
+			// windows it did not reach.
+			unsplit = math.Min(unsplit, r.lb)
+		}
 	}
-	s.openLB = math.Inf(1)
+	s.openLB = unsplit
 	combosByRoot := make([]Combo, len(roots))
 	for i, r := range roots {
 		combosByRoot[i] = r.c
@@ -103,7 +152,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	s.branch(regions, combosByRoot)
 	if s.bestSol == nil {
 		if s.timeout {
-			return nil, fmt.Errorf("no plan found within the time limit %v (lower bound %g); raise --time-limit", opt.TimeLimit, s.openLB)
+			return nil, fmt.Errorf("no plan found within the time limit (lower bound %g); raise --time-limit: %w", s.openLB, ErrTimeLimit)
 		}
 		return nil, p.explainInfeasible(combos)
 	}
@@ -130,8 +179,9 @@ type exactSearch struct {
 	classes  []Class
 	order    []int
 	opt      ExactOptions
+	ctx      context.Context // nil: never cancelled
 	start    time.Time
-	deadline time.Time // zero: no limit
+	deadline time.Time // zero: no limit (phase 1 sets its own, earlier one)
 	guided   bool      // phase 1: order classes by the root LP
 	nodes    int
 
@@ -161,7 +211,20 @@ type exactSearch struct {
 	cuts     []coverCut // valid in the current box (or combination, outside phase 2)
 	priceAdj []float64  // per class, added to the price by the cover search (Lagrangian covers); nil: none
 	nlo, nhi [][]int    // per stage, per class: worker count bounds of the region being searched; nil: none
+
+	// coverNodes caps each bounding cover enumeration (minCoverIn, lagrangeCover); beyond it the least
+	// open bound is used, still a lower bound. Classes of one host (distinct fleets) make the exact
+	// enumeration exponential in near-ties; the cap keeps a bound's cost to milliseconds.
+	coverNodes int
+	bounding   bool // the cover being enumerated is a bound (minCoverIn, lagrangeCover), not the search
 }
+
+// boundCoverNodes is coverNodes for fleets of more than capCoverClasses classes (replicated clusters have
+// a few worker types; a profiled fleet has one class per host).
+const (
+	boundCoverNodes = 20000
+	capCoverClasses = 16
+)
 
 // countRange is how many class-c workers stage v may use: what is available, within the count bounds of
 // the region being searched (see branch.go).
@@ -189,10 +252,26 @@ func (s *exactSearch) timeUp() bool {
 	if s.timeout {
 		return true
 	}
-	if !s.deadline.IsZero() && s.nodes%256 == 0 && s.opt.now().After(s.deadline) {
+	if s.nodes%256 == 0 && s.expired() {
 		s.timeout = true
 	}
 	return s.timeout
+}
+
+// expired reports whether the current deadline has passed or the search was cancelled; it reads the
+// clock, so hot loops call timeUp, which asks only every 256 nodes.
+func (s *exactSearch) expired() bool {
+	if s.ctx != nil && s.ctx.Err() != nil {
+		return true
+	}
+	if s.deadline.IsZero() {
+		return false
+	}
+	now := time.Now
+	if s.opt.now != nil {
+		now = s.opt.now
+	}
+	return now().After(s.deadline)
 }
 
 func (s *exactSearch) setCombo(c Combo) {
@@ -309,11 +388,20 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);
 	// Σcap − maxCap never decreases as workers are added, which bounds the counts.
 	var rec func(i int, covered, price, maxCap float64)
+	capped := s.bounding && s.coverNodes > 0
+	left := s.coverNodes // nodes a bounding enumeration may still visit
 	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
 		lb := price + s.fillBound(v, idx, i, counts, unit, effv, T)
 		if lb >= budget()*(1-relTol) {
 			return
+		}
+		if capped {
+			if left == 0 {
+				open = math.Min(open, lb)
+				return
+			}
+			left--
 		}
 		if s.timeUp() {
 			open = math.Min(open, lb)
@@ -471,9 +559,11 @@ func (s *exactSearch) minCoverIn(v, lo, hi int) float64 {
 	best := math.Inf(1)
 	saved := s.timeout
 	s.timeout = false
+	s.bounding = true
 	open := s.cover(v, unit, func(_ []int, _ int, _ []float64, cost float64) { best = math.Min(best, cost) },
 		func() float64 { return best })
 	s.timeout = saved || s.timeout
+	s.bounding = false
 	best = math.Min(best, open)
 	if len(s.memo) >= maxMemo {
 		s.memo = map[string]float64{} // bound memory on long searches; entries are only a cache

@@ -1,6 +1,9 @@
 package optimizer
 
-import "fmt"
+import (
+	"fmt"
+	"math/rand/v2"
+)
 
 // ScaleSpec describes a generated instance built from a base problem (normally the medium example):
 // every worker replicated Copies times (named name_i, type-major like workers_numbers.csv), every source
@@ -15,6 +18,10 @@ type ScaleSpec struct {
 	// FiveStages adds "DetectObjects" (ReadImage → DetectObjects → VQA, profiled like resnet50 feature
 	// extraction) and "Answer" (VQA → Answer, half VQA's latency): 5 non-source stages.
 	FiveStages bool
+	// Jitter makes the hosts distinct, as measured fleets are: every host's latencies are multiplied by
+	// its own factor drawn uniformly from [1−Jitter, 1+Jitter] (seeded by Seed). 0 keeps exact replicas.
+	Jitter float64
+	Seed   uint64
 }
 
 // Scale builds the generated instance; it is pure and deterministic.
@@ -22,6 +29,9 @@ func Scale(base *Problem, spec ScaleSpec) (*Problem, error) {
 	k := spec.Copies
 	if k < 1 {
 		return nil, fmt.Errorf("scale: copies must be ≥ 1")
+	}
+	if spec.Jitter < 0 || spec.Jitter >= 1 {
+		return nil, fmt.Errorf("scale: jitter %g must be in [0, 1)", spec.Jitter)
 	}
 	p := &Problem{Accuracy: base.Accuracy, Sink: base.Sink, Threshold: base.Threshold, NumTiers: base.NumTiers, msg: map[msgKey]float64{}}
 	p.Nodes = append([]string(nil), base.Nodes...)
@@ -107,6 +117,9 @@ func Scale(base *Problem, spec ScaleSpec) (*Problem, error) {
 			return nil, err
 		}
 	}
+	if spec.Jitter > 0 {
+		jitter(p, spec.Jitter, spec.Seed)
+	}
 	p.Inputs = make([][]int, len(p.Nodes))
 	for _, e := range p.Edges {
 		p.Inputs[e.To] = append(p.Inputs[e.To], e.From)
@@ -139,4 +152,20 @@ func addStages(base, p *Problem) error {
 	p.msg[msgKey{det, vqa, "default", "default"}] = 4.0
 	p.msg[msgKey{vqa, ans, "default", "default"}] = 0.05
 	return nil
+}
+
+// jitter multiplies each host's latencies by its own factor in [1−j, 1+j] (capacities divided by it), in
+// worker order from one seeded stream, so the same seed gives the same fleet.
+func jitter(p *Problem, j float64, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x6a656c6c79))
+	for w := range p.Workers {
+		f := 1 - j + 2*j*rng.Float64()
+		for v := range p.Nodes {
+			for _, caps := range p.Cap[v] {
+				if caps[w] > 0 {
+					caps[w] /= f
+				}
+			}
+		}
+	}
 }

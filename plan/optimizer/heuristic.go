@@ -1,9 +1,15 @@
 package optimizer
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 )
+
+// ErrTimeLimit marks a solve that the time limit (or a cancellation, Ctrl-C) cut short.
+var ErrTimeLimit = errors.New("time limit reached")
 
 // Solution is a solved plan with its figures.
 type Solution struct {
@@ -222,7 +228,13 @@ func lowestTier(p *Problem, ws []int) int {
 // MultipleTiers is the original's compute_worker_assignment_multiple_tiers with the greedy tier allocation
 // (§5.6b): for every topological order (capped), a beam of best-k states; returns the merged best-k plans.
 func (p *Problem) MultipleTiers(m ModelAssignment, maxOrders, bestK int) []*hState {
-	var global []*hState
+	states, _ := p.multipleTiers(context.Background(), m, maxOrders, bestK)
+	return states
+}
+
+// multipleTiers is MultipleTiers polling ctx before each greedy placement; stopped is true (and the
+// states incomplete) when ctx ended first.
+func (p *Problem) multipleTiers(ctx context.Context, m ModelAssignment, maxOrders, bestK int) (global []*hState, stopped bool) {
 	for _, order := range p.AllTopoOrders(maxOrders) {
 		n := len(p.Nodes)
 		init := &hState{tier: make([]int, n), workers: make([][]int, n), shares: make([][]float64, n), used: make([]bool, len(p.Workers))}
@@ -235,6 +247,9 @@ func (p *Problem) MultipleTiers(m ModelAssignment, maxOrders, bestK int) []*hSta
 					c.tier[v] = -1
 					next = append(next, c)
 					continue
+				}
+				if ctx.Err() != nil {
+					return nil, true
 				}
 				h := 0
 				for _, u := range p.Inputs[v] {
@@ -275,7 +290,7 @@ func (p *Problem) MultipleTiers(m ModelAssignment, maxOrders, bestK int) []*hSta
 			global = global[:bestK]
 		}
 	}
-	return global
+	return global, false
 }
 
 func sortStates(s []*hState) {
@@ -373,19 +388,33 @@ func (p *Problem) SameTier(m ModelAssignment) *hState {
 // Heuristic runs the original main.py: beam search over variants, worker assignment per model assignment,
 // and selection by total cost (strictly lower, or allclose and strictly more accurate).
 func (p *Problem) Heuristic(cfg Config) (*Solution, error) {
+	return p.HeuristicContext(context.Background(), cfg)
+}
+
+// HeuristicContext is Heuristic stopped when ctx ends (its deadline or a cancellation). Then it returns
+// the best plan of the model assignments it finished (nil if none) and an error wrapping ErrTimeLimit:
+// that plan is valid but is not the original's result.
+func (p *Problem) HeuristicContext(ctx context.Context, cfg Config) (*Solution, error) {
 	combos, err := p.BeamSearch(p.Threshold, cfg.BeamBestK, cfg.SampleLimit)
 	if err != nil {
 		return nil, err
 	}
 	var best *Solution
-	for _, c := range combos {
+	for ci, c := range combos {
 		var states []*hState
+		if ctx.Err() != nil {
+			return best, fmt.Errorf("the heuristic did not finish within the time limit (%d of %d model assignments done): %w", ci, len(combos), ErrTimeLimit)
+		}
 		if cfg.Strategy == "same-tier" {
 			if st := p.SameTier(c.Models); st != nil {
 				states = []*hState{st}
 			}
 		} else {
-			states = p.MultipleTiers(c.Models, cfg.MaxAssignOrders, cfg.BestKAssignments)
+			var stopped bool
+			states, stopped = p.multipleTiers(ctx, c.Models, cfg.MaxAssignOrders, cfg.BestKAssignments)
+			if stopped {
+				return best, fmt.Errorf("the heuristic did not finish within the time limit (%d of %d model assignments done): %w", ci, len(combos), ErrTimeLimit)
+			}
 		}
 		for _, st := range states {
 			a := Assignment{Models: c.Models, Workers: st.workers}

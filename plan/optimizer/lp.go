@@ -3,7 +3,9 @@ package optimizer
 import "math"
 
 // A small dense two-phase simplex (Bland's rule, so it cannot cycle) for the exact solver's relaxation.
-// Sizes here are tens of rows and a few hundred columns.
+// Sizes here are tens to hundreds of rows and a few hundred to a few thousand columns; larger LPs are
+// refused (maxTableau) rather than left to run for minutes, and every solve polls a stop function so the
+// time limit cuts it short.
 
 type sense int
 
@@ -24,7 +26,7 @@ const lpEps = 1e-9
 // solveLP minimises c·x subject to rows and x ≥ 0. ok is false when infeasible (or on numerical trouble,
 // which callers treat as "no bound", never as a proof).
 func solveLP(c []float64, rows []lpRow) (obj float64, x []float64, ok bool) {
-	obj, x, st := solveLPStatus(c, rows)
+	obj, x, st := solveLPStatus(c, rows, nil)
 	return obj, x, st == lpOptimal
 }
 
@@ -33,19 +35,31 @@ type lpStatus int
 const (
 	lpOptimal    lpStatus = iota
 	lpInfeasible          // phase I ended with a positive sum of artificials
-	lpTrouble             // unbounded or out of iterations: no conclusion
+	lpTrouble             // unbounded, out of iterations, too large or stopped: no conclusion
 )
 
+// maxTableau is the largest dense tableau (rows × columns) solveLPDuals builds: 4M cells, 32 MiB, about
+// 2 ms a pivot on the 2-core development box. Beyond it the dense method is hopeless (a fleet of 300
+// distinct hosts asks for hundreds of MiB and thousands of pivots), and callers use their other bounds.
+const maxTableau = 4 << 20
+
+// stopEvery is how many pivots pass between two polls of the stop function.
+const stopEvery = 8
+
 // solveLPStatus is solveLP telling a proven infeasibility apart from numerical trouble.
-func solveLPStatus(c []float64, rows []lpRow) (obj float64, x []float64, st lpStatus) {
-	obj, x, _, st = solveLPDuals(c, rows)
+func solveLPStatus(c []float64, rows []lpRow, stop func() bool) (obj float64, x []float64, st lpStatus) {
+	obj, x, _, st = solveLPDuals(c, rows, stop)
 	return obj, x, st
 }
 
 // solveLPDuals is solveLPStatus also returning the row duals y (∂obj/∂rhs at the optimum: ≤ 0 for a
 // binding ≤ row of this minimisation, ≥ 0 for a binding ≥ row). rows may be modified (sign flips).
-func solveLPDuals(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus) {
+// stop (nil: never) is polled every few pivots; when it returns true the solve ends with lpTrouble.
+func solveLPDuals(c []float64, rows []lpRow, stop func() bool) (obj float64, x, y []float64, st lpStatus) {
 	n, m := len(c), len(rows)
+	if lpTooLarge(n, m) || (stop != nil && stop()) {
+		return 0, nil, nil, lpTrouble
+	}
 	nSlack, nArt := 0, 0
 	flipped := make([]bool, m)
 	for i := range rows {
@@ -116,7 +130,7 @@ func solveLPDuals(c []float64, rows []lpRow) (obj float64, x, y []float64, st lp
 			obj1[j] = 0
 		}
 	}
-	if !simplexLoop(tab, basis, nil) {
+	if !simplexLoop(tab, basis, nil, stop) {
 		return 0, nil, nil, lpTrouble
 	}
 	if -tab[m][N] > 1e-7*(1+maxRHS(rows)) {
@@ -146,7 +160,7 @@ func solveLPDuals(c []float64, rows []lpRow) (obj float64, x, y []float64, st lp
 			}
 		}
 	}
-	if !simplexLoop(tab, basis, isArt) {
+	if !simplexLoop(tab, basis, isArt, stop) {
 		return 0, nil, nil, lpTrouble
 	}
 	x = make([]float64, n)
@@ -173,11 +187,18 @@ func maxRHS(rows []lpRow) float64 {
 	return mx
 }
 
-// simplexLoop pivots until optimal; false if unbounded or out of iterations.
-func simplexLoop(tab [][]float64, basis []int, banned []bool) bool {
+// lpTooLarge reports whether the tableau of n structural columns and m rows (each row adds at most a
+// slack and an artificial) would exceed maxTableau.
+func lpTooLarge(n, m int) bool { return (m+1)*(n+2*m+1) > maxTableau }
+
+// simplexLoop pivots until optimal; false if unbounded, out of iterations or stopped.
+func simplexLoop(tab [][]float64, basis []int, banned []bool, stop func() bool) bool {
 	m := len(basis)
 	N := len(tab[0]) - 1
 	for iter := 0; iter < 50000; iter++ {
+		if stop != nil && iter%stopEvery == stopEvery-1 && stop() {
+			return false
+		}
 		enter := -1
 		for j := range N {
 			if (banned == nil || !banned[j]) && tab[m][j] < -lpEps {

@@ -47,7 +47,7 @@ func TestSolveLPDuals(t *testing.T) {
 		{"flipped", []float64{1}, []lpRow{{[]float64{-1}, le, -3}}, []float64{-1}},
 	}
 	for _, tc := range tests {
-		_, _, y, st := solveLPDuals(tc.c, tc.rows)
+		_, _, y, st := solveLPDuals(tc.c, tc.rows, nil)
 		if st != lpOptimal {
 			t.Fatalf("%s: status %v", tc.name, st)
 		}

@@ -1,7 +1,3 @@
-// Package optimizer chooses model variants and assigns workflow stages to workers at the least
-// compute + communication cost, with the cost model of the original JellyBean optimizer
-// (see /work/shared/reference/OPTIMIZER.md §5). It is pure: readers live in plan/optimizer/inputs,
-// and the solvers take a *Problem and return a *Solution without touching files or the network.
 package optimizer
 
 import (

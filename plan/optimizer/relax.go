@@ -16,6 +16,10 @@ func (s *exactSearch) lpBoundIn(d int, lo, hi []int) float64 {
 	return s.relaxation(d, lo, hi).bound
 }
 
+// maxPairClasses is the most classes for which the relaxation's flows run between class pairs; with more
+// they run from a class to a tier (see relaxation).
+const maxPairClasses = 12
+
 // relaxed is one solved relaxation: its bound and what the cover cuts need to strengthen it.
 type relaxed struct {
 	bound float64
@@ -82,7 +86,13 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			r.coef[xIdx[k]] += coef / s.cap[k[0]][k[1]]
 		}
 	}
-	type fvar struct{ e, ca, cb, idx int }
+	// Flows between two unplaced stages go from a sender class to a receiver class. With many classes
+	// (a fleet of distinct hosts: one class per host) the class pairs would be far too many, so the flow
+	// goes to a receiver tier instead, at the cheapest link from the sender class into that tier: still a
+	// relaxation (every class-pair flow maps onto one at no greater cost), exact when links depend only on
+	// the tiers, and its size grows with classes × tiers.
+	byTier := nc > maxPairClasses
+	type fvar struct{ e, ca, cb, idx int } // cb: a receiver class, or with byTier the receiver tier
 	var fs []fvar
 	unplaced := map[int]bool{}
 	for _, v := range nodes {
@@ -97,11 +107,38 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			if _, ok := xIdx[[2]int{e.From, ca}]; !ok {
 				continue
 			}
+			ta := s.classes[ca].Tier
+			if byTier {
+				cheapest := make(map[int]float64)
+				for cb := range nc {
+					if _, ok := xIdx[[2]int{e.To, cb}]; !ok {
+						continue
+					}
+					tb := s.classes[cb].Tier
+					if tb < ta {
+						continue
+					}
+					l := 0.0
+					if tb > ta {
+						l = p.Link[s.classes[ca].Members[0]][s.classes[cb].Members[0]] * msg * gb
+					}
+					if old, ok := cheapest[tb]; !ok || l < old {
+						cheapest[tb] = l
+					}
+				}
+				for tb := range p.NumTiers {
+					if l, ok := cheapest[tb]; ok {
+						fs = append(fs, fvar{ei, ca, tb, len(cost)})
+						cost = append(cost, l)
+					}
+				}
+				continue
+			}
 			for cb := range nc {
 				if _, ok := xIdx[[2]int{e.To, cb}]; !ok {
 					continue
 				}
-				ta, tb := s.classes[ca].Tier, s.classes[cb].Tier
+				tb := s.classes[cb].Tier
 				if tb < ta {
 					continue
 				}
@@ -113,6 +150,23 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 				cost = append(cost, l)
 			}
 		}
+	}
+	// Count the rows before building any (each is as wide as the LP): rate, two cost rows and a box row
+	// per stage, a count row and two count bounds per x, the cover cuts, one per class, the flow marginals.
+	// Refuse an LP the dense simplex would not manage (the other bounds still hold).
+	perStage := map[int]int{}
+	for k := range xIdx {
+		perStage[k[0]]++
+	}
+	estRows := 4*len(nodes) + 3*len(xIdx) + len(s.cuts) + nc
+	for _, e := range p.Edges {
+		if unplaced[e.From] && unplaced[e.To] {
+			estRows += perStage[e.From] + perStage[e.To]
+		}
+	}
+	if lpTooLarge(len(cost)+len(nodes), estRows) {
+		out.bound = math.Inf(-1)
+		return out
 	}
 	// z(v) ≥ Σ_c price·n(v,c) + x(v,c)·unit(v,c), z(v) ≥ minCover(v) and the cover cuts: each stage's
 	// own cost is at least its integer cover (workers are paid in full), which n and x alone do not see.
@@ -237,6 +291,13 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			}
 		}
 	}
+	// Flow marginals: what each sender class emits (its share × the rate ratio) and what each receiver
+	// class (or tier) takes in.
+	sendOf, recvOf := map[[2]int][]int{}, map[[2]int][]int{}
+	for _, f := range fs {
+		sendOf[[2]int{f.e, f.ca}] = append(sendOf[[2]int{f.e, f.ca}], f.idx)
+		recvOf[[2]int{f.e, f.cb}] = append(recvOf[[2]int{f.e, f.cb}], f.idx)
+	}
 	for ei, e := range p.Edges {
 		if !unplaced[e.From] || !unplaced[e.To] {
 			continue
@@ -249,11 +310,29 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			}
 			r := newRow(eq, 0)
 			r.coef[j] = -ratio
-			for _, f := range fs {
-				if f.e == ei && f.ca == ca {
-					r.coef[f.idx] = 1
+			for _, fi := range sendOf[[2]int{ei, ca}] {
+				r.coef[fi] = 1
+			}
+		}
+		if byTier {
+			for tb := range p.NumTiers {
+				r := newRow(eq, 0)
+				any := false
+				for cb := range nc {
+					if j, ok := xIdx[[2]int{e.To, cb}]; ok && s.classes[cb].Tier == tb {
+						r.coef[j] = -1
+						any = true
+					}
+				}
+				for _, fi := range recvOf[[2]int{ei, tb}] {
+					r.coef[fi] = 1
+					any = true
+				}
+				if !any {
+					rows = rows[:len(rows)-1]
 				}
 			}
+			continue
 		}
 		for cb := range nc {
 			j, ok := xIdx[[2]int{e.To, cb}]
@@ -262,14 +341,12 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			}
 			r := newRow(eq, 0)
 			r.coef[j] = -1
-			for _, f := range fs {
-				if f.e == ei && f.cb == cb {
-					r.coef[f.idx] = 1
-				}
+			for _, fi := range recvOf[[2]int{ei, cb}] {
+				r.coef[fi] = 1
 			}
 		}
 	}
-	obj, x, y, st := solveLPDuals(cost, rows)
+	obj, x, y, st := solveLPDuals(cost, rows, s.expired)
 	if st == lpInfeasible && lo != nil {
 		out.bound = math.Inf(1) // no plan in this tier window
 		return out

@@ -1,0 +1,331 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// The plain mixed-integer model of the whole problem, for a general MILP solver (the CBC baseline,
+// milp_cbc.go). It is a relaxation of the §5.4 cost in one respect only, so the solver's bound is a valid
+// lower bound and its plan, re-evaluated with Evaluate, a valid upper bound:
+//
+//   - z(c) ∈ {0,1}: variant combination c is chosen (Σ_c z = 1, over the combinations meeting the target).
+//   - y(v,w,r) ∈ {0,1}: worker w serves stage v with variant r (paid in full), allowed only while a chosen
+//     combination uses r for v (y ≤ Σ_{c uses r} z(c)); t(v,w,r) ≥ 0 its share, t ≤ cap·y;
+//     Σ_{w,r} t(v,w,r) = T(v); Σ_{v,r} y(v,w,r) ≤ 1.
+//   - s(v,i) ∈ {0,1}: v uses a worker of tier i (y ≤ s(v,tier w)); no backward traffic:
+//     s(u,i) + s(v,j) ≤ 1 for every edge u→v between stages and j < i.
+//   - Source traffic is linear in the shares: Ls(u,w)·msg(r)·t(v,w,r) for tier(w) > 0.
+//   - Stage-to-stage traffic is a flow g(e,i,j,ru,rv) ≥ 0 between tiers i ≤ j and variants, with the
+//     marginals of the shares (Σ_{j,rv} g = X(u,i,ru)·T(v)/T(u), Σ_{i,ru} g = X(v,j,rv), X = a tier's
+//     summed shares for a variant; only the chosen variants' X are non-zero, so only their flow is), charged
+//     at the cheapest link between the two tiers × that pair's message size. The evaluator's proportional
+//     mixing is one such flow, so this is a relaxation; it is exact when one end of the edge sits in a
+//     single tier and links depend on tiers only (as in every instance we generate).
+
+// milpModel is a MILP in row form: minimise obj·x subject to rowLB ≤ A x ≤ rowUB, colLB ≤ x ≤ colUB.
+type milpModel struct {
+	obj, colLB, colUB []float64
+	integer           []bool
+	rows              []milpRow
+	rowLB, rowUB      []float64
+
+	combos   []Combo
+	z        []int          // per combination: its column
+	variants [][]string     // per node: the variants some combination uses
+	y, t     map[[3]int]int // (stage, worker, variant index) → column
+	stages   []int
+}
+
+type milpRow struct {
+	idx []int
+	val []float64
+}
+
+func (m *milpModel) col(obj, lb, ub float64, integer bool) int {
+	m.obj = append(m.obj, obj)
+	m.colLB, m.colUB = append(m.colLB, lb), append(m.colUB, ub)
+	m.integer = append(m.integer, integer)
+	return len(m.obj) - 1
+}
+
+func (m *milpModel) row(lb, ub float64, idx []int, val []float64) {
+	m.rows = append(m.rows, milpRow{idx, val})
+	m.rowLB, m.rowUB = append(m.rowLB, lb), append(m.rowUB, ub)
+}
+
+// CSC returns the matrix in compressed sparse column form (column starts, row indices, values).
+func (m *milpModel) CSC() (start []int, index []int, value []float64) {
+	n := len(m.obj)
+	count := make([]int, n+1)
+	for _, r := range m.rows {
+		for _, j := range r.idx {
+			count[j+1]++
+		}
+	}
+	for j := range n {
+		count[j+1] += count[j]
+	}
+	start = append([]int(nil), count...)
+	index = make([]int, count[n])
+	value = make([]float64, count[n])
+	next := append([]int(nil), count[:n]...)
+	for i, r := range m.rows {
+		for k, j := range r.idx {
+			index[next[j]], value[next[j]] = i, r.val[k]
+			next[j]++
+		}
+	}
+	return start, index, value
+}
+
+// buildMILP formulates p over the combinations combos (see above).
+func (p *Problem) buildMILP(combos []Combo) *milpModel {
+	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, combos: combos}
+	nt := p.NumTiers
+	var zAll []int
+	var ones []float64
+	for range combos {
+		j := m.col(0, 0, 1, true)
+		m.z = append(m.z, j)
+		zAll, ones = append(zAll, j), append(ones, 1)
+	}
+	m.row(1, 1, zAll, ones)
+	// Variants per node, and for each the combinations using it.
+	m.variants = make([][]string, len(p.Nodes))
+	uses := make([]map[string][]int, len(p.Nodes))
+	for v := range p.Nodes {
+		uses[v] = map[string][]int{}
+		for ci, c := range combos {
+			r := c.Models[v]
+			if _, ok := uses[v][r]; !ok {
+				m.variants[v] = append(m.variants[v], r)
+			}
+			uses[v][r] = append(uses[v][r], m.z[ci])
+		}
+	}
+	sCol := map[[2]int]int{}
+	perWorker := make([][]int, len(p.Workers))
+	for v := range p.Nodes {
+		if p.IsSource[v] {
+			continue
+		}
+		m.stages = append(m.stages, v)
+		for i := range nt {
+			sCol[[2]int{v, i}] = m.col(0, 0, 1, true)
+		}
+		var tIdx []int
+		var tOnes []float64
+		for ri, r := range m.variants[v] {
+			zs := uses[v][r]
+			for w, cp := range p.Cap[v][r] {
+				if cp <= 0 {
+					continue
+				}
+				unit := 0.0
+				for _, u := range p.Inputs[v] {
+					if p.IsSource[u] && p.Workers[w].Tier > 0 {
+						msg, _ := p.MessageSize(u, v, m.variants[u][0], r)
+						unit += p.SrcLink[u][w] * msg * gb
+					}
+				}
+				y := m.col(p.Workers[w].Price, 0, 1, true)
+				t := m.col(unit, 0, cp, false)
+				m.y[[3]int{v, w, ri}], m.t[[3]int{v, w, ri}] = y, t
+				m.row(math.Inf(-1), 0, []int{t, y}, []float64{1, -cp})                                 // t ≤ cap·y
+				m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -1}) // y ≤ s(v,tier)
+				if len(zs) < len(combos) {
+					idx, val := []int{y}, []float64{1}
+					for _, zc := range zs {
+						idx, val = append(idx, zc), append(val, -1)
+					}
+					m.row(math.Inf(-1), 0, idx, val) // y ≤ Σ z over the combinations using r
+				}
+				perWorker[w] = append(perWorker[w], y)
+				tIdx, tOnes = append(tIdx, t), append(tOnes, 1)
+			}
+		}
+		m.row(p.Rate[v], p.Rate[v], tIdx, tOnes)
+	}
+	for _, ys := range perWorker {
+		if len(ys) > 1 {
+			o := make([]float64, len(ys))
+			for k := range o {
+				o[k] = 1
+			}
+			m.row(math.Inf(-1), 1, ys, o)
+		}
+	}
+	// Cheapest link from tier i to tier j (the evaluator charges only i < j).
+	link := make([][]float64, nt)
+	for i := range nt {
+		link[i] = make([]float64, nt)
+		for j := range nt {
+			link[i][j] = math.Inf(1)
+		}
+	}
+	for a := range p.Workers {
+		for b := range p.Workers {
+			ta, tb := p.Workers[a].Tier, p.Workers[b].Tier
+			if ta < tb {
+				link[ta][tb] = math.Min(link[ta][tb], p.Link[a][b])
+			}
+		}
+	}
+	for _, e := range p.Edges {
+		u, v := e.From, e.To
+		if p.IsSource[u] {
+			continue
+		}
+		for i := range nt {
+			for j := range i {
+				m.row(math.Inf(-1), 1, []int{sCol[[2]int{u, i}], sCol[[2]int{v, j}]}, []float64{1, 1})
+			}
+		}
+		nu, nv := len(m.variants[u]), len(m.variants[v])
+		// g[i][j][ru][rv]
+		g := make([][][][]int, nt)
+		for i := range nt {
+			g[i] = make([][][]int, nt)
+			for j := i; j < nt; j++ {
+				g[i][j] = make([][]int, nu)
+				for ru := range nu {
+					g[i][j][ru] = make([]int, nv)
+					for rv := range nv {
+						cost := 0.0
+						if j > i && !math.IsInf(link[i][j], 1) {
+							msg, _ := p.MessageSize(u, v, m.variants[u][ru], m.variants[v][rv])
+							cost = link[i][j] * msg * gb
+						}
+						g[i][j][ru][rv] = m.col(cost, 0, math.Inf(1), false)
+					}
+				}
+			}
+		}
+		ratio := p.Rate[v] / p.Rate[u]
+		for i := range nt {
+			for ru := range nu {
+				// Σ_{j≥i, rv} g(i,j,ru,rv) − ratio·X(u,i,ru) = 0
+				var idx []int
+				var val []float64
+				for j := i; j < nt; j++ {
+					for rv := range nv {
+						idx, val = append(idx, g[i][j][ru][rv]), append(val, 1)
+					}
+				}
+				for w := range p.Workers {
+					if t, ok := m.t[[3]int{u, w, ru}]; ok && p.Workers[w].Tier == i {
+						idx, val = append(idx, t), append(val, -ratio)
+					}
+				}
+				m.row(0, 0, idx, val)
+			}
+			for rv := range nv {
+				// Σ_{k≤i, ru} g(k,i,ru,rv) − X(v,i,rv) = 0
+				var idx []int
+				var val []float64
+				for k := 0; k <= i; k++ {
+					for ru := range nu {
+						idx, val = append(idx, g[k][i][ru][rv]), append(val, 1)
+					}
+				}
+				for w := range p.Workers {
+					if t, ok := m.t[[3]int{v, w, rv}]; ok && p.Workers[w].Tier == i {
+						idx, val = append(idx, t), append(val, -1)
+					}
+				}
+				m.row(0, 0, idx, val)
+			}
+		}
+	}
+	return m
+}
+
+// milpPlan turns a MILP solution x into the chosen combination and an assignment: each stage's chosen
+// workers, fullest first so that the pouring rule of §5.3 leaves the least-used one partial. It fails
+// when the rounded choice cannot carry a stage's rate (the solver's tolerances).
+func (p *Problem) milpPlan(m *milpModel, x []float64) (Combo, Assignment, error) {
+	ci := 0
+	for k, j := range m.z {
+		if x[j] > x[m.z[ci]] {
+			ci = k
+		}
+	}
+	c := m.combos[ci]
+	a := Assignment{Models: c.Models, Workers: make([][]int, len(p.Nodes))}
+	for _, v := range m.stages {
+		ri := -1
+		for k, r := range m.variants[v] {
+			if r == c.Models[v] {
+				ri = k
+			}
+		}
+		caps := p.Cap[v][c.Models[v]]
+		type pick struct {
+			w    int
+			fill float64
+		}
+		var picks []pick
+		total := 0.0
+		for w := range p.Workers {
+			y, ok := m.y[[3]int{v, w, ri}]
+			if !ok || x[y] < 0.5 {
+				continue
+			}
+			picks = append(picks, pick{w, x[m.t[[3]int{v, w, ri}]] / caps[w]})
+			total += caps[w]
+		}
+		if total < p.Rate[v] {
+			return c, a, fmt.Errorf("milp: stage %s: chosen workers carry %g of %g req/s", p.Nodes[v], total, p.Rate[v])
+		}
+		sort.SliceStable(picks, func(i, j int) bool {
+			if picks[i].fill != picks[j].fill {
+				return picks[i].fill > picks[j].fill
+			}
+			return picks[i].w < picks[j].w
+		})
+		for _, pk := range picks {
+			a.Workers[v] = append(a.Workers[v], pk.w)
+		}
+	}
+	return c, a, nil
+}
+
+// polish improves a plan without changing its worker sets: the pouring rule runs every worker of a stage
+// at capacity but the last, so which worker is last decides the shares. For each stage in turn it tries
+// every worker as the partial one (Evaluate decides), keeping the cheapest; stages are revisited until
+// nothing improves or ctxDone reports the time is up.
+func (p *Problem) polish(a Assignment, order []int, ctxDone func() bool) (Assignment, float64, float64) {
+	compute, comm := p.Evaluate(&a, order, BackwardReject)
+	best := compute + comm
+	for improved := true; improved; {
+		improved = false
+		for _, v := range order {
+			ws := a.Workers[v]
+			if len(ws) < 2 {
+				continue
+			}
+			orig := append([]int(nil), ws...)
+			bestOrder := orig
+			for q := range orig {
+				if ctxDone() {
+					a.Workers[v] = bestOrder
+					return a, compute, comm
+				}
+				cand := make([]int, 0, len(orig))
+				cand = append(cand, orig[:q]...)
+				cand = append(cand, orig[q+1:]...)
+				cand = append(cand, orig[q])
+				a.Workers[v] = cand
+				c1, c2 := p.Evaluate(&a, order, BackwardReject)
+				if c1+c2 < best*(1-1e-12) {
+					best, compute, comm, bestOrder = c1+c2, c1, c2, cand
+					improved = true
+				}
+			}
+			a.Workers[v] = bestOrder
+		}
+	}
+	return a, compute, comm
+}

@@ -1,0 +1,104 @@
+//go:build cbc
+
+package optimizer_test
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"jellybean/plan/optimizer"
+)
+
+// CBC on the plain MILP finds the medium example's optimum, the same double as the exact solver.
+func TestCBCMedium(t *testing.T) {
+	in := loadMedium(t, true)
+	s, err := optimizer.Solve(in.Problem, in.Config, "cbc", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(s.Total-7.485018393756207) > 1e-12 {
+		t.Errorf("cbc total %v, want 7.485018393756207", s.Total)
+	}
+	if s.Gap() > 1e-9 {
+		t.Errorf("cbc gap %v: not proven", s.Gap())
+	}
+	checkAgainstEvaluator(t, in.Problem, s)
+}
+
+// On random small instances (arbitrary links, so the MILP's flows are a true relaxation) CBC's plan is
+// valid and never cheaper than brute force's optimum, and its bound never above it.
+func TestCBCRandomBoundsBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	cfg := optimizer.DefaultConfig()
+	checked := 0
+	for i := range 40 {
+		p := randomProblem(r, 4+r.IntN(4))
+		brute, berr := p.BruteForce(true)
+		s, err := optimizer.Solve(p, cfg, "cbc", 10*time.Second)
+		if berr != nil {
+			if err == nil {
+				t.Fatalf("instance %d: cbc found %v where brute force found none", i, s)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("instance %d: %v (brute force %v)", i, err, brute.Total)
+		}
+		checked++
+		checkAgainstEvaluator(t, p, s)
+		if s.Total < brute.Total*(1-1e-9) {
+			t.Errorf("instance %d: cbc %v below the optimum %v", i, s.Total, brute.Total)
+		}
+		if s.LowerBound > brute.Total*(1+1e-9) {
+			t.Errorf("instance %d: cbc bound %v above the optimum %v", i, s.LowerBound, brute.Total)
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d feasible instances", checked)
+	}
+}
+
+// With CBC in the build, the exact solver answers 306 distinct hosts within a 1 s limit (+1 s) with a
+// valid plan above its bound; CBC alone answers in time too, with a plan or a time-limit error.
+func TestCBCDeadlineDistinct300(t *testing.T) {
+	in := loadMedium(t, true)
+	p := distinctFleet(t, in.Problem, 34, 3, 1, 56)
+	for _, solver := range []string{"cbc", "exact"} {
+		start := time.Now()
+		s, err := optimizer.Solve(p, in.Config, solver, time.Second)
+		took := time.Since(start)
+		if took > 2*time.Second {
+			t.Errorf("%s: 1 s limit, returned after %v", solver, took)
+		}
+		if solver == "cbc" && errors.Is(err, optimizer.ErrTimeLimit) {
+			t.Logf("cbc alone: %v in %v", err, took) // the plain MILP may find no plan in 1 s: it says so
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s after %v: %v", solver, took, err)
+		}
+		t.Logf("%s: %v in %v", solver, s, took)
+		checkAgainstEvaluator(t, p, s)
+	}
+}
+
+// On 36 distinct hosts the exact solver (CBC's plan as its seed) is as good as CBC alone.
+func TestCBCSeedDistinct36(t *testing.T) {
+	in := loadMedium(t, true)
+	p := distinctFleet(t, in.Problem, 4, 2, 1, 56)
+	h, err := p.Heuristic(in.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := optimizer.Solve(p, in.Config, "exact", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstEvaluator(t, p, s)
+	if s.Total >= h.Total {
+		t.Errorf("exact with the CBC seed %v, heuristic %v: the MILP did not help", s.Total, h.Total)
+	}
+}
