@@ -34,3 +34,19 @@ func TestBlame(t *testing.T) {
 		}
 	}
 }
+
+// A rank found stopped is the root even when, woken to be ended, it reported losing the peers it could not
+// hear while frozen (and so seems to follow them).
+func TestPreferStopped(t *testing.T) {
+	exits := []exitRecord{{Rank: 2, Failed: true, Followed: true}, {Rank: 4, Failed: true, Followed: true}, {Rank: 0, Failed: true, Followed: true}}
+	followed := map[int]int{2: 4, 4: 2, 0: 2}
+	if root, via := preferStopped(4, 2, map[int]bool{2: true}, followed, exits); root != 2 || via != 4 {
+		t.Fatalf("root %d via %d, want the stopped rank 2 via rank 4, which followed it", root, via)
+	}
+	if root, via := preferStopped(4, 2, nil, followed, exits); root != 4 || via != 2 {
+		t.Fatalf("nothing stopped: root %d via %d changed", root, via)
+	}
+	if root, via := preferStopped(2, 4, map[int]bool{2: true}, followed, exits); root != 2 || via != 4 {
+		t.Fatalf("root already stopped: %d %d", root, via)
+	}
+}

@@ -143,3 +143,28 @@ func blame(exits []exitRecord, followed map[int]int) (root, via int, ok bool) {
 		root, via = next, root
 	}
 }
+
+// preferStopped overrides blame when a rank was found stopped (SIGSTOP) as the job ended: a frozen rank
+// can be nobody's victim, but once the launcher wakes it to end it, it may report the peers it lost while
+// frozen and so appear to follow them. via becomes a rank that followed it (or the first to fail).
+func preferStopped(root, via int, stopped map[int]bool, followed map[int]int, exits []exitRecord) (int, int) {
+	if len(stopped) == 0 || stopped[root] {
+		return root, via
+	}
+	frozen := -1
+	for r := range stopped {
+		if frozen < 0 || r < frozen {
+			frozen = r
+		}
+	}
+	via = -1
+	for _, e := range exits {
+		if e.Failed && e.Rank != frozen && (via < 0 || followed[e.Rank] == frozen) {
+			via = e.Rank
+			if followed[e.Rank] == frozen {
+				break
+			}
+		}
+	}
+	return frozen, via
+}

@@ -131,6 +131,9 @@ func supervise(cfg Config, job Job, dir string, slots []hostfiles.Slot) (*RankFa
 	}
 	followMu.Lock()
 	root, via, ok := blame(records, followed)
+	if ok {
+		root, via = preferStopped(root, via, wasStopped, followed, records)
+	}
 	followMu.Unlock()
 	if !ok {
 		return nil, nil
