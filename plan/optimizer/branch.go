@@ -9,7 +9,7 @@ import (
 //
 // The depth-first search places one stage at a time, so a bound can only see what the stages placed so
 // far took. When stages compete for the same workers (image features and object detection for the cheap
-// tier-0 CPUs, speech recognition and detection for the tier-1 GPUs), every placement of the first stage
+// tier-0 CPUs, the recogniser and the detector for the tier-1 GPUs), every placement of the first stage
 // looks affordable to the LP of the rest and the search drowns in them. branch instead splits a box on the
 // number n(v,c) of class-c workers stage v uses, as a MIP solver would: the LP sees all stages at once,
 // and a fractional count (half a GPU, a fraction of the tier-0 CPUs) is ruled out on both sides of the

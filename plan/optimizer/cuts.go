@@ -7,7 +7,7 @@ import "math"
 // The LP relaxation shares each class's workers fractionally between stages, and bounds each stage's cost
 // by its own integer cover computed as if every free worker were its alone. On the 3-tier instances that is
 // what leaves the gap: the stages that want the cheap tier-0 workers (image features, object detection)
-// and the one that would like a few of them to round up its GPUs (speech recognition) each get their
+// and the one that would like a few of them to round up its GPUs (the recogniser) each get their
 // integer cover from the same workers.
 //
 // A cover cut prices the workers instead. For any prices lam ≥ 0 (per worker of each class), every

@@ -31,7 +31,7 @@ func (p *Problem) Exact(opt ExactOptions) (*Solution, error) {
 	}
 	start := opt.now()
 	// hard is when the whole search must end: every loop below, every LP (every few pivots) and the
-	// branching poll it, so the answer comes within a few milliseconds of it.
+	// branching poll it, so the result comes within a few milliseconds of it.
 	var hard time.Time
 	if opt.TimeLimit > 0 {
 		hard = start.Add(opt.TimeLimit)

@@ -15,8 +15,9 @@ type ScaleSpec struct {
 	// (tj−ti)·scale forward, 10·scale backward, and source→worker costs of tier·scale.
 	Tiers     int
 	LinkScale float64
-	// FiveStages adds "DetectObjects" (ReadImage → DetectObjects → VQA, profiled like resnet50 feature
-	// extraction) and "Answer" (VQA → Answer, half VQA's latency): 5 non-source stages.
+	// FiveStages adds "DetectObjects" (the image source → DetectObjects → the sink stage, profiled like
+	// resnet50 feature extraction) and "Postprocess" (after the sink stage, half its latency): 5 non-source
+	// stages on the medium example.
 	FiveStages bool
 	// Jitter makes the hosts distinct, as measured fleets are: every host's latencies are multiplied by
 	// its own factor drawn uniformly from [1−Jitter, 1+Jitter] (seeded by Seed). 0 keeps exact replicas.
@@ -131,26 +132,37 @@ func Scale(base *Problem, spec ScaleSpec) (*Problem, error) {
 }
 
 func addStages(base, p *Problem) error {
-	img, eif, vqa := base.NodeIndex("ReadImage"), base.NodeIndex("ExtractImageFeature"), base.NodeIndex("VQA")
-	if img < 0 || eif < 0 || vqa < 0 {
-		return fmt.Errorf("scale: five stages need ReadImage, ExtractImageFeature and VQA in the base problem")
+	// The base's sink stage joins the branches; the branch whose stage has a resnet50 variant is the
+	// image one, and its source feeds the new detector too.
+	join, feat, img := base.NodeIndex(base.Sink), -1, -1
+	for _, in := range base.Inputs[max(join, 0)] {
+		if _, ok := base.Cap[in]["resnet50"]; ok && join >= 0 {
+			feat = in
+			if len(base.Inputs[in]) == 1 && base.IsSource[base.Inputs[in][0]] {
+				img = base.Inputs[in][0]
+			}
+		}
 	}
+	if join < 0 || feat < 0 || img < 0 {
+		return fmt.Errorf("scale: five stages need a sink stage fed by a source -> stage with a resnet50 variant (the medium example)")
+	}
+
 	n := len(p.Workers)
 	det, ans := len(p.Nodes), len(p.Nodes)+1
-	p.Nodes = append(p.Nodes, "DetectObjects", "Answer")
+	p.Nodes = append(p.Nodes, "DetectObjects", "Postprocess")
 	p.IsSource = append(p.IsSource, false, false)
-	p.Edges = append(p.Edges, Edge{img, det}, Edge{det, vqa}, Edge{vqa, ans})
+	p.Edges = append(p.Edges, Edge{img, det}, Edge{det, join}, Edge{join, ans})
 	p.Variants = append(p.Variants, []string{"default"}, []string{"default"})
 	detCap, ansCap := make([]float64, n), make([]float64, n)
 	for w := range n {
-		detCap[w] = p.Cap[eif]["resnet50"][w]
-		ansCap[w] = 2 * p.Cap[vqa]["default"][w]
+		detCap[w] = p.Cap[feat]["resnet50"][w]
+		ansCap[w] = 2 * p.Cap[join]["default"][w]
 	}
 	p.Cap = append(p.Cap, map[string][]float64{"default": detCap}, map[string][]float64{"default": ansCap})
 	p.SrcLink = append(p.SrcLink, nil, nil)
 	p.msg[msgKey{img, det, "default", "default"}] = 794.0348300933838
-	p.msg[msgKey{det, vqa, "default", "default"}] = 4.0
-	p.msg[msgKey{vqa, ans, "default", "default"}] = 0.05
+	p.msg[msgKey{det, join, "default", "default"}] = 4.0
+	p.msg[msgKey{join, ans, "default", "default"}] = 0.05
 	return nil
 }
 

@@ -53,7 +53,7 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 	case "heuristic":
 		s, err := p.HeuristicContext(ctx, cfg)
 		if err != nil {
-			return nil, err // a heuristic cut short is not the original's answer
+			return nil, err // a heuristic cut short is not the original's plan
 		}
 		return s, nil
 	case "exact":
