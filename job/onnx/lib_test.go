@@ -8,6 +8,7 @@ import (
 )
 
 func TestInitLoadsPinnedLibrary(t *testing.T) {
+	needLibrary(t)
 	v, err := Init()
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +26,7 @@ func TestLibraryPathRejectsMissingOverride(t *testing.T) {
 }
 
 func TestNewSessionOptions(t *testing.T) {
+	needLibrary(t)
 	if _, err := Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +43,7 @@ func TestNewSessionOptions(t *testing.T) {
 // Asking for a GPU must succeed only where one exists; on a CPU-only host (CI) it must fail with a message
 // naming the device, not crash.
 func TestCUDAOptionsFailCleanlyWithoutProvider(t *testing.T) {
+	needLibrary(t)
 	if _, err := Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -59,5 +62,13 @@ func TestCUDAOptionsFailCleanlyWithoutProvider(t *testing.T) {
 	t.Logf("CUDA unavailable as expected: %v", err)
 	if !strings.Contains(err.Error(), "cuda:0") {
 		t.Fatalf("error should name the device: %v", err)
+	}
+}
+
+// needLibrary skips in the short tier, which runs with Go alone (no ONNX Runtime library).
+func needLibrary(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the ONNX Runtime library")
 	}
 }
