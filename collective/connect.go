@@ -204,6 +204,9 @@ func (c *Comm) peerFor(ctx context.Context, r int) (*peer, error) {
 		}
 		if c.noMore {
 			c.pmu.Unlock()
+			if err := c.Err(); err != nil {
+				return nil, err // closed because it failed: the fault is what callers need
+			}
 			return nil, ErrClosed
 		}
 		if !c.dialing[r] && !c.claimed[r] {

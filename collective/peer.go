@@ -133,6 +133,10 @@ func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte
 		if isClosed(p.gone) {
 			return p.errorf("%s frame: %w", typ, ErrPeerClosed)
 		}
+		// We said goodbye because the communicator failed: report that fault, not "closed".
+		if err := p.c.Err(); err != nil {
+			return err
+		}
 		return ErrClosed
 	}
 	return p.writeLocked(typ, edge, tag, payload, compressible)

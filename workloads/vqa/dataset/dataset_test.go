@@ -170,6 +170,9 @@ func TestMakeItemDeterministic(t *testing.T) {
 // TestSpeakDeterministic: the same text, voice and seed give the same WAV bytes (espeak-ng and sox
 // are real; sox's dither must be seeded).
 func TestSpeakDeterministic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("speaks with espeak-ng and sox")
+	}
 	it, _, v, _ := MakeItem("test", 1, 3)
 	text := it.Question
 	a, err := Speak(text, v, rand.New(rand.NewPCG(5, 6)))
@@ -187,6 +190,9 @@ func TestSpeakDeterministic(t *testing.T) {
 
 // TestGenerate runs the real generator (espeak-ng and sox) on a few items.
 func TestGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("speaks with espeak-ng and sox")
+	}
 	for _, tool := range []string{"espeak-ng", "sox"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is required (apt-get install -y espeak-ng sox): %v", tool, err)
