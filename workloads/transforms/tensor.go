@@ -17,9 +17,9 @@ func init() {
 var dtypes = map[string]collective.DType{"float32": collective.Float32, "int64": collective.Int64,
 	"int32": collective.Int32, "uint8": collective.Uint8}
 
-// tensorFile loads a raw tensor file (little-endian elements, row-major, no header) named by a manifest
-// field. Shape gives the dimensions; one of them may be -1, taken from the file's size.
-type tensorFile struct {
+// tensorSpec is what both tensor steps take: the manifest field, the tensor written, its element type and
+// shape (one dimension may be -1, taken from the data).
+type tensorSpec struct {
 	Field string  `toml:"field"`
 	Out   string  `toml:"out"`
 	DType string  `toml:"dtype"`
@@ -27,6 +27,27 @@ type tensorFile struct {
 
 	dt collective.DType
 }
+
+// decode reads and checks the parameters and returns the step's signature.
+func (s *tensorSpec) decode(p flow.Params, into any) (flow.Signature, error) {
+	if err := flow.DecodeParams(p, into); err != nil {
+		return flow.Signature{}, err
+	}
+	for _, r := range [][2]string{{"field", s.Field}, {"out", s.Out}} {
+		if err := required(r[0], r[1]); err != nil {
+			return flow.Signature{}, err
+		}
+	}
+	var err error
+	if s.dt, err = tensorParams(s.DType, s.Shape); err != nil {
+		return flow.Signature{}, err
+	}
+	return flow.Signature{Fields: []string{s.Field}, Writes: []flow.TensorSpec{{Name: s.Out, DType: s.dt, Rank: len(s.Shape)}}}, nil
+}
+
+// tensorFile loads a raw tensor file (little-endian elements, row-major, no header) named by a manifest
+// field.
+type tensorFile struct{ tensorSpec }
 
 func tensorParams(dtype string, shape []int64) (collective.DType, error) {
 	dt, ok := dtypes[dtype]
@@ -50,19 +71,8 @@ func tensorParams(dtype string, shape []int64) (collective.DType, error) {
 
 func newTensorFile(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error) {
 	s := &tensorFile{}
-	if err := flow.DecodeParams(p, s); err != nil {
-		return nil, flow.Signature{}, err
-	}
-	for _, r := range [][2]string{{"field", s.Field}, {"out", s.Out}} {
-		if err := required(r[0], r[1]); err != nil {
-			return nil, flow.Signature{}, err
-		}
-	}
-	var err error
-	if s.dt, err = tensorParams(s.DType, s.Shape); err != nil {
-		return nil, flow.Signature{}, err
-	}
-	return s, flow.Signature{Fields: []string{s.Field}, Writes: []flow.TensorSpec{{Name: s.Out, DType: s.dt, Rank: len(s.Shape)}}}, nil
+	sig, err := s.decode(p, &s.tensorSpec)
+	return s, sig, err
 }
 
 // shapeFor fills a -1 dimension from the number of elements and checks the total.
@@ -111,31 +121,13 @@ func (s *tensorFile) Process(items []*flow.Item) ([]*flow.Item, error) {
 func (s *tensorFile) Close() error { return nil }
 
 // tensorField makes a tensor of a manifest field holding a JSON array of numbers (nested lists for more
-// than one dimension are flattened row-major; shape as for tensor_file).
-type tensorField struct {
-	Field string  `toml:"field"`
-	Out   string  `toml:"out"`
-	DType string  `toml:"dtype"`
-	Shape []int64 `toml:"shape"`
-
-	dt collective.DType
-}
+// than one dimension are flattened row-major).
+type tensorField struct{ tensorSpec }
 
 func newTensorField(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error) {
 	s := &tensorField{}
-	if err := flow.DecodeParams(p, s); err != nil {
-		return nil, flow.Signature{}, err
-	}
-	for _, r := range [][2]string{{"field", s.Field}, {"out", s.Out}} {
-		if err := required(r[0], r[1]); err != nil {
-			return nil, flow.Signature{}, err
-		}
-	}
-	var err error
-	if s.dt, err = tensorParams(s.DType, s.Shape); err != nil {
-		return nil, flow.Signature{}, err
-	}
-	return s, flow.Signature{Fields: []string{s.Field}, Writes: []flow.TensorSpec{{Name: s.Out, DType: s.dt, Rank: len(s.Shape)}}}, nil
+	sig, err := s.decode(p, &s.tensorSpec)
+	return s, sig, err
 }
 
 func flatten(v any, out *[]float64) error {
