@@ -61,7 +61,7 @@ func (p *peer) acquireCredit(ctx context.Context, cost int64) error {
 		}
 		select {
 		case <-p.gone:
-			return p.errorf("Send: %w", ErrPeerClosed)
+			return p.left("Send")
 		default:
 		}
 		p.cmu.Lock()
@@ -276,7 +276,7 @@ func (p *peer) takeA2A(ctx context.Context, round uint32) ([]byte, error) {
 		}
 		p.amu.Unlock()
 		if isClosed(p.gone) {
-			return nil, p.errorf("left before collective round %d: %w", round, ErrPeerClosed)
+			return nil, p.left("left before collective round %d", round)
 		}
 		select {
 		case <-p.a2aCh:
@@ -290,7 +290,7 @@ func (p *peer) takeA2A(ctx context.Context, round uint32) ([]byte, error) {
 			empty := len(p.a2a) == 0
 			p.amu.Unlock()
 			if empty {
-				return nil, p.errorf("left before collective round %d: %w", round, ErrPeerClosed)
+				return nil, p.left("left before collective round %d", round)
 			}
 		}
 	}

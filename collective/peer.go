@@ -130,12 +130,12 @@ func (p *peer) writeFrame(typ frameType, edge uint16, tag uint32, payload []byte
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	if p.byeSent {
-		if isClosed(p.gone) {
-			return p.errorf("%s frame: %w", typ, ErrPeerClosed)
-		}
 		// We said goodbye because the communicator failed: report that fault, not "closed".
 		if err := p.c.Err(); err != nil {
 			return err
+		}
+		if isClosed(p.gone) {
+			return p.errorf("%s frame: %w", typ, ErrPeerClosed)
 		}
 		return ErrClosed
 	}
@@ -526,4 +526,14 @@ func (p *peer) release() {
 	}
 	p.a2a = nil
 	p.amu.Unlock()
+}
+
+// left is the error for an operation that finds the peer gone: the communicator's fault when there is
+// one (a peer that aborted records its fault before it counts as gone, and a fault elsewhere explains
+// why this peer closed), else the peer's own departure.
+func (p *peer) left(format string, args ...any) error {
+	if err := p.c.Err(); err != nil {
+		return err
+	}
+	return p.errorf(format+": %w", append(args, ErrPeerClosed)...)
 }
