@@ -304,3 +304,24 @@ func TestSinkTakesTheRunLock(t *testing.T) {
 	held.Release()
 	requireRanksOK(t, runMemLocked(t, p, hf, runDir, false, true))
 }
+
+// A rank that fails while preparing (here the sink: the run already holds results) stops every rank at
+// once with its reason: nobody waits for it until a timeout.
+func TestPreparationFailureStopsEveryRank(t *testing.T) {
+	p, hf, dir := memJob(t, []string{"a b", "c"})
+	runDir := filepath.Join(dir, "run")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(runDir, "results.jsonl"), `{"id":0}`+"\n")
+	start := time.Now()
+	errs := runMem(t, p, hf, runDir, false)
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "already holds results") {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the job took %v to stop", d)
+	}
+}

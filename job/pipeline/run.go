@@ -121,7 +121,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	r.stage = &cfg.Plan.Stages[r.me.Stage]
 	r.runDir = plan.Resolve(cfg.Root, cfg.RunDir)
+	// Connect first, then build and prepare: a rank whose start-up fails (a corrupt model, a dataset it
+	// cannot read, a run another job holds) tells every rank at once through the abort flood, so that
+	// nobody waits for it until a timeout and nobody else is blamed, with or without a launcher watching.
+	if r.comm, err = r.openTransport(ctx); err != nil {
+		return err
+	}
+	defer r.comm.Close()
 	if err := r.compile(); err != nil {
+		r.abortPeers(err)
 		return err
 	}
 	if join := cfg.Plan.JoinStage(); join >= 0 && cfg.Plan.IsSource(r.me.Stage) && r.joinsWholeItems(join) {
@@ -143,6 +151,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			r.sink.w.close()
 		}
 		r.runLock.Release()
+		r.abortPeers(err)
 		return err
 	}
 	defer func() {
@@ -153,11 +162,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}()
 	defer r.op.close()
 	defer r.timing.close()
-
-	if r.comm, err = r.openTransport(ctx); err != nil {
-		return err
-	}
-	defer r.comm.Close()
 
 	if err := r.exchangeDone(ctx); err != nil {
 		return err
@@ -216,8 +220,8 @@ func (r *rank) openTransport(ctx context.Context) (Transport, error) {
 	return c, nil
 }
 
-// prepare loads what this rank's stage needs before talking to peers, so that a missing model or
-// dataset fails here with a local, clear error.
+// prepare loads what this rank's stage needs: its data, its model session, the sink's results file. A
+// failure here is this rank's own, reported to every peer by the caller.
 func (r *rank) prepare() error {
 	if err := os.MkdirAll(filepath.Join(r.runDir, "timing"), 0o755); err != nil {
 		return fmt.Errorf("creating run directory: %w", err)
