@@ -207,21 +207,31 @@ func dtypeOfONNX(e int32) collective.DType {
 	return 0
 }
 
-// newValue copies a tensor into an ONNX Runtime value (the copy also aligns data that came unaligned
-// inside a network buffer).
+// newValue makes an ONNX Runtime value of a tensor the model step owns (a batch Stack just built): its
+// data is used in place when aligned for the element type, else copied.
 func newValue(t collective.Tensor) (ort.Value, error) {
 	shape := ort.NewShape(t.Shape...)
 	switch t.DType {
 	case collective.Float32:
-		return ort.NewTensor(shape, copyAs[float32](t.Data))
+		return ort.NewTensor(shape, viewAs[float32](t.Data))
 	case collective.Int64:
-		return ort.NewTensor(shape, copyAs[int64](t.Data))
+		return ort.NewTensor(shape, viewAs[int64](t.Data))
 	case collective.Int32:
-		return ort.NewTensor(shape, copyAs[int32](t.Data))
+		return ort.NewTensor(shape, viewAs[int32](t.Data))
 	case collective.Uint8:
-		return ort.NewTensor(shape, append([]uint8(nil), t.Data...))
+		return ort.NewTensor(shape, t.Data)
 	}
 	return nil, fmt.Errorf("tensor %q: %s is not supported as a model input", t.Name, t.DType)
+}
+
+// viewAs reinterprets b as []T without copying when b is aligned for T, else copies.
+func viewAs[T any](b []byte) []T {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if len(b) == 0 || uintptr(unsafe.Pointer(&b[0]))%uintptr(unsafe.Alignof(zero)) != 0 {
+		return copyAs[T](b)
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/size)
 }
 
 func copyAs[T any](b []byte) []T {
