@@ -56,7 +56,7 @@ func TestReadChoicesShipped(t *testing.T) {
 			t.Errorf("%s: size %d, want %d", v, c.DetSizes[v], s)
 		}
 	}
-	if c.RecScales["rec-narrow"] != 0.7 || c.RecScales["rec-full"] != 1 || len(c.RecScales) != 2 {
+	if c.RecScales["rec-half"] != 0.5 || c.RecScales["rec-narrow"] != 0.7 || c.RecScales["rec-full"] != 1 || len(c.RecScales) != 3 {
 		t.Errorf("recogniser variants %v", c.RecScales)
 	}
 	if c.Settings.CropPad != 0.15 || c.Settings.Piece != 320 || c.Settings.WordGap != 6 || c.Settings.DB.Unclip != 1.5 || c.Settings.WidthStep != 32 {
