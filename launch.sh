@@ -8,6 +8,9 @@
 #   ./launch.sh --resume RUN_ID                  continue a run: only items missing from its results
 #   ./launch.sh loop [`jellybean loop` flags]    the same setup, then profile -> optimize -> run -> eval ->
 #                                                report in one command (paths relative to the JellyBean root)
+#   ./launch.sh ocr [PAGES]                      the OCR workload (PP-OCRv4): fetch its models, generate
+#                                                PAGES test pages (default 6), run plan/examples/ocr.toml on
+#                                                seven ranks here, print CER and word accuracy
 #
 # Needs only bash, curl and Go on a fresh Debian machine; everything else is fetched or generated.
 # Remote hosts (anything in the hostfile but localhost/127.0.0.1/::1/this host) are reached with
@@ -20,7 +23,7 @@ bin=$root/bin/jellybean
 say() { echo "launch.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 case "${1:-}" in
@@ -57,6 +60,20 @@ if [ "${1:-}" = loop ]; then
   cd "$root"
   "$bin" gen-data
   exec "$bin" loop "$@"
+fi
+
+# The OCR workload end to end: its pinned models (sha256-checked, cached), a small test split, the
+# seven-rank job on this machine, its evaluation (CER, word accuracy, line recall per page in eval.json).
+if [ "${1:-}" = ocr ]; then
+  pages=${2:-6}
+  cd "$root"
+  workloads/ocr/fetch-models.sh >/dev/null
+  "$bin" gen-data --workload ocr --split test -n "$pages"
+  idfile=$(mktemp "${TMPDIR:-/tmp}/jellybean-run-id.XXXXXX")
+  trap 'rm -f "$idfile"' EXIT
+  "$bin" launch -H hostfiles/localhost-ocr -p plan/examples/ocr.toml --run-id-file "$idfile"
+  "$bin" eval --run "runs/$(cat "$idfile")"
+  exit 0
 fi
 
 # A user's job: relative -H/-p paths are the user's (resolved from the current directory); the ranks run

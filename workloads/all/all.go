@@ -8,5 +8,7 @@ import (
 
 import _ "jellybean/workloads/vqa/hooks" // the spoken-VQA workload's tools: gen-data, eval, accuracy profile
 
+import _ "jellybean/workloads/ocr/hooks" // the OCR workload's steps (PP-OCRv4) and tools: gen-data, eval, profile
+
 // Default is the workload the commands use when neither a plan nor --workload names one.
 const Default = "vqa"

@@ -50,7 +50,7 @@ func TestWorkflowFileRunsInOneProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := flow.Compile(wf, map[string]string{"Detect": "ppocrv4-det", "Recognise": "ppocrv4-rec"},
+	g, err := flow.Compile(wf, map[string]string{"Detect": "det960", "Recognise": "rec-full"},
 		flow.Env{Device: "cpu", Threads: 1}, order...)
 	if err != nil {
 		t.Fatal(err)

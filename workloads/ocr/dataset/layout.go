@@ -178,6 +178,7 @@ func (l *layout) form() {
 		y += lh
 	}
 	y += lh * 0.3
+	size = 12 + 6*r.Float64() // the closing paragraph has its own type size
 	for range 1 + r.IntN(3) {
 		y += size * 1.5
 		if !l.fits(y, size) {
@@ -193,8 +194,11 @@ func (l *layout) paragraphs() {
 	l.w, l.h = 700+r.IntN(200), 900+r.IntN(200)
 	l.margin = 40 + 25*r.Float64()
 	body := pick(r, []int{serif, sans, goSans})
+	// The type size is drawn per paragraph, not per page: a page's words then spread over the size range,
+	// so a split's figure does not rest on a few page-level draws (most words are on paragraph pages).
 	size := 11 + 6*r.Float64()
-	lh := size * (1.5 + 0.4*r.Float64())
+	spacing := 1.5 + 0.4*r.Float64()
+	lh := size * spacing
 	y := l.margin + 30
 	head := strings.Join([]string{pick(r, []string{"Annual", "Quarterly", "Monthly", "Project", "Service"}),
 		pick(r, []string{"Report", "Update", "Summary", "Notice", "Review"})}, " ")
@@ -202,6 +206,10 @@ func (l *layout) paragraphs() {
 	y += lh * 2
 	maxW := float64(l.w) - 2*l.margin
 	for p := 0; p < 2+r.IntN(3); p++ {
+		if p > 0 {
+			size = 11 + 6*r.Float64()
+			lh = size * spacing
+		}
 		words := strings.Fields(sentence(r, 20+r.IntN(40)) + " " + sentence(r, 10+r.IntN(20)))
 		for len(words) > 0 {
 			if !l.fits(y, size) || y > float64(l.h)-l.margin-4*size {

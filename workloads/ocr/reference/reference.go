@@ -44,7 +44,7 @@ type Settings struct {
 }
 
 // RecScales are the recogniser input widths offered, as fractions of a line's natural width.
-var RecScales = []float64{0.7, 1}
+var RecScales = []float64{0.5, 0.7, 1}
 
 // DefaultSettings are the settings the workflow file uses.
 var DefaultSettings = Settings{DB: ocr.DefaultDB, RecBatch: 8, WidthStep: 32, MaxWidth: 4096, ClsScore: 0.9, CropPad: 0.15, Piece: 320, WordGap: 6}
