@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"jellybean/hostfiles"
@@ -441,10 +442,23 @@ func runProfile(cfg Config, manifest, out string) error {
 		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--threads", strconv.Itoa(cfg.Threads), "-o", out}
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("jellybean %s: %w", strings.Join(args, " "), err)
 	}
-	return nil
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("jellybean %s: %w", strings.Join(args, " "), err)
+		}
+		return nil
+	case sig := <-cfg.Launch.Signals:
+		// The loop was told to stop: stop the profile job we started (it stops its own ranks), by PID.
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		return fmt.Errorf("interrupted by %v during the profile step (stopped jellybean profile, PID %d)", sig, cmd.Process.Pid)
+	}
 }
 
 // batchList is the batch sizes profiled: 1 and the plan's (what paced micro-batches range over).
