@@ -49,10 +49,11 @@
 //
 // # §5.5 Worked example: the medium instance at accuracy 56
 //
-// Nine workers in two tiers (cpu-1…cpu-5 in tier 0; cpu-6, gpu-1…gpu-3 in tier 1), sources ReadImage and
-// ReadSpeech at 40 req/s, stages ExtractImageFeature (EIF), SpeechRecognition (SR) and VQA, every
-// stage at T = 40, links tier 0 → tier 1 at 1.0 and S = 0.1, so every charged pair costs 0.1 $/GB.
-// The original's heuristic plan uses resnet18, wav2vec2-large and VQA/default:
+// Nine workers in two tiers (cpu-1…cpu-5 in tier 0; cpu-6, gpu-1…gpu-3 in tier 1), an image source (IMG)
+// and an audio source (AUD) at 40 req/s, stages EIF (image features), SR (the recogniser) and the join J,
+// every stage at T = 40, links tier 0 → tier 1 at 1.0 and S = 0.1, so every charged pair costs 0.1 $/GB.
+// (The instance's files spell the stages out; the abbreviations here are ours.) The original's heuristic
+// plan uses resnet18, wav2vec2-large and J's default model:
 //
 //	stage  worker (tier)  latency ms           cap = 1000/latency   share
 //	EIF    cpu-1 (0)      135.08435991666667   7.402781496073257    7.402781496073257
@@ -60,23 +61,23 @@
 //	EIF    cpu-5 (0)      36.69487933333333    27.25175877855001    22.626695524239274
 //	SR     gpu-1 (1)      26.894737666666668   37.18199494614888    37.18199494614888
 //	SR     cpu-3 (0)      299.6520658333333    3.337203757361048    2.8180050538511168
-//	VQA    cpu-6 (1)      11.13725625          89.78872152645316    40
+//	J      cpu-6 (1)      11.13725625          89.78872152645316    40
 //
 // Compute: (0.096 + 0.192 + 0.768) + (2.497 + 0.384) + 2.305 = 6.242. Communication:
 //
-//   - ReadImage → EIF (794.03 KB): every EIF worker is on tier 0, so nothing is charged.
-//   - ReadSpeech → SR (97.07174682617188 KB): only gpu-1 is above tier 0; 37.18199494614888 ×
+//   - IMG → EIF (794.03 KB): every EIF worker is on tier 0, so nothing is charged.
+//   - AUD → SR (97.07174682617188 KB): only gpu-1 is above tier 0; 37.18199494614888 ×
 //     97.07174682617188 = 3609.321199904566 KB/s, charged 0.1·3609.32…·U = 1.2391620940834462.
-//   - EIF → VQA (2.00390625 KB, B = 80.15625 KB/s): cpu-6 receives everything, so each EIF worker's
+//   - EIF → J (2.00390625 KB, B = 80.15625 KB/s): cpu-6 receives everything, so each EIF worker's
 //     whole output crosses from tier 0 to tier 1: 0.005093014563228224 + 0.006859586327853357 +
 //     0.01556686360171627.
-//   - SR → VQA (0.1 KB, B = 4): gpu-1 → cpu-6 is within tier 1 and free; cpu-3 → cpu-6 carries
+//   - SR → J (0.1 KB, B = 4): gpu-1 → cpu-6 is within tier 1 and free; cpu-3 → cpu-6 carries
 //     2.8180050538511168 × 4/40 KB/s, charged 9.674852556098959e-05.
 //
 // Communication 1.266778307101805, total 7.508778307101805, printed communication 1.2667783071018048.
 // The optimum of the same model (exact solver, brute force and the CBC MILP agree) replaces SR's workers
 // by [cpu-4, gpu-1]: cpu-4 runs at 1000/283.15181 = 3.531674404624148 req/s and gpu-1 takes the other
-// 36.46832559537585, so the charged speech traffic falls to 3540.0440693687283 KB/s (1.2153776788451598)
+// 36.46832559537585, so the charged audio traffic falls to 3540.0440693687283 KB/s (1.2153776788451598)
 // and cpu-4 → cpu-6 costs 0.00012125041824957785: communication 1.2430183937562072, total
 // 7.485018393756207, 0.317 % below the heuristic's plan.
 //
