@@ -10,7 +10,13 @@ import (
 // families collects the sub-items of each parent until all have arrived (fan-in).
 type families struct {
 	byParent map[string]*family
+	held     int // sub-items held in incomplete families
 }
+
+// MaxFamily is the most sub-items one family may have at a fan-in, which must hold a whole family before
+// it can regroup it: a larger one is an error naming the item, never an attempt to buffer it. (A variable
+// so that tests can lower it.)
+var MaxFamily = 1 << 20
 
 type family struct {
 	parent   *Item // id, outer levels and earliest start time
@@ -45,6 +51,9 @@ func (f *families) add(items []*Item, lists []TensorSpec) ([]*Item, error) {
 		key := parent.Key()
 		fam := f.byParent[key]
 		if fam == nil {
+			if n := int(it.SubN[d-1]); n > MaxFamily {
+				return nil, fmt.Errorf("%s belongs to a family of %d sub-items: a fan-in holds a whole family, and at most %d", it.Name(), n, MaxFamily)
+			}
 			fam = &family{parent: parent, want: int(it.SubN[d-1])}
 			f.byParent[key] = fam
 		}
@@ -56,11 +65,13 @@ func (f *families) add(items []*Item, lists []TensorSpec) ([]*Item, error) {
 		}
 		if !it.Placeholder() {
 			fam.children = append(fam.children, it)
+			f.held++
 		}
 		if len(fam.children) < fam.want {
 			continue
 		}
 		delete(f.byParent, key)
+		f.held -= len(fam.children)
 		out, err := regroup(fam, lists)
 		if err != nil {
 			return nil, err

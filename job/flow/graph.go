@@ -323,19 +323,8 @@ func (n *Node) Process(items []*Item) ([]*Item, time.Duration, error) {
 		}
 	}
 	out := append(work, holders...)
-	if n.Spec.Kind != workflow.KindSink {
-		for _, it := range out {
-			kept := it.Tensors[:0:0]
-			for _, name := range n.emit {
-				if t, ok := it.Tensor(name); ok {
-					kept = append(kept, t)
-				} else if !it.Placeholder() {
-					return nil, model, fmt.Errorf("node %q: %s lacks tensor %q named in emit", n.Spec.Name, it.Name(), name)
-				}
-			}
-			it.Tensors = kept
-			it.Record = nil
-		}
+	if err := n.keepEmitted(out); err != nil {
+		return nil, model, err
 	}
 	return out, model, nil
 }

@@ -14,6 +14,17 @@ type stageOp interface {
 	close()
 }
 
+// streamOp is a stageOp that can hand its results on in chunks as it makes them (a streaming fan-out).
+type streamOp interface {
+	streams() bool
+	stream(items []Item, chunk int, emit func([]Item) error) (time.Duration, error)
+}
+
+// pendingOp is a stageOp that holds items between micro-batches (a fan-in's incomplete families).
+type pendingOp interface {
+	pending() (families, subItems int)
+}
+
 // nodeOp runs a compiled workflow node.
 type nodeOp struct{ n *flow.Node }
 
@@ -38,3 +49,29 @@ func (o nodeOp) process(items []Item) ([]Item, time.Duration, error) {
 
 func (o nodeOp) finish() error { return o.n.Finish() }
 func (o nodeOp) close()        { o.n.Close() }
+
+func (o nodeOp) streams() bool { return o.n.Streams() }
+
+func (o nodeOp) stream(items []Item, chunk int, emit func([]Item) error) (time.Duration, error) {
+	ptrs := make([]*flow.Item, len(items))
+	for i := range items {
+		ptrs[i] = &items[i].Item
+	}
+	// Each sub-item is charged its share of the bytes that brought its parent.
+	bytesIn := make(map[int64]int, len(items))
+	for _, it := range items {
+		bytesIn[it.ID] = it.bytesIn
+	}
+	return o.n.Stream(ptrs, chunk, func(out []*flow.Item) error {
+		res := make([]Item, len(out))
+		for i, it := range out {
+			res[i] = Item{Item: *it}
+			if k := len(it.SubN); k > 0 && it.SubN[k-1] > 0 {
+				res[i].bytesIn = bytesIn[it.ID] / int(it.SubN[k-1])
+			}
+		}
+		return emit(res)
+	})
+}
+
+func (o nodeOp) pending() (int, int) { return o.n.Pending() }

@@ -62,7 +62,9 @@ type Config struct {
 	// Transport, when set, replaces the TCP collective (an in-process MemMesh in tests).
 	Transport  Transport
 	Rendezvous string // rank 0's host:port: other ranks bind any free port and register there; "" = every rank at base_port + slot
-	Window     int    // items a source may have in flight before the join; 0 = default
+	Window     int    // items a source may have in flight before its window stage (join or fan-in); 0 = default
+	// Watermarks, if set, receives what this rank held at most at once when it finishes (tests).
+	Watermarks func(Watermarks)
 	// ModelsLoaded, if set, is called once this rank's model session exists (the CUDA provider replaces
 	// Go's signal handlers when it loads, so the caller re-installs its own).
 	ModelsLoaded func()
@@ -93,6 +95,11 @@ type rank struct {
 	// Without it the join would buffer the fast branch's output for the whole dataset while the slow
 	// branch catches up (the collective's credit cannot help: receiving is what returns credit).
 	window chan struct{}
+	// ackTo are the source stages whose windows this rank frees, acknowledging each item it completes
+	// (a join on receipt, a fan-in as families complete); ackKind says which.
+	ackTo   []int
+	ackKind windowKind
+	gauges  gauges
 }
 
 // Run executes one rank of the job until the whole job has finished or failed. The plan must have been
@@ -132,12 +139,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		r.abortPeers(err)
 		return err
 	}
-	if join := cfg.Plan.JoinStage(); join >= 0 && cfg.Plan.IsSource(r.me.Stage) && r.joinsWholeItems(join) {
-		w := cfg.Window
-		if w <= 0 {
-			w = max(minWindow, 32*cfg.Plan.BatchSizeOf(join))
-		}
-		r.window = make(chan struct{}, w)
+	if err := r.setUpWindows(); err != nil {
+		r.abortPeers(err)
+		return err
 	}
 	r.stats = rankStats{Rank: cfg.Rank, Host: r.me.Host, Stage: r.stage.Name, Op: cfg.Plan.StageKind(r.me.Stage), Worker: r.me.Index,
 		Device: r.me.Device, Threads: r.me.Threads}
@@ -173,6 +177,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	r.stats.EndUnixNs = time.Now().UnixNano()
+	r.reportWatermarks()
 	r.logf("stage %s done: %d items in %d micro-batches, %.2f s in ONNX Runtime, %.2f s computing, %.1f s wall",
 		r.stage.Name, r.stats.Items, r.stats.Batches, r.stats.ModelSeconds, r.stats.ComputeSeconds,
 		float64(r.stats.EndUnixNs-r.stats.StartUnixNs)/1e9)
@@ -293,16 +298,27 @@ func (r *rank) compile() error {
 	return nil
 }
 
-// joinsWholeItems reports whether the join stage matches dataset items (not sub-items of a fan-out):
-// only then do its acknowledgements free the sources' windows one item each.
-func (r *rank) joinsWholeItems(join int) bool {
+// setUpWindows gives a source its window and a join or fan-in its acknowledgement duty (see bounds.go).
+func (r *rank) setUpWindows() error {
 	p := r.cfg.Plan
-	for _, in := range p.InputIndexes(join) {
-		if r.graph.Nodes[p.Flow.Index(p.Stages[in].Name)].Depth != 0 {
-			return false
-		}
+	bySource, err := r.windowStages()
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", r.cfg.PlanName, err)
 	}
-	return true
+	if st, ok := bySource[r.me.Stage]; ok {
+		w := r.cfg.Window
+		if w <= 0 && r.windowKind(st) == joinWindow {
+			w = max(minWindow, 32*p.BatchSizeOf(st))
+		} else if w <= 0 {
+			w = max(8, fanInWindowPerBatch*p.BatchSizeOf(r.me.Stage))
+		}
+		r.window = make(chan struct{}, w)
+		r.gauges.w.WindowCapacity = w
+	}
+	if r.ackTo = r.ackTargets(bySource); len(r.ackTo) > 0 {
+		r.ackKind = r.windowKind(r.me.Stage)
+	}
+	return nil
 }
 
 // exchangeDone tells every rank which items an earlier run already finished (resume): the sink, which

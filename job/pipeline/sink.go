@@ -59,8 +59,15 @@ func (o sinkOp) process(in []Item) ([]Item, time.Duration, error) {
 		s.progress()
 		s.lastPrint = now
 	}
-	return nil, 0, nil
+	// The items written, by id only (the sink sends nothing; a sink that regroups acknowledges them).
+	done := make([]Item, len(items))
+	for i, it := range items {
+		done[i].ID = it.ID
+	}
+	return done, 0, nil
 }
+
+func (o sinkOp) pending() (int, int) { return o.s.node.Pending() }
 
 func (o sinkOp) finish() error { return o.s.node.Finish() }
 func (o sinkOp) close()        { o.s.node.Close() }

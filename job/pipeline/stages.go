@@ -90,6 +90,7 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 			default:
 				// Window full: send what we have, then wait for the join to catch up.
 				if len(chunk) > 0 {
+					r.gauges.addIn(len(chunk))
 					if err := push(ctx, in, chunk); err != nil {
 						return err
 					}
@@ -101,10 +102,13 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 					return ctx.Err()
 				}
 			}
+			inUse := len(r.window)
+			r.gauges.note(func(w *Watermarks) { w.WindowMaxInUse = max(w.WindowMaxInUse, inUse) })
 		}
 		rec, _ := r.manifest.Record(id)
 		chunk = append(chunk, Item{Item: flow.Item{ID: id, T0: time.Now().UnixNano(), Record: rec}})
 		if rate > 0 || len(chunk) == bs {
+			r.gauges.addIn(len(chunk))
 			if err := push(ctx, in, chunk); err != nil {
 				return err
 			}
@@ -112,6 +116,7 @@ func (r *rank) generate(ctx context.Context, in chan<- []Item) error {
 		}
 	}
 	if len(chunk) > 0 {
+		r.gauges.addIn(len(chunk))
 		if err := push(ctx, in, chunk); err != nil {
 			return err
 		}
@@ -191,12 +196,17 @@ func (r *rank) receive(ctx context.Context, upstream []int, in chan<- []Item) er
 				r.stats.JoinMaxPending = len(join.pending)
 				r.statsMu.Unlock()
 			}
-			if err := r.ack(ctx, items); err != nil {
-				return err
+			held := len(join.pending)
+			r.gauges.note(func(w *Watermarks) { w.JoinPending = max(w.JoinPending, held) })
+			if r.ackKind == joinWindow {
+				if err := r.ack(ctx, items); err != nil {
+					return err
+				}
 			}
 		}
 		r.addRunnerTime(time.Since(t))
 		if len(items) > 0 {
+			r.gauges.addIn(len(items))
 			if err := push(ctx, in, items); err != nil {
 				return err
 			}
@@ -235,10 +245,31 @@ func (r *rank) recvOrProbe(ctx context.Context, proto *inbound) (collective.Mess
 }
 
 // compute forms micro-batches of up to batch_size items from what has arrived (never waiting for a full
-// batch: latency matters under pacing) and runs the stage's op on them.
+// batch: latency matters under pacing) and runs the stage's op on them. Results leave in chunks of at
+// most batch_size items (see bounds.go); a node whose fan-out streams hands its sub-items on as it makes
+// them.
 func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item) error {
 	bs := r.cfg.Plan.BatchSizeOf(r.me.Stage)
 	var pending []Item
+	take := func(b []Item) {
+		pending = append(pending, b...)
+		r.gauges.addIn(-len(b))
+		n := len(pending)
+		r.gauges.note(func(w *Watermarks) { w.PendingItems = max(w.PendingItems, n) })
+	}
+	emit := func(items []Item) error {
+		for _, c := range chunks(items, bs, maxChunkBytes) {
+			r.gauges.addOut(len(c))
+			if err := push(ctx, out, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	streams := false
+	if so, ok := r.op.(streamOp); ok && r.sink == nil {
+		streams = so.streams()
+	}
 	open := true
 	for open || len(pending) > 0 {
 		if len(pending) == 0 && !open {
@@ -251,7 +282,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 					open = false
 					continue
 				}
-				pending = append(pending, b...)
+				take(b)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -264,7 +295,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 					open = false
 					break topUp
 				}
-				pending = append(pending, b...)
+				take(b)
 			default:
 				break topUp
 			}
@@ -273,9 +304,26 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		batch := append([]Item(nil), pending[:n]...)
 		pending = append(pending[:0], pending[n:]...)
 		start := time.Now()
-		res, modelTime, err := r.op.process(batch)
+		var res []Item
+		var modelTime time.Duration
+		var err error
+		if streams {
+			modelTime, err = r.op.(streamOp).stream(batch, bs, func(items []Item) error {
+				now := time.Now().UnixNano()
+				for i := range items {
+					items[i].start, items[i].end, items[i].batch = start.UnixNano(), now, n
+				}
+				r.gauges.note(func(w *Watermarks) { w.SubItemsEmitted += int64(len(items)) })
+				return emit(items)
+			})
+		} else {
+			res, modelTime, err = r.op.process(batch)
+		}
 		end := time.Now()
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return fmt.Errorf("stage %q: %w", r.stage.Name, err)
 		}
 		r.statsMu.Lock()
@@ -284,6 +332,20 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		r.stats.ModelSeconds += modelTime.Seconds()
 		r.stats.ComputeSeconds += end.Sub(start).Seconds()
 		r.statsMu.Unlock()
+		if p, ok := r.op.(pendingOp); ok {
+			fam, sub := p.pending()
+			r.gauges.note(func(w *Watermarks) {
+				w.FanInFamilies, w.FanInSubItems = max(w.FanInFamilies, fam), max(w.FanInSubItems, sub)
+			})
+		}
+		if r.ackKind == fanInWindow {
+			if err := r.ack(ctx, res); err != nil {
+				return err
+			}
+		}
+		if streams {
+			continue
+		}
 		share := modelTime / time.Duration(n)
 		for i := range res {
 			res[i].start, res[i].end, res[i].model, res[i].batch = start.UnixNano(), end.UnixNano(), share, n
@@ -300,7 +362,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 			}
 			continue
 		}
-		if err := push(ctx, out, res); err != nil {
+		if err := emit(res); err != nil {
 			return err
 		}
 	}
@@ -325,6 +387,7 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 				return r.endOfStream(ctx, next)
 			}
 			batch = b
+			r.gauges.addOut(-len(b))
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -344,6 +407,9 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 						return err
 					}
 					buf = collective.AppendBatch(buf[:0], &b)
+					r.gauges.note(func(w *Watermarks) {
+						w.MessageItems, w.MessageBytes = max(w.MessageItems, len(items)), max(w.MessageBytes, len(buf))
+					})
 					r.addRunnerTime(time.Since(t))
 					if err := r.comm.Send(ctx, dst, edgeData, buf); err != nil {
 						return fmt.Errorf("sending to rank %d (%s): %w", dst, r.layout.Workers[dst].Host, err)
@@ -371,13 +437,14 @@ func (r *rank) endOfStream(ctx context.Context, next []int) error {
 	return nil
 }
 
-// ack tells the sources of joined items that those items left the join, freeing their windows.
+// ack tells the sources of items this rank completed (joined, or regrouped by a fan-in) that those items
+// left it, freeing their windows.
 func (r *rank) ack(ctx context.Context, joined []Item) error {
 	if len(joined) == 0 {
 		return nil
 	}
 	counts := map[int]uint32{}
-	for _, si := range r.cfg.Plan.SourcesOf(r.me.Stage) {
+	for _, si := range r.ackTo {
 		for _, it := range joined {
 			counts[r.layout.Route(si, it.ID)]++
 		}
@@ -403,6 +470,18 @@ func (r *rank) acked(m collective.Message) error {
 		}
 	}
 	return nil
+}
+
+// reportWatermarks logs what the rank held at most at once and hands it to the configured observer.
+func (r *rank) reportWatermarks() {
+	w := r.gauges.snapshot()
+	w.Rank, w.Stage = r.cfg.Rank, r.stage.Name
+	r.logf("stage %s held at most: %d items queued in, %d pending, %d queued out; fan-in %d families (%d sub-items); join %d; largest message %d items, %d bytes; window %d of %d",
+		w.Stage, w.InQueueItems, w.PendingItems, w.OutQueueItems, w.FanInFamilies, w.FanInSubItems, w.JoinPending,
+		w.MessageItems, w.MessageBytes, w.WindowMaxInUse, w.WindowCapacity)
+	if r.cfg.Watermarks != nil {
+		r.cfg.Watermarks(w)
+	}
 }
 
 func (r *rank) addRunnerTime(d time.Duration) {

@@ -311,42 +311,66 @@ func newCropLines(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error
 func (s *cropLines) Process(items []*flow.Item) ([]*flow.Item, error) {
 	var out []*flow.Item
 	for _, it := range items {
-		page, err := pageOf(it, s.Page)
-		if err != nil {
+		if err := s.Stream(it, func(c *flow.Item) error { out = append(out, c); return nil }); err != nil {
 			return nil, err
-		}
-		boxes, err := boxesOf(it, s.Boxes)
-		if err != nil {
-			return nil, err
-		}
-		type piece struct {
-			img  RGB
-			line int
-		}
-		var pieces []piece
-		for i, b := range boxes {
-			line, err := CropLine(page, b, s.Pad, s.MaxWidth)
-			if err != nil {
-				return nil, fmt.Errorf("%s: line %d: %w", it.Name(), i, err)
-			}
-			for _, r := range SplitLine(line, s.Piece, s.WordGap) {
-				pieces = append(pieces, piece{line.Sub(r[0], r[1]), i})
-			}
-		}
-		if len(pieces) == 0 {
-			out = append(out, it.Child(0, 0)) // a placeholder: the page has no text
-			continue
-		}
-		for k, p := range pieces {
-			c := it.Child(k, len(pieces))
-			bb := boxes[p.line].Bounds()
-			c.Set(rgbTensor(s.Out, p.img))
-			c.Set(collective.FromFloat32s(s.LineBox, []int64{4}, []float32{float32(bb[0]), float32(bb[1]), float32(bb[2]), float32(bb[3])}))
-			c.Set(collective.FromInt64s(s.LineIndex, []int64{1}, []int64{int64(p.line)}))
-			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// Stream hands on the page's pieces one at a time (flow.Streamer). A first pass crops each line only to
+// find where it splits (the family's size must be known before its first piece leaves); the second crops
+// it again to hand its pieces on, so that at most one line's crop is held however many lines the page
+// has. Cropping is cheap next to recognising, and deterministic: both passes cut the same pieces.
+func (s *cropLines) Stream(it *flow.Item, emit func(*flow.Item) error) error {
+	page, err := pageOf(it, s.Page)
+	if err != nil {
+		return err
+	}
+	boxes, err := boxesOf(it, s.Boxes)
+	if err != nil {
+		return err
+	}
+	crop := func(i int) (RGB, [][2]int, error) {
+		line, err := CropLine(page, boxes[i], s.Pad, s.MaxWidth)
+		if err != nil {
+			return RGB{}, nil, fmt.Errorf("%s: line %d: %w", it.Name(), i, err)
+		}
+		return line, SplitLine(line, s.Piece, s.WordGap), nil
+	}
+	total := 0
+	for i := range boxes {
+		_, cuts, err := crop(i)
+		if err != nil {
+			return err
+		}
+		total += len(cuts)
+	}
+	if total == 0 {
+		return emit(it.Child(0, 0)) // a placeholder: the page has no text
+	}
+	k := 0
+	for i, b := range boxes {
+		line, cuts, err := crop(i)
+		if err != nil {
+			return err
+		}
+		bb := b.Bounds()
+		for _, r := range cuts {
+			c := it.Child(k, total)
+			k++
+			c.Set(rgbTensor(s.Out, line.Sub(r[0], r[1])))
+			c.Set(collective.FromFloat32s(s.LineBox, []int64{4}, []float32{float32(bb[0]), float32(bb[1]), float32(bb[2]), float32(bb[3])}))
+			c.Set(collective.FromInt64s(s.LineIndex, []int64{1}, []int64{int64(i)}))
+			if err := emit(c); err != nil {
+				return err
+			}
+		}
+	}
+	if k != total {
+		return fmt.Errorf("%s: the second cropping pass cut %d pieces, the first %d", it.Name(), k, total)
+	}
+	return nil
 }
 
 // ocr_cls_preprocess: piece → angle classifier input.

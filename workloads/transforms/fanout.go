@@ -42,33 +42,43 @@ func newSplitText(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error
 func (s *splitText) Process(items []*flow.Item) ([]*flow.Item, error) {
 	var out []*flow.Item
 	for _, it := range items {
-		text, err := flow.TextOf(it, s.In)
-		if err != nil {
+		if err := s.Stream(it, func(c *flow.Item) error { out = append(out, c); return nil }); err != nil {
 			return nil, err
-		}
-		var pieces []string
-		if s.Separator == "" {
-			pieces = strings.Fields(text)
-		} else if text != "" {
-			pieces = strings.Split(text, s.Separator)
-		}
-		if len(pieces) == 0 {
-			out = append(out, it.Child(0, 0))
-			continue
-		}
-		if len(pieces) > 1<<20 {
-			return nil, fmt.Errorf("%s: %d pieces: more than a fan-out allows", it.Name(), len(pieces))
-		}
-		for k, p := range pieces {
-			c := it.Child(k, len(pieces))
-			c.Set(flow.Text(s.Out, p))
-			if s.Index != "" {
-				c.Set(collective.FromInt64s(s.Index, nil, []int64{int64(k)}))
-			}
-			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// Stream hands on the item's pieces one at a time (flow.Streamer), so that a runner never holds more
+// than a chunk of them.
+func (s *splitText) Stream(it *flow.Item, emit func(*flow.Item) error) error {
+	text, err := flow.TextOf(it, s.In)
+	if err != nil {
+		return err
+	}
+	var pieces []string
+	if s.Separator == "" {
+		pieces = strings.Fields(text)
+	} else if text != "" {
+		pieces = strings.Split(text, s.Separator)
+	}
+	if len(pieces) == 0 {
+		return emit(it.Child(0, 0))
+	}
+	if len(pieces) > 1<<20 {
+		return fmt.Errorf("%s: %d pieces: more than a fan-out allows", it.Name(), len(pieces))
+	}
+	for k, p := range pieces {
+		c := it.Child(k, len(pieces))
+		c.Set(flow.Text(s.Out, p))
+		if s.Index != "" {
+			c.Set(collective.FromInt64s(s.Index, nil, []int64{int64(k)}))
+		}
+		if err := emit(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *splitText) Close() error { return nil }
