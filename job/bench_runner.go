@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"jellybean/job/pipeline"
@@ -22,8 +23,20 @@ func benchRunner(args []string) error {
 	fs.StringVar(&o.Plan, "p", "plan/examples/default.toml", "plan")
 	fs.IntVar(&o.Items, "items", 0, "items per run (0 = the plan's limit, else the whole dataset)")
 	fs.Float64Var(&o.RateFraction, "rate-fraction", 0.8, "paced run: input rate as a fraction of the batch-mode throughput")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark (both runs) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	root, err := os.Getwd()
 	if err != nil {

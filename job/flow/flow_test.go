@@ -206,6 +206,27 @@ func TestStackPadsRaggedTensors(t *testing.T) {
 	}
 }
 
+// A stacker reuses its buffer: a batch stacked after a larger one is exactly what a fresh Stack makes
+// (padding zeroed again, no bytes of the previous batch left).
+func TestStackerReusesItsBuffer(t *testing.T) {
+	var st stacker
+	batches := [][]collective.Tensor{
+		{collective.FromFloat32s("x", []int64{4}, []float32{9, 9, 9, 9}), collective.FromFloat32s("x", []int64{3}, []float32{8, 8, 8})},
+		{collective.FromFloat32s("x", []int64{1}, []float32{1}), collective.FromFloat32s("x", []int64{3}, []float32{2, 3, 4})},
+		{collective.FromFloat32s("x", []int64{2}, []float32{5, 6}), collective.FromFloat32s("x", []int64{2}, []float32{7, 8})},
+	}
+	for k, ts := range batches {
+		want, err := Stack("x", ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.stack("x", ts)
+		if err != nil || fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) || string(got.Data) != string(want.Data) {
+			t.Fatalf("batch %d: %v %v, want %v %v (%v)", k, got.Shape, got.Data, want.Shape, want.Data, err)
+		}
+	}
+}
+
 func TestRunSequential(t *testing.T) {
 	g, err := compileText(t, chars, 0, 1, 2)
 	if err != nil {

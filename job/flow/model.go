@@ -18,7 +18,8 @@ type modelStep struct {
 	sess      *onnx.Session
 	inputs    []workflow.Binding
 	outputs   []workflow.Binding
-	batch     int // items per run (1 for models without a batch dimension)
+	batch     int       // items per run (1 for models without a batch dimension)
+	stackers  []stacker // one per input
 	modelTime time.Duration
 }
 
@@ -93,7 +94,7 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		writes = append(writes, TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: rankOf(mo)})
 		outNames = append(outNames, b.Name)
 	}
-	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize}
+	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize, stackers: make([]stacker, len(m.Inputs))}
 	if !m.Batched() || ms.batch <= 0 {
 		ms.batch = 1
 	}
@@ -121,7 +122,7 @@ func (m *modelStep) run(items []*Item) error {
 	n := len(items)
 	values := make([]ort.Value, 0, len(m.inputs))
 	defer func() { onnx.DestroyAll(values) }()
-	for _, b := range m.inputs {
+	for k, b := range m.inputs {
 		var t collective.Tensor
 		if b.LengthsOf != "" {
 			tensor := ""
@@ -151,7 +152,7 @@ func (m *modelStep) run(items []*Item) error {
 				ts[i] = src
 			}
 			var err error
-			if t, err = Stack(b.Name, ts); err != nil {
+			if t, err = m.stackers[k].stack(b.Name, ts); err != nil {
 				return err
 			}
 		}
@@ -172,13 +173,21 @@ func (m *modelStep) run(items []*Item) error {
 		if err != nil {
 			return fmt.Errorf("output %q: %w", b.Name, err)
 		}
-		per, err := Unstack(b.ItemTensor(), t, n)
-		if err != nil {
+		if err := setOutput(items, b.ItemTensor(), t); err != nil {
 			return fmt.Errorf("%s: output %w", m.sess.Path, err)
 		}
-		for i, it := range items {
-			it.Set(per[i])
-		}
+	}
+	return nil
+}
+
+// setOutput splits a model output [n, ...] into the n items as tensor name.
+func setOutput(items []*Item, name string, t collective.Tensor) error {
+	per, err := Unstack(name, t, len(items))
+	if err != nil {
+		return err
+	}
+	for i, it := range items {
+		it.Set(per[i])
 	}
 	return nil
 }

@@ -10,6 +10,12 @@ import (
 // different shapes are zero-padded at the end of each dimension to the largest (audio clips of different
 // lengths, text lines of different widths, texts of different byte lengths). name names the result.
 func Stack(name string, ts []collective.Tensor) (collective.Tensor, error) {
+	return stackInto(nil, name, ts)
+}
+
+// stackInto is Stack writing into buf when it is large enough (a buffer the caller reuses from one
+// micro-batch to the next; the result's Data aliases it), else into a new buffer.
+func stackInto(buf []byte, name string, ts []collective.Tensor) (collective.Tensor, error) {
 	out := collective.Tensor{Name: name}
 	if len(ts) == 0 {
 		return out, fmt.Errorf("stacking %q: no tensors", name)
@@ -33,7 +39,14 @@ func Stack(name string, ts []collective.Tensor) (collective.Tensor, error) {
 	for _, v := range shape {
 		per *= int(v)
 	}
-	out.Data = make([]byte, per*len(ts))
+	if need := per * len(ts); cap(buf) >= need {
+		out.Data = buf[:need]
+		if !same {
+			clear(out.Data) // padding is zeros
+		}
+	} else {
+		out.Data = make([]byte, need)
+	}
 	for i, t := range ts {
 		dst := out.Data[i*per : (i+1)*per]
 		if same {
@@ -60,8 +73,8 @@ func padCopy(dst []byte, dstShape []int64, src []byte, srcShape []int64, es int)
 	if len(src) != n {
 		return fmt.Errorf("%d bytes for shape %v", len(src), srcShape)
 	}
-	if len(srcShape) == 0 {
-		copy(dst, src)
+	if len(srcShape) <= 1 {
+		copy(dst, src) // a scalar, or a vector padded at its end
 		return nil
 	}
 	var rec func(d int, doff, soff int)
@@ -98,9 +111,24 @@ func Unstack(name string, t collective.Tensor, n int) ([]collective.Tensor, erro
 	}
 	out := make([]collective.Tensor, n)
 	data := append([]byte(nil), t.Data...)
+	// The items share one copy of the shape (read-only, capacity-limited so an append cannot write into it).
+	shape := append([]int64(nil), t.Shape[1:]...)
+	shape = shape[:len(shape):len(shape)]
 	for i := range out {
-		out[i] = collective.Tensor{Name: name, DType: t.DType, Shape: append([]int64(nil), t.Shape[1:]...),
-			Data: data[i*per : (i+1)*per : (i+1)*per]}
+		out[i] = collective.Tensor{Name: name, DType: t.DType, Shape: shape, Data: data[i*per : (i+1)*per : (i+1)*per]}
 	}
 	return out, nil
+}
+
+// stacker stacks one model input, reusing its buffer from one run to the next: the stacked batch only
+// lives until the run returns (ONNX Runtime reads it in place), so a model step needs one buffer per input,
+// not one per micro-batch.
+type stacker struct{ buf []byte }
+
+func (s *stacker) stack(name string, ts []collective.Tensor) (collective.Tensor, error) {
+	t, err := stackInto(s.buf, name, ts)
+	if err == nil && cap(t.Data) > cap(s.buf) {
+		s.buf = t.Data[:0]
+	}
+	return t, err
 }

@@ -35,6 +35,31 @@ const (
 
 // Pack builds the wire batch of items; every item must have the same tensor names in the same order.
 func Pack(items []Item) (collective.Batch, error) {
+	var p packer
+	return p.pack(items)
+}
+
+// packer packs batches into a scratch buffer it keeps from one batch to the next: a batch's data only
+// has to live until it is encoded into a message (collective.AppendBatch copies it), so a sending rank
+// needs one such buffer, not one per message.
+type packer struct {
+	scratch []byte
+	used    int // bytes of scratch the batch being packed took
+}
+
+// take returns n bytes of scratch after those already taken, replacing scratch by a larger buffer when it
+// is too small (slices of the old one, taken earlier for the same batch, stay valid).
+func (p *packer) take(n int) []byte {
+	if cap(p.scratch)-p.used < n {
+		p.scratch = make([]byte, max(2*cap(p.scratch), n))
+		p.used = 0
+	}
+	b := p.scratch[p.used : p.used+n : p.used+n]
+	p.used += n
+	return b
+}
+
+func (p *packer) pack(items []Item) (collective.Batch, error) {
 	n := len(items)
 	b := collective.Batch{IDs: make([]int64, n)}
 	t0 := make([]int64, n)
@@ -45,6 +70,7 @@ func Pack(items []Item) (collective.Batch, error) {
 	if n == 0 {
 		return b, nil
 	}
+	p.used = 0 // the previous batch has been encoded: its scratch is free
 	if depth := len(items[0].Sub); depth > 0 {
 		sub, subn := make([]int32, 0, n*depth), make([]int32, 0, n*depth)
 		for _, it := range items {
@@ -65,9 +91,14 @@ func Pack(items []Item) (collective.Batch, error) {
 			size += len(it.Tensors[k].Data)
 			same = same && equalShape(it.Tensors[k].Shape, first.Shape)
 		}
-		data := make([]byte, 0, size)
-		for _, it := range items {
-			data = append(data, it.Tensors[k].Data...)
+		var data []byte
+		if n == 1 {
+			data = items[0].Tensors[k].Data // nothing to concatenate
+		} else {
+			data = p.take(size)[:0]
+			for _, it := range items {
+				data = append(data, it.Tensors[k].Data...)
+			}
 		}
 		if same {
 			shape := append([]int64{int64(n)}, first.Shape...)
@@ -106,8 +137,11 @@ func equalShape(a, b []int64) bool {
 func Unpack(b collective.Batch) ([]Item, error) {
 	n := len(b.IDs)
 	items := make([]Item, n)
+	// One backing array for every item's tensor list (at most one tensor per batch tensor each).
+	lists := make([]collective.Tensor, n*len(b.Tensors))
 	for i, id := range b.IDs {
 		items[i].ID = id
+		items[i].Tensors = lists[i*len(b.Tensors) : i*len(b.Tensors) : (i+1)*len(b.Tensors)]
 	}
 	byName := map[string]collective.Tensor{}
 	for _, t := range b.Tensors {

@@ -36,9 +36,12 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 		}},
 		{"multi-dim stacked", []Item{f32Item(0, "image", []int64{3, 1, 2}, []float32{1, 2, 3, 4, 5, 6})}},
 	}
-	for _, tc := range tests {
+	// One packer for every case, twice over: its reused scratch buffer must not leak one batch into the
+	// next.
+	var pk packer
+	for _, tc := range append(tests, tests...) {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := Pack(tc.items)
+			b, err := pk.pack(tc.items)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,9 +259,10 @@ func BenchmarkPackUnpack(b *testing.B) {
 		items[i] = f32Item(int64(i), "image", []int64{3, 64, 64}, img)
 	}
 	var buf []byte
+	var pk packer
 	b.ReportAllocs()
 	for b.Loop() {
-		batch, err := Pack(items)
+		batch, err := pk.pack(items)
 		if err != nil {
 			b.Fatal(err)
 		}

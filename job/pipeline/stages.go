@@ -378,6 +378,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 	next := r.layout.Downstream(r.cfg.Rank)
 	var buf []byte
+	var pk packer
 	byDst := map[int][]Item{}
 	for {
 		var batch []Item
@@ -402,7 +403,7 @@ func (r *rank) send(ctx context.Context, out <-chan []Item) error {
 				// Placeholders of empty fan-out families carry no tensors: they travel in a message of
 				// their own, since a packed batch holds items of one shape.
 				for _, items := range splitPlaceholders(all) {
-					b, err := Pack(items)
+					b, err := pk.pack(items)
 					if err != nil {
 						return err
 					}

@@ -102,3 +102,29 @@ func readManifest(t *testing.T, path string) []Page {
 	}
 	return pages
 }
+
+// Dense pages hold many times a normal page's lines, each a full row of small print inside the page.
+func TestGenerateDense(t *testing.T) {
+	dir := t.TempDir()
+	if err := GenerateDense(dir, 2, TestSeed); err != nil {
+		t.Fatal(err)
+	}
+	pages := readManifest(t, filepath.Join(dir, ManifestName))
+	if len(pages) != 2 {
+		t.Fatalf("%d manifest lines, want 2", len(pages))
+	}
+	for i, p := range pages {
+		if p.Kind != "dense" || len(p.Lines) < 50 {
+			t.Errorf("page %d: kind %q with %d lines, want dense with >= 50", i, p.Kind, len(p.Lines))
+		}
+		for _, l := range p.Lines {
+			if b := l.Box; b[0] < 0 || b[1] < 0 || b[2] > p.Width || b[3] > p.Height || b[2]-b[0] < p.Width/2 {
+				t.Errorf("page %d: line %q box %v: want a row of at least half the %d-pixel page", i, l.Text, b, p.Width)
+			}
+		}
+	}
+	// Normal pages are unchanged by the dense kind's existence: page 0 of the test seed is still a receipt.
+	if p, _, err := MakePage(TestSeed, 0); err != nil || p.Kind != "receipt" {
+		t.Fatalf("page 0: %q, %v", p.Kind, err)
+	}
+}

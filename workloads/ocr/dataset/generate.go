@@ -42,7 +42,7 @@ type Line struct {
 type Page struct {
 	ID     int64   `json:"id"`
 	Image  string  `json:"image"` // relative to the manifest
-	Kind   string  `json:"kind"`  // receipt, form or paragraphs
+	Kind   string  `json:"kind"`  // receipt, form or paragraphs (or dense: see GenerateDense)
 	Width  int     `json:"width"`
 	Height int     `json:"height"`
 	Angle  float64 `json:"angle"` // rotation in degrees
@@ -53,7 +53,15 @@ type Page struct {
 
 // Generate writes n pages made from seed into dir: dir/pages/NNNNNN.png and dir/manifest.jsonl (written
 // last, under a temporary name renamed into place, so a manifest present means every page is).
-func Generate(dir string, n int, seed int64) error {
+func Generate(dir string, n int, seed int64) error { return generate(dir, n, seed, "") }
+
+// GenerateDense writes n dense pages instead (kind "dense"): square pages filled from margin to margin
+// with rows of small print, some 60 text lines and several hundred recogniser pieces each, several times
+// a normal page's. They exist to load the workflow's fan-out (benchmarks of the runner's memory), not to
+// measure accuracy.
+func GenerateDense(dir string, n int, seed int64) error { return generate(dir, n, seed, "dense") }
+
+func generate(dir string, n int, seed int64, kind string) error {
 	if n < 1 || n > MaxPages {
 		return fmt.Errorf("ocr dataset: %d pages requested; want 1..%d", n, MaxPages)
 	}
@@ -70,7 +78,7 @@ func Generate(dir string, n int, seed int64) error {
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for i := range n {
-		page, img, err := MakePage(seed, int64(i))
+		page, img, err := makePage(seed, int64(i), kind)
 		if err != nil {
 			return fmt.Errorf("ocr dataset: page %d: %w", i, err)
 		}
@@ -92,7 +100,10 @@ func Generate(dir string, n int, seed int64) error {
 }
 
 // MakePage draws page id of the given seed and returns its manifest entry (Image left empty) and pixels.
-func MakePage(seed, id int64) (Page, *image.NRGBA, error) {
+func MakePage(seed, id int64) (Page, *image.NRGBA, error) { return makePage(seed, id, "") }
+
+// makePage draws a page of the given kind ("" = receipt, form or paragraphs by id).
+func makePage(seed, id int64, kind string) (Page, *image.NRGBA, error) {
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(id)^0x6f6372))
 	l := &layout{r: r, fc: faces{}}
 	defer l.fc.close()
@@ -101,11 +112,14 @@ func MakePage(seed, id int64) (Page, *image.NRGBA, error) {
 	if r.IntN(5) == 0 { // blue ballpoint-like ink
 		l.ink = [3]uint8{20 + shade/3, 30 + shade/3, 120 + shade}
 	}
-	switch k := int(id % 3); k {
-	case 0:
+	switch k := int(id % 3); {
+	case kind == "dense":
+		l.kind = "dense"
+		l.dense()
+	case k == 0:
 		l.kind = "receipt"
 		l.receipt()
-	case 1:
+	case k == 1:
 		l.kind = "form"
 		l.form()
 	default:

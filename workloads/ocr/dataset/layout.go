@@ -228,3 +228,19 @@ func (l *layout) paragraphs() {
 	}
 	l.smallPrint(y, body, 2)
 }
+
+// dense fills a square page with rows of small print from margin to margin and top to bottom: a page that
+// fans out into several hundred recogniser pieces. The page is as large as the default detector input
+// (960), so the detector sees the print unscaled.
+func (l *layout) dense() {
+	r := l.r
+	l.w, l.h = 960, 960
+	l.margin = 24
+	body := pick(r, []int{serif, sans, goSans})
+	size := 12 + r.Float64()
+	lh := size * 1.3
+	maxW := float64(l.w) - 2*l.margin
+	for y := l.margin + size; l.fits(y, size); y += lh {
+		l.add(l.wrapOne(sentence(r, 40), body, size, maxW), body, size, l.margin, y)
+	}
+}
