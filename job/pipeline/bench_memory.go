@@ -41,10 +41,13 @@ type MemoryRun struct {
 	Items       int     `json:"items"`
 	SubItems    int64   `json:"sub_items"` // sub-items the fan-out stages made (pieces of lines)
 	WallSeconds float64 `json:"wall_seconds"`
-	// Peaks over the run: the Go heap (live and not yet collected objects: where the runner's queues,
-	// messages and fan-in state live) and the process's resident set (all ranks, ONNX Runtime included).
-	PeakHeapMiB float64 `json:"peak_go_heap_mib"`
-	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	// Peaks over the run: the Go heap that the last garbage collection found live (what the ranks retain:
+	// queues, messages, fan-in state, pages being worked on), the Go heap including garbage not yet
+	// collected (which GOGC lets grow to about twice the live heap), and the process's resident set (all
+	// ranks, ONNX Runtime included).
+	PeakLiveHeapMiB float64 `json:"peak_live_go_heap_mib"`
+	PeakHeapMiB     float64 `json:"peak_go_heap_mib"`
+	PeakRSSMiB      float64 `json:"peak_rss_mib"`
 	// The most any rank held at once (see Watermarks).
 	MaxQueuedItems    int     `json:"max_queued_items"`
 	MaxMessageItems   int     `json:"max_message_items"`
@@ -113,15 +116,17 @@ func memoryRun(ctx context.Context, o MemoryBenchOptions, hf *hostfiles.Hostfile
 	var mu sync.Mutex
 	marks := []Watermarks{}
 	stop := make(chan struct{})
-	sampled := make(chan float64)
+	sampled := make(chan [2]float64)
 	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		peak := 0.0
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+		var peak [2]float64
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			metrics.Read(sample)
-			peak = max(peak, float64(sample[0].Value.Uint64()))
+			for k := range peak {
+				peak[k] = max(peak[k], float64(sample[k].Value.Uint64()))
+			}
 			select {
 			case <-stop:
 				sampled <- peak
@@ -138,7 +143,8 @@ func memoryRun(ctx context.Context, o MemoryBenchOptions, hf *hostfiles.Hostfile
 		Watermarks: func(w Watermarks) { mu.Lock(); marks = append(marks, w); mu.Unlock() }})
 	run.WallSeconds = time.Since(start).Seconds()
 	close(stop)
-	run.PeakHeapMiB = <-sampled / (1 << 20)
+	peaks := <-sampled
+	run.PeakHeapMiB, run.PeakLiveHeapMiB = peaks[0]/(1<<20), peaks[1]/(1<<20)
 	if err != nil {
 		return nil, err
 	}
