@@ -24,13 +24,16 @@ import (
 //     every item it completes. A fan-in holds whole families, each of at most flow.MaxFamily sub-items (a
 //     larger family is an error naming the item).
 //
-// So a rank holds at most, in items (F = the largest family, S = source workers, W = window):
+// So a rank holds at most, in items (b = the largest micro-batch of the plan's stages, F = the largest
+// family, S = the source workers, W = their window, U = the ranks sending to this one):
 //
-//	link:    (upstream ranks) x max(CreditBytes, one message)              bytes
+//	links:   U x max(CreditBytes, one message of b items)                  bytes
 //	queues:  (inQueue + 2) x b + (outQueue + 2) x b + 2b                   items (+ b x F for a fan-out that does not stream)
 //	state:   S x W whole items (join) or S x W families of at most F sub-items (fan-in)
 //
-// and every term is independent of the number of items in the job. The sink's per-item bookkeeping
+// with W = Config.Window, by default max(256, 32 x the join's batch) for a join (its branches run at
+// different speeds) and max(8, 4 x the source's batch) for a fan-in (items that fan out are heavy). Every
+// term is independent of the number of items in the job, and only the fan-in's depends on F. The sink's per-item bookkeeping
 // (result ids for duplicate checks, latencies) is a few bytes per item, not buffered data.
 const maxChunkBytes = 4 << 20
 
