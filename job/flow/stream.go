@@ -42,31 +42,32 @@ func (n *Node) Stream(items []*Item, chunk int, emit func([]*Item) error) (time.
 	chunk = max(chunk, 1)
 	last := n.steps[len(n.steps)-1]
 	var model time.Duration
-	work := items
-	for _, s := range n.steps[:len(n.steps)-1] {
-		var holders []*Item
-		kept := work[:0:0]
-		for _, it := range work {
+	// As in Process, placeholders of empty families skip the steps and leave after the other items.
+	var holders []*Item
+	split := func(in []*Item) []*Item {
+		work := in[:0:0]
+		for _, it := range in {
 			if it.Placeholder() {
 				holders = append(holders, it)
 			} else {
-				kept = append(kept, it)
+				work = append(work, it)
 			}
 		}
-		if len(holders) > 0 {
-			return model, fmt.Errorf("node %q: placeholder before its fan-out", n.Spec.Name)
-		}
-		if len(kept) == 0 {
+		return work
+	}
+	work := split(items)
+	for _, s := range n.steps[:len(n.steps)-1] {
+		if len(work) == 0 {
 			break
 		}
-		out, err := s.s.Process(kept)
+		out, err := s.s.Process(work)
 		if t, ok := s.s.(Timed); ok {
 			model += t.TakeModelTime()
 		}
 		if err != nil {
 			return model, fmt.Errorf("node %q %s: %w", n.Spec.Name, s.where, err)
 		}
-		work = out
+		work = split(out)
 	}
 	buf := make([]*Item, 0, chunk)
 	flush := func() error {
@@ -83,6 +84,10 @@ func (n *Node) Stream(items []*Item, chunk int, emit func([]*Item) error) (time.
 	streamer := last.s.(Streamer)
 	for _, it := range work {
 		err := streamer.Stream(it, func(c *Item) error {
+			if c.Placeholder() {
+				holders = append(holders, c) // an empty family: sent after the others, as Process does
+				return nil
+			}
 			buf = append(buf, c)
 			if len(buf) < chunk {
 				return nil
@@ -91,6 +96,14 @@ func (n *Node) Stream(items []*Item, chunk int, emit func([]*Item) error) (time.
 		})
 		if err != nil {
 			return model, fmt.Errorf("node %q %s: %w", n.Spec.Name, last.where, err)
+		}
+	}
+	for _, it := range holders {
+		buf = append(buf, it)
+		if len(buf) == chunk {
+			if err := flush(); err != nil {
+				return model, err
+			}
 		}
 	}
 	return model, flush()
