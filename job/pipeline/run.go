@@ -91,9 +91,10 @@ type rank struct {
 	sink    *sinkState  // sink rank only
 	runLock *runid.Lock // sink rank only, when it holds the run's lock itself
 
-	// window bounds a source's items that the join has not matched yet: one token per item in flight.
-	// Without it the join would buffer the fast branch's output for the whole dataset while the slow
-	// branch catches up (the collective's credit cannot help: receiving is what returns credit).
+	// window bounds a source's items that its window stage (a join, or a fan-in back to whole items) has
+	// not completed yet: one token per item in flight. Without it a join would buffer the fast branch's
+	// output for the whole dataset while the slow branch catches up, and a fan-in could gather the partial
+	// families of any number of items (the collective's credit cannot help: receiving is what returns it).
 	window chan struct{}
 	// ackTo are the source stages whose windows this rank frees, acknowledging each item it completes
 	// (a join on receipt, a fan-in as families complete); ackKind says which.
@@ -140,6 +141,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := r.setUpWindows(); err != nil {
+		r.graph.Close()
 		r.abortPeers(err)
 		return err
 	}

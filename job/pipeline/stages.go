@@ -305,16 +305,18 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		pending = append(pending[:0], pending[n:]...)
 		start := time.Now()
 		var res []Item
-		var modelTime time.Duration
+		var modelTime, blocked time.Duration
 		var err error
 		if streams {
 			modelTime, err = r.op.(streamOp).stream(batch, bs, func(items []Item) error {
-				now := time.Now().UnixNano()
+				now := time.Now()
 				for i := range items {
-					items[i].start, items[i].end, items[i].batch = start.UnixNano(), now, n
+					items[i].start, items[i].end, items[i].batch = start.UnixNano(), now.UnixNano(), n
 				}
 				r.gauges.note(func(w *Watermarks) { w.SubItemsEmitted += int64(len(items)) })
-				return emit(items)
+				err := emit(items)
+				blocked += time.Since(now) // waiting for downstream is not this stage's compute time
+				return err
 			})
 		} else {
 			res, modelTime, err = r.op.process(batch)
@@ -330,7 +332,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		r.stats.Items += int64(n)
 		r.stats.Batches++
 		r.stats.ModelSeconds += modelTime.Seconds()
-		r.stats.ComputeSeconds += end.Sub(start).Seconds()
+		r.stats.ComputeSeconds += (end.Sub(start) - blocked).Seconds()
 		r.statsMu.Unlock()
 		if p, ok := r.op.(pendingOp); ok {
 			fam, sub := p.pending()
