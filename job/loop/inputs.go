@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"jellybean/job/profile/capacity"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
 	"jellybean/plan/workflow"
@@ -34,6 +35,10 @@ type Instance struct {
 	Messages           []Message
 	Combos             []Combo
 	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
+	// Ratios are the profile's rate ratios (ratios.csv): a node after a fan-out receives several items
+	// per item of its input. Each edge gets its largest ratio over the profiled variants, since the
+	// workers must carry whichever variant the solver picks.
+	Ratios []capacity.Ratio
 }
 
 // Native renders the instance as the optimizer's jellybean.toml: the workflow's sources at the rate, its
@@ -54,6 +59,17 @@ func Native(in Instance) ([]byte, error) {
 		return nil, err
 	}
 	n := inputs.Native{Sink: g.Sink, Threshold: in.Threshold, Stages: g.Stages}
+	for i := range n.Stages {
+		st := &n.Stages[i]
+		for _, u := range st.Inputs {
+			if r, ok := capacity.MaxRatio(in.Ratios, u, st.Name); ok && r != 1 {
+				if st.Ratio == nil {
+					st.Ratio = map[string]float64{}
+				}
+				st.Ratio[u] = r
+			}
+		}
+	}
 	for _, src := range g.Sources {
 		n.Sources = append(n.Sources, inputs.NativeSource{Name: src, Rate: in.Rate})
 	}

@@ -73,10 +73,15 @@ func Measure(in Items, o Options) (*Result, error) {
 				res.Messages = append(res.Messages, m)
 			}
 		}
+		res.Ratios = appendRatios(res.Ratios, tr, a.Variants)
 		for _, nv := range a.For {
 			i := w.Index(nv[0])
+			var ups [][]*flow.Item
+			for _, u := range w.Nodes[i].Inputs {
+				ups = append(ups, tr.Emitted[w.Index(u)])
+			}
 			for _, b := range o.Batches {
-				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], b, o.Repeats)
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats)
 				if err != nil {
 					tr.Close()
 					return nil, err
@@ -84,7 +89,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				l.Host, l.Rank, l.Device, l.Threads, l.Stage, l.Variant = o.Host, o.Rank, o.Device, o.Threads, nv[0], nv[1]
 				res.Latencies = append(res.Latencies, l)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs)
+					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs, runner %.3f ms\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs, l.Runner.Median)
 				}
 			}
 		}
@@ -96,36 +101,71 @@ func Measure(in Items, o Options) (*Result, error) {
 }
 
 // timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
-// up and then repeats times. A node that regroups sub-items (fan_in) is given whole families: b parents'
-// sub-items, at most as many parents as were traced.
-func timeNode(n *flow.Node, received []*flow.Item, b, repeats int) (Latency, error) {
+// up and then repeats times, timing the wall clock (latency) and the process's CPU time (what the op
+// costs a core, unaffected by other processes taking turns on the cores). A node that regroups sub-items (fan_in) is given whole families: b parents'
+// sub-items, at most as many parents as were traced. ups holds, per input of the node, the items its
+// upstream node emitted (in the order the node received them when it has one input); the runner's cost
+// of receiving the batch's share of them and of sending the batch's output is timed too (runnerCost).
+func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
 	var batch []*flow.Item
+	var idx []int // indexes into received (and each ups list) of the batch's items
 	if len(n.Spec.FanIn) > 0 {
 		fams := families(received)
 		b = min(b, len(fams))
-		for _, f := range fams[:b] {
-			batch = append(batch, f...)
+		k := 0
+		for f, fam := range fams {
+			if f < b {
+				batch = append(batch, fam...)
+				for range fam {
+					idx = append(idx, k)
+					k++
+				}
+			}
 		}
 	} else {
 		for k := range b {
 			batch = append(batch, received[k%len(received)])
+			idx = append(idx, k%len(received))
 		}
 	}
-	samples := make([]float64, repeats)
+	samples, cpu := make([]float64, repeats), make([]float64, repeats)
+	var emitted []*flow.Item
 	for r := -1; r < repeats; r++ {
 		items := Clone(batch)
-		t0 := time.Now()
-		if _, _, err := n.Process(items); err != nil {
+		c0, t0 := processCPU(), time.Now()
+		out, _, err := n.Process(items)
+		if err != nil {
 			return Latency{}, err
 		}
 		if r >= 0 {
 			samples[r] = time.Since(t0).Seconds() * 1000
+			cpu[r] = (processCPU() - c0).Seconds() * 1000
+		} else {
+			emitted = out
 		}
 	}
-	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples)}, nil
+	var ins [][]byte
+	for _, up := range ups {
+		var mine []*flow.Item
+		for _, k := range idx {
+			if len(up) > 0 {
+				mine = append(mine, up[k%len(up)])
+			}
+		}
+		msgs, err := packMessages(mine)
+		if err != nil {
+			return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
+		}
+		ins = append(ins, msgs...)
+	}
+	runner, err := runnerCost(ins, emitted, repeats)
+	if err != nil {
+		return Latency{}, fmt.Errorf("profile: node %q: %w", n.Spec.Name, err)
+	}
+	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}, nil
 }
 
 // families groups sub-items by their parent (the item without the innermost fan-out level), in order.
