@@ -21,6 +21,11 @@ type Options struct {
 	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
 	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
+	// PeerBinary, when set, is the jellybean executable whose hidden PeersCommand plays a node's upstream
+	// and downstream ranks, so that the runner's cost is timed over the real collective
+	// (runnerCostCollective); without it the cost is timed on plain loopback sockets (runnerCost), which
+	// misses the collective's per-message work.
+	PeerBinary string
 }
 
 // Measure profiles every variant of every processing node of the workflow (model nodes per variant,
@@ -81,7 +86,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				ups = append(ups, tr.Emitted[w.Index(u)])
 			}
 			for _, b := range o.Batches {
-				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats)
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats, o.PeerBinary)
 				if err != nil {
 					tr.Close()
 					return nil, err
@@ -106,7 +111,7 @@ func Measure(in Items, o Options) (*Result, error) {
 // sub-items, at most as many parents as were traced. ups holds, per input of the node, the items its
 // upstream node emitted (in the order the node received them when it has one input); the runner's cost
 // of receiving the batch's share of them and of sending the batch's output is timed too (runnerCost).
-func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int) (Latency, error) {
+func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, peerBinary string) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
@@ -161,7 +166,13 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 		}
 		ins = append(ins, msgs...)
 	}
-	runner, err := runnerCost(ins, emitted, repeats)
+	var runner []float64
+	var err error
+	if peerBinary != "" {
+		runner, err = runnerCostCollective(peerBinary, ins, emitted, repeats)
+	} else {
+		runner, err = runnerCost(ins, emitted, repeats)
+	}
 	if err != nil {
 		return Latency{}, fmt.Errorf("profile: node %q: %w", n.Spec.Name, err)
 	}

@@ -1,0 +1,113 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"jellybean/job/profile/capacity"
+	"jellybean/plan"
+)
+
+// ocrRun is an unpaced OCR-shaped run: pages fan out into 20 pieces at Crop (Recognise counts pieces, two
+// workers) and Assemble regroups them; the capacity model has the profile's points and ratios.
+func ocrRun() (*Run, *CapacityModel) {
+	p := &plan.Plan{Job: "ocr", BatchSize: 2, Stages: []plan.Stage{
+		{Name: "ReadPage", Workers: []plan.Worker{{Host: "h"}}},
+		{Name: "Detect", Variant: "det960", Workers: []plan.Worker{{Host: "h"}}},
+		{Name: "Crop", Workers: []plan.Worker{{Host: "h"}}},
+		{Name: "Recognise", Variant: "rec-full", Workers: []plan.Worker{{Host: "h"}, {Host: "h"}}},
+		{Name: "Assemble", Workers: []plan.Worker{{Host: "h"}}},
+		{Name: "Sink", Workers: []plan.Worker{{Host: "h"}}},
+	}}
+	pts := func(op1, op2 float64) []capacity.Point {
+		return []capacity.Point{{Batch: 1, Op: op1}, {Batch: 2, Op: op2}}
+	}
+	cm := &CapacityModel{Costs: &capacity.Model{CPU: true, Points: map[capacity.Key][]capacity.Point{
+		{Host: "h", Stage: "Detect", Variant: "det960"}:      pts(200, 400), // 5 pages/s at any batch
+		{Host: "h", Stage: "Crop", Variant: "default"}:       pts(10, 20),
+		{Host: "h", Stage: "Recognise", Variant: "rec-full"}: pts(25, 40), // 50 pieces/s per worker at 2
+		{Host: "h", Stage: "Assemble", Variant: "default"}:   pts(1, 2),
+	}}, Ratios: []capacity.Ratio{
+		{From: "ReadPage", To: "Detect", Ratio: 1}, {From: "Detect", To: "Crop", Ratio: 1},
+		{From: "Crop", To: "Recognise", Variants: map[string]string{"Detect": "det960"}, Ratio: 20},
+		{From: "Crop", To: "Recognise", Variants: map[string]string{"Detect": "det480"}, Ratio: 10},
+		{From: "Recognise", To: "Assemble", Variants: map[string]string{"Detect": "det960"}, Ratio: 1.0 / 20},
+	}}
+	r := &Run{Plan: p, Capacity: cm, Summary: Summary{Job: "ocr", Items: 10, Completed: 10, CompletedThisRun: 10, WallSeconds: 4, ThroughputItemsPerSecond: 2.4,
+		Stages: []StageSummary{
+			{Name: "ReadPage", Items: 10},
+			{Name: "Detect", Items: 10, Batches: 5, MeanBatch: 2, CapacityItemsPerSecond: 4.9, CapacityBasis: "cpu", CapacityUnit: "items"},
+			{Name: "Crop", Items: 10, Batches: 5, MeanBatch: 2, CapacityItemsPerSecond: 60, CapacityBasis: "cpu", CapacityUnit: "items"},
+			{Name: "Recognise", Workers: 2, Items: 200, Batches: 100, MeanBatch: 2, CapacityItemsPerSecond: 70, CapacityBasis: "cpu", CapacityUnit: "items"},
+			{Name: "Assemble", Items: 200, ItemsOut: 10, Batches: 5, MeanBatch: 40, CapacityItemsPerSecond: 1000, CapacityBasis: "cpu", CapacityUnit: "parents"},
+			{Name: "Sink", Items: 10},
+		}}}
+	return r, cm
+}
+
+func TestCapacityRowsAndMaximum(t *testing.T) {
+	r, cm := ocrRun()
+	mx, b, ok, err := PredictedMaximum(r.Plan, cm)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// Detect: 5 pages/s; Recognise: 2 × 50 pieces/s ÷ 20 pieces per page, also 5 pages/s.
+	if math.Abs(mx-5) > 1e-9 {
+		t.Errorf("maximum %v (%s), want 5", mx, b)
+	}
+	cm.Costs.Points[capacity.Key{Host: "h", Stage: "Recognise", Variant: "rec-full"}] = []capacity.Point{{Batch: 1, Op: 25}, {Batch: 2, Op: 50}}
+	if mx, b, _, _ = PredictedMaximum(r.Plan, cm); math.Abs(mx-4) > 1e-9 || b != "Recognise" {
+		t.Errorf("maximum %v set by %s, want 4 by Recognise (2 × 40 pieces/s ÷ 20)", mx, b)
+	}
+
+	a := Analyse(r)
+	if a.PredictedMaximum != mx || a.Bottleneck != "Recognise" || a.PredictedThroughput != mx {
+		t.Errorf("unpaced prediction %v/%v by %s", a.PredictedThroughput, a.PredictedMaximum, a.Bottleneck)
+	}
+	rows := map[string]CapacityRow{}
+	for _, c := range a.Capacity {
+		rows[c.Stage] = c
+	}
+	if len(rows) != 4 {
+		t.Fatalf("rows %+v: want the four profiled stages", a.Capacity)
+	}
+	if c := rows["Recognise"]; c.Units != 20 || math.Abs(c.Predicted-80) > 1e-9 || math.Abs(c.Ratio-70.0/80) > 1e-9 || c.Explanation != "" {
+		t.Errorf("Recognise %+v: want 20 per page, 80 predicted, 88 %% within tolerance", c)
+	}
+	// Assemble counts pages (parents): mean batch 10 pages / 5 batches = 2; 1000 measured vs 1000 predicted.
+	if c := rows["Assemble"]; c.Units != 1 || c.MeanBatch != 2 || math.Abs(c.Ratio-1) > 1e-9 {
+		t.Errorf("Assemble %+v", c)
+	}
+	// Crop: predicted 100/s, measured 60/s: explained, and among the findings.
+	if c := rows["Crop"]; !strings.Contains(c.Explanation, "more CPU per item than the profile") {
+		t.Errorf("Crop %+v: want an explanation", c)
+	}
+	found := false
+	for _, f := range a.Findings {
+		found = found || strings.HasPrefix(f, "Crop capacity: ")
+	}
+	if !found {
+		t.Errorf("findings %v lack Crop's capacity", a.Findings)
+	}
+	charts, err := Charts(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := ""
+	for _, c := range charts {
+		names += c.Name + " "
+	}
+	if !strings.Contains(names, "capacity ") {
+		t.Errorf("charts %s: no capacity chart", names)
+	}
+	page, err := HTML(a, charts)
+	if err != nil || !strings.Contains(string(page), `id="capacity-Recognise"`) || !strings.Contains(string(page), `id="predicted-maximum">4.0 items/s`) {
+		t.Errorf("page lacks the capacity table or the maximum (%v)", err)
+	}
+	// A paced plan keeps its own prediction (the rate), and the maximum is still shown.
+	r.Plan.InputRate, r.Plan.Predicted.ThroughputItemsPerSecond = 1.5, 1.5
+	if a := Analyse(r); a.PredictedThroughput != 1.5 || a.PredictedMaximum != 4 {
+		t.Errorf("paced: predicted %v, maximum %v", a.PredictedThroughput, a.PredictedMaximum)
+	}
+}
