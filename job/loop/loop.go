@@ -90,11 +90,14 @@ type Summary struct {
 	PredictedCost     map[string]float64 `json:"predicted_cost"`
 	// Paced is false for an --unpaced run. PredictedMaximum is what the plan's slowest stage
 	// (Bottleneck) sustains, in source items/s; Throughput is the run's measured end-to-end figure.
-	Paced            bool              `json:"paced"`
-	PredictedMaximum float64           `json:"predicted_maximum_items_per_second"`
-	Bottleneck       string            `json:"bottleneck"`
-	Throughput       float64           `json:"throughput_items_per_second"`
-	Capacity         []CapacityCompare `json:"capacity"`
+	Paced            bool    `json:"paced"`
+	PredictedMaximum float64 `json:"predicted_maximum_items_per_second"`
+	Bottleneck       string  `json:"bottleneck"`
+	// CoresBound is the most the profiled stages carry when the ranks share the hosts' cores (Cores
+	// each): see report.CoresBound.
+	CoresBound float64           `json:"cores_bound_items_per_second"`
+	Throughput float64           `json:"throughput_items_per_second"`
+	Capacity   []CapacityCompare `json:"capacity"`
 }
 
 // CapacityCompare is one row of the capacity table: what a stage's workers sustain, predicted from the
@@ -410,6 +413,14 @@ func Run(cfg Config) (*Summary, error) {
 				sum.PredictedMaximum, sum.Bottleneck = mx, b
 				logf("the plan carries at most %.2f items/s unpaced: %s is its slowest stage", mx, b)
 			}
+			cb, has, err := report.CoresBound(pl, cm, func(string) int { return cfg.cores() })
+			if err != nil {
+				return "", err
+			}
+			if has {
+				sum.CoresBound = cb
+				logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), cb)
+			}
 			if cfg.Unpaced {
 				if !ok {
 					return "", fmt.Errorf("--unpaced: the profile in %s predicts no stage of the plan", profDir)
@@ -675,6 +686,10 @@ func PrintTable(w io.Writer, s *Summary) {
 		}
 		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s; slowest stage %s)\n", "max throughput", s.PredictedMaximum, s.Throughput,
 			100*s.Throughput/s.PredictedMaximum, mode, s.Bottleneck)
+		if s.CoresBound > 0 {
+			fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (the profiled stages' CPU per item on the shared cores)\n", "cores bound", s.CoresBound, s.Throughput,
+				100*s.Throughput/s.CoresBound)
+		}
 	}
 	if len(s.Capacity) > 0 {
 		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "capacity", "predicted", "measured", "ratio", "(items/s of the stage's own items, at the run's mean batch)")

@@ -181,3 +181,40 @@ func explainCapacity(row CapacityRow, cpuProfile bool) string {
 		return what + ": the worker spent less CPU per item than the profile measured (the profile's single-item timings are noisy for ops this small, or the run's batches were fuller than their mean suggests)."
 	}
 }
+
+// CoresBound is the most source items per second the plan's profiled stages can carry when the ranks of
+// each host share its cores: a host with cores(h) cores gives cores(h) CPU seconds per second, and at
+// source rate R its workers need R × units(v) × (CPU ms per item of v at the plan's batch size) / 1000
+// for every stage v, shared equally by v's workers. The optimizer's model gives every worker a machine
+// of its own; on a host with more busy ranks than cores this bound is the lower one. Sources and the
+// sink are not profiled, so their CPU is left out (the bound is optimistic by that much).
+func CoresBound(p *plan.Plan, cm *CapacityModel, cores func(host string) int) (float64, bool, error) {
+	units, err := PlanUnits(p, cm.Ratios)
+	if err != nil {
+		return 0, false, err
+	}
+	demand := map[string]float64{} // host -> CPU ms per source item
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		v := st.Variant
+		if v == "" {
+			v = "default"
+		}
+		for _, w := range st.Workers {
+			op, runner, ok := cm.Costs.MsPerItem(w.Host, st.Name, v, float64(p.BatchSizeOf(i)))
+			if ok {
+				demand[w.Host] += units[st.Name] * (op + runner) / float64(len(st.Workers))
+			}
+		}
+	}
+	bound, ok := math.Inf(1), false
+	for h, ms := range demand {
+		if c := cores(h); c > 0 && ms > 0 {
+			bound, ok = math.Min(bound, float64(c)*1000/ms), true
+		}
+	}
+	if !ok {
+		return 0, false, nil
+	}
+	return bound, true, nil
+}

@@ -111,3 +111,16 @@ func TestCapacityRowsAndMaximum(t *testing.T) {
 		t.Errorf("paced: predicted %v, maximum %v", a.PredictedThroughput, a.PredictedMaximum)
 	}
 }
+
+// On one host of 2 cores the OCR plan needs, per page, 200 + 10 + 20 pieces × 20 ms (two workers sharing the
+// pieces) + 1 CPU ms at batch 2: 2 cores carry 2000/611 pages/s, below the 5 its slowest stage sustains.
+func TestCoresBound(t *testing.T) {
+	r, cm := ocrRun()
+	b, ok, err := CoresBound(r.Plan, cm, func(string) int { return 2 })
+	if err != nil || !ok || math.Abs(b-2000.0/611) > 1e-9 {
+		t.Errorf("bound %v %v %v, want %v", b, ok, err, 2000.0/611)
+	}
+	if _, ok, _ := CoresBound(r.Plan, cm, func(string) int { return 0 }); ok {
+		t.Error("no cores known: want no bound")
+	}
+}
