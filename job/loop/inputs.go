@@ -36,8 +36,8 @@ type Instance struct {
 	Combos             []Combo
 	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
 	// Ratios are the profile's rate ratios (ratios.csv): a node after a fan-out receives several items
-	// per item of its input. Each edge gets its largest ratio over the profiled variants, since the
-	// workers must carry whichever variant the solver picks.
+	// per item of its input. They come from the heaviest trace (capacity.HeaviestTrace), since the
+	// workers must carry whichever variants the solver picks.
 	Ratios []capacity.Ratio
 }
 
@@ -59,10 +59,21 @@ func Native(in Instance) ([]byte, error) {
 		return nil, err
 	}
 	n := inputs.Native{Sink: g.Sink, Threshold: in.Threshold, Stages: g.Stages}
+	graph := map[string][]string{}
+	for _, src := range g.Sources {
+		graph[src] = nil
+	}
+	for _, st := range g.Stages {
+		graph[st.Name] = st.Inputs
+	}
+	heaviest, err := capacity.HeaviestTrace(in.Ratios, graph)
+	if err != nil {
+		return nil, err
+	}
 	for i := range n.Stages {
 		st := &n.Stages[i]
 		for _, u := range st.Inputs {
-			if r, ok := capacity.MaxRatio(in.Ratios, u, st.Name); ok && r != 1 {
+			if r := capacity.TraceRatio(heaviest, u, st.Name); r != 1 {
 				if st.Ratio == nil {
 					st.Ratio = map[string]float64{}
 				}

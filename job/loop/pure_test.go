@@ -198,19 +198,21 @@ func TestParseLatencies(t *testing.T) {
 	}
 }
 
-// A fan-out's rate ratio reaches the optimizer's input as the consumer's ratio, at its largest over
-// the profiled variants; edges at ratio 1 carry none.
+// A fan-out's rate ratio reaches the optimizer's input as the consumer's ratio, from the heaviest trace
+// (the detector that finds the most lines), fan-out and fan-in alike; edges at ratio 1 carry none.
 func TestNativeCarriesFanOutRatios(t *testing.T) {
 	w, err := workflow.Load("../../workloads/ocr/workflow.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lat := Latencies{"h": {"Detect": {"det480": 40, "det960": 200}, "Crop": {"default": 1}, "Recognise": {"rec-half": 10, "rec-full": 19}, "Assemble": {"default": 0.5}}}
+	small, big := map[string]string{"Detect": "det480"}, map[string]string{"Detect": "det960"}
 	ratios := []capacity.Ratio{
-		{From: "Crop", To: "Recognise", Variants: map[string]string{"Detect": "det480"}, Ratio: 12},
-		{From: "Crop", To: "Recognise", Variants: map[string]string{"Detect": "det960"}, Ratio: 20.5},
-		{From: "Recognise", To: "Assemble", Variants: map[string]string{"Detect": "det960"}, Ratio: 1 / 20.5},
-		{From: "Detect", To: "Crop", Variants: map[string]string{"Detect": "det960"}, Ratio: 1},
+		{From: "Crop", To: "Recognise", Variants: small, Ratio: 12},
+		{From: "Recognise", To: "Assemble", Variants: small, Ratio: 1.0 / 12},
+		{From: "Crop", To: "Recognise", Variants: big, Ratio: 20.5},
+		{From: "Recognise", To: "Assemble", Variants: big, Ratio: 1 / 20.5},
+		{From: "Detect", To: "Crop", Variants: big, Ratio: 1},
 	}
 	combos := []Combo{{Variants: map[string]string{"Detect": "det960", "Recognise": "rec-full"}, Accuracy: 90}}
 	msgs := []Message{{"ReadPage", "Detect", "default", 900}, {"Detect", "Crop", "det480", 900}, {"Detect", "Crop", "det960", 900},

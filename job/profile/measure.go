@@ -107,28 +107,27 @@ func Measure(in Items, o Options) (*Result, error) {
 
 // timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
 // up and then repeats times, timing the wall clock (latency) and the process's CPU time (what the op
-// costs a core, unaffected by other processes taking turns on the cores). A node that regroups sub-items (fan_in) is given whole families: b parents'
-// sub-items, at most as many parents as were traced. ups holds, per input of the node, the items its
-// upstream node emitted (in the order the node received them when it has one input); the runner's cost
-// of receiving the batch's share of them and of sending the batch's output is timed too (runnerCost).
+// costs a core, unaffected by other processes taking turns on the cores). ups holds, per input of the
+// node, the items its upstream node emitted (in the order the node received them when it has one input);
+// the runner's cost of receiving the batch's share of them and of sending the batch's output is timed
+// too (runnerCostCollective, or runnerCost without a peer binary).
+//
+// A node that regroups sub-items (fan_in) is timed as the runner runs it: the sub-items of all traced
+// parents arrive in messages of b (the upstream's micro-batches) and are processed in calls of b, and
+// its cost is per parent: the row's per-item figures are per parent, its batch the sub-items per call.
 func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, peerBinary string) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
 	var batch []*flow.Item
 	var idx []int // indexes into received (and each ups list) of the batch's items
-	if len(n.Spec.FanIn) > 0 {
+	per := 1.0    // items (parents, for a fan-in) the timed work stands for, per item of the batch
+	fanIn := len(n.Spec.FanIn) > 0
+	if fanIn {
 		fams := families(received)
-		b = min(b, len(fams))
-		k := 0
-		for f, fam := range fams {
-			if f < b {
-				batch = append(batch, fam...)
-				for range fam {
-					idx = append(idx, k)
-					k++
-				}
-			}
+		batch, per = received, float64(len(fams))/float64(len(received))
+		for k := range received {
+			idx = append(idx, k)
 		}
 	} else {
 		for k := range b {
@@ -136,20 +135,31 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 			idx = append(idx, k%len(received))
 		}
 	}
+	// perBatch turns the time of the whole work into time per micro-batch of b (parents, for a fan-in).
+	perBatch := float64(b) / (per * float64(len(batch)))
 	samples, cpu := make([]float64, repeats), make([]float64, repeats)
-	var emitted []*flow.Item
+	var emitted [][]*flow.Item // the output of each call
 	for r := -1; r < repeats; r++ {
 		items := Clone(batch)
+		var outs [][]*flow.Item
 		c0, t0 := processCPU(), time.Now()
-		out, _, err := n.Process(items)
-		if err != nil {
-			return Latency{}, err
+		for lo := 0; lo < len(items); lo += b {
+			out, _, err := n.Process(items[lo:min(lo+b, len(items))])
+			if err != nil {
+				return Latency{}, err
+			}
+			if len(out) > 0 {
+				outs = append(outs, out)
+			}
+			if !fanIn {
+				break // one call on the batch
+			}
 		}
 		if r >= 0 {
-			samples[r] = time.Since(t0).Seconds() * 1000
-			cpu[r] = (processCPU() - c0).Seconds() * 1000
+			samples[r] = time.Since(t0).Seconds() * 1000 * perBatch
+			cpu[r] = (processCPU() - c0).Seconds() * 1000 * perBatch
 		} else {
-			emitted = out
+			emitted = outs
 		}
 	}
 	var ins [][]byte
@@ -160,11 +170,13 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 				mine = append(mine, up[k%len(up)])
 			}
 		}
-		msgs, err := packMessages(mine)
-		if err != nil {
-			return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
+		for lo := 0; lo < len(mine); lo += b { // the upstream sends its micro-batches of b
+			msgs, err := packMessages(mine[lo:min(lo+b, len(mine))])
+			if err != nil {
+				return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
+			}
+			ins = append(ins, msgs...)
 		}
-		ins = append(ins, msgs...)
 	}
 	var runner []float64
 	var err error
@@ -175,6 +187,9 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	}
 	if err != nil {
 		return Latency{}, fmt.Errorf("profile: node %q: %w", n.Spec.Name, err)
+	}
+	for i := range runner {
+		runner[i] *= perBatch
 	}
 	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}, nil
 }

@@ -51,10 +51,14 @@ type peersSpec struct {
 // hands the items to a computing goroutine and on to a sending one, packs out and sends it to the
 // downstream peer; the peers start the next round when the downstream one has the whole output, so every
 // round's messages arrive at a parked worker as a paced run's do. bin is the jellybean executable.
-func runnerCostCollective(bin string, ins [][]byte, out []*flow.Item, repeats int) ([]float64, error) {
-	outMsgs, err := packMessages(out)
-	if err != nil {
-		return nil, err
+func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats int) ([]float64, error) {
+	var outMsgs [][]byte
+	for _, out := range outs {
+		m, err := packMessages(out)
+		if err != nil {
+			return nil, err
+		}
+		outMsgs = append(outMsgs, m...)
 	}
 	rounds := repeats + 1
 	dir, err := os.MkdirTemp("", "jellybean-peers-")
@@ -162,7 +166,7 @@ func runnerCostCollective(bin string, ins [][]byte, out []*flow.Item, repeats in
 			var buf []byte
 			r, p0 := 0, processCPU()
 			for range computed {
-				for _, chunk := range messageChunks(out) {
+				for _, chunk := range outChunks(outs) {
 					p, err := pipeline.Pack(chunk)
 					if err != nil {
 						return err

@@ -28,7 +28,7 @@ import (
 // runnerCost measures the runner's CPU milliseconds per micro-batch for a node that receives the
 // messages ins (one per input, already packed by the upstream ranks) and emits out. It runs one warm-up
 // round and repeats timed rounds and returns the timed rounds' figures.
-func runnerCost(ins [][]byte, out []*flow.Item, repeats int) ([]float64, error) {
+func runnerCost(ins [][]byte, outs [][]*flow.Item, repeats int) ([]float64, error) {
 	up, upConn, err := loopbackPair() // upstream peer writes into up; this worker reads upConn
 	if err != nil {
 		return nil, err
@@ -41,9 +41,13 @@ func runnerCost(ins [][]byte, out []*flow.Item, repeats int) ([]float64, error) 
 	}
 	defer downConn.Close()
 	defer down.Close()
-	outMsgs, err := packMessages(out)
-	if err != nil {
-		return nil, err
+	var outMsgs [][]byte
+	for _, out := range outs {
+		m, err := packMessages(out)
+		if err != nil {
+			return nil, err
+		}
+		outMsgs = append(outMsgs, m...)
 	}
 	outBytes := 0
 	for _, m := range outMsgs {
@@ -149,7 +153,7 @@ func runnerCost(ins [][]byte, out []*flow.Item, repeats int) ([]float64, error) 
 		var buf []byte
 		for range rounds {
 			<-computed
-			for _, chunk := range messageChunks(out) {
+			for _, chunk := range outChunks(outs) {
 				p, err := pipeline.Pack(chunk)
 				if err != nil {
 					workErr <- err
@@ -213,6 +217,15 @@ func messageChunks(items []*flow.Item) [][]pipeline.Item {
 		out = append(out, all[i:i+1])
 	}
 	return out
+}
+
+// outChunks is the messages a node's calls send: each call's output, grouped by messageChunks.
+func outChunks(outs [][]*flow.Item) [][]pipeline.Item {
+	var all [][]pipeline.Item
+	for _, out := range outs {
+		all = append(all, messageChunks(out)...)
+	}
+	return all
 }
 
 // packMessages packs items into the bytes of the messages that carry them (see messageChunks).

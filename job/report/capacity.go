@@ -55,8 +55,8 @@ func LoadCapacityModel(dir string) (*CapacityModel, error) {
 	return &CapacityModel{Costs: m, Ratios: rs}, nil
 }
 
-// PlanUnits is the items each stage of the plan handles per source item, with the ratios of the plan's
-// chosen variants. The graph is the profile's: ratios.csv has a row for every edge between the nodes it
+// PlanUnits is the items each stage of the plan handles per source item, with the ratios of the trace
+// whose variants are closest to the plan's (capacity.ChooseTrace). The graph is the profile's: ratios.csv has a row for every edge between the nodes it
 // traced (sources included, the sink left out), so the plan need not be bound to its workflow; a stage
 // the profile has no edge into counts as a source (1 item per item), as does every stage of a profile
 // without ratios.csv.
@@ -81,7 +81,8 @@ func PlanUnits(p *plan.Plan, ratios []capacity.Ratio) (map[string]float64, error
 			chosen[st.Name] = st.Variant
 		}
 	}
-	return capacity.Units(inputs, func(from, to string) float64 { return capacity.EdgeRatio(ratios, from, to, chosen) })
+	trace := capacity.ChooseTrace(ratios, chosen)
+	return capacity.Units(inputs, func(from, to string) float64 { return capacity.TraceRatio(trace, from, to) })
 }
 
 // StageCapacity is the predicted capacity of the stage's workers at batch size b: the sum over its
@@ -150,9 +151,6 @@ func compareCapacity(r *Run, cm *CapacityModel) ([]CapacityRow, error) {
 		}
 		row := CapacityRow{Stage: st.Name, Variant: st.Variant, Workers: len(st.Workers), Units: units[st.Name], PlanBatch: bs,
 			AtPlanBatch: at, Measured: ss.CapacityItemsPerSecond, Basis: ss.CapacityBasis, MeanBatch: ss.MeanBatch}
-		if ss.CapacityUnit == "parents" && ss.Batches > 0 {
-			row.MeanBatch = float64(ss.ItemsOut) / float64(ss.Batches)
-		}
 		if row.MeanBatch <= 0 {
 			row.MeanBatch = float64(bs)
 		}

@@ -81,28 +81,35 @@ func TestParseAndCapacity(t *testing.T) {
 	}
 }
 
-// OCR's shape: a page makes 20 pieces after Crop (fan-out), Assemble regroups them into the page
-// (fan-in); a join takes the least of its inputs.
-func TestUnitsAndRatios(t *testing.T) {
+// OCR's shape: a page makes 20 pieces after Crop with the big detector, 12 with the small one (fan-out);
+// Assemble regroups them into the page (fan-in); a join takes the least of its inputs. Ratios compose
+// only within one trace.
+func TestUnitsAndTraces(t *testing.T) {
+	big, small := map[string]string{"Det": "big", "Rec": "a"}, map[string]string{"Det": "small", "Rec": "a"}
 	rows := []Ratio{
-		{From: "Crop", To: "Rec", Variants: map[string]string{"Det": "small", "Rec": "a"}, Ratio: 12},
-		{From: "Crop", To: "Rec", Variants: map[string]string{"Det": "big", "Rec": "a"}, Ratio: 20},
-		{From: "Rec", To: "Asm", Variants: map[string]string{"Det": "big", "Rec": "a"}, Ratio: 1.0 / 20},
+		{From: "Crop", To: "Rec", Variants: small, Ratio: 12},
+		{From: "Rec", To: "Asm", Variants: small, Ratio: 1.0 / 12},
+		{From: "Crop", To: "Rec", Variants: big, Ratio: 20},
+		{From: "Rec", To: "Asm", Variants: big, Ratio: 1.0 / 20},
 	}
-	if r, ok := MaxRatio(rows, "Crop", "Rec"); !ok || r != 20 {
-		t.Errorf("max ratio %v %v", r, ok)
-	}
-	if _, ok := MaxRatio(rows, "Det", "Crop"); ok {
-		t.Error("an edge without rows has a max ratio")
-	}
-	if r := EdgeRatio(rows, "Crop", "Rec", map[string]string{"Det": "small", "Rec": "b"}); r != 12 {
-		t.Errorf("ratio for the small detector: %v", r)
-	}
-	if r := EdgeRatio(rows, "Det", "Crop", nil); r != 1 {
-		t.Errorf("an edge without rows: %v", r)
+	if trs := Traces(rows); len(trs) != 2 || len(trs[0]) != 2 || trs[0][0].Ratio != 12 || trs[1][0].Ratio != 20 {
+		t.Fatalf("traces %+v", trs)
 	}
 	graph := map[string][]string{"Page": nil, "Det": {"Page"}, "Crop": {"Det"}, "Rec": {"Crop"}, "Asm": {"Rec"}, "Other": nil, "Join": {"Rec", "Other"}}
-	u, err := Units(graph, func(from, to string) float64 { return EdgeRatio(rows, from, to, map[string]string{"Det": "big"}) })
+	heavy, err := HeaviestTrace(rows, graph)
+	if err != nil || TraceRatio(heavy, "Crop", "Rec") != 20 {
+		t.Errorf("heaviest trace %+v, %v", heavy, err)
+	}
+	if tr := ChooseTrace(rows, map[string]string{"Det": "small", "Rec": "b"}); TraceRatio(tr, "Crop", "Rec") != 12 {
+		t.Errorf("trace for the small detector %+v", tr)
+	}
+	if r := TraceRatio(heavy, "Det", "Crop"); r != 1 {
+		t.Errorf("an edge without a row: %v", r)
+	}
+	if ChooseTrace(nil, big) != nil {
+		t.Error("no rows: want no trace")
+	}
+	u, err := Units(graph, func(from, to string) float64 { return TraceRatio(heavy, from, to) })
 	if err != nil {
 		t.Fatal(err)
 	}

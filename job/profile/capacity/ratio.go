@@ -53,39 +53,77 @@ func ReadRatios(path string) ([]Ratio, error) {
 	return out, nil
 }
 
-// MaxRatio is the largest ratio of the edge over all traces: what a worker count must allow for before
-// the variants are chosen. ok is false when no trace has the edge.
-func MaxRatio(rows []Ratio, from, to string) (r float64, ok bool) {
-	for _, x := range rows {
-		if x.From == from && x.To == to && x.Ratio > r {
-			r, ok = x.Ratio, true
+// A fan-out's ratio depends on the variants upstream of it (a larger detector input finds more lines),
+// and the ratios along a path only compose within one trace: pieces per page from one trace and pages
+// per piece from another would not make one page per page. So a caller picks one trace and takes every
+// ratio from it.
+
+// Traces groups the rows by trace (their variants), in the order the traces first appear.
+func Traces(rows []Ratio) [][]Ratio {
+	var out [][]Ratio
+	index := map[string]int{}
+	for _, r := range rows {
+		k := VariantsKey(r.Variants)
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, nil)
 		}
+		out[i] = append(out[i], r)
 	}
-	return r, ok
+	return out
 }
 
-// EdgeRatio is the edge's ratio for the chosen variants: from the trace whose variants agree with chosen
-// on the most nodes (ties: the larger ratio); 1 when no trace has the edge.
-func EdgeRatio(rows []Ratio, from, to string, chosen map[string]string) float64 {
-	best, score := 0.0, -1
-	for _, x := range rows {
-		if x.From != from || x.To != to {
-			continue
+// TraceRatio is the ratio of the edge in one trace's rows, 1 when the trace has no row for it.
+func TraceRatio(trace []Ratio, from, to string) float64 {
+	for _, r := range trace {
+		if r.From == from && r.To == to {
+			return r.Ratio
 		}
+	}
+	return 1
+}
+
+// ChooseTrace is the trace whose variants agree with chosen on the most nodes (ties: the first); nil
+// without rows.
+func ChooseTrace(rows []Ratio, chosen map[string]string) []Ratio {
+	var best []Ratio
+	score := -1
+	for _, tr := range Traces(rows) {
 		s := 0
 		for n, v := range chosen {
-			if x.Variants[n] == v {
+			if tr[0].Variants[n] == v {
 				s++
 			}
 		}
-		if s > score || (s == score && x.Ratio > best) {
-			best, score = x.Ratio, s
+		if s > score {
+			best, score = tr, s
 		}
 	}
-	if score < 0 {
-		return 1
-	}
 	return best
+}
+
+// HeaviestTrace is the trace in which the nodes of the graph handle the most items per source item in
+// all (e.g. the detector variant that finds the most lines): the load a plan must be able to carry
+// before the variants are chosen. nil without rows.
+func HeaviestTrace(rows []Ratio, inputs map[string][]string) ([]Ratio, error) {
+	var best []Ratio
+	most := -1.0
+	for _, tr := range Traces(rows) {
+		u, err := Units(inputs, func(from, to string) float64 { return TraceRatio(tr, from, to) })
+		if err != nil {
+			return nil, err
+		}
+		sum := 0.0
+		for _, x := range u {
+			sum += x
+		}
+		if sum > most {
+			best, most = tr, sum
+		}
+	}
+	return best, nil
 }
 
 // Units is the number of items each node handles per item of the sources: 1 for a source (a node
