@@ -339,7 +339,7 @@ func Run(cfg Config) (*Summary, error) {
 
 	// c. The optimizer's inputs.
 	inDir := filepath.Join(stage, "inputs")
-	var lat Latencies
+	var lat, perSrc Latencies // per item of each stage; per item of the sources (fan-outs multiply)
 	if err := step("inputs", func() (string, error) {
 		lat, err = ReadLatencies(filepath.Join(profDir, "latency.csv"), cfg.Batch)
 		if err != nil {
@@ -357,10 +357,13 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
+		if perSrc, err = PerSourceItem(lat, cfg.flow, ratios); err != nil {
+			return "", err
+		}
 		combos := acc.Combos
 		sum.Rate, sum.RateWhy = cfg.Rate, "given with --rate"
 		if cfg.AutoRate {
-			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
+			rc, err := ChooseRate(perSrc, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
 			if err != nil {
 				return "", err
 			}
@@ -443,8 +446,8 @@ func Run(cfg Config) (*Summary, error) {
 		}
 		sum.PredictedAccuracy = pl.Predicted.Accuracy
 		sum.PredictedCost = map[string]float64{"compute": pl.Predicted.ComputeCost, "communication": pl.Predicted.CommunicationCost, "total": pl.Predicted.TotalCost}
-		if d, ok := DemandMs(lat, Combo{Variants: sum.Variants}); ok {
-			logf("chosen variants need %.2f ms of model CPU per item (+ %.2f ms of the runner's): %.2f of %d cores at %.1f items/s",
+		if d, ok := DemandMs(perSrc, Combo{Variants: sum.Variants}); ok {
+			logf("chosen variants need %.2f ms of profiled CPU per item (+ %.2f ms of the runner's elsewhere): %.2f of %d cores at %.1f items/s",
 				d, cfg.RunnerMs, (d+cfg.RunnerMs)*sum.Rate/1000, cfg.cores(), sum.Rate)
 		}
 		return fmt.Sprintf("variants %v, workers %v, predicted accuracy %.2f%%, cost %.4f", sum.Variants, sum.Workers,

@@ -470,3 +470,21 @@ func TestUnpace(t *testing.T) {
 		t.Errorf("input rate %v, predicted %v, stages %v", pl.InputRate, pl.Predicted.ThroughputItemsPerSecond, st)
 	}
 }
+
+// A stage after a fan-out costs its ms per piece times the pieces a page makes (heaviest trace).
+func TestPerSourceItem(t *testing.T) {
+	w, err := workflow.Load("../../workloads/ocr/workflow.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := Latencies{"h": {"Detect": {"det960": 200}, "Recognise": {"rec-full": 19}, "Assemble": {"default": 0.5}}}
+	big := map[string]string{"Detect": "det960"}
+	ratios := []capacity.Ratio{{From: "Crop", To: "Recognise", Variants: big, Ratio: 20}, {From: "Recognise", To: "Assemble", Variants: big, Ratio: 1.0 / 20}}
+	got, err := PerSourceItem(lat, w, ratios)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["h"]["Detect"]["det960"] != 200 || got["h"]["Recognise"]["rec-full"] != 380 || got["h"]["Assemble"]["default"] != 0.5 {
+		t.Errorf("per source item %v", got)
+	}
+}
