@@ -106,7 +106,7 @@ func Measure(in Items, o Options) (*Result, error) {
 }
 
 // timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
-// up and then repeats times, timing the wall clock (latency) and the process's CPU time (what the op
+// up and then repeats times on windows of b spread over the traced inputs, timing the wall clock (latency) and the process's CPU time (what the op
 // costs a core, unaffected by other processes taking turns on the cores). ups holds, per input of the
 // node, the items its upstream node emitted (in the order the node received them when it has one input);
 // the runner's cost of receiving the batch's share of them and of sending the batch's output is timed
@@ -141,6 +141,14 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	var emitted [][]*flow.Item // the output of each call
 	for r := -1; r < repeats; r++ {
 		items := Clone(batch)
+		if !fanIn && r >= 0 {
+			// Items differ in cost (a long line, a wide piece): the timed runs take windows of b spread
+			// over all the traced items, not the same first b every time.
+			start := r * len(received) / repeats
+			for k := range items {
+				items[k] = Clone(received[(start+k)%len(received) : (start+k)%len(received)+1])[0]
+			}
+		}
 		var outs [][]*flow.Item
 		c0, t0 := processCPU(), time.Now()
 		for lo := 0; lo < len(items); lo += b {
