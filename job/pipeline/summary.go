@@ -15,29 +15,26 @@ import (
 
 // rankStats is what each rank reports to the sink at the end of the job.
 type rankStats struct {
-	Rank            int     `json:"rank"`
-	Host            string  `json:"host"`
-	Stage           string  `json:"stage"`
-	Op              string  `json:"op"`
-	Worker          int     `json:"worker"`
-	Device          string  `json:"device"`
-	Threads         int     `json:"threads"`
-	Items           int64   `json:"items"`
-	ItemsOut        int64   `json:"items_out"` // items the op emitted (a fan-in emits parents, a fan-out sub-items)
-	Batches         int64   `json:"batches"`
-	ModelSeconds    float64 `json:"model_seconds"`              // inside ONNX Runtime
-	ComputeSeconds  float64 `json:"compute_seconds"`            // the op on micro-batches, model included
-	RunnerIOSeconds float64 `json:"runner_io_seconds"`          // decoding, joining, packing (not waiting)
-	JoinMaxPending  int     `json:"join_max_pending,omitempty"` // most half-joined items held
-	StartUnixNs     int64   `json:"start_unix_ns"`
-	EndUnixNs       int64   `json:"end_unix_ns"`
-	// CPUSeconds is the CPU time (user + system, all threads) of the rank's process from the start of the
-	// stream to the summary: op, runner, transport and garbage collection alike. It is what the rank
-	// costs a core, whatever else shares the cores; PID tells whether the rank had a process of its own.
-	CPUSeconds float64 `json:"cpu_seconds"`
-	PID        int     `json:"pid"`
-	cpuAtStart float64
-	Links      []collective.LinkStats `json:"links"`
+	Rank            int                    `json:"rank"`
+	Host            string                 `json:"host"`
+	Stage           string                 `json:"stage"`
+	Op              string                 `json:"op"`
+	Worker          int                    `json:"worker"`
+	Device          string                 `json:"device"`
+	Threads         int                    `json:"threads"`
+	Items           int64                  `json:"items"`
+	ItemsOut        int64                  `json:"items_out"` // what the op emitted (a fan-in: parents; a fan-out: sub-items)
+	Batches         int64                  `json:"batches"`
+	ModelSeconds    float64                `json:"model_seconds"`              // inside ONNX Runtime
+	ComputeSeconds  float64                `json:"compute_seconds"`            // the op on micro-batches, model included
+	RunnerIOSeconds float64                `json:"runner_io_seconds"`          // decoding, joining, packing (not waiting)
+	JoinMaxPending  int                    `json:"join_max_pending,omitempty"` // most half-joined items held
+	StartUnixNs     int64                  `json:"start_unix_ns"`
+	EndUnixNs       int64                  `json:"end_unix_ns"`
+	CPUSeconds      float64                `json:"cpu_seconds"` // the process's CPU time (all threads) from the stream's start to the summary
+	PID             int                    `json:"pid"`         // whether the rank had a process of its own (see busySeconds)
+	Links           []collective.LinkStats `json:"links"`
+	cpuAtStart      float64
 }
 
 // Summary is summary.json.
@@ -109,16 +106,15 @@ type stageSummary struct {
 	BusySeconds float64 `json:"busy_seconds"` // the op on micro-batches, all workers
 	// CapacityItemsPerSecond is what the stage's workers could sustain if never starved, each on a core
 	// of its own: the sum over workers of items / the worker's busy seconds (see busySeconds). Compare
-	// with the optimizer's per-worker capacity. CapacityBasis says which busy time: "cpu" or "wall".
+	// with the optimizer's per-worker capacity. CapacityBasis says which busy time ("cpu" or "wall"),
+	// CapacityUnit what it counts: "items" received, or the "parents" a fan-in stage emitted.
 	CapacityItemsPerSecond float64 `json:"capacity_items_per_second"`
 	CapacityBasis          string  `json:"capacity_basis,omitempty"`
-	// CapacityUnit is what the capacity counts: "items" the stage received, or for a stage that regroups
-	// sub-items (fan_in) the "parents" it emitted, the unit the profile times it in.
-	CapacityUnit      string  `json:"capacity_unit,omitempty"`
-	ItemsOut          int64   `json:"items_out"`
-	ModelSeconds      float64 `json:"model_seconds"`
-	ModelMsPerItem    float64 `json:"model_ms_per_item"`
-	OverheadMsPerItem float64 `json:"overhead_ms_per_item"`
+	CapacityUnit           string  `json:"capacity_unit,omitempty"`
+	ItemsOut               int64   `json:"items_out"`
+	ModelSeconds           float64 `json:"model_seconds"`
+	ModelMsPerItem         float64 `json:"model_ms_per_item"`
+	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`
 }
 
 type linkSummary struct {
