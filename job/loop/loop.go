@@ -114,6 +114,7 @@ type CapacityCompare struct {
 	Measured    float64 `json:"measured_items_per_second"`
 	Ratio       float64 `json:"ratio"`
 	Basis       string  `json:"basis"`
+	Busy        float64 `json:"busy"` // share of the run its workers were on the CPU (below 0.5: starved)
 }
 
 // StageComparison is one row of the predicted-vs-measured table.
@@ -510,7 +511,7 @@ func Run(cfg Config) (*Summary, error) {
 	sum.Throughput = an.Throughput
 	for _, c := range an.Capacity {
 		sum.Capacity = append(sum.Capacity, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
-			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis})
+			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy})
 	}
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
@@ -697,7 +698,7 @@ func PrintTable(w io.Writer, s *Summary) {
 	if len(s.Capacity) > 0 {
 		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "capacity", "predicted", "measured", "ratio", "(items/s of the stage's own items, at the run's mean batch)")
 		for _, c := range s.Capacity {
-			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units)
+			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item, busy %.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units, 100*c.Busy)
 		}
 	}
 	for _, st := range s.Steps {

@@ -11,6 +11,10 @@ import (
 	"jellybean/plan"
 )
 
+// StarvedBusy is the share of the run below which a stage's workers count as starved: they mostly
+// waited for items, and their CPU per item includes waking up for every micro-batch.
+const StarvedBusy = 0.5
+
 // CapacityTolerance is how far a stage's measured capacity may be from the profile's prediction before
 // the page explains it.
 const CapacityTolerance = 0.15
@@ -27,6 +31,7 @@ type CapacityRow struct {
 	Predicted      float64 // predicted capacity at the run's mean batch size
 	Measured       float64 // items / busy seconds, summed over workers (summary.json)
 	Basis          string  // the run's busy time: "cpu" (process CPU time) or "wall" (op + runner)
+	Busy           float64 // share of its workers' time in the run spent on the CPU (cpu basis only; 0: unknown)
 	Ratio          float64 // Measured / Predicted
 	Explanation    string
 }
@@ -155,6 +160,17 @@ func compareCapacity(r *Run, cm *CapacityModel) ([]CapacityRow, error) {
 			row.MeanBatch = float64(bs)
 		}
 		row.Predicted, _ = StageCapacity(cm.Costs, st, row.MeanBatch)
+		if row.Basis == "cpu" {
+			var cpu, wall float64
+			for _, rk := range r.Summary.Ranks {
+				if rk.Stage == st.Name && rk.EndUnixNs > rk.StartUnixNs {
+					cpu, wall = cpu+rk.CPUSeconds, wall+float64(rk.EndUnixNs-rk.StartUnixNs)/1e9
+				}
+			}
+			if wall > 0 {
+				row.Busy = cpu / wall
+			}
+		}
 		if row.Predicted > 0 && row.Measured > 0 {
 			row.Ratio = row.Measured / row.Predicted
 			if math.Abs(row.Ratio-1) > CapacityTolerance {
@@ -173,8 +189,10 @@ func explainCapacity(row CapacityRow, cpuProfile bool) string {
 		return what + ": the run's ranks shared a process, so busy time is wall time of op and runner, which other work on the cores inflates; the profile's figure is CPU time."
 	case !cpuProfile:
 		return what + ": the profile predates CPU-time figures (wall clock, no runner cost); profile again."
+	case row.Ratio < 1 && row.Busy > 0 && row.Busy < StarvedBusy:
+		return what + fmt.Sprintf(": the stage was starved (its workers were on the CPU %.0f%% of the run), so it slept between micro-batches and paid for waking up (goroutine wake-ups, cold caches after other ranks ran) on every one, which the profile's back-to-back timing does not; this measures its cost when starved, not what it sustains when saturated.", 100*row.Busy)
 	case row.Ratio < 1:
-		return what + ": the worker spent more CPU per item than the profile measured: runner work the profile does not reproduce (per-message wake-ups, garbage collection, timing files), or the profile ran on a faster or less loaded core."
+		return what + ": the worker spent more CPU per item than the profile measured: runner work the profile does not reproduce (per-message bookkeeping, garbage collection, timing files), cores shared with other busy ranks (caches, memory bandwidth), or a profile taken on a faster or less loaded core."
 	default:
 		return what + ": the worker spent less CPU per item than the profile measured (the profile's single-item timings are noisy for ops this small, or the run's batches were fuller than their mean suggests)."
 	}

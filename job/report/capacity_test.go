@@ -35,6 +35,10 @@ func ocrRun() (*Run, *CapacityModel) {
 		{From: "Recognise", To: "Assemble", Variants: map[string]string{"Detect": "det960"}, Ratio: 1.0 / 20},
 	}}
 	r := &Run{Plan: p, Capacity: cm, Summary: Summary{Job: "ocr", Items: 10, Completed: 10, CompletedThisRun: 10, WallSeconds: 4, ThroughputItemsPerSecond: 2.4,
+		Ranks: []RankSummary{
+			{Rank: 1, Stage: "Detect", CPUSeconds: 3.6, StartUnixNs: 1e9, EndUnixNs: 5e9},
+			{Rank: 2, Stage: "Crop", CPUSeconds: 0.4, StartUnixNs: 1e9, EndUnixNs: 5e9},
+		},
 		Stages: []StageSummary{
 			{Name: "ReadPage", Items: 10},
 			{Name: "Detect", Items: 10, Batches: 5, MeanBatch: 2, CapacityItemsPerSecond: 4.9, CapacityBasis: "cpu", CapacityUnit: "items"},
@@ -80,10 +84,19 @@ func TestCapacityRowsAndMaximum(t *testing.T) {
 	if c := rows["Assemble"]; c.Units != 1 || c.MeanBatch != 40 || math.Abs(c.Ratio-1) > 1e-9 {
 		t.Errorf("Assemble %+v", c)
 	}
-	// Crop: predicted 100/s, measured 60/s: explained, and among the findings.
-	if c := rows["Crop"]; !strings.Contains(c.Explanation, "more CPU per item than the profile") {
-		t.Errorf("Crop %+v: want an explanation", c)
+	// Crop: predicted 100/s, measured 60/s: explained, and among the findings. Its worker was on the CPU
+	// 10 % of the run: starved. Detect's was 90 %: busy, and within tolerance.
+	if c := rows["Crop"]; math.Abs(c.Busy-0.1) > 1e-9 || !strings.Contains(c.Explanation, "the stage was starved (its workers were on the CPU 10% of the run)") {
+		t.Errorf("Crop %+v: want the starved explanation", c)
 	}
+	if c := rows["Detect"]; math.Abs(c.Busy-0.9) > 1e-9 || c.Explanation != "" {
+		t.Errorf("Detect %+v", c)
+	}
+	r.Summary.Ranks[1].CPUSeconds = 3.6 // Crop busy 90 %: the same shortfall is then no starvation
+	if rows, _ := compareCapacity(r, cm); !strings.Contains(rows[1].Explanation, "more CPU per item than the profile") {
+		t.Errorf("busy Crop %+v", rows[1])
+	}
+	r.Summary.Ranks[1].CPUSeconds = 0.4
 	found := false
 	for _, f := range a.Findings {
 		found = found || strings.HasPrefix(f, "Crop capacity: ")

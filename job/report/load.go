@@ -71,6 +71,7 @@ type RankSummary struct {
 	Stage          string  `json:"stage"`
 	Items          int64   `json:"items"`
 	ComputeSeconds float64 `json:"compute_seconds"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
 	StartUnixNs    int64   `json:"start_unix_ns"`
 	EndUnixNs      int64   `json:"end_unix_ns"`
 }
