@@ -106,7 +106,8 @@ func Measure(in Items, o Options) (*Result, error) {
 }
 
 // timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
-// up and then repeats times on windows of b spread over the traced inputs, timing the wall clock (latency) and the process's CPU time (what the op
+// up and then repeats times (more for a cheap node with many traced items: sampleBudget) on windows of b
+// spread over the traced inputs, timing the wall clock (latency) and the process's CPU time (what the op
 // costs a core, unaffected by other processes taking turns on the cores). ups holds, per input of the
 // node, the items its upstream node emitted (in the order the node received them when it has one input);
 // the runner's cost of receiving the batch's share of them and of sending the batch's output is timed
@@ -137,14 +138,15 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	}
 	// perBatch turns the time of the whole work into time per micro-batch of b (parents, for a fan-in).
 	perBatch := float64(b) / (per * float64(len(batch)))
-	samples, cpu := make([]float64, repeats), make([]float64, repeats)
+	var samples, cpu []float64
 	var emitted [][]*flow.Item // the output of each call
-	for r := -1; r < repeats; r++ {
+	runs := repeats
+	for r := -1; r < runs; r++ {
 		items := Clone(batch)
 		if !fanIn && r >= 0 {
 			// Items differ in cost (a long line, a wide piece): the timed runs take windows of b spread
 			// over all the traced items, not the same first b every time.
-			start := r * len(received) / repeats
+			start := r * len(received) / runs
 			for k := range items {
 				items[k] = Clone(received[(start+k)%len(received) : (start+k)%len(received)+1])[0]
 			}
@@ -164,10 +166,16 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 			}
 		}
 		if r >= 0 {
-			samples[r] = time.Since(t0).Seconds() * 1000 * perBatch
-			cpu[r] = (processCPU() - c0).Seconds() * 1000 * perBatch
+			samples = append(samples, time.Since(t0).Seconds()*1000*perBatch)
+			cpu = append(cpu, (processCPU()-c0).Seconds()*1000*perBatch)
 		} else {
 			emitted = outs
+			if !fanIn {
+				// A cheap node with many traced items (a recogniser's line pieces) gets more windows, up to
+				// one per b items within sampleBudget, so that its figure stands for the items, not a few.
+				fit := int(sampleBudget / max(time.Since(t0), time.Microsecond))
+				runs = max(repeats, min(fit, len(received)/b))
+			}
 		}
 	}
 	var ins [][]byte
@@ -201,6 +209,10 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	}
 	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}, nil
 }
+
+// sampleBudget is about how long timeNode may spend on the extra windows of a cheap node with many
+// traced items.
+const sampleBudget = 500 * time.Millisecond
 
 // families groups sub-items by their parent (the item without the innermost fan-out level), in order.
 func families(items []*flow.Item) [][]*flow.Item {
