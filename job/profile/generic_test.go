@@ -127,7 +127,8 @@ func TestMeasureAnyWorkflow(t *testing.T) {
 	var lat []string
 	for _, l := range res.Latencies {
 		lat = append(lat, fmt.Sprintf("%s/%s/%d", l.Stage, l.Variant, l.Batch))
-		if l.Stats.Runs != 2 || !(l.Stats.Median > 0) {
+		// The repeats, or one window per batch of the traced items for a node that cheap.
+		if l.Stats.Runs < 2 || l.Stats.Runs > max(2, len(in.IDs)/l.Batch) || !(l.Stats.Median > 0) {
 			t.Errorf("%s %s batch %d: %+v", l.Stage, l.Variant, l.Batch, l.Stats)
 		}
 	}
