@@ -75,7 +75,8 @@ type Turn struct {
 
 // Files writes the profile into dir:
 //   - latency.csv: one row per rank × model × batch size, ms per batch and per item (median, p50, p75,
-//     p90), with the rank, device and threads that measured it;
+//     p90), with the rank, device and threads that measured it, the mean CPU ms per item over the timed
+//     windows and the median runner ms per item (see job/loop/README.md);
 //   - execution_profile.csv (median) and execution_profile_p50/p75/p90.csv: the original's layout
 //     `stage,worker,variant,ms per request`, from the smallest batch measured; several ranks on one host
 //     give one row, the median of theirs;
@@ -100,7 +101,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 			host = l.Host
 		}
 		detail = append(detail, []string{l.Stage, host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
-			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads), f(l.CPU.Median / float64(l.Batch)), f(l.Runner.Median / float64(l.Batch))})
+			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads), f(l.CPU.Mean / float64(l.Batch)), f(l.Runner.Median / float64(l.Batch))})
 		k := [3]string{l.Stage, l.Variant, host}
 		switch cur := smallest[k]; {
 		case len(cur) == 0 || l.Batch < cur[0].Batch:
