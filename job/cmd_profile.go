@@ -25,6 +25,9 @@ import (
 
 func init() {
 	register("profile", "measure every model variant's latency and every edge's message size (one rank per hostfile slot with -H); write optimizer CSVs", cmdProfile)
+	register(profile.PeersCommand, "(internal) the upstream and downstream ranks `jellybean profile` times the runner's path against", func([]string) error {
+		return profile.PeersMain()
+	})
 }
 
 // profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
@@ -103,7 +106,8 @@ func profileHere(p profileFlags) error {
 	if err != nil {
 		return err
 	}
-	res, err := measureWith(p, profile.Options{Host: host, Threads: threads, Device: device, Progress: os.Stderr})
+	self, _ := os.Executable()
+	res, err := measureWith(p, profile.Options{Host: host, Threads: threads, Device: device, Progress: os.Stderr, PeerBinary: self})
 	if err != nil {
 		return err
 	}
@@ -182,7 +186,8 @@ func profileRank(p profileFlags, hostfile string, rank int, runDir string, secre
 				return nil, err
 			}
 			progress := profile.LinePrefixer(os.Stdout, fmt.Sprintf("%srank %d (%s): ", launch.SayPrefix, rank, slot.Host))
-			return measureInputs(p, in, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Device: device, Progress: progress})
+			self, _ := os.Executable() // the runner's cost is timed over the real collective with peers in a child
+			return measureInputs(p, in, profile.Options{Host: slot.Host, Rank: rank, Threads: threads, Device: device, Progress: progress, PeerBinary: self})
 		}})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {

@@ -95,8 +95,8 @@ func TestLoopEndToEnd(t *testing.T) {
 			t.Errorf("page: no predicted-vs-measured row for %s (%s)", st.Name, re)
 		}
 	}
-	if !strings.Contains(dom, "images decoded: 4/4") || !strings.Contains(dom, `<table id="edges">`) {
-		t.Error("page: charts not decoded or no edge table (profile not compared)")
+	if !strings.Contains(dom, "images decoded: 5/5") || !strings.Contains(dom, `<table id="edges">`) || !strings.Contains(dom, `<table id="capacity">`) {
+		t.Error("page: charts not decoded, or no edge or capacity table (profile not compared)")
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s\nDOM:\n%s", out, errOut, dom)
@@ -113,6 +113,35 @@ func TestLoopEndToEnd(t *testing.T) {
 	_, errOut = jb(false, append(common, "--run-id", "given", "--rate", "25")...)
 	if !strings.Contains(errOut, "run given already exists") {
 		t.Errorf("reused run id: %s", errOut)
+	}
+
+	// Unpaced: placed for the rate, run as fast as the sources read; the prediction is the plan's maximum
+	// and every model stage has a predicted and a measured capacity (CPU basis: one process per rank).
+	out, _ = jb(true, append(common, "--run-id", "unpaced", "--rate", "25", "--unpaced")...)
+	pl3, err := plan.Load(filepath.Join(runs, "unpaced", "plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var us Summary
+	if b, err := os.ReadFile(filepath.Join(runs, "unpaced", "loop", "loop.json")); err != nil || json.Unmarshal(b, &us) != nil {
+		t.Fatalf("loop.json: %v", err)
+	}
+	if pl3.InputRate != 0 || us.Paced || !(us.PredictedMaximum > 25) || pl3.Predicted.ThroughputItemsPerSecond != us.PredictedMaximum ||
+		us.Bottleneck == "" || !(us.Throughput > 0) || !(us.CoresBound > 0) {
+		t.Errorf("unpaced: input rate %v, loop.json %+v", pl3.InputRate, us)
+	}
+	models := map[string]bool{}
+	for _, c := range us.Capacity {
+		if c.Basis != "cpu" || !(c.Predicted > 0) || !(c.Measured > 0) || c.Units != 1 || !(c.MeanBatch >= 1) {
+			t.Errorf("capacity row %+v", c)
+		}
+		models[c.Stage] = true
+	}
+	if !models[ImageFeatures] || !models[SpeechRecognition] || !models[VQA] {
+		t.Errorf("capacity rows %+v lack a model stage", us.Capacity)
+	}
+	if !regexp.MustCompile(`(?m)^max throughput +[0-9.]+ +[0-9.]+ +[0-9]+%  \(unpaced run; slowest stage \w+\)$`).MatchString(out) {
+		t.Errorf("stdout lacks the maximum:\n%s", out)
 	}
 }
 

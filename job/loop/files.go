@@ -15,14 +15,17 @@ import (
 	"strconv"
 	"strings"
 
+	"jellybean/job/profile/capacity"
 	"jellybean/plan/workflow"
 	"jellybean/workloads/registry"
 )
 
-// ReadLatencies reads a `jellybean profile` latency.csv (header row, one row per host × stage × variant ×
-// batch) and keeps, per host, stage and variant, the largest median ms per item among the batch sizes up
-// to batch. Under pacing the runner forms micro-batches of whatever has arrived (1 … batch items), so the
-// slowest per-item figure of that range is what the plan can count on.
+// ReadLatencies reads a `jellybean profile` latency.csv and gives, per host, stage and variant, the
+// milliseconds one item costs a worker at the plan's micro-batch size (capacity.Model: the op's CPU time
+// plus the runner's own work, per item): a saturated worker, the only kind whose capacity matters,
+// forms full micro-batches, so that is the figure its capacity (1000 / ms) must come from. A profile
+// without the plan's batch size is interpolated between the sizes it has (see package capacity); one
+// whose smallest batch is above the plan's is refused.
 func ReadLatencies(path string, batch int) (Latencies, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -33,45 +36,26 @@ func ReadLatencies(path string, batch int) (Latencies, error) {
 }
 
 func parseLatencies(name string, r io.Reader, batch int) (Latencies, error) {
-	cr := csv.NewReader(r)
-	rows, err := cr.ReadAll()
+	m, err := capacity.Parse(name, r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(rows) < 2 {
-		return nil, fmt.Errorf("%s: no latency rows", name)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	for _, want := range []string{"stage", "worker", "variant", "batch", "median_ms_per_item"} {
-		if _, ok := col[want]; !ok {
-			return nil, fmt.Errorf("%s:1: no column %q in the header", name, want)
-		}
+		return nil, err
 	}
 	lat := Latencies{}
-	for i, row := range rows[1:] {
-		line := i + 2
-		b, err := strconv.Atoi(row[col["batch"]])
-		if err != nil || b < 1 {
-			return nil, fmt.Errorf("%s:%d: batch %q: want a positive integer", name, line, row[col["batch"]])
-		}
-		ms, err := strconv.ParseFloat(row[col["median_ms_per_item"]], 64)
-		if err != nil || !(ms > 0) {
-			return nil, fmt.Errorf("%s:%d: median_ms_per_item %q: want a number > 0", name, line, row[col["median_ms_per_item"]])
-		}
-		if b > batch {
+	for k, pts := range m.Points {
+		if pts[0].Batch > batch {
 			continue
 		}
-		host, st, v := row[col["worker"]], row[col["stage"]], row[col["variant"]]
-		if lat[host] == nil {
-			lat[host] = map[string]map[string]float64{}
+		op, runner := capacity.Interpolate(pts, float64(batch))
+		if !(op+runner > 0) {
+			return nil, fmt.Errorf("%s: %s %s on %s costs 0 ms per item at batch %d: profile with more items or repeats", name, k.Stage, k.Variant, k.Host, batch)
 		}
-		if lat[host][st] == nil {
-			lat[host][st] = map[string]float64{}
+		if lat[k.Host] == nil {
+			lat[k.Host] = map[string]map[string]float64{}
 		}
-		lat[host][st][v] = max(lat[host][st][v], ms)
+		if lat[k.Host][k.Stage] == nil {
+			lat[k.Host][k.Stage] = map[string]float64{}
+		}
+		lat[k.Host][k.Stage][k.Variant] = op + runner
 	}
 	if len(lat) == 0 {
 		return nil, fmt.Errorf("%s: no row with a batch size up to %d", name, batch)

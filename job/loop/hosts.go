@@ -134,3 +134,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ProfileHostfile is the hostfile the latency profile runs on: every host of hf with at most slots ranks.
+func ProfileHostfile(hf *hostfiles.Hostfile, slots int) string {
+	c := *hf
+	c.Hosts = append([]hostfiles.Host(nil), hf.Hosts...)
+	for i := range c.Hosts {
+		c.Hosts[i].Slots = min(c.Hosts[i].Slots, slots)
+		c.Hosts[i].MaxSlots = 0
+	}
+	return c.String()
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"jellybean/job/profile/capacity"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
 	"jellybean/plan/workflow"
@@ -34,6 +35,10 @@ type Instance struct {
 	Messages           []Message
 	Combos             []Combo
 	CrossTierCostPerGB float64 // $/GB between hosts of different tiers
+	// Ratios are the profile's rate ratios (ratios.csv): a node after a fan-out receives several items
+	// per item of its input. They come from the heaviest trace (capacity.HeaviestTrace), since the
+	// workers must carry whichever variants the solver picks.
+	Ratios []capacity.Ratio
 }
 
 // Native renders the instance as the optimizer's jellybean.toml: the workflow's sources at the rate, its
@@ -54,6 +59,21 @@ func Native(in Instance) ([]byte, error) {
 		return nil, err
 	}
 	n := inputs.Native{Sink: g.Sink, Threshold: in.Threshold, Stages: g.Stages}
+	heaviest, err := capacity.HeaviestTrace(in.Ratios, g.Inputs())
+	if err != nil {
+		return nil, err
+	}
+	for i := range n.Stages {
+		st := &n.Stages[i]
+		for _, u := range st.Inputs {
+			if r := capacity.TraceRatio(heaviest, u, st.Name); r != 1 {
+				if st.Ratio == nil {
+					st.Ratio = map[string]float64{}
+				}
+				st.Ratio[u] = r
+			}
+		}
+	}
 	for _, src := range g.Sources {
 		n.Sources = append(n.Sources, inputs.NativeSource{Name: src, Rate: in.Rate})
 	}
@@ -145,4 +165,49 @@ func GraphOf(w *workflow.Workflow) (Graph, error) {
 		}
 	}
 	return g, nil
+}
+
+// Inputs maps every node of the graph (sources included) to its inputs.
+func (g Graph) Inputs() map[string][]string {
+	graph := map[string][]string{}
+	for _, src := range g.Sources {
+		graph[src] = nil
+	}
+	for _, st := range g.Stages {
+		graph[st.Name] = st.Inputs
+	}
+	return graph
+}
+
+// PerSourceItem turns latencies per item of each stage into latencies per item of the sources: a stage
+// after a fan-out handles units[stage] items per source item (from the heaviest trace, as the optimizer
+// is told), so that the CPU a source item costs can be summed over stages (ChooseRate).
+func PerSourceItem(lat Latencies, w *workflow.Workflow, ratios []capacity.Ratio) (Latencies, error) {
+	g, err := GraphOf(w)
+	if err != nil {
+		return nil, err
+	}
+	heaviest, err := capacity.HeaviestTrace(ratios, g.Inputs())
+	if err != nil {
+		return nil, err
+	}
+	units, err := capacity.Units(g.Inputs(), func(from, to string) float64 { return capacity.TraceRatio(heaviest, from, to) })
+	if err != nil {
+		return nil, err
+	}
+	out := Latencies{}
+	for h, stages := range lat {
+		out[h] = map[string]map[string]float64{}
+		for st, vs := range stages {
+			u, ok := units[st]
+			if !ok {
+				u = 1
+			}
+			out[h][st] = map[string]float64{}
+			for v, ms := range vs {
+				out[h][st][v] = ms * u
+			}
+		}
+	}
+	return out, nil
 }

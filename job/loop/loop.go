@@ -18,6 +18,7 @@ import (
 	"jellybean/hostfiles"
 	"jellybean/job/flow"
 	"jellybean/job/launch"
+	"jellybean/job/profile/capacity"
 	"jellybean/job/report"
 	"jellybean/job/tiers"
 	"jellybean/plan"
@@ -49,6 +50,14 @@ type Config struct {
 	Cores     int    // CPU cores the hosts' ranks share, for --rate auto
 	Util      float64
 	RunnerMs  float64 // with AutoRate: the runner's CPU ms per item besides the models (DefaultRunnerMs)
+	// Unpaced runs the plan without pacing (input_rate = 0): the optimizer still places workers for Rate,
+	// but the sources read as fast as they can, so the run measures the plan's maximum throughput, which
+	// is compared with the predicted maximum (report.PredictedMaximum).
+	Unpaced bool
+	// ProfileSlots is how many ranks per host the latency profile runs (0 = every slot of the hostfile).
+	// The ranks of one host take turns measuring the same models, so one is enough for the optimizer's
+	// per-host figures; more only repeat them (their median is kept).
+	ProfileSlots int
 
 	ProfileItems, ProfileRepeats int
 	Binary                       string        // jellybean executable (the profile step and local ranks)
@@ -79,6 +88,33 @@ type Summary struct {
 	Steps             []Step             `json:"steps"`
 	Report            string             `json:"report"`
 	PredictedCost     map[string]float64 `json:"predicted_cost"`
+	// Paced is false for an --unpaced run. PredictedMaximum is what the plan's slowest stage
+	// (Bottleneck) sustains, in source items/s; Throughput is the run's measured end-to-end figure.
+	Paced            bool    `json:"paced"`
+	PredictedMaximum float64 `json:"predicted_maximum_items_per_second"`
+	Bottleneck       string  `json:"bottleneck"`
+	// CoresBound is the most the profiled stages carry when the ranks share the hosts' cores (Cores
+	// each): see report.CoresBound.
+	CoresBound float64           `json:"cores_bound_items_per_second"`
+	Throughput float64           `json:"throughput_items_per_second"`
+	Capacity   []CapacityCompare `json:"capacity"`
+}
+
+// CapacityCompare is one row of the capacity table: what a stage's workers sustain, predicted from the
+// profile (at the plan's batch size, and at the run's mean batch size) and measured in the run, in the
+// stage's own items per second (see report.CapacityRow).
+type CapacityCompare struct {
+	Stage       string  `json:"stage"`
+	Variant     string  `json:"variant,omitempty"`
+	Workers     int     `json:"workers"`
+	Units       float64 `json:"items_per_source_item"`
+	MeanBatch   float64 `json:"mean_batch"`
+	AtPlanBatch float64 `json:"predicted_at_plan_batch"`
+	Predicted   float64 `json:"predicted_items_per_second"`
+	Measured    float64 `json:"measured_items_per_second"`
+	Ratio       float64 `json:"ratio"`
+	Basis       string  `json:"basis"`
+	Busy        float64 `json:"busy"` // share of the run its workers were on the CPU (below 0.5: starved)
 }
 
 // StageComparison is one row of the predicted-vs-measured table.
@@ -114,6 +150,8 @@ func (c *Config) CheckNumbers() error {
 		return fmt.Errorf("--cores %d: want >= 1 (0 = this machine's)", c.Cores)
 	case c.ProfileItems < 0:
 		return fmt.Errorf("--profile-items %d: want >= 1", c.ProfileItems)
+	case c.ProfileSlots < 0:
+		return fmt.Errorf("--profile-slots %d: want >= 0 (0 = every slot)", c.ProfileSlots)
 	case c.ProfileRepeats < 0:
 		return fmt.Errorf("--profile-repeats %d: want >= 1", c.ProfileRepeats)
 	case c.TimeLimit < 0:
@@ -214,7 +252,7 @@ func Run(cfg Config) (*Summary, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	sum := &Summary{RunID: cfg.RunID}
+	sum := &Summary{RunID: cfg.RunID, Paced: !cfg.Unpaced}
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, "loop: "+format+"\n", a...) }
 	step := func(name string, f func() (string, error)) error {
 		logf("%s ...", name)
@@ -279,7 +317,14 @@ func Run(cfg Config) (*Summary, error) {
 	// a. Latency of every variant on every host, and the message size of every edge.
 	profDir := filepath.Join(stage, "profile")
 	if err := step("profile", func() (string, error) {
-		return "", runProfile(cfg, manifest, profDir)
+		hostfile := cfg.Hostfile
+		if cfg.ProfileSlots > 0 {
+			hostfile = filepath.Join(stage, "profile-hostfile")
+			if err := os.WriteFile(hostfile, []byte(ProfileHostfile(hf, cfg.ProfileSlots)), 0o644); err != nil {
+				return "", err
+			}
+		}
+		return "", runProfile(cfg, hostfile, manifest, profDir)
 	}); err != nil {
 		return nil, err
 	}
@@ -295,7 +340,7 @@ func Run(cfg Config) (*Summary, error) {
 
 	// c. The optimizer's inputs.
 	inDir := filepath.Join(stage, "inputs")
-	var lat Latencies
+	var lat, perSrc Latencies // per item of each stage; per item of the sources (fan-outs multiply)
 	if err := step("inputs", func() (string, error) {
 		lat, err = ReadLatencies(filepath.Join(profDir, "latency.csv"), cfg.Batch)
 		if err != nil {
@@ -309,10 +354,17 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
+		ratios, err := capacity.ReadRatios(filepath.Join(profDir, "ratios.csv"))
+		if err != nil {
+			return "", err
+		}
+		if perSrc, err = PerSourceItem(lat, cfg.flow, ratios); err != nil {
+			return "", err
+		}
 		combos := acc.Combos
 		sum.Rate, sum.RateWhy = cfg.Rate, "given with --rate"
 		if cfg.AutoRate {
-			rc, err := ChooseRate(lat, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
+			rc, err := ChooseRate(perSrc, combos, cfg.Threshold, cfg.cores(), cfg.Util, cfg.RunnerMs)
 			if err != nil {
 				return "", err
 			}
@@ -324,7 +376,7 @@ func Run(cfg Config) (*Summary, error) {
 			cross = DefaultCrossTierCostPerGB
 		}
 		native, err := Native(Instance{Workflow: cfg.flow, Rate: sum.Rate, Threshold: cfg.Threshold, Hosts: hosts, Latency: lat,
-			Messages: msgs, Combos: combos, CrossTierCostPerGB: cross})
+			Messages: msgs, Combos: combos, CrossTierCostPerGB: cross, Ratios: ratios})
 		if err != nil {
 			return "", err
 		}
@@ -352,6 +404,36 @@ func Run(cfg Config) (*Summary, error) {
 		if err != nil {
 			return "", err
 		}
+		cm, err := report.LoadCapacityModel(profDir)
+		if err != nil {
+			return "", err
+		}
+		if cm != nil {
+			mx, b, ok, err := report.PredictedMaximum(pl, cm)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				sum.PredictedMaximum, sum.Bottleneck = mx, b
+				logf("the plan carries at most %.2f items/s unpaced: %s is its slowest stage", mx, b)
+			}
+			cb, has, err := report.CoresBound(pl, cm, func(string) int { return cfg.cores() })
+			if err != nil {
+				return "", err
+			}
+			if has {
+				sum.CoresBound = cb
+				logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), cb)
+			}
+			if cfg.Unpaced {
+				if !ok {
+					return "", fmt.Errorf("--unpaced: the profile in %s predicts no stage of the plan", profDir)
+				}
+				if err := Unpace(pl, cm, mx); err != nil {
+					return "", err
+				}
+			}
+		}
 		data, err := pl.Encode()
 		if err != nil {
 			return "", err
@@ -365,8 +447,8 @@ func Run(cfg Config) (*Summary, error) {
 		}
 		sum.PredictedAccuracy = pl.Predicted.Accuracy
 		sum.PredictedCost = map[string]float64{"compute": pl.Predicted.ComputeCost, "communication": pl.Predicted.CommunicationCost, "total": pl.Predicted.TotalCost}
-		if d, ok := DemandMs(lat, Combo{Variants: sum.Variants}); ok {
-			logf("chosen variants need %.2f ms of model CPU per item (+ %.2f ms of the runner's): %.2f of %d cores at %.1f items/s",
+		if d, ok := DemandMs(perSrc, Combo{Variants: sum.Variants}); ok {
+			logf("chosen variants need %.2f ms of profiled CPU per item (+ %.2f ms of the runner's elsewhere): %.2f of %d cores at %.1f items/s",
 				d, cfg.RunnerMs, (d+cfg.RunnerMs)*sum.Rate/1000, cfg.cores(), sum.Rate)
 		}
 		return fmt.Sprintf("variants %v, workers %v, predicted accuracy %.2f%%, cost %.4f", sum.Variants, sum.Workers,
@@ -419,8 +501,17 @@ func Run(cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, row := range report.Analyse(r).Stages {
+	if err := r.LoadProfile(filepath.Join(runDir, "loop", "profile")); err != nil {
+		return nil, err
+	}
+	an := report.Analyse(r)
+	for _, row := range an.Stages {
 		sum.Stages = append(sum.Stages, StageComparison{Stage: row.Name, Predicted: row.Predicted, Measured: row.Measured, Ratio: row.Ratio})
+	}
+	sum.Throughput = an.Throughput
+	for _, c := range an.Capacity {
+		sum.Capacity = append(sum.Capacity, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
+			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy})
 	}
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
@@ -437,8 +528,8 @@ func (c *Config) cores() int {
 }
 
 // runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
-func runProfile(cfg Config, manifest, out string) error {
-	args := []string{"profile", "-H", cfg.Hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
+func runProfile(cfg Config, hostfile, manifest, out string) error {
+	args := []string{"profile", "-H", hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
 		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--threads", strconv.Itoa(cfg.Threads), "-o", out}
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
@@ -592,6 +683,24 @@ func PrintTable(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%\n", st.Stage, st.Predicted, st.Measured, 100*st.Ratio)
 	}
 	fmt.Fprintf(w, "%-18s %9.2f%% %9.2f%%\n", "accuracy", s.PredictedAccuracy, s.MeasuredAccuracy)
+	if s.PredictedMaximum > 0 {
+		mode := "paced run"
+		if !s.Paced {
+			mode = "unpaced run"
+		}
+		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s; slowest stage %s)\n", "max throughput", s.PredictedMaximum, s.Throughput,
+			100*s.Throughput/s.PredictedMaximum, mode, s.Bottleneck)
+		if s.CoresBound > 0 {
+			fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (the profiled stages' CPU per item on the shared cores)\n", "cores bound", s.CoresBound, s.Throughput,
+				100*s.Throughput/s.CoresBound)
+		}
+	}
+	if len(s.Capacity) > 0 {
+		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "capacity", "predicted", "measured", "ratio", "(items/s of the stage's own items, at the run's mean batch)")
+		for _, c := range s.Capacity {
+			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item, busy %.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units, 100*c.Busy)
+		}
+	}
 	for _, st := range s.Steps {
 		fmt.Fprintf(w, "step %-9s %7.1f s\n", st.Name, st.Seconds)
 	}

@@ -1,14 +1,19 @@
 package loop
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
+
 	"jellybean/hostfiles"
 	"jellybean/job/flow"
+	"jellybean/job/profile/capacity"
+	"jellybean/job/report"
 	"jellybean/job/tiers"
 	"jellybean/plan"
 	"jellybean/plan/optimizer"
@@ -148,18 +153,26 @@ func TestChooseRate(t *testing.T) {
 
 func TestParseLatencies(t *testing.T) {
 	const head = "stage,worker,variant,batch,runs,median_ms,p50_ms,p75_ms,p90_ms,median_ms_per_item\n"
+	const cpuHead = "stage,worker,variant,batch,runs,median_ms,p50_ms,p75_ms,p90_ms,median_ms_per_item,rank,device,threads,cpu_ms_per_item,runner_ms_per_item\n"
 	tests := []struct {
 		name, csv string
 		batch     int
 		want      Latencies
 		wantErr   string
 	}{
-		{"slowest per item of batches up to the plan's", head +
+		{"the plan's batch size: batching gains count", head +
 			"VQA,h,res16,1,3,1.0,1,1,1,1.0000\nVQA,h,res16,8,3,4.0,4,4,4,0.5000\nSpeechRecognition,h,ctc-large,1,3,5,5,5,5,5.0\nSpeechRecognition,h,ctc-large,8,3,80,80,80,80,10.0\n" +
 			"SpeechRecognition,h,ctc-large,32,3,960,0,0,0,30.0\n", 8,
-			Latencies{"h": {VQA: {"res16": 1}, SpeechRecognition: {"ctc-large": 10}}}, ""},
+			Latencies{"h": {VQA: {"res16": 0.5}, SpeechRecognition: {"ctc-large": 10}}}, ""},
+		{"between profiled sizes: per batch linear (1 ms + 0.5 ms per item at 4 = 3 ms)", head + "VQA,h,res16,1,3,1.5,1,1,1,1.5\nVQA,h,res16,8,3,5,4,4,4,0.625\n", 4,
+			Latencies{"h": {VQA: {"res16": 0.75}}}, ""},
+		{"CPU time and the runner's cost, median over ranks", cpuHead +
+			"VQA,h,res16,8,3,9,9,9,9,1.125,0,cpu,1,0.25,0.5\nVQA,h,res16,8,3,9,9,9,9,1.125,1,cpu,1,0.5,0.25\nVQA,h,res16,8,3,9,9,9,9,1.125,2,cpu,1,0.75,0.125\n", 8,
+			Latencies{"h": {VQA: {"res16": 0.5 + 0.25}}}, ""},
 		{"batch 1 plan", head + "VQA,h,res16,1,3,1.0,1,1,1,1.0\nVQA,h,res16,8,3,40,4,4,4,5.0\n", 1, Latencies{"h": {VQA: {"res16": 1}}}, ""},
 		{"bad number names the line", head + "VQA,h,res16,1,3,1.0,1,1,1,1.0\nVQA,h,res16,8,3,4.0,4,4,4,fast\n", 8, nil, "lat.csv:3: median_ms_per_item \"fast\""},
+		{"bad runner cost names the line", cpuHead + "VQA,h,res16,8,3,9,9,9,9,1.125,0,cpu,1,0.25,-1\n", 8, nil, "lat.csv:2: runner_ms_per_item \"-1\""},
+		{"zero cost refused", cpuHead + "VQA,h,res16,8,3,9,9,9,9,1.125,0,cpu,1,0,0\n", 8, nil, "costs 0 ms per item"},
 		{"missing column", "stage,worker,variant,batch\nVQA,h,res16,1\n", 8, nil, `lat.csv:1: no column "median_ms_per_item"`},
 		{"no row in range", head + "VQA,h,res16,16,3,1.0,1,1,1,1.0\n", 8, nil, "no row with a batch size up to 8"},
 	}
@@ -169,10 +182,72 @@ func TestParseLatencies(t *testing.T) {
 			if !checkErr(t, err, tc.wantErr) {
 				return
 			}
-			if !reflect.DeepEqual(got, tc.want) {
+			for h, sts := range tc.want {
+				for st, vs := range sts {
+					for v, ms := range vs {
+						if g := got[h][st][v]; math.Abs(g-ms) > 1e-9 {
+							t.Errorf("%s %s %s: %v ms, want %v", h, st, v, g, ms)
+						}
+					}
+				}
+			}
+			if len(got) != len(tc.want) || len(got["h"]) != len(tc.want["h"]) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A fan-out's rate ratio reaches the optimizer's input as the consumer's ratio, from the heaviest trace
+// (the detector that finds the most lines), fan-out and fan-in alike; edges at ratio 1 carry none.
+func TestNativeCarriesFanOutRatios(t *testing.T) {
+	w, err := workflow.Load("../../workloads/ocr/workflow.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := Latencies{"h": {"Detect": {"det480": 40, "det960": 200}, "Crop": {"default": 1}, "Recognise": {"rec-half": 10, "rec-full": 19}, "Assemble": {"default": 0.5}}}
+	small, big := map[string]string{"Detect": "det480"}, map[string]string{"Detect": "det960"}
+	ratios := []capacity.Ratio{
+		{From: "Crop", To: "Recognise", Variants: small, Ratio: 12},
+		{From: "Recognise", To: "Assemble", Variants: small, Ratio: 1.0 / 12},
+		{From: "Crop", To: "Recognise", Variants: big, Ratio: 20.5},
+		{From: "Recognise", To: "Assemble", Variants: big, Ratio: 1 / 20.5},
+		{From: "Detect", To: "Crop", Variants: big, Ratio: 1},
+	}
+	combos := []Combo{{Variants: map[string]string{"Detect": "det960", "Recognise": "rec-full"}, Accuracy: 90}}
+	msgs := []Message{{"ReadPage", "Detect", "default", 900}, {"Detect", "Crop", "det480", 900}, {"Detect", "Crop", "det960", 900},
+		{"Crop", "Recognise", "default", 30}, {"Recognise", "Assemble", "rec-half", 0.2}, {"Recognise", "Assemble", "rec-full", 0.2}}
+	data, err := Native(Instance{Workflow: w, Rate: 1, Threshold: 80, Hosts: []Host{{Name: "h", Slots: 4, Price: 1}}, Latency: lat,
+		Messages: msgs, Combos: combos, Ratios: ratios})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n inputs.Native
+	if _, err := inputs.ParseNative("jellybean.toml", data, optimizer.DefaultConfig()); err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if err := toml.Unmarshal(data, &n); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{}
+	for _, st := range n.Stages {
+		got[st.Name] = st.Ratio
+	}
+	if got["Recognise"]["Crop"] != 20.5 || math.Abs(got["Assemble"]["Recognise"]-1/20.5) > 1e-12 || got["Crop"] != nil || got["Detect"] != nil {
+		t.Errorf("ratios %v\n%s", got, data)
+	}
+}
+
+func TestProfileHostfile(t *testing.T) {
+	hf, err := hostfiles.Parse("hf", strings.NewReader("a slots=6 max_slots=8\nb slots=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ProfileHostfile(hf, 1); got != "a slots=1\nb slots=1\n" {
+		t.Errorf("one slot per host: %q", got)
+	}
+	if got := ProfileHostfile(hf, 2); got != "a slots=2\nb slots=1\n" {
+		t.Errorf("two slots per host: %q", got)
 	}
 }
 
@@ -376,5 +451,40 @@ func TestGraphOf(t *testing.T) {
 	}
 	if _, err := GraphOf(&workflow.Workflow{Path: "w.toml", Nodes: []workflow.Node{{Name: "S", Kind: workflow.KindSource}}}); err == nil || !strings.Contains(err.Error(), "w.toml") {
 		t.Errorf("workflow without a sink: %v", err)
+	}
+}
+
+// Unpace drops the pacing and predicts the maximum for the job and, scaled by each stage's items per
+// source item, for every stage (a fan-out's consumer carries 20 pieces per page).
+func TestUnpace(t *testing.T) {
+	pl := &plan.Plan{InputRate: 2, Stages: []plan.Stage{{Name: "Page"}, {Name: "Crop"}, {Name: "Rec", Variant: "v"}, {Name: "Sink"}},
+		Predicted: plan.Predicted{ThroughputItemsPerSecond: 2, Stages: map[string]plan.StagePrediction{
+			"Page": {ThroughputItemsPerSecond: 2}, "Crop": {ThroughputItemsPerSecond: 2}, "Rec": {ThroughputItemsPerSecond: 40, CapacityItemsPerSecond: 90}, "Sink": {ThroughputItemsPerSecond: 2}}}}
+	cm := &report.CapacityModel{Costs: &capacity.Model{}, Ratios: []capacity.Ratio{{From: "Page", To: "Crop", Ratio: 1}, {From: "Crop", To: "Rec", Ratio: 20}}}
+	if err := Unpace(pl, cm, 4.5); err != nil {
+		t.Fatal(err)
+	}
+	st := pl.Predicted.Stages
+	if pl.InputRate != 0 || pl.Predicted.ThroughputItemsPerSecond != 4.5 || st["Rec"].ThroughputItemsPerSecond != 90 || st["Rec"].CapacityItemsPerSecond != 90 ||
+		st["Crop"].ThroughputItemsPerSecond != 4.5 || st["Sink"].ThroughputItemsPerSecond != 4.5 {
+		t.Errorf("input rate %v, predicted %v, stages %v", pl.InputRate, pl.Predicted.ThroughputItemsPerSecond, st)
+	}
+}
+
+// A stage after a fan-out costs its ms per piece times the pieces a page makes (heaviest trace).
+func TestPerSourceItem(t *testing.T) {
+	w, err := workflow.Load("../../workloads/ocr/workflow.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := Latencies{"h": {"Detect": {"det960": 200}, "Recognise": {"rec-full": 19}, "Assemble": {"default": 0.5}}}
+	big := map[string]string{"Detect": "det960"}
+	ratios := []capacity.Ratio{{From: "Crop", To: "Recognise", Variants: big, Ratio: 20}, {From: "Recognise", To: "Assemble", Variants: big, Ratio: 1.0 / 20}}
+	got, err := PerSourceItem(lat, w, ratios)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["h"]["Detect"]["det960"] != 200 || got["h"]["Recognise"]["rec-full"] != 380 || got["h"]["Assemble"]["default"] != 0.5 {
+		t.Errorf("per source item %v", got)
 	}
 }

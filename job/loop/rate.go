@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"jellybean/job/report"
+	"jellybean/plan"
 )
 
 // DefaultUtilisation is the share of the cores `--rate auto` plans to keep busy: the rest absorbs noise
@@ -105,4 +108,23 @@ func describe(c Combo) string {
 		parts = append(parts, st+"="+c.Variants[st])
 	}
 	return strings.Join(parts, " + ")
+}
+
+// Unpace turns a paced plan into one that runs without pacing: input_rate 0 (the sources read as fast as
+// they can) and, as its prediction, the maximum mx (source items/s) for the job and mx times each
+// stage's items per source item for every stage.
+func Unpace(pl *plan.Plan, cm *report.CapacityModel, mx float64) error {
+	units, err := report.PlanUnits(pl, cm.Ratios)
+	if err != nil {
+		return err
+	}
+	pl.InputRate = 0
+	pl.Predicted.ThroughputItemsPerSecond = mx
+	for name, sp := range pl.Predicted.Stages {
+		if u, ok := units[name]; ok {
+			sp.ThroughputItemsPerSecond = mx * u
+			pl.Predicted.Stages[name] = sp
+		}
+	}
+	return nil
 }

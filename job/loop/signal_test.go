@@ -32,7 +32,7 @@ func TestProfileStepStopsOnSignal(t *testing.T) {
 		sigs <- syscall.SIGTERM
 	}()
 	start := time.Now()
-	err := runProfile(cfg, "m.jsonl", filepath.Join(dir, "out"))
+	err := runProfile(cfg, cfg.Hostfile, "m.jsonl", filepath.Join(dir, "out"))
 	if err == nil || !strings.Contains(err.Error(), "interrupted by terminated during the profile step") {
 		t.Fatalf("error %v", err)
 	}

@@ -173,6 +173,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	r.stats.StartUnixNs = time.Now().UnixNano()
+	r.stats.cpuAtStart = processCPUSeconds()
 	if err := r.pipeline(ctx); err != nil {
 		err = r.rootCause(err)
 		r.abortPeers(err)

@@ -330,6 +330,7 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		}
 		r.statsMu.Lock()
 		r.stats.Items += int64(n)
+		r.stats.ItemsOut += int64(len(res))
 		r.stats.Batches++
 		r.stats.ModelSeconds += modelTime.Seconds()
 		r.stats.ComputeSeconds += (end.Sub(start) - blocked).Seconds()

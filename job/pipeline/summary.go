@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"jellybean/collective"
 	"jellybean/plan"
@@ -21,6 +23,7 @@ type rankStats struct {
 	Device          string                 `json:"device"`
 	Threads         int                    `json:"threads"`
 	Items           int64                  `json:"items"`
+	ItemsOut        int64                  `json:"items_out"` // what the op emitted (a fan-in: parents; a fan-out: sub-items)
 	Batches         int64                  `json:"batches"`
 	ModelSeconds    float64                `json:"model_seconds"`              // inside ONNX Runtime
 	ComputeSeconds  float64                `json:"compute_seconds"`            // the op on micro-batches, model included
@@ -28,7 +31,10 @@ type rankStats struct {
 	JoinMaxPending  int                    `json:"join_max_pending,omitempty"` // most half-joined items held
 	StartUnixNs     int64                  `json:"start_unix_ns"`
 	EndUnixNs       int64                  `json:"end_unix_ns"`
+	CPUSeconds      float64                `json:"cpu_seconds"` // the process's CPU time (all threads) from the stream's start to the summary
+	PID             int                    `json:"pid"`         // whether the rank had a process of its own (see busySeconds)
 	Links           []collective.LinkStats `json:"links"`
+	cpuAtStart      float64
 }
 
 // Summary is summary.json.
@@ -98,9 +104,14 @@ type stageSummary struct {
 	// result writing count as overhead for sources and the sink.
 	MeanBatch   float64 `json:"mean_batch"`
 	BusySeconds float64 `json:"busy_seconds"` // the op on micro-batches, all workers
-	// CapacityItemsPerSecond is what the stage's workers could sustain if never starved: the sum over
-	// workers of items / busy seconds (compare with the optimizer's per-worker capacity).
+	// CapacityItemsPerSecond is what the stage's workers could sustain if never starved, each on a core
+	// of its own: the sum over workers of items / the worker's busy seconds (see busySeconds). Compare
+	// with the optimizer's per-worker capacity. CapacityBasis says which busy time ("cpu" or "wall"),
+	// CapacityUnit what it counts: "items" received, or the "parents" a fan-in stage emitted.
 	CapacityItemsPerSecond float64 `json:"capacity_items_per_second"`
+	CapacityBasis          string  `json:"capacity_basis,omitempty"`
+	CapacityUnit           string  `json:"capacity_unit,omitempty"`
+	ItemsOut               int64   `json:"items_out"`
 	ModelSeconds           float64 `json:"model_seconds"`
 	ModelMsPerItem         float64 `json:"model_ms_per_item"`
 	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`
@@ -118,6 +129,7 @@ type linkSummary struct {
 // synchronisation) and has the sink write summary.json.
 func (r *rank) gatherSummary(ctx context.Context) error {
 	r.stats.Links = r.comm.Stats()
+	r.stats.CPUSeconds, r.stats.PID = processCPUSeconds()-r.stats.cpuAtStart, os.Getpid()
 	mine, err := json.Marshal(r.stats)
 	if err != nil {
 		return err
@@ -199,19 +211,32 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 		s.ThroughputVsPredicted = s.ThroughputItemsPerSecond / p.Predicted.ThroughputItemsPerSecond
 	}
 	overheadSeconds := 0.0
+	cpu := ownProcesses(all)
 	for si, st := range p.Stages {
-		ss := stageSummary{Name: st.Name, Op: p.StageKind(si), Variant: st.Variant, Workers: len(st.Workers)}
+		ss := stageSummary{Name: st.Name, Op: p.StageKind(si), Variant: st.Variant, Workers: len(st.Workers), CapacityUnit: "items"}
+		fanIn := false
+		if p.Flow != nil {
+			if n := p.Flow.Node(st.Name); n != nil && len(n.FanIn) > 0 {
+				fanIn, ss.CapacityUnit = true, "parents"
+			}
+		}
 		var runner float64
 		for _, rs := range all {
 			if rs.Stage != st.Name {
 				continue
 			}
 			ss.Items += rs.Items
+			ss.ItemsOut += rs.ItemsOut
 			ss.Batches += rs.Batches
 			ss.ModelSeconds += rs.ModelSeconds
 			ss.BusySeconds += rs.ComputeSeconds
-			if rs.ComputeSeconds > 0 {
-				ss.CapacityItemsPerSecond += float64(rs.Items) / rs.ComputeSeconds
+			if busy, basis := busySeconds(rs, cpu); busy > 0 {
+				n := rs.Items
+				if fanIn {
+					n = rs.ItemsOut
+				}
+				ss.CapacityItemsPerSecond += float64(n) / busy
+				ss.CapacityBasis = basis
 			}
 			runner += rs.ComputeSeconds - rs.ModelSeconds + rs.RunnerIOSeconds
 		}
@@ -254,4 +279,39 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 		}
 	}
 	return s
+}
+
+// ownProcesses says whether every rank ran in a process of its own (distinct PIDs, CPU time recorded),
+// so that each rank's process CPU time is that rank's alone; ranks sharing a process (in-process jobs,
+// tests) share one figure.
+func ownProcesses(all []rankStats) bool {
+	seen := map[int]bool{}
+	for _, rs := range all {
+		if rs.PID == 0 || seen[rs.PID] || !(rs.CPUSeconds > 0) {
+			return false
+		}
+		seen[rs.PID] = true
+	}
+	return len(all) > 0
+}
+
+// busySeconds is the time a worker spent on its items, the denominator of its capacity. With a process
+// of its own it is the process's CPU time ("cpu"): the op and all of the runner's per-item work (decode,
+// join, pack, sockets, garbage collection), unaffected by other processes taking turns on the cores, so
+// items / CPU seconds is what the worker sustains on a core of its own, as the optimizer's capacity
+// assumes. Otherwise it is the wall time of the op plus the runner's timed work ("wall").
+func busySeconds(rs rankStats, ownProcess bool) (float64, string) {
+	if ownProcess {
+		return rs.CPUSeconds, "cpu"
+	}
+	return rs.ComputeSeconds + rs.RunnerIOSeconds, "wall"
+}
+
+// processCPUSeconds is this process's user + system CPU time so far (0 if the system cannot say).
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -63,7 +63,7 @@ func TestBuildSummary(t *testing.T) {
 	// Model stages' own time: IF 0.03-0.02+0.002, SR 0.001, VQA 0.001 = 0.014 s over 4 items.
 	near("overhead", s.RunnerOverheadMsPerItem, 3.5)
 	if st := s.Stages[2]; st.Name != "ImageFeatures" || st.MeanBatch != 2 || math.Abs(st.ModelMsPerItem-5) > 1e-9 ||
-		math.Abs(st.CapacityItemsPerSecond-4/0.03) > 1e-6 {
+		math.Abs(st.CapacityItemsPerSecond-4/0.032) > 1e-6 || st.CapacityBasis != "wall" {
 		t.Errorf("stage %+v", st)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"jellybean/job/profile/capacity"
 	"jellybean/plan/optimizer/inputs"
 )
 
@@ -21,7 +22,21 @@ type Latency struct {
 	Threads        int    `json:"threads"`        // intra-op threads of the session
 	Stage, Variant string
 	Batch          int
-	Stats          Stats // ms per batch
+	Stats          Stats // ms per batch, wall clock
+	CPU            Stats // CPU ms per batch of the measuring process (all its threads)
+	// Runner is the runner's CPU ms per batch besides the op: receiving and decoding the batch's input
+	// messages, packing and sending its output (runnerCost).
+	Runner Stats
+}
+
+// Ratio is how many items a node receives per item its input node receives, in one trace: 1 but across
+// a fan-out (sub-items per parent) or a fan-in (parents per sub-item). A fan-in node's items are the
+// parents it regroups, as timeNode times it. Variants are the trace's model variants (the number of
+// sub-items can depend on any upstream variant, e.g. a detector finding more lines).
+type Ratio struct {
+	From, To string
+	Variants map[string]string
+	Ratio    float64
 }
 
 // Message is the mean size of one item's message on an edge, for one variant of the sending stage.
@@ -47,6 +62,7 @@ type Result struct {
 	Host      string // worker (type) name written into the CSVs
 	Latencies []Latency
 	Messages  []Message
+	Ratios    []Ratio
 	Turns     []Turn `json:",omitempty"` // when each rank of a profiling job measured
 }
 
@@ -59,7 +75,8 @@ type Turn struct {
 
 // Files writes the profile into dir:
 //   - latency.csv: one row per rank × model × batch size, ms per batch and per item (median, p50, p75,
-//     p90), with the rank, device and threads that measured it;
+//     p90), with the rank, device and threads that measured it, the mean CPU ms per item over the timed
+//     windows and the median runner ms per item (see job/loop/README.md);
 //   - execution_profile.csv (median) and execution_profile_p50/p75/p90.csv: the original's layout
 //     `stage,worker,variant,ms per request`, from the smallest batch measured; several ranks on one host
 //     give one row, the median of theirs;
@@ -74,7 +91,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 	files := map[string][][]string{}
-	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item", "rank", "device", "threads"}}
+	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item", "rank", "device", "threads", "cpu_ms_per_item", "runner_ms_per_item"}}
 	smallest := map[[3]string][]Latency{} // stage, variant, host -> every rank's row at the smallest batch
 
 	for _, l := range r.Latencies {
@@ -84,7 +101,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 			host = l.Host
 		}
 		detail = append(detail, []string{l.Stage, host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
-			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads)})
+			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads), f(l.CPU.Mean / float64(l.Batch)), f(l.Runner.Median / float64(l.Batch))})
 		k := [3]string{l.Stage, l.Variant, host}
 		switch cur := smallest[k]; {
 		case len(cur) == 0 || l.Batch < cur[0].Batch:
@@ -117,6 +134,11 @@ func (r *Result) Files(dir string) ([]string, error) {
 		zst = append(zst, []string{m.From, m.To, m.FromVariant, "default", f(m.ZstdKB)})
 	}
 	files["message_sizes.csv"], files["message_sizes_zstd.csv"] = raw, zst
+	ratios := [][]string{{"from", "to", "variants", "ratio"}}
+	for _, rt := range r.Ratios {
+		ratios = append(ratios, []string{rt.From, rt.To, capacity.VariantsKey(rt.Variants), strconv.FormatFloat(rt.Ratio, 'g', 8, 64)})
+	}
+	files[RatiosFile] = ratios
 	if len(r.Turns) > 0 {
 		rows := [][]string{{"rank", "host", "turn", "start_unix_ms", "end_unix_ms", "seconds"}}
 		for _, t := range r.Turns {

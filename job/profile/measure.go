@@ -21,6 +21,11 @@ type Options struct {
 	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
 	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
+	// PeerBinary, when set, is the jellybean executable whose hidden PeersCommand plays a node's upstream
+	// and downstream ranks, so that the runner's cost is timed over the real collective
+	// (runnerCostCollective); without it the cost is timed on plain loopback sockets (runnerCost), which
+	// misses the collective's per-message work.
+	PeerBinary string
 }
 
 // Measure profiles every variant of every processing node of the workflow (model nodes per variant,
@@ -73,10 +78,15 @@ func Measure(in Items, o Options) (*Result, error) {
 				res.Messages = append(res.Messages, m)
 			}
 		}
+		res.Ratios = appendRatios(res.Ratios, tr, a.Variants)
 		for _, nv := range a.For {
 			i := w.Index(nv[0])
+			var ups [][]*flow.Item
+			for _, u := range w.Nodes[i].Inputs {
+				ups = append(ups, tr.Emitted[w.Index(u)])
+			}
 			for _, b := range o.Batches {
-				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], b, o.Repeats)
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats, o.PeerBinary)
 				if err != nil {
 					tr.Close()
 					return nil, err
@@ -84,7 +94,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				l.Host, l.Rank, l.Device, l.Threads, l.Stage, l.Variant = o.Host, o.Rank, o.Device, o.Threads, nv[0], nv[1]
 				res.Latencies = append(res.Latencies, l)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs)
+					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs, runner %.3f ms\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs, l.Runner.Median)
 				}
 			}
 		}
@@ -96,37 +106,113 @@ func Measure(in Items, o Options) (*Result, error) {
 }
 
 // timeNode runs the node on a micro-batch of b of its traced inputs (reused cyclically), once to warm
-// up and then repeats times. A node that regroups sub-items (fan_in) is given whole families: b parents'
-// sub-items, at most as many parents as were traced.
-func timeNode(n *flow.Node, received []*flow.Item, b, repeats int) (Latency, error) {
+// up and then repeats times (more for a cheap node with many traced items: sampleBudget) on windows of b
+// spread over the traced inputs, timing the wall clock (latency) and the process's CPU time (what the op
+// costs a core, unaffected by other processes taking turns on the cores). ups holds, per input of the
+// node, the items its upstream node emitted (in the order the node received them when it has one input);
+// the runner's cost of receiving the batch's share of them and of sending the batch's output is timed
+// too (runnerCostCollective, or runnerCost without a peer binary).
+//
+// A node that regroups sub-items (fan_in) is timed as the runner runs it: the sub-items of all traced
+// parents arrive in messages of b (the upstream's micro-batches) and are processed in calls of b, and
+// its cost is per parent: the row's per-item figures are per parent, its batch the sub-items per call.
+func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, peerBinary string) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
 	var batch []*flow.Item
-	if len(n.Spec.FanIn) > 0 {
+	var idx []int // indexes into received (and each ups list) of the batch's items
+	per := 1.0    // items (parents, for a fan-in) the timed work stands for, per item of the batch
+	fanIn := len(n.Spec.FanIn) > 0
+	if fanIn {
 		fams := families(received)
-		b = min(b, len(fams))
-		for _, f := range fams[:b] {
-			batch = append(batch, f...)
+		batch, per = received, float64(len(fams))/float64(len(received))
+		for k := range received {
+			idx = append(idx, k)
 		}
 	} else {
 		for k := range b {
 			batch = append(batch, received[k%len(received)])
+			idx = append(idx, k%len(received))
 		}
 	}
-	samples := make([]float64, repeats)
-	for r := -1; r < repeats; r++ {
+	// perBatch turns the time of the whole work into time per micro-batch of b (parents, for a fan-in).
+	perBatch := float64(b) / (per * float64(len(batch)))
+	var samples, cpu []float64
+	var emitted [][]*flow.Item // the output of each call
+	runs := repeats
+	for r := -1; r < runs; r++ {
 		items := Clone(batch)
-		t0 := time.Now()
-		if _, _, err := n.Process(items); err != nil {
-			return Latency{}, err
+		if !fanIn && r >= 0 {
+			// Items differ in cost (a long line, a wide piece): the timed runs take windows of b spread
+			// over all the traced items, not the same first b every time.
+			start := r * len(received) / runs
+			for k := range items {
+				items[k] = Clone(received[(start+k)%len(received) : (start+k)%len(received)+1])[0]
+			}
+		}
+		var outs [][]*flow.Item
+		c0, t0 := processCPU(), time.Now()
+		for lo := 0; lo < len(items); lo += b {
+			out, _, err := n.Process(items[lo:min(lo+b, len(items))])
+			if err != nil {
+				return Latency{}, err
+			}
+			if len(out) > 0 {
+				outs = append(outs, out)
+			}
+			if !fanIn {
+				break // one call on the batch
+			}
 		}
 		if r >= 0 {
-			samples[r] = time.Since(t0).Seconds() * 1000
+			samples = append(samples, time.Since(t0).Seconds()*1000*perBatch)
+			cpu = append(cpu, (processCPU()-c0).Seconds()*1000*perBatch)
+		} else {
+			emitted = outs
+			if !fanIn {
+				// A cheap node with many traced items (a recogniser's line pieces) gets more windows, up to
+				// one per b items within sampleBudget, so that its figure stands for the items, not a few.
+				fit := int(sampleBudget / max(time.Since(t0), time.Microsecond))
+				runs = max(repeats, min(fit, len(received)/b))
+			}
 		}
 	}
-	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples)}, nil
+	var ins [][]byte
+	for _, up := range ups {
+		var mine []*flow.Item
+		for _, k := range idx {
+			if len(up) > 0 {
+				mine = append(mine, up[k%len(up)])
+			}
+		}
+		for lo := 0; lo < len(mine); lo += b { // the upstream sends its micro-batches of b
+			msgs, err := packMessages(mine[lo:min(lo+b, len(mine))])
+			if err != nil {
+				return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
+			}
+			ins = append(ins, msgs...)
+		}
+	}
+	var runner []float64
+	var err error
+	if peerBinary != "" {
+		runner, err = runnerCostCollective(peerBinary, ins, emitted, repeats)
+	} else {
+		runner, err = runnerCost(ins, emitted, repeats)
+	}
+	if err != nil {
+		return Latency{}, fmt.Errorf("profile: node %q: %w", n.Spec.Name, err)
+	}
+	for i := range runner {
+		runner[i] *= perBatch
+	}
+	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}, nil
 }
+
+// sampleBudget is about how long timeNode may spend on the extra windows of a cheap node with many
+// traced items.
+const sampleBudget = 500 * time.Millisecond
 
 // families groups sub-items by their parent (the item without the innermost fan-out level), in order.
 func families(items []*flow.Item) [][]*flow.Item {

@@ -19,10 +19,10 @@ func TestSummarise(t *testing.T) {
 		in   []float64
 		want Stats
 	}{
-		{[]float64{5, 1, 3}, Stats{3, 3, 3, 5, 5}},
-		{[]float64{4, 1, 3, 2}, Stats{4, 2.5, 2, 3, 4}},
-		{[]float64{7}, Stats{1, 7, 7, 7, 7}},
-		{[]float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9}, Stats{10, 5.5, 5, 8, 9}},
+		{[]float64{5, 1, 3}, Stats{3, 3, 3, 5, 5, 3}},
+		{[]float64{4, 1, 3, 2}, Stats{4, 2.5, 2, 3, 4, 2.5}},
+		{[]float64{7}, Stats{1, 7, 7, 7, 7, 7}},
+		{[]float64{10, 1, 2, 3, 4, 5, 6, 7, 8, 9}, Stats{10, 5.5, 5, 8, 9, 5.5}},
 		{nil, Stats{}},
 	}
 	for _, tc := range tests {

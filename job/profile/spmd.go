@@ -183,7 +183,7 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Merge combines per-rank results in rank order: every latency keeps its host (and rank); message sizes
-// (a property of the models and data, not of the host) come from the first result.
+// and rate ratios (properties of the models and data, not of the host) come from the first result.
 func Merge(results []*Result) *Result {
 	out := &Result{}
 	for i, r := range results {
@@ -195,7 +195,7 @@ func Merge(results []*Result) *Result {
 		}
 		out.Turns = append(out.Turns, r.Turns...)
 		if i == 0 {
-			out.Host, out.Messages = r.Host, r.Messages
+			out.Host, out.Messages, out.Ratios = r.Host, r.Messages, r.Ratios
 		}
 	}
 	return out

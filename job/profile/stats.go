@@ -9,10 +9,12 @@ import (
 	"sort"
 )
 
-// Stats summarise repeated latency measurements, in milliseconds per batch.
+// Stats summarise repeated latency measurements, in milliseconds per batch. Mean is what a capacity
+// needs when the timed inputs differ in cost (1 / the mean cost is the rate); the median resists noise.
 type Stats struct {
 	Runs                  int
 	Median, P50, P75, P90 float64
+	Mean                  float64
 }
 
 // Summarise computes the statistics of samples (nearest-rank percentiles; the median interpolates).
@@ -33,5 +35,8 @@ func Summarise(samples []float64) Stats {
 		return s[min(max(i, 0), len(s)-1)]
 	}
 	st.P50, st.P75, st.P90 = pct(50), pct(75), pct(90)
+	for _, v := range s {
+		st.Mean += v / float64(len(s))
+	}
 	return st
 }

@@ -70,7 +70,12 @@ type Analysis struct {
 	OtherMetrics        []Metric
 	AccuracyNote        string
 	PredictedCost       [3]float64 // compute, communication, total
-	Findings            []string   // every explanation, in page order
+	// Capacity compares each profiled stage's predicted and measured capacity (only with a profile);
+	// PredictedMaximum is the plan's throughput without pacing, set by its slowest stage, Bottleneck.
+	Capacity         []CapacityRow
+	PredictedMaximum float64
+	Bottleneck       string
+	Findings         []string // every explanation, in page order
 }
 
 // Metric is one named figure of eval.json besides the accuracy.
@@ -89,9 +94,23 @@ func Analyse(r *Run) *Analysis {
 	if a.Job == "" {
 		a.Job = p.Job
 	}
+	if r.Capacity != nil {
+		var err error
+		if a.Capacity, err = compareCapacity(r, r.Capacity); err != nil {
+			a.Findings = append(a.Findings, "Capacity model: "+err.Error())
+		}
+		if mx, b, ok, err := PredictedMaximum(p, r.Capacity); err == nil && ok {
+			a.PredictedMaximum, a.Bottleneck = mx, b
+		}
+	}
 	// In rate mode every stage must carry the sources' input rate; the optimizer's figure, when present,
-	// is the same rate it planned for.
+	// is the same rate it planned for. Without pacing (input_rate = 0) and with a profile, the plan's
+	// slowest stage sets the prediction.
 	pred := a.PredictedThroughput
+	if pred == 0 && p.InputRate == 0 && a.PredictedMaximum > 0 {
+		pred = a.PredictedMaximum
+		a.PredictedThroughput = pred
+	}
 	if pred == 0 && p.InputRate > 0 {
 		pred = p.InputRate * float64(sourceWorkers(r))
 		a.PredictedThroughput = pred
@@ -136,7 +155,11 @@ func Analyse(r *Run) *Analysis {
 			}
 		}
 		if sp := span[st.Name]; sp[1] > sp[0] && sp[0] > 0 {
-			row.Measured = float64(st.Items) / (float64(sp[1]-sp[0]) / 1e9)
+			n := st.Items
+			if st.CapacityUnit == "parents" { // a fan-in stage is predicted in the parents it regroups
+				n = st.ItemsOut
+			}
+			row.Measured = float64(n) / (float64(sp[1]-sp[0]) / 1e9)
 		}
 		if row.Capacity > 0 && row.Capacity < minCap {
 			minCap, bottleneck = row.Capacity, st.Name
@@ -151,6 +174,12 @@ func Analyse(r *Run) *Analysis {
 			if row.Explanation != "" {
 				a.Findings = append(a.Findings, row.Name+": "+row.Explanation)
 			}
+		}
+	}
+
+	for _, c := range a.Capacity {
+		if c.Explanation != "" {
+			a.Findings = append(a.Findings, c.Stage+" capacity: "+c.Explanation)
 		}
 	}
 

@@ -50,6 +50,33 @@ func Charts(a *Analysis) ([]Chart, error) {
 	if err := add("throughput", "Predicted vs measured throughput per stage", p, err); err != nil {
 		return nil, err
 	}
+	if len(a.Capacity) > 0 {
+		// Capacities span orders of magnitude (a tiny head vs a recogniser): the chart shows the ratio,
+		// with the tolerance band drawn as lines.
+		var cn []string
+		var ratio plotter.Values
+		for _, c := range a.Capacity {
+			cn, ratio = append(cn, c.Stage), append(ratio, 100*c.Ratio)
+		}
+		p, err := bars("Measured / predicted capacity per stage", "%", cn, []string{"measured / predicted"}, ratio)
+		if err == nil {
+			for _, y := range []float64{100 * (1 - CapacityTolerance), 100, 100 * (1 + CapacityTolerance)} {
+				l, lerr := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(len(cn)) - 0.5, Y: y}})
+				if lerr != nil {
+					err = lerr
+					break
+				}
+				l.Color = color.Gray{Y: 0x80}
+				if y != 100 {
+					l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				}
+				p.Add(l)
+			}
+		}
+		if err := add("capacity", "Capacity per stage: measured / predicted (dashed: ±15 %)", p, err); err != nil {
+			return nil, err
+		}
+	}
 	names = names[:0]
 	var raw, wire plotter.Values
 	for _, l := range a.Links {

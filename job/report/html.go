@@ -93,6 +93,12 @@ Bytes between ranks: {{mb .A.BytesRaw}} MB raw, {{mb .A.BytesWire}} MB on the wi
 {{range .A.Stages}}<tr id="stage-{{.Name}}"{{if .Explanation}} class="off"{{end}}><td>{{.Name}}</td><td>{{.Op}}</td><td>{{.Variant}}</td><td>{{.Workers}}</td><td>{{.Items}}</td><td class="predicted{{if .OwnPrediction}} own{{end}}">{{if gt .Predicted 0.0}}{{f1 .Predicted}}{{else}}–{{end}}</td><td class="measured">{{f1 .Measured}}</td><td class="ratio">{{if gt .Ratio 0.0}}{{pct .Ratio}}{{else}}–{{end}}</td><td>{{if gt .PredictedCapacity 0.0}}{{f1 .PredictedCapacity}}{{else}}–{{end}}</td><td>{{f1 .Capacity}}</td><td>{{f2 .ModelMs}}</td><td>{{f2 .OtherMs}}</td></tr>
 {{end}}</table>
 
+{{if .A.Capacity}}<h2>Capacity per stage: profile vs run</h2>
+<p id="capacity-note">Capacity is the items per second a stage's workers sustain, each on a core of its own: predicted from the profile's CPU time per item (op plus the runner's own work) at the run's mean micro-batch, measured as items per CPU second of each worker's process. Items are each stage's own (sub-items after a fan-out, parents after a fan-in); "per source item" says how many a source item makes.{{if gt .A.PredictedMaximum 0.0}} Without pacing the plan carries at most <b id="predicted-maximum">{{f1 .A.PredictedMaximum}} items/s</b>, set by {{.A.Bottleneck}} at the plan's batch size.{{end}}</p>
+<table id="capacity"><tr><th>stage</th><th>variant</th><th>workers</th><th>per source item</th><th>mean batch</th><th>predicted at plan batch</th><th>predicted at mean batch</th><th>measured</th><th>measured/predicted</th><th>basis</th><th>busy</th></tr>
+{{range .A.Capacity}}<tr id="capacity-{{.Stage}}"{{if .Explanation}} class="off"{{end}}><td>{{.Stage}}</td><td>{{.Variant}}</td><td>{{.Workers}}</td><td>{{f2 .Units}}</td><td>{{f2 .MeanBatch}} / {{.PlanBatch}}</td><td>{{f1 .AtPlanBatch}}</td><td class="predicted">{{f1 .Predicted}}</td><td class="measured">{{f1 .Measured}}</td><td class="ratio">{{if gt .Ratio 0.0}}{{pct .Ratio}}{{else}}–{{end}}</td><td>{{.Basis}}</td><td>{{if gt .Busy 0.0}}{{pct .Busy}}{{else}}–{{end}}</td></tr>
+{{end}}</table>{{end}}
+
 <h2>Links</h2>
 <table id="links"><tr><th>#</th><th>rank → rank</th><th>messages</th><th>raw MB</th><th>wire MB</th><th>compression (raw/wire)</th></tr>
 {{range $i, $l := .A.Links}}<tr><td>{{inc $i}}</td><td>{{$l.Label}}</td><td>{{$l.Messages}}</td><td>{{mb $l.BytesRaw}}</td><td>{{mb $l.BytesWire}}</td><td>{{f2 $l.Compression}}</td></tr>

@@ -46,6 +46,11 @@ type StageSummary struct {
 	Items                  int64   `json:"items"`
 	BusySeconds            float64 `json:"busy_seconds"`
 	CapacityItemsPerSecond float64 `json:"capacity_items_per_second"`
+	CapacityBasis          string  `json:"capacity_basis"` // cpu | wall
+	CapacityUnit           string  `json:"capacity_unit"`  // items | parents (a fan-in stage's output)
+	MeanBatch              float64 `json:"mean_batch"`
+	Batches                int64   `json:"batches"`
+	ItemsOut               int64   `json:"items_out"`
 	ModelMsPerItem         float64 `json:"model_ms_per_item"`
 	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`
 }
@@ -66,6 +71,7 @@ type RankSummary struct {
 	Stage          string  `json:"stage"`
 	Items          int64   `json:"items"`
 	ComputeSeconds float64 `json:"compute_seconds"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
 	StartUnixNs    int64   `json:"start_unix_ns"`
 	EndUnixNs      int64   `json:"end_unix_ns"`
 }
@@ -88,14 +94,21 @@ type Run struct {
 	// Messages are the profiled message sizes (from `jellybean profile`), keyed by from/to/from-variant;
 	// nil unless LoadProfile was called.
 	Messages map[[3]string]ProfiledMessage
+	// Capacity is the profile's capacity model (latency.csv, ratios.csv); nil unless LoadProfile found it.
+	Capacity *CapacityModel
 }
 
 // ProfiledMessage is one edge's profiled size per item, in KB (1024 bytes).
 type ProfiledMessage struct{ RawKB, ZstdKB float64 }
 
 // LoadProfile reads message_sizes.csv and message_sizes_zstd.csv (the original's layout
-// `from,to,from_variant,to_variant,KB`) from a profile directory into r.Messages.
+// `from,to,from_variant,to_variant,KB`) from a profile directory into r.Messages, and its capacity
+// model (latency.csv, ratios.csv; see LoadCapacityModel) into r.Capacity.
 func (r *Run) LoadProfile(dir string) error {
+	var err error
+	if r.Capacity, err = LoadCapacityModel(dir); err != nil {
+		return err
+	}
 	r.Messages = map[[3]string]ProfiledMessage{}
 	for i, name := range []string{"message_sizes.csv", "message_sizes_zstd.csv"} {
 		path := filepath.Join(dir, name)

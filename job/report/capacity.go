@@ -1,0 +1,236 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"jellybean/job/profile/capacity"
+	"jellybean/plan"
+)
+
+// StarvedBusy is the share of the run below which a stage's workers count as starved: they mostly
+// waited for items, and their CPU per item includes waking up for every micro-batch.
+const StarvedBusy = 0.5
+
+// CapacityTolerance is how far a stage's measured capacity may be from the profile's prediction before
+// the page explains it.
+const CapacityTolerance = 0.15
+
+// CapacityRow compares what one stage's workers sustain, predicted from the profile and measured in the
+// run, in the stage's own items per second (sub-items after a fan-out, parents after a fan-in).
+type CapacityRow struct {
+	Stage, Variant string
+	Workers        int
+	Units          float64 // items the stage handles per source item (ratios.csv)
+	MeanBatch      float64 // items per micro-batch in the run
+	PlanBatch      int     // the plan's micro-batch size
+	AtPlanBatch    float64 // predicted capacity of its workers at the plan's batch size (the optimizer's figure)
+	Predicted      float64 // predicted capacity at the run's mean batch size
+	Measured       float64 // items / busy seconds, summed over workers (summary.json)
+	Basis          string  // the run's busy time: "cpu" (process CPU time) or "wall" (op + runner)
+	Busy           float64 // share of its workers' time in the run spent on the CPU (cpu basis only; 0: unknown)
+	Ratio          float64 // Measured / Predicted
+	Explanation    string
+}
+
+// CapacityModel is what the page needs from a profile to predict capacities: cost points per node
+// variant and host, and the rate ratios between nodes.
+type CapacityModel struct {
+	Costs  *capacity.Model
+	Ratios []capacity.Ratio
+}
+
+// LoadCapacityModel reads latency.csv and ratios.csv from a profile directory; nil, nil when the folder
+// has no latency.csv.
+func LoadCapacityModel(dir string) (*CapacityModel, error) {
+	m, err := capacity.Read(filepath.Join(dir, "latency.csv"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs, err := capacity.ReadRatios(filepath.Join(dir, "ratios.csv"))
+	if err != nil {
+		return nil, err
+	}
+	return &CapacityModel{Costs: m, Ratios: rs}, nil
+}
+
+// PlanUnits is the items each stage of the plan handles per source item, with the ratios of the trace
+// whose variants are closest to the plan's (capacity.ChooseTrace). The graph is the profile's: ratios.csv has a row for every edge between the nodes it
+// traced (sources included, the sink left out), so the plan need not be bound to its workflow; a stage
+// the profile has no edge into counts as a source (1 item per item), as does every stage of a profile
+// without ratios.csv.
+func PlanUnits(p *plan.Plan, ratios []capacity.Ratio) (map[string]float64, error) {
+	inputs := map[string][]string{}
+	for _, st := range p.Stages {
+		inputs[st.Name] = nil
+	}
+	seen := map[[2]string]bool{}
+	for _, r := range ratios {
+		if _, ok := inputs[r.From]; !ok {
+			inputs[r.From] = nil
+		}
+		if k := [2]string{r.From, r.To}; !seen[k] {
+			seen[k] = true
+			inputs[r.To] = append(inputs[r.To], r.From)
+		}
+	}
+	chosen := map[string]string{} // the plan's model variants (Variants needs a bound plan)
+	for _, st := range p.Stages {
+		if st.Variant != "" {
+			chosen[st.Name] = st.Variant
+		}
+	}
+	trace := capacity.ChooseTrace(ratios, chosen)
+	return capacity.Units(inputs, func(from, to string) float64 { return capacity.TraceRatio(trace, from, to) })
+}
+
+// StageCapacity is the predicted capacity of the stage's workers at batch size b: the sum over its
+// workers of what one worker of that host sustains. ok is false when some worker's host (or the
+// variant) is not in the profile.
+func StageCapacity(m *capacity.Model, st *plan.Stage, b float64) (float64, bool) {
+	v := st.Variant
+	if v == "" {
+		v = "default"
+	}
+	sum := 0.0
+	for _, w := range st.Workers {
+		c, ok := m.Capacity(w.Host, st.Name, v, b)
+		if !ok {
+			return 0, false
+		}
+		sum += c
+	}
+	return sum, len(st.Workers) > 0
+}
+
+// PredictedMaximum is the most items per second (of the sources) the plan carries when the sources do not
+// pace: what its slowest stage sustains at the plan's batch size, each stage's capacity divided by the
+// items it handles per source item. bottleneck names that stage; ok is false when no stage of the plan
+// was profiled.
+func PredictedMaximum(p *plan.Plan, cm *CapacityModel) (max float64, bottleneck string, ok bool, err error) {
+	units, err := PlanUnits(p, cm.Ratios)
+	if err != nil {
+		return 0, "", false, err
+	}
+	max = math.Inf(1)
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		c, has := StageCapacity(cm.Costs, st, float64(p.BatchSizeOf(i)))
+		if !has || !(units[st.Name] > 0) {
+			continue
+		}
+		if t := c / units[st.Name]; t < max {
+			max, bottleneck, ok = t, st.Name, true
+		}
+	}
+	if !ok {
+		return 0, "", false, nil
+	}
+	return max, bottleneck, true, nil
+}
+
+// compareCapacity builds the capacity rows of the stages the profile knows. Pure.
+func compareCapacity(r *Run, cm *CapacityModel) ([]CapacityRow, error) {
+	units, err := PlanUnits(r.Plan, cm.Ratios)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]StageSummary{}
+	for _, s := range r.Summary.Stages {
+		byName[s.Name] = s
+	}
+	var rows []CapacityRow
+	for i := range r.Plan.Stages {
+		st := &r.Plan.Stages[i]
+		ss, ran := byName[st.Name]
+		bs := r.Plan.BatchSizeOf(i)
+		at, ok := StageCapacity(cm.Costs, st, float64(bs))
+		if !ok || !ran {
+			continue
+		}
+		row := CapacityRow{Stage: st.Name, Variant: st.Variant, Workers: len(st.Workers), Units: units[st.Name], PlanBatch: bs,
+			AtPlanBatch: at, Measured: ss.CapacityItemsPerSecond, Basis: ss.CapacityBasis, MeanBatch: ss.MeanBatch}
+		if row.MeanBatch <= 0 {
+			row.MeanBatch = float64(bs)
+		}
+		row.Predicted, _ = StageCapacity(cm.Costs, st, row.MeanBatch)
+		if row.Basis == "cpu" {
+			var cpu, wall float64
+			for _, rk := range r.Summary.Ranks {
+				if rk.Stage == st.Name && rk.EndUnixNs > rk.StartUnixNs {
+					cpu, wall = cpu+rk.CPUSeconds, wall+float64(rk.EndUnixNs-rk.StartUnixNs)/1e9
+				}
+			}
+			if wall > 0 {
+				row.Busy = cpu / wall
+			}
+		}
+		if row.Predicted > 0 && row.Measured > 0 {
+			row.Ratio = row.Measured / row.Predicted
+			if math.Abs(row.Ratio-1) > CapacityTolerance {
+				row.Explanation = explainCapacity(row, cm.Costs.CPU)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func explainCapacity(row CapacityRow, cpuProfile bool) string {
+	what := fmt.Sprintf("measured capacity %.1f items/s is %.0f%% of the %.1f predicted at the run's mean batch of %.1f items", row.Measured, 100*row.Ratio, row.Predicted, row.MeanBatch)
+	switch {
+	case row.Basis != "cpu":
+		return what + ": the run's ranks shared a process, so busy time is wall time of op and runner, which other work on the cores inflates; the profile's figure is CPU time."
+	case !cpuProfile:
+		return what + ": the profile predates CPU-time figures (wall clock, no runner cost); profile again."
+	case row.Ratio < 1 && row.Busy > 0 && row.Busy < StarvedBusy:
+		return what + fmt.Sprintf(": the stage was starved (its workers were on the CPU %.0f%% of the run), so it slept between micro-batches and paid for waking up (goroutine wake-ups, cold caches after other ranks ran) on every one, which the profile's back-to-back timing does not; this measures its cost when starved, not what it sustains when saturated.", 100*row.Busy)
+	case row.Ratio < 1:
+		return what + ": the worker spent more CPU per item than the profile measured: runner work the profile does not reproduce (per-message bookkeeping, garbage collection, timing files), cores shared with other busy ranks (caches, memory bandwidth), or a profile taken on a faster or less loaded core."
+	default:
+		return what + ": the worker spent less CPU per item than the profile measured (the profile's single-item timings are noisy for ops this small, or the run's batches were fuller than their mean suggests)."
+	}
+}
+
+// CoresBound is the most source items per second the plan's profiled stages can carry when the ranks of
+// each host share its cores: a host with cores(h) cores gives cores(h) CPU seconds per second, and at
+// source rate R its workers need R × units(v) × (CPU ms per item of v at the plan's batch size) / 1000
+// for every stage v, shared equally by v's workers. The optimizer's model gives every worker a machine
+// of its own; on a host with more busy ranks than cores this bound is the lower one. Sources and the
+// sink are not profiled, so their CPU is left out (the bound is optimistic by that much).
+func CoresBound(p *plan.Plan, cm *CapacityModel, cores func(host string) int) (float64, bool, error) {
+	units, err := PlanUnits(p, cm.Ratios)
+	if err != nil {
+		return 0, false, err
+	}
+	demand := map[string]float64{} // host -> CPU ms per source item
+	for i := range p.Stages {
+		st := &p.Stages[i]
+		v := st.Variant
+		if v == "" {
+			v = "default"
+		}
+		for _, w := range st.Workers {
+			op, runner, ok := cm.Costs.MsPerItem(w.Host, st.Name, v, float64(p.BatchSizeOf(i)))
+			if ok {
+				demand[w.Host] += units[st.Name] * (op + runner) / float64(len(st.Workers))
+			}
+		}
+	}
+	bound, ok := math.Inf(1), false
+	for h, ms := range demand {
+		if c := cores(h); c > 0 && ms > 0 {
+			bound, ok = math.Min(bound, float64(c)*1000/ms), true
+		}
+	}
+	if !ok {
+		return 0, false, nil
+	}
+	return bound, true, nil
+}
