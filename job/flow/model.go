@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -13,12 +14,14 @@ import (
 )
 
 // modelStep runs a node's ONNX model on micro-batches: it stacks the bound item tensors (zero-padding
-// ragged ones), runs the session, and splits each output back into the items.
+// ragged ones, unless the model says pad = false: then items of one shape run together), runs the
+// session, and splits each output back into the items.
 type modelStep struct {
 	sess      *onnx.Session
 	inputs    []workflow.Binding
 	outputs   []workflow.Binding
 	batch     int       // items per run (1 for models without a batch dimension)
+	pad       bool      // ragged items share a batch, zero-padded; else they run in batches of one shape
 	stackers  []stacker // one per input
 	modelTime time.Duration
 }
@@ -94,11 +97,8 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		writes = append(writes, TensorSpec{Name: b.ItemTensor(), DType: dt, Rank: rankOf(mo)})
 		outNames = append(outNames, b.Name)
 	}
-	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize, stackers: make([]stacker, len(m.Inputs))}
+	ms := &modelStep{inputs: m.Inputs, outputs: m.Outputs, batch: env.BatchSize, pad: m.Pads(), stackers: make([]stacker, len(m.Inputs))}
 	if !m.Batched() || ms.batch <= 0 {
-		ms.batch = 1
-	}
-	if !m.Batched() {
 		ms.batch = 1
 	}
 	if build {
@@ -110,12 +110,54 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 }
 
 func (m *modelStep) Process(items []*Item) ([]*Item, error) {
-	for lo := 0; lo < len(items); lo += m.batch {
-		if err := m.run(items[lo:min(lo+m.batch, len(items))]); err != nil {
+	groups := [][]*Item{items}
+	if !m.pad && m.batch > 1 {
+		var err error
+		if groups, err = m.byShape(items); err != nil {
 			return nil, err
 		}
 	}
-	return items, nil
+	for _, g := range groups {
+		for lo := 0; lo < len(g); lo += m.batch {
+			if err := m.run(g[lo:min(lo+m.batch, len(g))]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return items, nil // outputs were set on the items themselves, so their order is kept
+}
+
+// byShape groups items by the shapes of their bound input tensors, in order of first appearance, for
+// models that must not see padding.
+func (m *modelStep) byShape(items []*Item) ([][]*Item, error) {
+	var groups [][]*Item
+	index := map[string]int{}
+	key := make([]byte, 0, 64)
+	for _, it := range items {
+		key = key[:0]
+		for _, b := range m.inputs {
+			if b.LengthsOf != "" {
+				continue
+			}
+			t, err := it.Need(b.ItemTensor())
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range t.Shape {
+				key = strconv.AppendInt(key, d, 10)
+				key = append(key, ',')
+			}
+			key = append(key, ';')
+		}
+		g, ok := index[string(key)]
+		if !ok {
+			g = len(groups)
+			index[string(key)] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], it)
+	}
+	return groups, nil
 }
 
 func (m *modelStep) run(items []*Item) error {

@@ -84,7 +84,11 @@ func (s *Step) UnmarshalTOML(v any) error {
 // outputs.
 type Model struct {
 	// Batch = false runs the model one item at a time (models whose graph has a fixed batch of 1).
-	Batch   *bool     `toml:"batch"`
+	Batch *bool `toml:"batch"`
+	// Pad = false never zero-pads: items whose bound tensors differ in shape run in separate batches, so
+	// an item's outputs do not depend on its batch-mates (models that mix information across a padded
+	// dimension, such as attention over a text line's width). Default true: ragged items share a batch.
+	Pad     *bool     `toml:"pad"`
 	Inputs  []Binding `toml:"input"`
 	Outputs []Binding `toml:"output"`
 	// Variants are the interchangeable models the optimizer picks from (accuracy against cost).
@@ -96,6 +100,9 @@ type Model struct {
 
 // Batched reports whether the model runs micro-batches (the default).
 func (m *Model) Batched() bool { return m.Batch == nil || *m.Batch }
+
+// Pads reports whether items of different shapes may share a batch, zero-padded (the default).
+func (m *Model) Pads() bool { return m.Pad == nil || *m.Pad }
 
 // Binding connects a model input or output (by its name in the ONNX graph) to an item tensor.
 type Binding struct {

@@ -217,16 +217,21 @@ func (p *Pipeline) Recognise(lines []ocr.RGB, useCls bool, recScale float64) ([]
 }
 
 func (p *Pipeline) recognisePieces(lines []ocr.RGB, t *Timing) ([]string, error) {
-	// Batch lines of similar width: sort by width, pad each batch to its widest bucket.
+	// Batch lines of the same width bucket, never padded beyond it: the recogniser mixes information along
+	// a line, so a padded line would read differently with other batch-mates (the workflow's Recognise
+	// node batches the same way, pad = false, so a run reads what this pipeline reads).
 	order := make([]int, len(lines))
 	for i := range order {
 		order[i] = i
 	}
+	bucket := func(i int) int { return ocr.BucketWidth(lines[i].W, p.S.WidthStep, p.S.MaxWidth) }
 	sort.SliceStable(order, func(a, b int) bool { return lines[order[a]].W < lines[order[b]].W })
 	texts := make([]string, len(lines))
-	for start := 0; start < len(order); start += p.S.RecBatch {
-		idx := order[start:min(len(order), start+p.S.RecBatch)]
-		width := ocr.BucketWidth(lines[idx[len(idx)-1]].W, p.S.WidthStep, p.S.MaxWidth)
+	for start, end := 0, 0; start < len(order); start = end {
+		width := bucket(order[start])
+		for end = start + 1; end < len(order) && end-start < p.S.RecBatch && bucket(order[end]) == width; end++ {
+		}
+		idx := order[start:end]
 		var batch []float32
 		for _, i := range idx {
 			in, err := ocr.RecInput(lines[i], width)

@@ -1,0 +1,111 @@
+package flow
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jellybean/collective"
+	"jellybean/job/onnx"
+	"jellybean/job/onnx/onnxbuild"
+	"jellybean/plan/workflow"
+)
+
+// With pad = false, items of different lengths never share a batch, so what the model sees of an item
+// does not depend on its batch-mates: an identity model then returns every item at its own length. With
+// padding (the default) the short items come back at the batch's longest length, zeros appended.
+func TestModelWithoutPaddingBatchesByShape(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime")
+	}
+	if _, err := onnx.Init(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("id")
+	m.Output(m.Node("Identity", m.Input("x", onnxbuild.Float32, "batch", "len")), "y", onnxbuild.Float32, "batch", "len")
+	if err := m.Save(filepath.Join(dir, "id.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+name = "pad"
+[[node]]
+name = "Read"
+kind = "source"
+step = [{ op = "test_vec" }]
+[[node]]
+name = "M"
+inputs = ["Read"]
+[node.model]
+PAD
+input = [{ name = "x" }]
+output = [{ name = "y" }]
+variant = [{ name = "v", file = "id.onnx" }]
+[[node]]
+name = "Out"
+kind = "sink"
+inputs = ["M"]
+fields = ["y"]
+`
+	lengths := []int{2, 4, 2, 3, 4, 1}
+	for _, pad := range []string{"", "pad = false"} {
+		path := filepath.Join(dir, "wf.toml")
+		if err := os.WriteFile(path, []byte(strings.Replace(src, "PAD", pad, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w, err := workflow.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []*Item
+		for i, n := range lengths {
+			v := make([]float32, n)
+			for k := range v {
+				v[k] = float32(10*i + k + 1)
+			}
+			items = append(items, &Item{ID: int64(i), Tensors: []collective.Tensor{collective.FromFloat32s("x", []int64{int64(n)}, v)}})
+		}
+		out, _, err := g.Nodes[1].Process(items)
+		g.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(lengths) {
+			t.Fatalf("%q: %d items out, want %d", pad, len(out), len(lengths))
+		}
+		for i, it := range out {
+			if it.ID != int64(i) {
+				t.Fatalf("%q: item %d out at position %d: order changed", pad, it.ID, i)
+			}
+			y, err := it.Need("y")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := lengths[i]
+			if pad == "" {
+				want = 4 // the longest item of the micro-batch
+			}
+			got, err := collective.Float32s(y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(y.Shape) != 1 || y.Shape[0] != int64(want) || len(got) != want {
+				t.Fatalf("%q: item %d: shape %v, want [%d]", pad, i, y.Shape, want)
+			}
+			for k, x := range got {
+				exp := float32(0)
+				if k < lengths[i] {
+					exp = float32(10*i + k + 1)
+				}
+				if x != exp {
+					t.Fatalf("%q: item %d: y[%d] = %v, want %v", pad, i, k, x, exp)
+				}
+			}
+		}
+	}
+}
