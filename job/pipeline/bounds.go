@@ -45,19 +45,19 @@ const fanInWindowPerBatch = 4
 // Watermarks are the most a rank held at once, for tests and the rank's log: items in its queues and
 // state, and the largest message it sent.
 type Watermarks struct {
-	Rank            int
-	Stage           string
-	InQueueItems    int // items received, not yet taken by compute
-	PendingItems    int // items taken by compute, not yet processed
-	OutQueueItems   int // results not yet sent
-	FanInFamilies   int // incomplete families held by the node's fan-in
-	FanInSubItems   int // their sub-items
-	JoinPending     int // half-joined items
-	MessageItems    int // items in the largest message sent
-	MessageBytes    int // bytes of the largest message sent
-	WindowCapacity  int // the source's window (0: none)
-	WindowMaxInUse  int // most window tokens held at once
-	SubItemsEmitted int64
+	Rank            int    `json:"-"`
+	Stage           string `json:"-"`
+	InQueueItems    int    `json:"in_queue_items"`    // items received, not yet taken by compute
+	PendingItems    int    `json:"pending_items"`     // items taken by compute, not yet processed
+	OutQueueItems   int    `json:"out_queue_items"`   // results not yet sent
+	FanInFamilies   int    `json:"fan_in_families"`   // incomplete families held by the node's fan-in
+	FanInSubItems   int    `json:"fan_in_sub_items"`  // their sub-items
+	JoinPending     int    `json:"join_pending"`      // half-joined items
+	MessageItems    int    `json:"message_items"`     // items in the largest message sent
+	MessageBytes    int    `json:"message_bytes"`     // bytes of the largest message sent
+	WindowCapacity  int    `json:"window_capacity"`   // the source's window (0: none)
+	WindowMaxInUse  int    `json:"window_max_in_use"` // most window tokens held at once
+	SubItemsEmitted int64  `json:"sub_items_emitted"`
 }
 
 // gauges tracks a rank's current and highest queue contents; goroutines of the rank update it.

@@ -226,10 +226,25 @@ func TestPipelineOverMemMesh(t *testing.T) {
 	}
 	var sum struct {
 		Completed int `json:"completed"`
+		Ranks     []struct {
+			Rank int         `json:"rank"`
+			Held *Watermarks `json:"held_at_most"`
+		} `json:"ranks"`
 	}
 	data, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
 	if err != nil || json.Unmarshal(data, &sum) != nil || sum.Completed != len(texts) {
 		t.Fatalf("summary: %s %v", data, err)
+	}
+	// Every rank reports what it held at most; the fan-out's rank counts the sub-items it made.
+	subItems := int64(0)
+	for _, r := range sum.Ranks {
+		if r.Held == nil {
+			t.Fatalf("summary: rank %d has no held_at_most", r.Rank)
+		}
+		subItems += r.Held.SubItemsEmitted
+	}
+	if subItems == 0 {
+		t.Errorf("summary: no rank counted the sub-items its fan-out made")
 	}
 }
 

@@ -480,6 +480,9 @@ func (r *rank) acked(m collective.Message) error {
 func (r *rank) reportWatermarks() {
 	w := r.gauges.snapshot()
 	w.Rank, w.Stage = r.cfg.Rank, r.stage.Name
+	r.statsMu.Lock()
+	r.stats.HeldAtMost = &w
+	r.statsMu.Unlock()
 	r.logf("stage %s held at most: %d items queued in, %d pending, %d queued out; fan-in %d families (%d sub-items); join %d; largest message %d items, %d bytes; window %d of %d",
 		w.Stage, w.InQueueItems, w.PendingItems, w.OutQueueItems, w.FanInFamilies, w.FanInSubItems, w.JoinPending,
 		w.MessageItems, w.MessageBytes, w.WindowMaxInUse, w.WindowCapacity)

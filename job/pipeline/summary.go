@@ -34,6 +34,7 @@ type rankStats struct {
 	CPUSeconds      float64                `json:"cpu_seconds"` // the process's CPU time (all threads) from the stream's start to the summary
 	PID             int                    `json:"pid"`         // whether the rank had a process of its own (see busySeconds)
 	Links           []collective.LinkStats `json:"links"`
+	HeldAtMost      *Watermarks            `json:"held_at_most,omitempty"` // the most the rank held at once (see bounds.go)
 	cpuAtStart      float64
 }
 
