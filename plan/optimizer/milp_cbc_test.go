@@ -3,6 +3,7 @@
 package optimizer_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -31,6 +32,12 @@ func TestCBCMedium(t *testing.T) {
 // On random small instances (arbitrary links, so the MILP's flows are a true relaxation) CBC's plan is
 // valid and never cheaper than brute force's optimum, and its bound never above it.
 func TestCBCRandomBoundsBruteForce(t *testing.T) {
+	for _, strong := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "strong"}[strong], func(t *testing.T) { cbcRandomBoundsBruteForce(t, strong) })
+	}
+}
+
+func cbcRandomBoundsBruteForce(t *testing.T, strong bool) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cfg := optimizer.DefaultConfig()
 	checked := 0
@@ -38,6 +45,11 @@ func TestCBCRandomBoundsBruteForce(t *testing.T) {
 		p := randomProblem(r, 4+r.IntN(4))
 		brute, berr := p.BruteForce(true)
 		s, err := optimizer.Solve(p, cfg, "cbc", 10*time.Second)
+		if strong {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s, _, err = optimizer.SolveCBCWith(ctx, p, optimizer.StrongMILP)
+			cancel()
+		}
 		if berr != nil {
 			if err == nil {
 				t.Fatalf("instance %d: cbc found %v where brute force found none", i, s)
