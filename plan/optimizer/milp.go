@@ -24,6 +24,12 @@ import (
 //     at the cheapest link between the two tiers × that pair's message size. The evaluator's proportional
 //     mixing is one such flow, so this is a relaxation; it is exact when one end of the edge sits in a
 //     single tier and links depend on tiers only (as in every instance we generate).
+//
+// That is the plain model, the `--solver cbc` baseline. The exact solver hands CBC a strengthened one
+// (milpStrength): rows and binaries that every integer solution satisfies, so the model is still the same
+// relaxation, but its LP is much closer to the integer optimum (a worker cannot carry more than the
+// stage's rate; a stage's price is at least its cheapest integer cover; the tier windows of the exact
+// search as least-tier binaries). Which rows are in is measured in README.md.
 
 // milpModel is a MILP in row form: minimise obj·x subject to rowLB ≤ A x ≤ rowUB, colLB ≤ x ≤ colUB.
 type milpModel struct {
@@ -83,14 +89,15 @@ func (m *milpModel) CSC() (start []int, index []int, value []float64) {
 	return start, index, value
 }
 
-// milpStrength is the formulation our own solver hands to CBC: every strengthening below.
+// milpStrength is the formulation the exact solver hands to CBC: every strengthening below (each valid
+// for every integer solution of the plain model).
 var milpStrength = milpTightM | milpKnapsack | milpAggY | milpLo | milpTierCap | milpCovers
 
 const (
 	milpTightM   = 1 << iota // t ≤ min(cap, T)·y
 	milpKnapsack             // Σ_w min(cap,T)·y(v,w,r) ≥ T·Σ z(c uses r): a binaries-only row for cover cuts
 	milpAggY                 // Σ_r y(v,w,r) ≤ s(v, tier w) instead of one row per variant
-	milpLo                   // least-tier binaries l(v,i) and window rows
+	milpLo                   // least-tier binaries l(v,i): s(v,j) ≤ Σ_{i≤j} l(v,i), s(u,j) ≤ Σ_{i≥j} l(v,i) for u→v
 	milpTierCap              // X(v,i) ≤ T(v)·s(v,i)
 	milpCovers               // a stage's cost ≥ its integer cover (per variant; per least tier with milpLo)
 )
