@@ -91,7 +91,7 @@ func (m *milpModel) CSC() (start []int, index []int, value []float64) {
 
 // milpStrength is the formulation the exact solver hands to CBC: every strengthening below (each valid
 // for every integer solution of the plain model).
-var milpStrength = milpTightM | milpKnapsack | milpAggY | milpLo | milpTierCap | milpCovers
+var milpStrength = milpTightM | milpKnapsack | milpAggY | milpLo | milpTierCap | milpCovers | milpOrder
 
 const (
 	milpTightM   = 1 << iota // t ≤ min(cap, T)·y
@@ -100,6 +100,7 @@ const (
 	milpLo                   // least-tier binaries l(v,i): s(v,j) ≤ Σ_{i≤j} l(v,i), s(u,j) ≤ Σ_{i≥j} l(v,i) for u→v
 	milpTierCap              // X(v,i) ≤ T(v)·s(v,i)
 	milpCovers               // a stage's cost ≥ its integer cover (per variant; per least tier with milpLo)
+	milpOrder                // a host is used only if every faster host of its kind is (symmetry)
 )
 
 // buildMILP formulates p over the combinations combos (see above).
@@ -233,6 +234,9 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 			}
 			m.row(math.Inf(-1), 1, ys, o)
 		}
+	}
+	if strength&milpOrder != 0 {
+		m.addOrderRows(p, perWorker)
 	}
 	if strength&milpLo != 0 {
 		// l(v,i): i is v's least tier. Σ_i l = 1; l(v,i) ≤ s(v,i); s(v,j) ≤ Σ_{i≤j} l(v,i).
@@ -506,5 +510,83 @@ func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[str
 			ri2, rv = append(ri2, lCol[[2]int{v, i}]), append(rv, -c)
 		}
 		m.row(0, math.Inf(1), ri2, rv)
+	}
+}
+
+// addOrderRows breaks the symmetry of hosts of one kind (same price, tier and links; on a profiled fleet,
+// the replicas of a machine type, a few percent apart in speed): if host a is at least as fast as host b
+// on every stage and variant, a MILP solution using b but not a stays feasible at the same objective
+// with a in b's place (its shares fit, its price, traffic and tier are the same). So some optimum uses a
+// whenever it uses b: used(b) ≤ used(a), chained along each kind sorted by speed. This leaves the MILP's
+// optimum unchanged and removes the near-ties that make its branch and bound enumerate every subset.
+func (m *milpModel) addOrderRows(p *Problem, perWorker [][]int) {
+	sameKind := func(a, b int) bool {
+		wa, wb := p.Workers[a], p.Workers[b]
+		if wa.Price != wb.Price || wa.Tier != wb.Tier {
+			return false
+		}
+		for _, sl := range p.SrcLink {
+			if sl != nil && sl[a] != sl[b] {
+				return false
+			}
+		}
+		for x := range p.Workers {
+			if x != a && x != b && (p.Link[a][x] != p.Link[b][x] || p.Link[x][a] != p.Link[x][b]) {
+				return false
+			}
+		}
+		return true
+	}
+	// dominates: a serves everything b serves, at least as fast.
+	dominates := func(a, b int) bool {
+		for v := range p.Nodes {
+			for _, caps := range p.Cap[v] {
+				if caps[b] > 0 && caps[a] < caps[b] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	speed := func(w int) float64 {
+		t := 0.0
+		for v := range p.Nodes {
+			for _, caps := range p.Cap[v] {
+				t += caps[w]
+			}
+		}
+		return t
+	}
+	var kinds [][]int
+	for w := range p.Workers {
+		placed := false
+		for k, kind := range kinds {
+			if sameKind(kind[0], w) {
+				kinds[k] = append(kind, w)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			kinds = append(kinds, []int{w})
+		}
+	}
+	for _, kind := range kinds {
+		sort.SliceStable(kind, func(i, j int) bool { return speed(kind[i]) > speed(kind[j]) })
+		for i := 1; i < len(kind); i++ {
+			a, b := kind[i-1], kind[i]
+			if len(perWorker[a]) == 0 || len(perWorker[b]) == 0 || !dominates(a, b) {
+				continue
+			}
+			idx := append(append([]int(nil), perWorker[b]...), perWorker[a]...)
+			val := make([]float64, len(idx))
+			for k := range idx {
+				val[k] = 1
+				if k >= len(perWorker[b]) {
+					val[k] = -1
+				}
+			}
+			m.row(math.Inf(-1), 0, idx, val)
+		}
 	}
 }
