@@ -1,6 +1,7 @@
 package optimizer
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -23,6 +24,12 @@ import (
 //     at the cheapest link between the two tiers × that pair's message size. The evaluator's proportional
 //     mixing is one such flow, so this is a relaxation; it is exact when one end of the edge sits in a
 //     single tier and links depend on tiers only (as in every instance we generate).
+//
+// That is the plain model, the `--solver cbc` baseline. The exact solver hands CBC a strengthened one
+// (milpStrength): rows and binaries that every integer solution satisfies, so the model is still the same
+// relaxation, but its LP is much closer to the integer optimum (a worker cannot carry more than the
+// stage's rate; a stage's price is at least its cheapest integer cover; the tier windows of the exact
+// search as least-tier binaries). Which rows are in is measured in README.md.
 
 // milpModel is a MILP in row form: minimise obj·x subject to rowLB ≤ A x ≤ rowUB, colLB ≤ x ≤ colUB.
 type milpModel struct {
@@ -32,9 +39,11 @@ type milpModel struct {
 	rowLB, rowUB      []float64
 
 	combos   []Combo
+	strength int
 	z        []int          // per combination: its column
 	variants [][]string     // per node: the variants some combination uses
 	y, t     map[[3]int]int // (stage, worker, variant index) → column
+	s, l     map[[2]int]int // (stage, tier) → column of "uses tier" and (milpLo) "least tier"
 	stages   []int
 }
 
@@ -80,9 +89,24 @@ func (m *milpModel) CSC() (start []int, index []int, value []float64) {
 	return start, index, value
 }
 
+// milpStrength is the formulation the exact solver hands to CBC: every strengthening below (each valid
+// for every integer solution of the plain model).
+var milpStrength = milpTightM | milpKnapsack | milpAggY | milpLo | milpTierCap | milpCovers | milpOrder
+
+const (
+	milpTightM   = 1 << iota // t ≤ min(cap, T)·y
+	milpKnapsack             // Σ_w min(cap,T)·y(v,w,r) ≥ T·Σ z(c uses r): a binaries-only row for cover cuts
+	milpAggY                 // Σ_r y(v,w,r) ≤ s(v, tier w) instead of one row per variant
+	milpLo                   // least-tier binaries l(v,i): s(v,j) ≤ Σ_{i≤j} l(v,i), s(u,j) ≤ Σ_{i≥j} l(v,i) for u→v
+	milpTierCap              // X(v,i) ≤ T(v)·s(v,i)
+	milpCovers               // a stage's cost ≥ its integer cover (per variant; per least tier with milpLo)
+	milpOrder                // a host is used only if every faster host of its kind is (symmetry)
+)
+
 // buildMILP formulates p over the combinations combos (see above).
-func (p *Problem) buildMILP(combos []Combo) *milpModel {
-	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, combos: combos}
+// ctx bounds the time spent on the cover rows (a cover cut short gives a weaker, still valid row).
+func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *milpModel {
+	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, combos: combos, strength: strength}
 	nt := p.NumTiers
 	var zAll []int
 	var ones []float64
@@ -105,7 +129,10 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 			uses[v][r] = append(uses[v][r], m.z[ci])
 		}
 	}
-	sCol := map[[2]int]int{}
+	sCol, lCol := map[[2]int]int{}, map[[2]int]int{}
+	m.s, m.l = sCol, lCol
+	stageCost := map[int][3][]int{}
+	stageCostVal := map[int][]float64{}
 	perWorker := make([][]int, len(p.Workers))
 	for v := range p.Nodes {
 		if p.IsSource[v] {
@@ -117,8 +144,15 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 		}
 		var tIdx []int
 		var tOnes []float64
+		var costIdx []int // v's cost terms (y with price, t with source traffic), per variant
+		var costVal []float64
+		var costVar []int
+		yOf := map[int][]int{}     // worker → its y columns for v
+		tierT := make([][]int, nt) // tier → v's t columns there
 		for ri, r := range m.variants[v] {
 			zs := uses[v][r]
+			var kIdx []int
+			var kVal []float64
 			for w, cp := range p.Cap[v][r] {
 				if cp <= 0 {
 					continue
@@ -130,11 +164,21 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 						unit += p.SrcLink[u][w] * msg * gb
 					}
 				}
+				bigM := cp
+				if strength&milpTightM != 0 {
+					bigM = math.Min(cp, p.Rate[v])
+				}
 				y := m.col(p.Workers[w].Price, 0, 1, true)
-				t := m.col(unit, 0, cp, false)
+				t := m.col(unit, 0, bigM, false)
 				m.y[[3]int{v, w, ri}], m.t[[3]int{v, w, ri}] = y, t
-				m.row(math.Inf(-1), 0, []int{t, y}, []float64{1, -cp})                                 // t ≤ cap·y
-				m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -1}) // y ≤ s(v,tier)
+				m.row(math.Inf(-1), 0, []int{t, y}, []float64{1, -bigM}) // t ≤ cap·y
+				if strength&milpAggY == 0 {
+					m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -1}) // y ≤ s(v,tier)
+				}
+				yOf[w] = append(yOf[w], y)
+				costIdx, costVal, costVar = append(costIdx, y, t), append(costVal, p.Workers[w].Price, unit), append(costVar, ri, ri)
+				tierT[p.Workers[w].Tier] = append(tierT[p.Workers[w].Tier], t)
+				kIdx, kVal = append(kIdx, y), append(kVal, bigM)
 				if len(zs) < len(combos) {
 					idx, val := []int{y}, []float64{1}
 					for _, zc := range zs {
@@ -145,8 +189,42 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 				perWorker[w] = append(perWorker[w], y)
 				tIdx, tOnes = append(tIdx, t), append(tOnes, 1)
 			}
+			if strength&milpKnapsack != 0 {
+				lo := p.Rate[v]
+				if len(zs) < len(combos) {
+					for _, zc := range zs {
+						kIdx, kVal = append(kIdx, zc), append(kVal, -p.Rate[v])
+					}
+					lo = 0
+				}
+				m.row(lo, math.Inf(1), kIdx, kVal)
+			}
+		}
+		if strength&milpAggY != 0 {
+			for w, ys := range yOf {
+				idx, val := append([]int(nil), ys...), make([]float64, len(ys)+1)
+				for k := range ys {
+					val[k] = 1
+				}
+				idx, val[len(ys)] = append(idx, sCol[[2]int{v, p.Workers[w].Tier}]), -1
+				m.row(math.Inf(-1), 0, idx, val)
+			}
+		}
+		if strength&milpTierCap != 0 {
+			for i, ts := range tierT {
+				idx, val := append([]int(nil), ts...), make([]float64, len(ts)+1)
+				for k := range ts {
+					val[k] = 1
+				}
+				idx, val[len(ts)] = append(idx, sCol[[2]int{v, i}]), -p.Rate[v]
+				m.row(math.Inf(-1), 0, idx, val)
+			}
 		}
 		m.row(p.Rate[v], p.Rate[v], tIdx, tOnes)
+		if strength&milpCovers != 0 {
+			stageCost[v] = [3][]int{costIdx, costVar, nil}
+			stageCostVal[v] = costVal
+		}
 	}
 	for _, ys := range perWorker {
 		if len(ys) > 1 {
@@ -156,6 +234,33 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 			}
 			m.row(math.Inf(-1), 1, ys, o)
 		}
+	}
+	if strength&milpOrder != 0 {
+		m.addOrderRows(p, perWorker)
+	}
+	if strength&milpLo != 0 {
+		// l(v,i): i is v's least tier. Σ_i l = 1; l(v,i) ≤ s(v,i); s(v,j) ≤ Σ_{i≤j} l(v,i).
+		for _, v := range m.stages {
+			var idx []int
+			var val []float64
+			for i := range nt {
+				l := m.col(0, 0, 1, true)
+				lCol[[2]int{v, i}] = l
+				idx, val = append(idx, l), append(val, 1)
+				m.row(math.Inf(-1), 0, []int{l, sCol[[2]int{v, i}]}, []float64{1, -1})
+			}
+			m.row(1, 1, idx, val)
+			for j := range nt {
+				idx, val := []int{sCol[[2]int{v, j}]}, []float64{1}
+				for i := 0; i <= j; i++ {
+					idx, val = append(idx, lCol[[2]int{v, i}]), append(val, -1)
+				}
+				m.row(math.Inf(-1), 0, idx, val)
+			}
+		}
+	}
+	if strength&milpCovers != 0 {
+		m.addCoverRows(ctx, p, uses, stageCost, stageCostVal, lCol)
 	}
 	// Cheapest link from tier i to tier j (the evaluator charges only i < j).
 	link := make([][]float64, nt)
@@ -181,6 +286,16 @@ func (p *Problem) buildMILP(combos []Combo) *milpModel {
 		for i := range nt {
 			for j := range i {
 				m.row(math.Inf(-1), 1, []int{sCol[[2]int{u, i}], sCol[[2]int{v, j}]}, []float64{1, 1})
+			}
+		}
+		if strength&milpLo != 0 {
+			// Every tier u uses is at most v's least tier: s(u,j) ≤ Σ_{i≥j} l(v,i).
+			for j := 1; j < nt; j++ {
+				idx, val := []int{sCol[[2]int{u, j}]}, []float64{1}
+				for i := j; i < nt; i++ {
+					idx, val = append(idx, lCol[[2]int{v, i}]), append(val, -1)
+				}
+				m.row(math.Inf(-1), 0, idx, val)
 			}
 		}
 		nu, nv := len(m.variants[u]), len(m.variants[v])
@@ -328,4 +443,150 @@ func (p *Problem) polish(a Assignment, order []int, ctxDone func() bool) (Assign
 		}
 	}
 	return a, compute, comm
+}
+
+// addCoverRows adds, for every stage, "its compute and source-traffic cost is at least its cheapest
+// integer cover": per variant r, cost_r ≥ C(v,r)·Σ z(c uses r); with the least-tier binaries l, also
+// Σ_r cost_r ≥ Σ_i C_i(v)·l(v,i), C_i the cheapest cover within tiers i.. over the variants. Both hold
+// for every integer solution, and the LP alone does not see them (it fills a stage fractionally).
+func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[string][]int, cost map[int][3][]int, costVal map[int][]float64, lCol map[[2]int]int) {
+	order, err := p.TopoOrder()
+	if err != nil {
+		return
+	}
+	s := &exactSearch{p: p, classes: p.Classes(), order: order, ctx: ctx}
+	if len(s.classes) > capCoverClasses {
+		s.coverNodes = boundCoverNodes
+	}
+	top := 0
+	for _, w := range p.Workers {
+		top = max(top, w.Tier)
+	}
+	for _, v := range m.stages {
+		idx, vars, val := cost[v][0], cost[v][1], costVal[v]
+		win := make([]float64, top+1)
+		for i := range win {
+			win[i] = math.Inf(1)
+		}
+		for ri, r := range m.variants[v] {
+			zs := uses[v][r]
+			ci := -1
+			for k, c := range m.combos {
+				if c.Models[v] == r {
+					ci = k
+					break
+				}
+			}
+			s.setCombo(m.combos[ci])
+			c := s.minCover(v)
+			for i := range win {
+				win[i] = math.Min(win[i], s.minCoverIn(v, i, top))
+			}
+			if math.IsInf(c, 1) || c <= 0 {
+				continue
+			}
+			var ri2 []int
+			var rv []float64
+			for k, j := range idx {
+				if vars[k] == ri {
+					ri2, rv = append(ri2, j), append(rv, val[k])
+				}
+			}
+			for _, zc := range zs {
+				ri2, rv = append(ri2, zc), append(rv, -c)
+			}
+			m.row(0, math.Inf(1), ri2, rv)
+		}
+		if len(lCol) == 0 {
+			continue
+		}
+		ri2, rv := append([]int(nil), idx...), append([]float64(nil), val...)
+		for i, c := range win {
+			if math.IsInf(c, 1) {
+				// No cover with least tier i: l(v,i) = 0.
+				m.colUB[lCol[[2]int{v, i}]] = 0
+				continue
+			}
+			ri2, rv = append(ri2, lCol[[2]int{v, i}]), append(rv, -c)
+		}
+		m.row(0, math.Inf(1), ri2, rv)
+	}
+}
+
+// addOrderRows breaks the symmetry of hosts of one kind (same price, tier and links; on a profiled fleet,
+// the replicas of a machine type, a few percent apart in speed): if host a is at least as fast as host b
+// on every stage and variant, a MILP solution using b but not a stays feasible at the same objective
+// with a in b's place (its shares fit, its price, traffic and tier are the same). So some optimum uses a
+// whenever it uses b: used(b) ≤ used(a), chained along each kind sorted by speed. This leaves the MILP's
+// optimum unchanged and removes the near-ties that make its branch and bound enumerate every subset.
+func (m *milpModel) addOrderRows(p *Problem, perWorker [][]int) {
+	sameKind := func(a, b int) bool {
+		wa, wb := p.Workers[a], p.Workers[b]
+		if wa.Price != wb.Price || wa.Tier != wb.Tier {
+			return false
+		}
+		for _, sl := range p.SrcLink {
+			if sl != nil && sl[a] != sl[b] {
+				return false
+			}
+		}
+		for x := range p.Workers {
+			if x != a && x != b && (p.Link[a][x] != p.Link[b][x] || p.Link[x][a] != p.Link[x][b]) {
+				return false
+			}
+		}
+		return true
+	}
+	// dominates: a serves everything b serves, at least as fast.
+	dominates := func(a, b int) bool {
+		for v := range p.Nodes {
+			for _, caps := range p.Cap[v] {
+				if caps[b] > 0 && caps[a] < caps[b] {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	speed := func(w int) float64 {
+		t := 0.0
+		for v := range p.Nodes {
+			for _, caps := range p.Cap[v] {
+				t += caps[w]
+			}
+		}
+		return t
+	}
+	var kinds [][]int
+	for w := range p.Workers {
+		placed := false
+		for k, kind := range kinds {
+			if sameKind(kind[0], w) {
+				kinds[k] = append(kind, w)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			kinds = append(kinds, []int{w})
+		}
+	}
+	for _, kind := range kinds {
+		sort.SliceStable(kind, func(i, j int) bool { return speed(kind[i]) > speed(kind[j]) })
+		for i := 1; i < len(kind); i++ {
+			a, b := kind[i-1], kind[i]
+			if len(perWorker[a]) == 0 || len(perWorker[b]) == 0 || !dominates(a, b) {
+				continue
+			}
+			idx := append(append([]int(nil), perWorker[b]...), perWorker[a]...)
+			val := make([]float64, len(idx))
+			for k := range idx {
+				val[k] = 1
+				if k >= len(perWorker[b]) {
+					val[k] = -1
+				}
+			}
+			m.row(math.Inf(-1), 0, idx, val)
+		}
+	}
 }

@@ -40,7 +40,7 @@ import (
 func init() {
 	C.jb_save_sigint()
 	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
-		s, _, err := solveCBC(ctx, p, nil)
+		s, _, err := solveCBC(ctx, p, milpOptions{})
 		return s, err
 	})
 	milpSolver = solveCBC
@@ -49,10 +49,9 @@ func init() {
 // solveCBC solves the MILP of all combinations meeting the target with CBC within ctx's deadline, and
 // re-evaluates its plan with the cost evaluator (after polish). The bound is CBC's best possible
 // objective (a valid bound: the MILP is a relaxation).
-// When it finds no plan in time, bound is still what CBC proved (0 if nothing). A given incumbent's cost
-// is CBC's cutoff: the MILP's cost of a plan is at most its true cost, so no plan cheaper than the
-// incumbent is lost by pruning MILP solutions that cost as much; the incumbent itself is not returned.
-func solveCBC(ctx context.Context, p *Problem, incumbent *Solution) (sol *Solution, bound float64, err error) {
+// When it finds no plan in time, bound is still what CBC proved (0 if nothing). opt selects the
+// formulation (the baseline: the plain one) and an optional MIP start.
+func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, bound float64, err error) {
 	combos := p.Combos(p.Threshold)
 	if len(combos) == 0 {
 		return nil, 0, p.accuracyInfeasible(p.Threshold)
@@ -61,23 +60,23 @@ func solveCBC(ctx context.Context, p *Problem, incumbent *Solution) (sol *Soluti
 	if err != nil {
 		return nil, 0, err
 	}
-	m := p.buildMILP(combos)
+	m := p.buildMILP(ctx, combos, opt.Strength)
 	secs := 0.0
 	if d, ok := ctx.Deadline(); ok {
-		// CBC overruns its limit by up to a few hundred ms on a loaded machine (measured: 0.2–0.4 s at
-		// 10 s) and is abandoned cbcGrace past the deadline, losing its plan and bound; so it is told to
-		// stop cbcMargin early.
-		if secs = time.Until(d).Seconds() - cbcMargin.Seconds(); secs < 0.01 {
+		// CBC overruns its limit on a loaded machine (measured: 0.2–0.4 s at 10 s under load 8; more
+		// than 0.7 s on the strengthened model of 36 hosts / 3 tiers under load 9) and is abandoned
+		// cbcGrace past the deadline, losing its plan and bound; so it is told to stop cbcMargin early.
+		left := time.Until(d)
+		if secs = (left - cbcMargin(left)).Seconds(); secs < 0.01 {
 			return nil, 0, fmt.Errorf("cbc: no time left: %w", ErrTimeLimit)
 		}
 	}
-	cutoff := math.Inf(1)
-	if incumbent != nil {
-		// CBC 2.10's C interface loses a MIP start (Cbc_setMIPStartI) in its preprocessing ("Illegal
-		// index in ClpModel::getColumnName"), so the incumbent is passed as the cutoff only.
-		cutoff = incumbent.Total
-	}
-	x, lb, optimal, err := runCBCBounded(ctx, m, secs, cutoff)
+	// No MIP start: CBC 2.10.8's C interface cannot take one (Cbc_setMIPStart and Cbc_setMIPStartI both
+	// end in "Illegal index n in ClpModel::getColumnName", n the number of columns, and drop the start;
+	// with preprocessing off the solve crashes). No cutoff either: measured on 36 distinct hosts / 2
+	// tiers / 57, where the heuristic's plan is optimal, CBC proved it in 7.3 s with the heuristic's cost
+	// as cutoff and in 0.28 s without.
+	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("cbc: %w", err)
 	}
@@ -86,7 +85,7 @@ func solveCBC(ctx context.Context, p *Problem, incumbent *Solution) (sol *Soluti
 			return nil, lb, p.explainInfeasible(combos)
 		}
 		if optimal {
-			return nil, lb, fmt.Errorf("cbc: nothing cheaper than the incumbent %g", cutoff)
+			return nil, lb, fmt.Errorf("cbc: finished without a plan (bound %g)", lb)
 		}
 		return nil, lb, fmt.Errorf("cbc: no plan within the time limit (bound %g): %w", lb, ErrTimeLimit)
 	}
@@ -140,11 +139,13 @@ func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x [
 	return nil, 0, false, nil
 }
 
-// cbcGrace is how long past the deadline a CBC solve may take before it is abandoned.
-const cbcGrace = 300 * time.Millisecond
+// cbcGrace is how long past the deadline a CBC solve may take before it is abandoned (the limit's promise
+// is "back within the limit + 1 s").
+const cbcGrace = 700 * time.Millisecond
 
-// cbcMargin is how long before the deadline CBC is asked to stop.
-const cbcMargin = 400 * time.Millisecond
+// cbcMargin is how long before the deadline CBC is asked to stop, out of the time left: a tenth of it,
+// at least 0.4 s. What CBC leaves goes to our own search.
+func cbcMargin(left time.Duration) time.Duration { return max(400*time.Millisecond, left/10) }
 
 // runCBC solves m within secs seconds (0: no limit), pruning above cutoff. x is nil when no solution
 // was found; lb is the proven lower bound (cutoff when CBC proved nothing cheaper exists, +Inf when

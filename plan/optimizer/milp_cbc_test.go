@@ -3,6 +3,7 @@
 package optimizer_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -31,6 +32,12 @@ func TestCBCMedium(t *testing.T) {
 // On random small instances (arbitrary links, so the MILP's flows are a true relaxation) CBC's plan is
 // valid and never cheaper than brute force's optimum, and its bound never above it.
 func TestCBCRandomBoundsBruteForce(t *testing.T) {
+	for _, strong := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "strong"}[strong], func(t *testing.T) { cbcRandomBoundsBruteForce(t, strong) })
+	}
+}
+
+func cbcRandomBoundsBruteForce(t *testing.T, strong bool) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cfg := optimizer.DefaultConfig()
 	checked := 0
@@ -38,6 +45,11 @@ func TestCBCRandomBoundsBruteForce(t *testing.T) {
 		p := randomProblem(r, 4+r.IntN(4))
 		brute, berr := p.BruteForce(true)
 		s, err := optimizer.Solve(p, cfg, "cbc", 10*time.Second)
+		if strong {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			s, _, err = optimizer.SolveCBCWith(ctx, p, optimizer.StrongMILP)
+			cancel()
+		}
 		if berr != nil {
 			if err == nil {
 				t.Fatalf("instance %d: cbc found %v where brute force found none", i, s)
@@ -100,5 +112,68 @@ func TestCBCSeedDistinct36(t *testing.T) {
 	checkAgainstEvaluator(t, p, s)
 	if s.Total >= h.Total {
 		t.Errorf("exact with the CBC seed %v, heuristic %v: the MILP did not help", s.Total, h.Total)
+	}
+}
+
+// The strengthened MILP (tight big-M, knapsack, least-tier, per-tier capacity and integer-cover rows) is
+// still a relaxation: on random distinct fleets small enough for our branch and bound to prove the
+// optimum, CBC on it never claims a bound above the optimum nor returns a plan below it, and its plan is
+// valid under the cost evaluator.
+func TestStrongMILPDistinctBounds(t *testing.T) {
+	in := loadMedium(t, true)
+	for i, c := range []struct {
+		k, tiers  int
+		threshold float64
+	}{{2, 2, 56}, {2, 2, 55}, {2, 2, 57}, {2, 2, 58}} {
+		p := distinctFleet(t, in.Problem, c.k, c.tiers, uint64(200+i), c.threshold)
+		opt, err := p.Exact(optimizer.ExactOptions{TimeLimit: time.Minute})
+		if err != nil {
+			t.Fatalf("%+v: exact: %v", c, err)
+		}
+		if opt.Gap() > 1e-9 {
+			t.Fatalf("%+v: exact not proven in a minute (gap %v)", c, opt.Gap())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		s, bound, err := optimizer.SolveCBCWith(ctx, p, optimizer.StrongMILP)
+		cancel()
+		if err != nil {
+			t.Fatalf("%+v: strong MILP: %v", c, err)
+		}
+		checkAgainstEvaluator(t, p, s)
+		if bound > opt.Total*(1+1e-9) {
+			t.Errorf("%+v: strong MILP bound %v above the optimum %v", c, bound, opt.Total)
+		}
+		if s.Total < opt.Total*(1-1e-9) {
+			t.Errorf("%+v: strong MILP plan %v below the optimum %v", c, s.Total, opt.Total)
+		}
+		t.Logf("%+v: optimum %v, strong MILP %v (bound %v)", c, opt.Total, s.Total, bound)
+	}
+}
+
+// The exact solver on random distinct fleets with CBC in the build (CBC on the strengthened MILP first,
+// then our search): every answer is valid under the evaluator, never below its own bound, never worse
+// than the heuristic, and back within the limit + 1 s.
+func TestPortfolioDistinctRandom(t *testing.T) {
+	in := loadMedium(t, true)
+	limit := 2 * time.Second
+	for i, c := range []struct {
+		k, tiers  int
+		threshold float64
+	}{{4, 2, 55}, {4, 3, 56}, {8, 2, 57}, {8, 3, 55}, {16, 3, 58}} {
+		p := distinctFleet(t, in.Problem, c.k, c.tiers, uint64(300+i), c.threshold)
+		start := time.Now()
+		s, err := optimizer.Solve(p, in.Config, "exact", limit)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		if took > limit+time.Second {
+			t.Errorf("%+v: %v limit, returned after %v", c, limit, took)
+		}
+		checkAgainstEvaluator(t, p, s)
+		if h, err := p.Heuristic(in.Config); err == nil && s.Total > h.Total*(1+1e-12) {
+			t.Errorf("%+v: exact %v worse than heuristic %v", c, s.Total, h.Total)
+		}
+		t.Logf("%+v: %v in %v", c, s, took)
 	}
 }

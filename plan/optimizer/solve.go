@@ -23,7 +23,12 @@ var extraSolvers = map[string]SolverFunc{}
 
 // milpSolver, when set (a build with the cbc tag), solves the MILP of milp.go; it returns the plan (nil
 // if none in time) and the bound it proved either way.
-var milpSolver func(ctx context.Context, p *Problem, incumbent *Solution) (*Solution, float64, error)
+var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution, float64, error)
+
+// milpOptions selects the MILP's formulation (milpStrength bits; 0 = the plain model of the baseline).
+type milpOptions struct {
+	Strength int
+}
 
 // RegisterSolver adds a solver by name (from an init function).
 func RegisterSolver(name string, fn SolverFunc) { extraSolvers[name] = fn }
@@ -69,32 +74,7 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 		if herr != nil && !errors.Is(herr, ErrTimeLimit) {
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
 		}
-		// On many-class fleets, in a build with CBC, the MILP runs beside our search (its own thread) and
-		// the better plan and the larger bound win; see milpBeside.
-		exCtx, stopExact := context.WithCancel(ctx)
-		defer stopExact()
-		milp := p.milpBeside(ctx, h, stopExact)
-		s, err := p.Exact(ExactOptions{Incumbent: h, Ctx: exCtx})
-		m, milpBound := milp()
-		if err != nil && m == nil {
-			if herr != nil && errors.Is(herr, ErrTimeLimit) {
-				return nil, fmt.Errorf("%w; %v", err, herr)
-			}
-			return nil, err
-		}
-		if m != nil && (err != nil || m.Total < s.Total*(1-relTol)) {
-			lb := 0.0
-			if err == nil {
-				lb = s.LowerBound
-			}
-			sol := *m
-			sol.Solver, sol.LowerBound = "exact", lb
-			s = &sol
-		}
-		if milpBound > s.LowerBound {
-			s.LowerBound = min(milpBound, s.Total) // both bounds are valid, so the larger is
-		}
-		return s, nil
+		return p.exactPortfolio(ctx, h, herr)
 	}
 	if fn, ok := extraSolvers[solver]; ok {
 		return fn(ctx, p, cfg)
@@ -105,28 +85,77 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 	return nil, fmt.Errorf("unknown solver %q (want %s)", solver, strings.Join(Solvers(), ", "))
 }
 
-// milpBeside starts the MILP solver (CBC, in a build with the cbc tag) in the background on fleets of
-// more than capCoverClasses classes, and returns a function that waits for it
-// and gives its plan (nil if none) and the bound it proved (0 if none). When CBC proves its plan or h
-// optimal it calls proved, which stops our search early. Elsewhere it does nothing.
+// exactPortfolio is the exact solver after the heuristic's seed h (nil if it failed; herr its error).
 //
-// Measured on distinct fleets (BENCHMARKS.md), the two are complementary: CBC finds the better plans, our
-// search's tier-window bounds are often far tighter than CBC's (36 hosts, 2 tiers: 2.7 % vs 19 % gaps at
-// 10 s), and run one after the other each had too little time. Side by side on the 2 cores each gets the
-// whole limit. On replicated fleets (few classes) our search alone is faster and CBC is not started.
-func (p *Problem) milpBeside(ctx context.Context, h *Solution, proved func()) func() (*Solution, float64) {
-	if milpSolver == nil || len(p.Classes()) <= capCoverClasses || ctx.Err() != nil {
-		return func() (*Solution, float64) { return nil, 0 }
+// On many-class fleets (more than capCoverClasses classes: profiled hosts, each its own class), in a build
+// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left, and our branch and bound
+// runs only if time remains (CBC proved the optimum early, or stopped for another reason), seeded with
+// the better plan. Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), CBC on the strengthened
+// model finds plans as good as or better than our search, with tighter bounds, and the two side by side
+// on a loaded 2-core machine each got about half the CPU: sequential is as good or better on 7 of 8 rows
+// and avoids the overrun side by side had (297 hosts / 3 tiers / 55: 11.25 s at a 10 s limit). On
+// replicated fleets (few classes) our search alone is far faster than CBC and CBC is not started.
+//
+// On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
+// alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
+// beside our search as before (exactBeside), which measured 0.37 % at 999 hosts in 60 s.
+func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (*Solution, error) {
+	nc := len(p.Classes())
+	if milpSolver != nil && nc > sequentialMaxClasses {
+		return p.exactBeside(ctx, h, herr)
 	}
+	seed, milpBound := h, 0.0
+	if milpSolver != nil && nc > capCoverClasses && ctx.Err() == nil {
+		strength := milpStrength
+		if nc > orderMaxClasses {
+			strength &^= milpOrder
+		}
+		m, bound, err := milpSolver(ctx, p, milpOptions{Strength: strength})
+		if err == nil || errors.Is(err, ErrTimeLimit) {
+			milpBound = bound // valid whether or not CBC found a plan
+		}
+		if m != nil && (seed == nil || m.Total < seed.Total*(1-relTol)) {
+			seed = m
+		}
+	}
+	var s *Solution
+	if seed != nil && (milpBound >= seed.Total*(1-2e-6) || time.Until(deadlineOf(ctx)) < minSearchTime || ctx.Err() != nil) {
+		// Proven by CBC (to its tolerances), or no time left for our search: the best plan as it is.
+		sol := *seed
+		s = &sol
+	} else {
+		var err error
+		s, err = p.Exact(ExactOptions{Incumbent: seed, Ctx: ctx})
+		if err != nil {
+			if herr != nil && errors.Is(herr, ErrTimeLimit) {
+				return nil, fmt.Errorf("%w; %v", err, herr)
+			}
+			return nil, err
+		}
+	}
+	s.Solver = "exact"
+	s.SeedKept = h != nil && s.Total >= h.Total*(1-relTol)
+	if milpBound > s.LowerBound {
+		s.LowerBound = min(milpBound, s.Total) // both bounds are valid, so the larger is
+	}
+	return s, nil
+}
+
+// sequentialMaxClasses is the largest fleet (in classes) on which CBC runs first on the strengthened MILP.
+const sequentialMaxClasses = 400
+
+// exactBeside runs CBC on the plain MILP beside our search (its own thread, the whole limit) and keeps
+// the cheaper plan and the larger bound (both bounds are valid); a CBC proof stops our search.
+func (p *Problem) exactBeside(ctx context.Context, h *Solution, herr error) (*Solution, error) {
+	exCtx, stopExact := context.WithCancel(ctx)
+	defer stopExact()
 	type result struct {
 		s     *Solution
 		bound float64
 	}
 	done := make(chan result, 1)
 	go func() {
-		// No cutoff from h: measured on 36 distinct hosts / 2 tiers / 57, where the heuristic's plan is
-		// optimal, CBC took 7.3 s to prove it with h's cost as cutoff and 0.28 s without.
-		m, bound, err := milpSolver(ctx, p, nil)
+		m, bound, err := milpSolver(ctx, p, milpOptions{})
 		if err != nil {
 			m = nil
 		}
@@ -138,14 +167,48 @@ func (p *Problem) milpBeside(ctx context.Context, h *Solution, proved func()) fu
 			best = math.Min(best, m.Total)
 		}
 		if bound >= best*(1-2e-6) { // proven to CBC's tolerances
-			proved()
+			stopExact()
 		}
 		done <- result{m, bound}
 	}()
-	return func() (*Solution, float64) {
-		r := <-done
-		return r.s, r.bound
+	s, err := p.Exact(ExactOptions{Incumbent: h, Ctx: exCtx})
+	r := <-done
+	if err != nil && r.s == nil {
+		if herr != nil && errors.Is(herr, ErrTimeLimit) {
+			return nil, fmt.Errorf("%w; %v", err, herr)
+		}
+		return nil, err
 	}
+	if r.s != nil && (err != nil || r.s.Total < s.Total*(1-relTol)) {
+		lb := 0.0
+		if err == nil {
+			lb = s.LowerBound
+		}
+		sol := *r.s
+		sol.Solver, sol.LowerBound = "exact", lb
+		s = &sol
+	}
+	if r.bound > s.LowerBound {
+		s.LowerBound = min(r.bound, s.Total)
+	}
+	return s, nil
+}
+
+// orderMaxClasses is the largest fleet on which the MILP gets the symmetry rows of milpOrder. Measured
+// (CBC alone, 8 s, load 2–3.5): they help the proofs on 36 hosts (2 tiers / 55 proven in 2.9–5.9 s
+// instead of 0.5 %, 3 tiers / 55–56 proven in 0.6–1.4 s instead of 3.2–3.3 s) but CBC found worse plans
+// with them at 72 and 297 hosts (44.2355 vs 44.1991, 781.89 vs 780.52).
+const orderMaxClasses = 100
+
+// minSearchTime is the least time left for which our branch and bound is started after CBC.
+const minSearchTime = 50 * time.Millisecond
+
+// deadlineOf is ctx's deadline, or a time far ahead when it has none.
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(24 * time.Hour)
 }
 
 // RemainingLimit is what is left of a whole-solve time limit after the heuristic's seed; 0 stays "no
