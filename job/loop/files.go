@@ -104,11 +104,12 @@ func ReadAccuracy(path string) (*registry.Accuracy, error) {
 	return &p, nil
 }
 
-// CacheKey identifies an accuracy profile: the workflow and its models (ModelsFingerprint) and the items
-// measured (the manifest's bytes and the limit).
-func CacheKey(models, manifest []byte, limit int) string {
+// CacheKey identifies an accuracy profile: the workflow and its models (ModelsFingerprint), the items
+// measured (the manifest's bytes and the limit), and the program that measured it (a hash of the binary:
+// the workload's pre- and post-processing is code, and a new build may read differently).
+func CacheKey(models, manifest []byte, limit int, program []byte) string {
 	h := sha256.New()
-	for _, part := range [][]byte{models, manifest, []byte(strconv.Itoa(limit))} {
+	for _, part := range [][]byte{models, manifest, []byte(strconv.Itoa(limit)), program} {
 		fmt.Fprintf(h, "%d:", len(part))
 		h.Write(part)
 	}
@@ -199,4 +200,23 @@ func LimitManifest(src string, n int, dstDir string) (string, error) {
 	}
 	path := filepath.Join(dstDir, "manifest.jsonl")
 	return path, os.WriteFile(path, out.Bytes(), 0o644)
+}
+
+// ProgramFingerprint is the SHA-256 of the running executable (empty if it cannot be read: the cache is
+// then keyed on the inputs alone).
+func ProgramFingerprint() []byte {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil
+	}
+	return h.Sum(nil)
 }

@@ -581,7 +581,7 @@ func accuracyProfile(cfg Config, manifest, dir string) (*registry.Accuracy, stri
 	if err != nil {
 		return nil, "", err
 	}
-	cache := filepath.Join(cfg.RunsDir, ".loop-cache", "accuracy-"+CacheKey(models, manBytes, cfg.Limit))
+	cache := filepath.Join(cfg.RunsDir, ".loop-cache", "accuracy-"+CacheKey(models, manBytes, cfg.Limit, ProgramFingerprint()))
 	if p, err := ReadAccuracy(filepath.Join(cache, combosFile)); err == nil {
 		return p, "cached " + cache, copyFiles(cache, dir)
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -410,8 +410,9 @@ func TestLimitManifest(t *testing.T) {
 	if _, err := LimitManifest(filepath.Join(src, "manifest.jsonl"), 5, dst); err == nil || !strings.Contains(err.Error(), "only 3 items") {
 		t.Errorf("limit beyond the split: %v", err)
 	}
-	if CacheKey([]byte("m"), []byte(man.String()), 2) == CacheKey([]byte("m"), []byte(man.String()), 3) ||
-		CacheKey([]byte("m"), []byte("x"), 2) == CacheKey([]byte("mx"), []byte(""), 2) {
+	if CacheKey([]byte("m"), []byte(man.String()), 2, nil) == CacheKey([]byte("m"), []byte(man.String()), 3, nil) ||
+		CacheKey([]byte("m"), []byte("x"), 2, nil) == CacheKey([]byte("mx"), []byte(""), 2, nil) ||
+		CacheKey([]byte("m"), []byte("x"), 2, []byte("build 1")) == CacheKey([]byte("m"), []byte("x"), 2, []byte("build 2")) {
 		t.Error("cache keys collide")
 	}
 }
