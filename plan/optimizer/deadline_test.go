@@ -3,6 +3,7 @@ package optimizer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -71,26 +72,34 @@ func TestDeadlineDistinctRandom(t *testing.T) {
 		threshold float64
 	}{{4, 2, 56}, {8, 3, 57}, {16, 2, 55}, {12, 3, 58}} {
 		p := distinctFleet(t, in.Problem, c.k, c.tiers, uint64(100+i), c.threshold)
-		// The heuristic alone (no limit) is the ceiling the exact solver must not exceed once it has
-		// finished its seed, which gets half the limit: the limit is 300 ms, or four times what the
-		// heuristic took here if that is more (a loaded machine), so the seed always finishes.
-		hStart := time.Now()
-		h, herr := p.Heuristic(in.Config)
-		limit := max(300*time.Millisecond, 4*time.Since(hStart))
-		start := time.Now()
-		s, err := optimizer.Solve(p, in.Config, "exact", limit)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatalf("%+v: %v", c, err)
-		}
-		if took > limit+time.Second {
-			t.Errorf("%+v: returned after %v (limit %v)", c, took, limit)
-		}
-		checkAgainstEvaluator(t, p, s)
-		if herr == nil && s.Total > h.Total*(1+1e-12) {
-			t.Errorf("%+v: exact %v worse than heuristic %v (limit %v)", c, s.Total, h.Total, limit)
-		}
+		exactWithinLimit(t, fmt.Sprintf("%+v", c), p, in.Config, 300*time.Millisecond)
 	}
+}
+
+// exactWithinLimit runs the exact solver with a limit of at least floor and checks its answer: back within
+// the limit + 1 s, valid under the evaluator, never below its bound, and never worse than the heuristic
+// alone (no limit), the ceiling the exact solver must not exceed once it has finished its seed. The seed
+// gets half the limit, so the limit is floor or four times what the heuristic took here if that is more
+// (a loaded machine): the seed always finishes.
+func exactWithinLimit(t *testing.T, name string, p *optimizer.Problem, cfg optimizer.Config, floor time.Duration) (*optimizer.Solution, time.Duration) {
+	t.Helper()
+	hStart := time.Now()
+	h, herr := p.Heuristic(cfg)
+	limit := max(floor, 4*time.Since(hStart))
+	start := time.Now()
+	s, err := optimizer.Solve(p, cfg, "exact", limit)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if took > limit+time.Second {
+		t.Errorf("%s: returned after %v (limit %v)", name, took, limit)
+	}
+	checkAgainstEvaluator(t, p, s)
+	if herr == nil && s.Total > h.Total*(1+1e-12) {
+		t.Errorf("%s: exact %v worse than heuristic %v (limit %v)", name, s.Total, h.Total, limit)
+	}
+	return s, took
 }
 
 // Cancelling (Ctrl-C) ends a long solve at once with the best plan so far.

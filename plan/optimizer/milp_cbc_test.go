@@ -5,6 +5,7 @@ package optimizer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -160,24 +161,7 @@ func TestPortfolioDistinctRandom(t *testing.T) {
 		threshold float64
 	}{{4, 2, 55}, {4, 3, 56}, {8, 2, 57}, {8, 3, 55}, {16, 3, 58}} {
 		p := distinctFleet(t, in.Problem, c.k, c.tiers, uint64(300+i), c.threshold)
-		// 2 s, or four times the heuristic's own time on a loaded machine, so its seed (half the limit)
-		// always finishes and "never worse than the heuristic" is a fair demand.
-		hStart := time.Now()
-		h, herr := p.Heuristic(in.Config)
-		limit := max(2*time.Second, 4*time.Since(hStart))
-		start := time.Now()
-		s, err := optimizer.Solve(p, in.Config, "exact", limit)
-		took := time.Since(start)
-		if err != nil {
-			t.Fatalf("%+v: %v", c, err)
-		}
-		if took > limit+time.Second {
-			t.Errorf("%+v: %v limit, returned after %v", c, limit, took)
-		}
-		checkAgainstEvaluator(t, p, s)
-		if herr == nil && s.Total > h.Total*(1+1e-12) {
-			t.Errorf("%+v: exact %v worse than heuristic %v", c, s.Total, h.Total)
-		}
+		s, took := exactWithinLimit(t, fmt.Sprintf("%+v", c), p, in.Config, 2*time.Second)
 		t.Logf("%+v: %v in %v", c, s, took)
 	}
 }
