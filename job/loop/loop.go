@@ -114,7 +114,8 @@ type CapacityCompare struct {
 	Measured    float64 `json:"measured_items_per_second"`
 	Ratio       float64 `json:"ratio"`
 	Basis       string  `json:"basis"`
-	Busy        float64 `json:"busy"` // share of the run its workers were on the CPU (below 0.5: starved)
+	Busy        float64 `json:"busy"`    // share of the run its workers were on the CPU (below 0.5: starved)
+	Starved     float64 `json:"starved"` // share of its micro-batches that waited for their first items (capacity.Model.StarvedMsPerItem)
 }
 
 // StageComparison is one row of the predicted-vs-measured table.
@@ -511,7 +512,7 @@ func Run(cfg Config) (*Summary, error) {
 	sum.Throughput = an.Throughput
 	for _, c := range an.Capacity {
 		sum.Capacity = append(sum.Capacity, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
-			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy})
+			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy, Starved: c.Starved})
 	}
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
@@ -698,7 +699,7 @@ func PrintTable(w io.Writer, s *Summary) {
 	if len(s.Capacity) > 0 {
 		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "capacity", "predicted", "measured", "ratio", "(items/s of the stage's own items, at the run's mean batch)")
 		for _, c := range s.Capacity {
-			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item, busy %.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units, 100*c.Busy)
+			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item, busy %.0f%%, starved %.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units, 100*c.Busy, 100*c.Starved)
 		}
 	}
 	for _, st := range s.Steps {

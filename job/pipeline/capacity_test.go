@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"math"
 	"testing"
+	"time"
 )
 
 // A worker's capacity is items per CPU second of its own process when every rank has one, and items per
@@ -31,5 +33,28 @@ func TestBusySecondsBasis(t *testing.T) {
 	}
 	if c := processCPUSeconds(); !(c > 0) {
 		t.Errorf("process CPU time %v: want > 0 on Linux", c)
+	}
+}
+
+// receive tells a batch whose items were already queued from one that had to wait for them (a starved
+// worker, whose CPU per item the capacity model predicts apart).
+func TestReceiveSaysWhetherItWaited(t *testing.T) {
+	in := make(chan []Item, 1)
+	in <- []Item{{}}
+	if b, ok, waited, err := receive(context.Background(), in); err != nil || !ok || waited || len(b) != 1 {
+		t.Errorf("queued: %d items, ok %v, waited %v, %v", len(b), ok, waited, err)
+	}
+	go func() { time.Sleep(20 * time.Millisecond); in <- []Item{{}, {}} }()
+	if b, ok, waited, err := receive(context.Background(), in); err != nil || !ok || !waited || len(b) != 2 {
+		t.Errorf("late: %d items, ok %v, waited %v, %v", len(b), ok, waited, err)
+	}
+	close(in)
+	if _, ok, _, err := receive(context.Background(), in); ok || err != nil {
+		t.Errorf("closed: ok %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := receive(ctx, make(chan []Item)); err == nil {
+		t.Error("a cancelled wait returned no error")
 	}
 }

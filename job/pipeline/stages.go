@@ -244,6 +244,21 @@ func (r *rank) recvOrProbe(ctx context.Context, proto *inbound) (collective.Mess
 	}
 }
 
+// receive takes the next items from in, saying whether it had to wait for them (nothing was queued).
+func receive(ctx context.Context, in <-chan []Item) (b []Item, ok, waited bool, err error) {
+	select {
+	case b, ok = <-in:
+		return b, ok, false, nil
+	default:
+	}
+	select {
+	case b, ok = <-in:
+		return b, ok, true, nil
+	case <-ctx.Done():
+		return nil, false, true, ctx.Err()
+	}
+}
+
 // compute forms micro-batches of up to batch_size items from what has arrived (never waiting for a full
 // batch: latency matters under pacing) and runs the stage's op on them. Results leave in chunks of at
 // most batch_size items (see bounds.go); a node whose fan-out streams hands its sub-items on as it makes
@@ -275,17 +290,18 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		if len(pending) == 0 && !open {
 			break
 		}
+		starved := false // the batch had to wait for its first items (see rankStats.StarvedBatches)
 		if len(pending) == 0 {
-			select {
-			case b, ok := <-in:
-				if !ok {
-					open = false
-					continue
-				}
-				take(b)
-			case <-ctx.Done():
-				return ctx.Err()
+			b, ok, waited, err := receive(ctx, in)
+			if err != nil {
+				return err
 			}
+			if !ok {
+				open = false
+				continue
+			}
+			starved = waited
+			take(b)
 		}
 	topUp:
 		for open && len(pending) < bs {
@@ -332,6 +348,9 @@ func (r *rank) compute(ctx context.Context, in <-chan []Item, out chan<- []Item)
 		r.stats.Items += int64(n)
 		r.stats.ItemsOut += int64(len(res))
 		r.stats.Batches++
+		if starved {
+			r.stats.StarvedBatches++
+		}
 		r.stats.ModelSeconds += modelTime.Seconds()
 		r.stats.ComputeSeconds += (end.Sub(start) - blocked).Seconds()
 		r.statsMu.Unlock()

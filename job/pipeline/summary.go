@@ -15,16 +15,20 @@ import (
 
 // rankStats is what each rank reports to the sink at the end of the job.
 type rankStats struct {
-	Rank            int                    `json:"rank"`
-	Host            string                 `json:"host"`
-	Stage           string                 `json:"stage"`
-	Op              string                 `json:"op"`
-	Worker          int                    `json:"worker"`
-	Device          string                 `json:"device"`
-	Threads         int                    `json:"threads"`
-	Items           int64                  `json:"items"`
-	ItemsOut        int64                  `json:"items_out"` // what the op emitted (a fan-in: parents; a fan-out: sub-items)
-	Batches         int64                  `json:"batches"`
+	Rank     int    `json:"rank"`
+	Host     string `json:"host"`
+	Stage    string `json:"stage"`
+	Op       string `json:"op"`
+	Worker   int    `json:"worker"`
+	Device   string `json:"device"`
+	Threads  int    `json:"threads"`
+	Items    int64  `json:"items"`
+	ItemsOut int64  `json:"items_out"` // what the op emitted (a fan-in: parents; a fan-out: sub-items)
+	Batches  int64  `json:"batches"`
+	// StarvedBatches counts the micro-batches that found nothing queued and waited for their first
+	// items: the worker's threads had parked, and waking them costs CPU a saturated worker does not pay
+	// (the capacity model's starved cost, latency.csv's cold_ms_per_item).
+	StarvedBatches  int64                  `json:"starved_batches"`
 	ModelSeconds    float64                `json:"model_seconds"`              // inside ONNX Runtime
 	ComputeSeconds  float64                `json:"compute_seconds"`            // the op on micro-batches, model included
 	RunnerIOSeconds float64                `json:"runner_io_seconds"`          // decoding, joining, packing (not waiting)
@@ -100,6 +104,8 @@ type stageSummary struct {
 	Workers int    `json:"workers"`
 	Items   int64  `json:"items"`
 	Batches int64  `json:"batches"`
+	// StarvedBatches: micro-batches that waited for their first items (rankStats.StarvedBatches).
+	StarvedBatches int64 `json:"starved_batches"`
 	// MeanBatch is items per micro-batch; ModelMsPerItem the ONNX Runtime time per item; OverheadMsPerItem
 	// the runner's own time per item (compute minus model, plus decode/join/pack) — file reading and
 	// result writing count as overhead for sources and the sink.
@@ -229,6 +235,7 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 			ss.Items += rs.Items
 			ss.ItemsOut += rs.ItemsOut
 			ss.Batches += rs.Batches
+			ss.StarvedBatches += rs.StarvedBatches
 			ss.ModelSeconds += rs.ModelSeconds
 			ss.BusySeconds += rs.ComputeSeconds
 			if busy, basis := busySeconds(rs, cpu); busy > 0 {

@@ -27,6 +27,9 @@ type Latency struct {
 	// Runner is the runner's CPU ms per batch besides the op: receiving and decoding the batch's input
 	// messages, packing and sending its output (runnerCost).
 	Runner Stats
+	// Cold is what a starved worker pays per batch, op and runner together, in CPU ms: every micro-batch
+	// reaches a worker whose threads had parked (coldRounds). Zero Runs: not measured.
+	Cold Stats
 }
 
 // Ratio is how many items a node receives per item its input node receives, in one trace: 1 but across
@@ -55,6 +58,15 @@ func perItem(ls []Latency, pick func(Stats) float64) float64 {
 		v[i] = pick(l.Stats) / float64(l.Batch)
 	}
 	return Summarise(v).Median
+}
+
+// coldPerItem is latency.csv's cold_ms_per_item: the median cold CPU ms per item, or empty when the
+// profile did not measure it (no peer process).
+func coldPerItem(l Latency) string {
+	if l.Cold.Runs == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(l.Cold.Median/float64(l.Batch), 'f', 4, 64)
 }
 
 // Result is a whole profile of one host.
@@ -91,7 +103,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 	files := map[string][][]string{}
-	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item", "rank", "device", "threads", "cpu_ms_per_item", "runner_ms_per_item"}}
+	detail := [][]string{{"stage", "worker", "variant", "batch", "runs", "median_ms", "p50_ms", "p75_ms", "p90_ms", "median_ms_per_item", "rank", "device", "threads", "cpu_ms_per_item", "runner_ms_per_item", "cold_ms_per_item"}}
 	smallest := map[[3]string][]Latency{} // stage, variant, host -> every rank's row at the smallest batch
 
 	for _, l := range r.Latencies {
@@ -101,7 +113,7 @@ func (r *Result) Files(dir string) ([]string, error) {
 			host = l.Host
 		}
 		detail = append(detail, []string{l.Stage, host, l.Variant, strconv.Itoa(l.Batch), strconv.Itoa(s.Runs),
-			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads), f(l.CPU.Mean / float64(l.Batch)), f(l.Runner.Median / float64(l.Batch))})
+			f(s.Median), f(s.P50), f(s.P75), f(s.P90), f(s.Median / float64(l.Batch)), strconv.Itoa(l.Rank), l.Device, strconv.Itoa(l.Threads), f(l.CPU.Mean / float64(l.Batch)), f(l.Runner.Median / float64(l.Batch)), coldPerItem(l)})
 		k := [3]string{l.Stage, l.Variant, host}
 		switch cur := smallest[k]; {
 		case len(cur) == 0 || l.Batch < cur[0].Batch:

@@ -94,7 +94,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				l.Host, l.Rank, l.Device, l.Threads, l.Stage, l.Variant = o.Host, o.Rank, o.Device, o.Threads, nv[0], nv[1]
 				res.Latencies = append(res.Latencies, l)
 				if o.Progress != nil {
-					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs, runner %.3f ms\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs, l.Runner.Median)
+					fmt.Fprintf(o.Progress, "profile: %s %s batch %d: median %.2f ms (p90 %.2f) over %d runs, runner %.3f ms, starved %.3f ms\n", l.Stage, l.Variant, l.Batch, l.Stats.Median, l.Stats.P90, l.Stats.Runs, l.Runner.Median, l.Cold.Median)
 				}
 			}
 		}
@@ -179,7 +179,8 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 		}
 	}
 	var ins [][]byte
-	for _, up := range ups {
+	microBatches := 0 // of one input: the first one's
+	for u, up := range ups {
 		var mine []*flow.Item
 		for _, k := range idx {
 			if len(up) > 0 {
@@ -192,12 +193,15 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 				return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
 			}
 			ins = append(ins, msgs...)
+			if u == 0 {
+				microBatches++
+			}
 		}
 	}
 	var runner []float64
 	var err error
 	if peerBinary != "" {
-		runner, err = runnerCostCollective(peerBinary, ins, emitted, repeats)
+		runner, err = runnerCostCollective(peerBinary, ins, emitted, repeats, nil)
 	} else {
 		runner, err = runnerCost(ins, emitted, repeats)
 	}
@@ -207,7 +211,43 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	for i := range runner {
 		runner[i] *= perBatch
 	}
-	return Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}, nil
+	l := Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}
+	if peerBinary != "" {
+		cold, err := coldCost(n, received, batch, ins, emitted, max(1, len(ins)/max(1, microBatches)), repeats, peerBinary)
+		if err != nil {
+			return Latency{}, fmt.Errorf("profile: node %q, starved: %w", n.Spec.Name, err)
+		}
+		for i := range cold {
+			cold[i] *= perBatch
+			if fanIn { // its op is not rerun cold (it regroups, in small steps): add the warm figure
+				cold[i] += l.CPU.Mean
+			}
+		}
+		l.Cold = Summarise(cold)
+	}
+	return l, nil
+}
+
+// coldCost times a starved worker of the node (coldRounds): the runner's path with a pause before each
+// micro-batch of msgsPerBatch input messages, and, but for a fan-in node, the op itself on a window of
+// b traced items per round, in the same process CPU figure. It returns CPU ms per round.
+func coldCost(n *flow.Node, received, batch []*flow.Item, ins [][]byte, emitted [][]*flow.Item, msgsPerBatch, repeats int, peerBinary string) ([]float64, error) {
+	cold := &coldRounds{Pause: coldPause, PerBatch: msgsPerBatch}
+	if len(n.Spec.FanIn) == 0 {
+		rounds := make([][]*flow.Item, repeats+1) // cloned beforehand: the timed rounds only run the op
+		for r := range rounds {
+			start := r * len(received) / len(rounds)
+			rounds[r] = make([]*flow.Item, len(batch))
+			for k := range batch {
+				rounds[r][k] = Clone(received[(start+k)%len(received) : (start+k)%len(received)+1])[0]
+			}
+		}
+		cold.Op = func(r int) error {
+			_, _, err := n.Process(rounds[r%len(rounds)])
+			return err
+		}
+	}
+	return runnerCostCollective(peerBinary, ins, emitted, repeats, cold)
 }
 
 // sampleBudget is about how long timeNode may spend on the extra windows of a cheap node with many

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -44,14 +47,33 @@ type peersSpec struct {
 	Acks    int    // acknowledgements the worker sends upstream per round (a join: one per input)
 	Rounds  int
 	JobID   string
+	// Pause, when set, is how long the upstream peer waits before each micro-batch's messages (every
+	// PerBatch of them), long enough for the worker's threads to park: the starved worker's case.
+	Pause    time.Duration
+	PerBatch int
 }
+
+// coldRounds asks runnerCostCollective for a starved worker's cost: every micro-batch reaches a parked
+// worker (the upstream pauses before each one), and the worker runs the node's op on every round (op,
+// unless nil), so that the figure is the op and the runner's path together, from cold.
+type coldRounds struct {
+	Pause    time.Duration
+	PerBatch int                   // input messages per micro-batch
+	Op       func(round int) error // runs the node's op on the round's items; nil: the op is timed apart
+}
+
+// coldPause is long enough for a worker that has nothing to do to park every thread (the Go scheduler
+// spins for microseconds, then sleeps), and short enough to keep the profile quick.
+const coldPause = 10 * time.Millisecond
 
 // runnerCostCollective is runnerCost over the real collective: per round (one micro-batch) the upstream
 // peer sends the input messages ins to this process's rank, which receives, decodes and unpacks them,
 // hands the items to a computing goroutine and on to a sending one, packs out and sends it to the
 // downstream peer; the peers start the next round when the downstream one has the whole output, so every
 // round's messages arrive at a parked worker as a paced run's do. bin is the jellybean executable.
-func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats int) ([]float64, error) {
+//
+// With cold set, the rounds are a starved worker's instead (see coldRounds).
+func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats int, cold *coldRounds) ([]float64, error) {
 	var outMsgs [][]byte
 	for _, out := range outs {
 		m, err := packMessages(out)
@@ -69,6 +91,9 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 	spec := peersSpec{InFile: filepath.Join(dir, "in"), OutMsgs: len(outMsgs), Rounds: rounds, JobID: "profile-runner"}
 	if len(ins) > 1 {
 		spec.Acks = len(ins)
+	}
+	if cold != nil {
+		spec.Pause, spec.PerBatch = cold.Pause, max(1, cold.PerBatch)
 	}
 	var blob []byte
 	for _, m := range ins {
@@ -119,6 +144,9 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 				rctx, cancel := context.WithTimeout(gctx, 2*time.Second)
 				m, err := c.Recv(rctx)
 				cancel()
+				if errors.Is(err, context.DeadlineExceeded) && gctx.Err() == nil {
+					continue // a quiet while (a slow op on a cold round); the runner probes its peers then
+				}
 				if err != nil {
 					return err
 				}
@@ -155,9 +183,16 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 			}
 			return nil
 		})
-		g.Go(func() error { // computing goroutine: the op is timed apart (timeNode)
+		g.Go(func() error { // computing goroutine: the op is timed apart (timeNode) unless the rounds are cold
 			defer close(computed)
+			r := 0
 			for range received {
+				if cold != nil && cold.Op != nil {
+					if err := cold.Op(r); err != nil {
+						return err
+					}
+				}
+				r++
 				computed <- struct{}{}
 			}
 			return nil
@@ -202,6 +237,28 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 		return nil, fmt.Errorf("the runner's path: peers: %w: %s", werr, stderr.String())
 	}
 	return samples, nil
+}
+
+// pollute stands for the other ranks of a busy host while a starved worker waits: for d, one goroutine
+// per core streams through a buffer larger than a core's cache, so that the worker, woken next, finds
+// its caches cold as it does between micro-batches in a run.
+func pollute(d time.Duration) {
+	const size = 16 << 20
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, size)
+			for time.Now().Before(end) {
+				for i := 0; i < len(buf); i += 64 {
+					buf[i]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func peersOf(port int) []collective.Peer {
@@ -263,7 +320,10 @@ func PeersMain() error {
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			for _, m := range ins {
+			for i, m := range ins {
+				if s.Pause > 0 && i%s.PerBatch == 0 {
+					pollute(s.Pause)
+				}
 				if err := up.Send(gctx, 0, edgeIn, m); err != nil {
 					return err
 				}

@@ -26,9 +26,10 @@ type CapacityRow struct {
 	Workers        int
 	Units          float64 // items the stage handles per source item (ratios.csv)
 	MeanBatch      float64 // items per micro-batch in the run
+	Starved        float64 // share of the run's micro-batches that waited for their first items
 	PlanBatch      int     // the plan's micro-batch size
 	AtPlanBatch    float64 // predicted capacity of its workers at the plan's batch size (the optimizer's figure)
-	Predicted      float64 // predicted capacity at the run's mean batch size
+	Predicted      float64 // predicted capacity at the run's mean batch size and starved share
 	Measured       float64 // items / busy seconds, summed over workers (summary.json)
 	Basis          string  // the run's busy time: "cpu" (process CPU time) or "wall" (op + runner)
 	Busy           float64 // share of its workers' time in the run spent on the CPU (cpu basis only; 0: unknown)
@@ -109,6 +110,24 @@ func StageCapacity(m *capacity.Model, st *plan.Stage, b float64) (float64, bool)
 	return sum, len(st.Workers) > 0
 }
 
+// StarvedCapacity is StageCapacity for a run in which a share starved of the micro-batches found their
+// worker parked (capacity.Model.StarvedMsPerItem): what the workers' CPU time buys in that run.
+func StarvedCapacity(m *capacity.Model, st *plan.Stage, b, starved float64) (float64, bool) {
+	v := st.Variant
+	if v == "" {
+		v = "default"
+	}
+	sum := 0.0
+	for _, w := range st.Workers {
+		ms, ok := m.StarvedMsPerItem(w.Host, st.Name, v, b, starved)
+		if !ok || !(ms > 0) {
+			return 0, false
+		}
+		sum += 1000 / ms
+	}
+	return sum, len(st.Workers) > 0
+}
+
 // PredictedMaximum is the most items per second (of the sources) the plan carries when the sources do not
 // pace: what its slowest stage sustains at the plan's batch size, each stage's capacity divided by the
 // items it handles per source item. bottleneck names that stage; ok is false when no stage of the plan
@@ -159,7 +178,10 @@ func compareCapacity(r *Run, cm *CapacityModel) ([]CapacityRow, error) {
 		if row.MeanBatch <= 0 {
 			row.MeanBatch = float64(bs)
 		}
-		row.Predicted, _ = StageCapacity(cm.Costs, st, row.MeanBatch)
+		if ss.Batches > 0 {
+			row.Starved = float64(ss.StarvedBatches) / float64(ss.Batches)
+		}
+		row.Predicted, _ = StarvedCapacity(cm.Costs, st, row.MeanBatch, row.Starved)
 		if row.Basis == "cpu" {
 			var cpu, wall float64
 			for _, rk := range r.Summary.Ranks {
@@ -190,7 +212,7 @@ func explainCapacity(row CapacityRow, cpuProfile bool) string {
 	case !cpuProfile:
 		return what + ": the profile predates CPU-time figures (wall clock, no runner cost); profile again."
 	case row.Ratio < 1 && row.Busy > 0 && row.Busy < StarvedBusy:
-		return what + fmt.Sprintf(": the stage was starved (its workers were on the CPU %.0f%% of the run), so it slept between micro-batches and paid for waking up (goroutine wake-ups, cold caches after other ranks ran) on every one, which the profile's back-to-back timing does not; this measures its cost when starved, not what it sustains when saturated.", 100*row.Busy)
+		return what + fmt.Sprintf(": the stage was starved (its workers were on the CPU %.0f%% of the run; %.0f%% of its micro-batches waited for their items). The prediction counts the profile's cost of waking a parked worker with cold caches for those, but not the CPU a process spends while idle (runtime timers, probes of silent peers), nor longer gaps and heavier neighbours than the profile's; the measured figure is its cost when starved, not what it sustains when saturated.", 100*row.Busy, 100*row.Starved)
 	case row.Ratio < 1:
 		return what + ": the worker spent more CPU per item than the profile measured: runner work the profile does not reproduce (per-message bookkeeping, garbage collection, timing files), cores shared with other busy ranks (caches, memory bandwidth), or a profile taken on a faster or less loaded core."
 	default:

@@ -86,7 +86,7 @@ func TestCapacityRowsAndMaximum(t *testing.T) {
 	}
 	// Crop: predicted 100/s, measured 60/s: explained, and among the findings. Its worker was on the CPU
 	// 10 % of the run: starved. Detect's was 90 %: busy, and within tolerance.
-	if c := rows["Crop"]; math.Abs(c.Busy-0.1) > 1e-9 || !strings.Contains(c.Explanation, "the stage was starved (its workers were on the CPU 10% of the run)") {
+	if c := rows["Crop"]; math.Abs(c.Busy-0.1) > 1e-9 || !strings.Contains(c.Explanation, "the stage was starved (its workers were on the CPU 10% of the run;") {
 		t.Errorf("Crop %+v: want the starved explanation", c)
 	}
 	if c := rows["Detect"]; math.Abs(c.Busy-0.9) > 1e-9 || c.Explanation != "" {
@@ -136,5 +136,26 @@ func TestCoresBound(t *testing.T) {
 	}
 	if _, ok, _ := CoresBound(r.Plan, cm, func(string) int { return 0 }); ok {
 		t.Error("no cores known: want no bound")
+	}
+}
+
+// A stage whose micro-batches all found its worker parked is predicted at the profile's cold figure,
+// one half of them starved at the mean of the two.
+func TestStarvedPrediction(t *testing.T) {
+	r, cm := ocrRun()
+	key := capacity.Key{Host: "h", Stage: "Crop", Variant: "default"}
+	cm.Costs.Points[key] = []capacity.Point{{Batch: 1, Op: 10, Cold: 40}, {Batch: 2, Op: 20, Cold: 80}}
+	for _, tc := range []struct {
+		starved int64
+		want    float64
+	}{{0, 100}, {5, 25}, {2, 1000 / (0.6*10 + 0.4*40)}} {
+		r.Summary.Stages[2].StarvedBatches = tc.starved // Crop: 5 batches
+		rows, err := compareCapacity(r, cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := rows[1]; c.Stage != "Crop" || math.Abs(c.Predicted-tc.want) > 1e-9 || math.Abs(c.Starved-float64(tc.starved)/5) > 1e-9 || math.Abs(c.AtPlanBatch-100) > 1e-9 {
+			t.Errorf("%d of 5 starved: %+v, want %v predicted (100 at the plan's batch)", tc.starved, c, tc.want)
+		}
 	}
 }

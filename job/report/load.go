@@ -50,6 +50,7 @@ type StageSummary struct {
 	CapacityUnit           string  `json:"capacity_unit"`  // items | parents (a fan-in stage's output)
 	MeanBatch              float64 `json:"mean_batch"`
 	Batches                int64   `json:"batches"`
+	StarvedBatches         int64   `json:"starved_batches"` // micro-batches that waited for their first items
 	ItemsOut               int64   `json:"items_out"`
 	ModelMsPerItem         float64 `json:"model_ms_per_item"`
 	OverheadMsPerItem      float64 `json:"overhead_ms_per_item"`

@@ -13,6 +13,12 @@
 // (summary.json) is likewise items per CPU second of each worker's process. Profiles without the CPU
 // columns (older ones) fall back to the wall-clock median and no runner cost.
 //
+// A starved worker, one whose micro-batches find nothing queued, pays more per item: its threads park
+// between batches and every batch wakes them, with caches other ranks evicted meanwhile. The profile
+// measures that too (cold_ms_per_item: op and runner together after a pause), and StarvedMsPerItem blends
+// the two by the share of a run's micro-batches that waited: how the report predicts a starved stage.
+// The optimizer's capacity stays the warm figure, what a worker sustains when never starved.
+//
 // A node's rate is not always the sources' rate: a fan-out node's consumer receives several sub-items
 // per item, a fan-in node regroups them into parents. The profile's trace counts them (ratios.csv:
 // items a node receives per item its input node receives), and Units turns those ratios into items per
@@ -30,10 +36,12 @@ import (
 )
 
 // Point is the cost of one micro-batch of Batch items on one worker type: Op and Runner in ms per batch
-// (median over the ranks that measured it).
+// (median over the ranks that measured it), and Cold, the same micro-batch's op and runner together when
+// it reaches a worker whose threads had parked (a starved worker).
 type Point struct {
 	Batch      int
 	Op, Runner float64
+	Cold       float64 // op and runner of a starved worker (latency.csv's cold_ms_per_item); 0: not measured
 }
 
 // Key names a node variant on a worker type (the hostfile's host name).
@@ -75,6 +83,7 @@ func Parse(name string, r io.Reader) (*Model, error) {
 	}
 	_, hasCPU := col["cpu_ms_per_item"]
 	_, hasRunner := col["runner_ms_per_item"]
+	_, hasCold := col["cold_ms_per_item"] // empty where the profile could not measure it
 	num := func(row []string, line int, c string, positive bool) (float64, error) {
 		v, err := strconv.ParseFloat(row[col[c]], 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || (positive && v == 0) {
@@ -82,7 +91,7 @@ func Parse(name string, r io.Reader) (*Model, error) {
 		}
 		return v, nil
 	}
-	type acc struct{ op, runner []float64 }
+	type acc struct{ op, runner, cold []float64 }
 	byKey := map[Key]map[int]*acc{}
 	for i, row := range rows[1:] {
 		line := i + 2
@@ -105,6 +114,12 @@ func Parse(name string, r io.Reader) (*Model, error) {
 				return nil, err
 			}
 		}
+		cold := 0.0
+		if hasCold && row[col["cold_ms_per_item"]] != "" {
+			if cold, err = num(row, line, "cold_ms_per_item", false); err != nil {
+				return nil, err
+			}
+		}
 		k := Key{row[col["worker"]], row[col["stage"]], row[col["variant"]]}
 		if byKey[k] == nil {
 			byKey[k] = map[int]*acc{}
@@ -114,12 +129,12 @@ func Parse(name string, r io.Reader) (*Model, error) {
 			a = &acc{}
 			byKey[k][b] = a
 		}
-		a.op, a.runner = append(a.op, op*float64(b)), append(a.runner, runner*float64(b))
+		a.op, a.runner, a.cold = append(a.op, op*float64(b)), append(a.runner, runner*float64(b)), append(a.cold, cold*float64(b))
 	}
 	m := &Model{Points: map[Key][]Point{}, CPU: hasCPU}
 	for k, bs := range byKey {
 		for b, a := range bs {
-			m.Points[k] = append(m.Points[k], Point{Batch: b, Op: median(a.op), Runner: median(a.runner)})
+			m.Points[k] = append(m.Points[k], Point{Batch: b, Op: median(a.op), Runner: median(a.runner), Cold: median(a.cold)})
 		}
 		sort.Slice(m.Points[k], func(i, j int) bool { return m.Points[k][i].Batch < m.Points[k][j].Batch })
 	}
@@ -150,24 +165,49 @@ func (m *Model) Capacity(host, stage, variant string, batch float64) (float64, b
 // Interpolate is the cost per item at batch size b from points sorted by batch: per batch linear
 // between the two points around b, the nearest point's cost per item outside them.
 func Interpolate(pts []Point, b float64) (op, runner float64) {
+	return interpolate(pts, b, func(p Point) float64 { return p.Op }), interpolate(pts, b, func(p Point) float64 { return p.Runner })
+}
+
+func interpolate(pts []Point, b float64, cost func(Point) float64) float64 {
 	if len(pts) == 0 {
-		return 0, 0
+		return 0
 	}
 	first, last := pts[0], pts[len(pts)-1]
 	switch {
 	case b <= float64(first.Batch):
-		return first.Op / float64(first.Batch), first.Runner / float64(first.Batch)
+		return cost(first) / float64(first.Batch)
 	case b >= float64(last.Batch):
-		return last.Op / float64(last.Batch), last.Runner / float64(last.Batch)
+		return cost(last) / float64(last.Batch)
 	}
 	for i := 1; i < len(pts); i++ {
 		lo, hi := pts[i-1], pts[i]
 		if b <= float64(hi.Batch) {
 			t := (b - float64(lo.Batch)) / float64(hi.Batch-lo.Batch)
-			return (lo.Op + t*(hi.Op-lo.Op)) / b, (lo.Runner + t*(hi.Runner-lo.Runner)) / b
+			return (cost(lo) + t*(cost(hi)-cost(lo))) / b
 		}
 	}
-	return last.Op / float64(last.Batch), last.Runner / float64(last.Batch)
+	return cost(last) / float64(last.Batch)
+}
+
+// StarvedMsPerItem is what one item costs a worker of host at mean batch size batch when a share
+// starved (0–1) of its micro-batches found it parked: the op and runner's warm figure for the others, the
+// profile's cold figure (op and runner from cold) for those. A profile without cold figures gives the
+// warm figure alone. ok is false when the variant was not profiled on the host.
+func (m *Model) StarvedMsPerItem(host, stage, variant string, batch, starved float64) (float64, bool) {
+	pts := m.Points[Key{host, stage, variant}]
+	if len(pts) == 0 {
+		return 0, false
+	}
+	op, runner := Interpolate(pts, batch)
+	warm := op + runner
+	for _, p := range pts {
+		if !(p.Cold > 0) {
+			return warm, true
+		}
+	}
+	cold := interpolate(pts, batch, func(p Point) float64 { return p.Cold })
+	starved = math.Min(1, math.Max(0, starved))
+	return (1-starved)*warm + starved*cold, true
 }
 
 func median(v []float64) float64 {

@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,5 +152,40 @@ func TestReadRatios(t *testing.T) {
 		if _, err := ReadRatios(write(body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
+	}
+}
+
+// A starved worker's figure (cold_ms_per_item) blends with the warm one by the share of micro-batches
+// that found the worker parked; a profile without it (or with an empty cell) gives the warm figure.
+func TestStarvedCost(t *testing.T) {
+	head := strings.TrimSuffix(head, "\n") + ",cold_ms_per_item\n"
+	m, err := Parse("lat.csv", strings.NewReader(head+
+		"VQA,h,v,8,3,9,0,0,0,1,0,cpu,1,0.5,0.25,2.75\n"+
+		"VQA,h,v,1,3,9,0,0,0,1,0,cpu,1,1,1,6\n"+
+		"ASR,h,v,8,3,9,0,0,0,1,0,cpu,1,3,1,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stage          string
+		batch, starved float64
+		want           float64
+	}{
+		{"VQA", 8, 0, 0.75}, {"VQA", 8, 1, 2.75}, {"VQA", 8, 0.5, 1.75},
+		{"VQA", 1, 0.25, 0.75*2 + 0.25*6},
+		{"VQA", 8, 7, 2.75}, // a share is clamped to 0–1
+		{"ASR", 8, 1, 4},    // no cold figure: warm
+	} {
+		got, ok := m.StarvedMsPerItem("h", tc.stage, "v", tc.batch, tc.starved)
+		if !ok {
+			t.Fatalf("%s: not profiled", tc.stage)
+		}
+		near(t, fmt.Sprintf("%s at batch %v, %v starved", tc.stage, tc.batch, tc.starved), got, tc.want)
+	}
+	if _, ok := m.StarvedMsPerItem("other", "VQA", "v", 8, 1); ok {
+		t.Error("a host not profiled has a cost")
+	}
+	if _, err := Parse("lat.csv", strings.NewReader(head+"VQA,h,v,8,3,9,0,0,0,1,0,cpu,1,0.5,0.25,-1\n")); err == nil || !strings.Contains(err.Error(), "lat.csv:2: cold_ms_per_item \"-1\"") {
+		t.Errorf("negative cold figure: %v", err)
 	}
 }
