@@ -95,9 +95,12 @@ type Summary struct {
 	Bottleneck       string  `json:"bottleneck"`
 	// CoresBound is the most the profiled stages carry when the ranks share the hosts' cores (Cores
 	// each): see report.CoresBound.
-	CoresBound float64           `json:"cores_bound_items_per_second"`
-	Throughput float64           `json:"throughput_items_per_second"`
-	Capacity   []CapacityCompare `json:"capacity"`
+	CoresBound float64 `json:"cores_bound_items_per_second"`
+	Throughput float64 `json:"throughput_items_per_second"`
+	// SteadyThroughput is the rate from the first result to the last (the pipeline full): what an
+	// unpaced run compares with PredictedMaximum.
+	SteadyThroughput float64           `json:"steady_throughput_items_per_second,omitempty"`
+	Capacity         []CapacityCompare `json:"capacity"`
 }
 
 // CapacityCompare is one row of the capacity table: what a stage's workers sustain, predicted from the
@@ -509,7 +512,7 @@ func Run(cfg Config) (*Summary, error) {
 	for _, row := range an.Stages {
 		sum.Stages = append(sum.Stages, StageComparison{Stage: row.Name, Predicted: row.Predicted, Measured: row.Measured, Ratio: row.Ratio})
 	}
-	sum.Throughput = an.Throughput
+	sum.Throughput, sum.SteadyThroughput = an.Throughput, an.SteadyThroughput
 	for _, c := range an.Capacity {
 		sum.Capacity = append(sum.Capacity, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
 			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy, Starved: c.Starved})
@@ -689,8 +692,12 @@ func PrintTable(w io.Writer, s *Summary) {
 		if !s.Paced {
 			mode = "unpaced run"
 		}
-		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s; slowest stage %s)\n", "max throughput", s.PredictedMaximum, s.Throughput,
-			100*s.Throughput/s.PredictedMaximum, mode, s.Bottleneck)
+		measured, what := s.Throughput, ""
+		if !s.Paced && s.SteadyThroughput > 0 {
+			measured, what = s.SteadyThroughput, fmt.Sprintf(", steady: first to last result; %.2f over the whole run", s.Throughput)
+		}
+		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s%s; slowest stage %s)\n", "max throughput", s.PredictedMaximum, measured,
+			100*measured/s.PredictedMaximum, mode, what, s.Bottleneck)
 		if s.CoresBound > 0 {
 			fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (the profiled stages' CPU per item on the shared cores)\n", "cores bound", s.CoresBound, s.Throughput,
 				100*s.Throughput/s.CoresBound)

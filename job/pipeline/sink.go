@@ -20,6 +20,10 @@ type sinkState struct {
 	latencies []float64 // ms, one per item finished by this run
 	lastPrint time.Time
 	lastUnix  int64 // when the last result was written
+	// firstUnix is when the first result was written, firstCount how many items that write held: the
+	// steady throughput counts from there (Summary.SteadyThroughputItemsPerSecond).
+	firstUnix  int64
+	firstCount int
 }
 
 // progressInterval keeps progress lines at about two per second.
@@ -50,6 +54,9 @@ func (o sinkOp) process(in []Item) ([]Item, time.Duration, error) {
 	}
 	now := time.Now()
 	s.lastUnix = now.UnixNano()
+	if s.firstUnix == 0 {
+		s.firstUnix, s.firstCount = s.lastUnix, len(items)
+	}
 	for _, it := range items {
 		if it.T0 > 0 {
 			s.latencies = append(s.latencies, float64(s.lastUnix-it.T0)/1e6)

@@ -44,22 +44,27 @@ type rankStats struct {
 
 // Summary is summary.json.
 type Summary struct {
-	Job                      string             `json:"job"`
-	Items                    int                `json:"items"`     // items in the job
-	Completed                int                `json:"completed"` // lines in results.jsonl
-	CompletedThisRun         int                `json:"completed_this_run"`
-	WallSeconds              float64            `json:"wall_seconds"` // this run: first source start to last result
-	ThroughputItemsPerSecond float64            `json:"throughput_items_per_second"`
-	LatencyMs                map[string]float64 `json:"latency_ms"`
-	BytesRaw                 int64              `json:"bytes_raw"`  // stream bytes sent between ranks
-	BytesWire                int64              `json:"bytes_wire"` // the same after compression and framing
-	RunnerOverheadMsPerItem  float64            `json:"runner_overhead_ms_per_item"`
-	Stages                   []stageSummary     `json:"stages"`
-	Links                    []linkSummary      `json:"links"`
-	Ranks                    []rankStats        `json:"ranks"`
-	Predicted                plan.Predicted     `json:"predicted"`
-	ThroughputVsPredicted    float64            `json:"throughput_vs_predicted,omitempty"`
-	InputRate                float64            `json:"input_rate"`
+	Job                      string  `json:"job"`
+	Items                    int     `json:"items"`     // items in the job
+	Completed                int     `json:"completed"` // lines in results.jsonl
+	CompletedThisRun         int     `json:"completed_this_run"`
+	WallSeconds              float64 `json:"wall_seconds"` // this run: first source start to last result
+	ThroughputItemsPerSecond float64 `json:"throughput_items_per_second"`
+	// SteadyThroughputItemsPerSecond is the rate once the pipeline is full: the items finished after the
+	// first result, per second from the first result to the last. A short run spends a good part of its
+	// wall time filling the pipeline (OCR: a page's detection and its hundred line pieces before the first
+	// result), which the whole-run figure counts and a rate model (the plan's predicted maximum) does not.
+	SteadyThroughputItemsPerSecond float64            `json:"steady_throughput_items_per_second,omitempty"`
+	LatencyMs                      map[string]float64 `json:"latency_ms"`
+	BytesRaw                       int64              `json:"bytes_raw"`  // stream bytes sent between ranks
+	BytesWire                      int64              `json:"bytes_wire"` // the same after compression and framing
+	RunnerOverheadMsPerItem        float64            `json:"runner_overhead_ms_per_item"`
+	Stages                         []stageSummary     `json:"stages"`
+	Links                          []linkSummary      `json:"links"`
+	Ranks                          []rankStats        `json:"ranks"`
+	Predicted                      plan.Predicted     `json:"predicted"`
+	ThroughputVsPredicted          float64            `json:"throughput_vs_predicted,omitempty"`
+	InputRate                      float64            `json:"input_rate"`
 	// Attempts lists every attempt of the run, earlier ones (kept under attempts/<n>/ by the launcher
 	// when a run is resumed) first and this one last; Completed above counts the items of all of them.
 	Attempts []Attempt `json:"attempts"`
@@ -203,6 +208,9 @@ func buildSummary(p *plan.Plan, all []rankStats, sink *sinkState) Summary {
 	if sink.lastUnix > start && start > 0 {
 		s.WallSeconds = float64(sink.lastUnix-start) / 1e9
 		s.ThroughputItemsPerSecond = float64(s.CompletedThisRun) / s.WallSeconds
+	}
+	if sink.lastUnix > sink.firstUnix && sink.firstUnix > 0 && s.CompletedThisRun > sink.firstCount {
+		s.SteadyThroughputItemsPerSecond = float64(s.CompletedThisRun-sink.firstCount) / (float64(sink.lastUnix-sink.firstUnix) / 1e9)
 	}
 	lat := sortedCopy(sink.latencies)
 	s.LatencyMs = map[string]float64{"p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99)}

@@ -27,7 +27,8 @@ func TestBuildSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	const s0 = int64(1_000_000_000)
-	sink := &sinkState{w: w, total: 5, latencies: []float64{40, 10, 30, 20}, lastUnix: s0 + 500_000_000}
+	// The first result (one item) came 0.25 s in, the last at 0.5 s: 3 items in 0.25 s once full.
+	sink := &sinkState{w: w, total: 5, latencies: []float64{40, 10, 30, 20}, lastUnix: s0 + 500_000_000, firstUnix: s0 + 250_000_000, firstCount: 1}
 	ranks := []rankStats{
 		{Rank: 0, Stage: "ReadImage", Items: 4, Batches: 1, ComputeSeconds: 0.04, StartUnixNs: s0,
 			Links: []collective.LinkStats{{Peer: 2, Edge: edgeData, RawBytesSent: 1000, WireBytesSent: 400, Messages: 2}, {Peer: 2, Edge: edgeEOS, Messages: 1}}},
@@ -51,6 +52,7 @@ func TestBuildSummary(t *testing.T) {
 	near("wall", s.WallSeconds, 0.5)
 	near("throughput", s.ThroughputItemsPerSecond, 8)
 	near("vs predicted", s.ThroughputVsPredicted, 1)
+	near("steady throughput", s.SteadyThroughputItemsPerSecond, 12)
 	near("p50", s.LatencyMs["p50"], 20)
 	near("p99", s.LatencyMs["p99"], 40)
 	near("mean", s.LatencyMs["mean"], 25)

@@ -56,6 +56,7 @@ type Analysis struct {
 	Items, Completed    int
 	WallSeconds         float64
 	Throughput          float64
+	SteadyThroughput    float64 // from the first result to the last: what an unpaced run compares
 	PredictedThroughput float64
 	ThroughputNote      string
 	Stages              []StageRow
@@ -88,7 +89,7 @@ type Metric struct {
 func Analyse(r *Run) *Analysis {
 	s, p := r.Summary, r.Plan
 	a := &Analysis{Job: s.Job, Items: s.Items, Completed: s.Completed, WallSeconds: s.WallSeconds,
-		Throughput: s.ThroughputItemsPerSecond, PredictedThroughput: p.Predicted.ThroughputItemsPerSecond,
+		Throughput: s.ThroughputItemsPerSecond, SteadyThroughput: s.SteadyThroughputItemsPerSecond, PredictedThroughput: p.Predicted.ThroughputItemsPerSecond,
 		BytesRaw: s.BytesRaw, BytesWire: s.BytesWire, Latency: r.Latency, MeasuredAccuracy: -1,
 		PredictedCost: [3]float64{p.Predicted.ComputeCost, p.Predicted.CommunicationCost, p.Predicted.TotalCost}}
 	if a.Job == "" {
@@ -118,7 +119,10 @@ func Analyse(r *Run) *Analysis {
 	switch {
 	case pred == 0:
 		a.ThroughputNote = "The plan carries no predicted throughput (batch mode, input_rate = 0, and no [predicted] table), so measured figures are shown without comparison; run a plan written by `jellybean optimize` to compare."
-	case math.Abs(a.Throughput/pred-1) > ThroughputTolerance:
+	case p.InputRate == 0 && a.SteadyThroughput > 0 && math.Abs(a.SteadyThroughput/pred-1) > ThroughputTolerance:
+		// Unpaced, the prediction is a rate (the slowest stage's): compared with the pipeline full.
+		a.ThroughputNote = fmt.Sprintf("Steady throughput %.1f items/s (first to last result; %.1f over the whole run) is %.0f%% of the predicted maximum %.1f items/s.", a.SteadyThroughput, a.Throughput, 100*a.SteadyThroughput/pred, pred)
+	case (p.InputRate > 0 || a.SteadyThroughput == 0) && math.Abs(a.Throughput/pred-1) > ThroughputTolerance:
 		a.ThroughputNote = fmt.Sprintf("End-to-end throughput %.1f items/s is %.0f%% of the predicted %.1f items/s.", a.Throughput, 100*a.Throughput/pred, pred)
 	}
 	if a.ThroughputNote != "" {

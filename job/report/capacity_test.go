@@ -159,3 +159,28 @@ func TestStarvedPrediction(t *testing.T) {
 		}
 	}
 }
+
+// Unpaced, the run is compared with the predicted maximum (a rate) by its steady throughput, from the
+// first result to the last; the whole-run figure, which counts filling the pipeline, stays on the page.
+func TestUnpacedComparesSteadyThroughput(t *testing.T) {
+	r, _ := ocrRun() // predicted maximum 5 pages/s, 2.4 over the whole run
+	for _, tc := range []struct {
+		steady float64
+		note   string
+	}{
+		{0, "End-to-end throughput 2.4 items/s is 48% of the predicted 5.0"}, // an older run: no steady figure
+		{4.6, ""},
+		{3.5, "Steady throughput 3.5 items/s (first to last result; 2.4 over the whole run) is 70% of the predicted maximum 5.0"},
+	} {
+		r.Summary.SteadyThroughputItemsPerSecond = tc.steady
+		a := Analyse(r)
+		if (tc.note == "") != (a.ThroughputNote == "") || !strings.Contains(a.ThroughputNote, tc.note) {
+			t.Errorf("steady %v: note %q, want %q", tc.steady, a.ThroughputNote, tc.note)
+		}
+		charts, _ := Charts(a)
+		page, err := HTML(a, charts)
+		if err != nil || strings.Contains(string(page), `id="steady-throughput"`) != (tc.steady > 0) {
+			t.Errorf("steady %v: the page shows it: %v (%v)", tc.steady, !(tc.steady > 0), err)
+		}
+	}
+}

@@ -81,7 +81,7 @@ figure{display:inline-block;margin:.5em}
 </style></head><body>
 <h1>Run report: {{.A.Job}}</h1>
 <p id="overview">{{.A.Completed}} of {{.A.Items}} items completed in {{f2 .A.WallSeconds}} s:
-<b id="throughput">{{f1 .A.Throughput}} items/s</b>{{if gt .A.PredictedThroughput 0.0}} (predicted {{f1 .A.PredictedThroughput}} items/s){{end}}.
+<b id="throughput">{{f1 .A.Throughput}} items/s</b>{{if gt .A.SteadyThroughput 0.0}}, <span id="steady-throughput">{{f1 .A.SteadyThroughput}} items/s</span> from the first result to the last{{end}}{{if gt .A.PredictedThroughput 0.0}} (predicted {{f1 .A.PredictedThroughput}} items/s){{end}}.
 Bytes between ranks: {{mb .A.BytesRaw}} MB raw, {{mb .A.BytesWire}} MB on the wire.
 {{if gt (index .A.PredictedCost 2) 0.0}}Predicted cost: compute {{f2 (index .A.PredictedCost 0)}}, communication {{f2 (index .A.PredictedCost 1)}}, total {{f2 (index .A.PredictedCost 2)}}.{{end}}</p>
 

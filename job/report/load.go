@@ -22,19 +22,21 @@ import (
 // Summary is the part of the runner's summary.json the report reads (job/pipeline's Summary); fields
 // missing from older runs stay zero.
 type Summary struct {
-	Job                      string             `json:"job"`
-	Items                    int                `json:"items"`
-	Completed                int                `json:"completed"`
-	CompletedThisRun         int                `json:"completed_this_run"`
-	WallSeconds              float64            `json:"wall_seconds"`
-	ThroughputItemsPerSecond float64            `json:"throughput_items_per_second"`
-	LatencyMs                map[string]float64 `json:"latency_ms"`
-	BytesRaw                 int64              `json:"bytes_raw"`
-	BytesWire                int64              `json:"bytes_wire"`
-	Stages                   []StageSummary     `json:"stages"`
-	Links                    []LinkSummary      `json:"links"`
-	Ranks                    []RankSummary      `json:"ranks"`
-	InputRate                float64            `json:"input_rate"`
+	Job                      string  `json:"job"`
+	Items                    int     `json:"items"`
+	Completed                int     `json:"completed"`
+	CompletedThisRun         int     `json:"completed_this_run"`
+	WallSeconds              float64 `json:"wall_seconds"`
+	ThroughputItemsPerSecond float64 `json:"throughput_items_per_second"`
+	// SteadyThroughputItemsPerSecond: from the first result to the last (the pipeline full); 0 in older runs.
+	SteadyThroughputItemsPerSecond float64            `json:"steady_throughput_items_per_second"`
+	LatencyMs                      map[string]float64 `json:"latency_ms"`
+	BytesRaw                       int64              `json:"bytes_raw"`
+	BytesWire                      int64              `json:"bytes_wire"`
+	Stages                         []StageSummary     `json:"stages"`
+	Links                          []LinkSummary      `json:"links"`
+	Ranks                          []RankSummary      `json:"ranks"`
+	InputRate                      float64            `json:"input_rate"`
 }
 
 // StageSummary is one stage of summary.json.
