@@ -140,7 +140,10 @@ func TestLoopEndToEnd(t *testing.T) {
 	if !models[ImageFeatures] || !models[SpeechRecognition] || !models[VQA] {
 		t.Errorf("capacity rows %+v lack a model stage", us.Capacity)
 	}
-	if !regexp.MustCompile(`(?m)^max throughput +[0-9.]+ +[0-9.]+ +[0-9]+%  \(unpaced run; slowest stage \w+\)$`).MatchString(out) {
+	if !(us.SteadyThroughput > 0) {
+		t.Errorf("unpaced: no steady throughput in loop.json %+v", us)
+	}
+	if !regexp.MustCompile(`(?m)^max throughput +[0-9.]+ +[0-9.]+ +[0-9]+%  \(unpaced run, steady: first to last result; [0-9.]+ over the whole run; slowest stage \w+\)$`).MatchString(out) {
 		t.Errorf("stdout lacks the maximum:\n%s", out)
 	}
 }
