@@ -63,14 +63,17 @@ type coldRounds struct {
 }
 
 // coldPause is long enough for a worker that has nothing to do to park every thread (the Go scheduler
-// spins for microseconds, then sleeps), and short enough to keep the profile quick.
+// spins for microseconds, then sleeps) and for the polluter to evict its caches, and short enough to keep
+// the profile quick. A starved stage in a run waits tens of milliseconds between micro-batches; with a 2 ms
+// pause the VQA head's figure came out lower and less steady (0.08–0.12 ms per item at batch 8) than with
+// 20 ms (0.12 twice).
 const coldPause = 10 * time.Millisecond
 
 // runnerCostCollective is runnerCost over the real collective: per round (one micro-batch) the upstream
 // peer sends the input messages ins to this process's rank, which receives, decodes and unpacks them,
 // hands the items to a computing goroutine and on to a sending one, packs out and sends it to the
-// downstream peer; the peers start the next round when the downstream one has the whole output, so every
-// round's messages arrive at a parked worker as a paced run's do. bin is the jellybean executable.
+// downstream peer; the peers start the next round as soon as the downstream one has the whole output, as
+// a saturated worker finds its next micro-batch waiting. bin is the jellybean executable.
 //
 // With cold set, the rounds are a starved worker's instead (see coldRounds).
 func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats int, cold *coldRounds) ([]float64, error) {
