@@ -179,8 +179,8 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 		}
 	}
 	var ins [][]byte
-	microBatches := 0 // of one input: the first one's
-	for u, up := range ups {
+	var batchStarts []int // index in ins of each input's micro-batch's first message
+	for _, up := range ups {
 		var mine []*flow.Item
 		for _, k := range idx {
 			if len(up) > 0 {
@@ -192,10 +192,8 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 			if err != nil {
 				return Latency{}, fmt.Errorf("profile: node %q: packing its input: %w", n.Spec.Name, err)
 			}
+			batchStarts = append(batchStarts, len(ins))
 			ins = append(ins, msgs...)
-			if u == 0 {
-				microBatches++
-			}
 		}
 	}
 	var runner []float64
@@ -213,7 +211,7 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	}
 	l := Latency{Batch: b, Variant: variantOf(n), Stats: Summarise(samples), CPU: Summarise(cpu), Runner: Summarise(runner)}
 	if peerBinary != "" {
-		cold, err := coldCost(n, received, batch, ins, emitted, max(1, len(ins)/max(1, microBatches)), repeats, peerBinary)
+		cold, err := coldCost(n, received, batch, ins, emitted, batchStarts, repeats, peerBinary)
 		if err != nil {
 			return Latency{}, fmt.Errorf("profile: node %q, starved: %w", n.Spec.Name, err)
 		}
@@ -229,10 +227,11 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 }
 
 // coldCost times a starved worker of the node (coldRounds): the runner's path with a pause before each
-// micro-batch of msgsPerBatch input messages, and, but for a fan-in node, the op itself on a window of
-// b traced items per round, in the same process CPU figure. It returns CPU ms per round.
-func coldCost(n *flow.Node, received, batch []*flow.Item, ins [][]byte, emitted [][]*flow.Item, msgsPerBatch, repeats int, peerBinary string) ([]float64, error) {
-	cold := &coldRounds{Pause: coldPause, PerBatch: msgsPerBatch}
+// input's micro-batch (the messages at batchStarts: a join's inputs come from different ranks at different
+// times, so each wakes the worker), and, but for a fan-in node, the op itself on a window of b traced
+// items per round, in the same process CPU figure. It returns CPU ms per round.
+func coldCost(n *flow.Node, received, batch []*flow.Item, ins [][]byte, emitted [][]*flow.Item, batchStarts []int, repeats int, peerBinary string) ([]float64, error) {
+	cold := &coldRounds{Pause: coldPause, PauseBefore: batchStarts}
 	if len(n.Spec.FanIn) == 0 {
 		rounds := make([][]*flow.Item, repeats+1) // cloned beforehand: the timed rounds only run the op
 		for r := range rounds {

@@ -47,19 +47,19 @@ type peersSpec struct {
 	Acks    int    // acknowledgements the worker sends upstream per round (a join: one per input)
 	Rounds  int
 	JobID   string
-	// Pause, when set, is how long the upstream peer waits before each micro-batch's messages (every
-	// PerBatch of them), long enough for the worker's threads to park: the starved worker's case.
-	Pause    time.Duration
-	PerBatch int
+	// Pause, when set, is how long the upstream peer waits before the messages PauseBefore lists (each
+	// input's micro-batch), long enough for the worker's threads to park: the starved worker's case.
+	Pause       time.Duration
+	PauseBefore []int
 }
 
 // coldRounds asks runnerCostCollective for a starved worker's cost: every micro-batch reaches a parked
 // worker (the upstream pauses before each one), and the worker runs the node's op on every round (op,
 // unless nil), so that the figure is the op and the runner's path together, from cold.
 type coldRounds struct {
-	Pause    time.Duration
-	PerBatch int                   // input messages per micro-batch
-	Op       func(round int) error // runs the node's op on the round's items; nil: the op is timed apart
+	Pause       time.Duration
+	PauseBefore []int                 // indexes of the input messages the upstream pauses before
+	Op          func(round int) error // runs the node's op on the round's items; nil: the op is timed apart
 }
 
 // coldPause is long enough for a worker that has nothing to do to park every thread (the Go scheduler
@@ -96,7 +96,7 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 		spec.Acks = len(ins)
 	}
 	if cold != nil {
-		spec.Pause, spec.PerBatch = cold.Pause, max(1, cold.PerBatch)
+		spec.Pause, spec.PauseBefore = cold.Pause, cold.PauseBefore
 	}
 	var blob []byte
 	for _, m := range ins {
@@ -323,8 +323,10 @@ func PeersMain() error {
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			pauses := 0
 			for i, m := range ins {
-				if s.Pause > 0 && i%s.PerBatch == 0 {
+				if pauses < len(s.PauseBefore) && s.PauseBefore[pauses] == i {
+					pauses++
 					pollute(s.Pause)
 				}
 				if err := up.Send(gctx, 0, edgeIn, m); err != nil {
