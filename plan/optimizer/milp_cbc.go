@@ -76,7 +76,11 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	// with preprocessing off the solve crashes). No cutoff either: measured on 36 distinct hosts / 2
 	// tiers / 57, where the heuristic's plan is optimal, CBC proved it in 7.3 s with the heuristic's cost
 	// as cutoff and in 0.28 s without.
-	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1))
+	var start []float64
+	if opt.Start != nil {
+		start = p.milpPoint(m, &opt.Start.Assignment)
+	}
+	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1), start)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cbc: %w", err)
 	}
@@ -106,7 +110,7 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 // CBC overruns its own time limit (it checks the clock only between phases, and cannot be interrupted
 // through its C interface): the solve is then abandoned, left to finish in the background, and reports
 // nothing (bound 0).
-func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x []float64, lb float64, optimal bool, err error) {
+func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64, start []float64) (x []float64, lb float64, optimal bool, err error) {
 	type result struct {
 		x       []float64
 		lb      float64
@@ -115,7 +119,7 @@ func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x [
 	}
 	done := make(chan result, 1)
 	go func() {
-		x, lb, optimal, err := runCBC(m, secs, cutoff)
+		x, lb, optimal, err := runCBC(m, secs, cutoff, start)
 		done <- result{x, lb, optimal, err}
 	}()
 	var late <-chan time.Time
@@ -150,7 +154,7 @@ func cbcMargin(left time.Duration) time.Duration { return max(400*time.Milliseco
 // runCBC solves m within secs seconds (0: no limit), pruning above cutoff. x is nil when no solution
 // was found; lb is the proven lower bound (cutoff when CBC proved nothing cheaper exists, +Inf when
 // nothing exists at all); optimal says the search finished (lb is then final).
-func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optimal bool, err error) {
+func runCBC(m *milpModel, secs, cutoff float64, start []float64) (x []float64, lb float64, optimal bool, err error) {
 	model := C.Cbc_newModel()
 	defer C.Cbc_deleteModel(model)
 	n, nr := len(m.obj), len(m.rows)
@@ -178,6 +182,11 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 	}
 	if !math.IsInf(cutoff, 1) {
 		C.Cbc_setCutoff(model, C.double(cutoff))
+	}
+	if start != nil {
+		cs := cDoubles(start)
+		defer freeAll(cs)
+		C.Cbc_setInitialSolution(model, (*C.double)(cs))
 	}
 	if C.jb_solve(model) != 0 {
 		// CBC took the Ctrl-C meant for us: hand it on to the Go runtime (its handler is back), which

@@ -28,6 +28,7 @@ var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution
 // milpOptions selects the MILP's formulation (milpStrength bits; 0 = the plain model of the baseline).
 type milpOptions struct {
 	Strength int
+	Start    *Solution // a plan for CBC to start from (nil: none)
 }
 
 // RegisterSolver adds a solver by name (from an init function).
@@ -110,7 +111,7 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		if nc > orderMaxClasses {
 			strength &^= milpOrder
 		}
-		m, bound, err := milpSolver(ctx, p, milpOptions{Strength: strength})
+		m, bound, err := milpSolver(ctx, p, milpOptions{Strength: strength, Start: h})
 		if err == nil || errors.Is(err, ErrTimeLimit) {
 			milpBound = bound // valid whether or not CBC found a plan
 		}
