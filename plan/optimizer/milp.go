@@ -46,7 +46,11 @@ type milpModel struct {
 	s, l     map[[2]int]int      // (stage, tier) → column of "uses tier" and (milpLo) "least tier"
 	g        map[int][][][][]int // edge index → flow columns [tier from][tier to][variant from][variant to]
 	order    [][2]int            // (milpOrder) host pairs (a, b): b is used only if a is
-	stages   []int
+	// coverLB (milpCovers) is a lower bound on the optimum without any solve: the least, over the
+	// combinations, of the sum of the stages' integer covers (stage-to-stage traffic counted 0). It
+	// stands in when CBC is stopped before it reports a bound of its own.
+	coverLB float64
+	stages  []int
 }
 
 type milpRow struct {
@@ -465,6 +469,13 @@ func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[str
 	for _, w := range p.Workers {
 		top = max(top, w.Tier)
 	}
+	comboLB := make([]float64, len(m.combos))
+	defer func() {
+		m.coverLB = math.Inf(1)
+		for _, lb := range comboLB {
+			m.coverLB = math.Min(m.coverLB, lb)
+		}
+	}()
 	for _, v := range m.stages {
 		idx, vars, val := cost[v][0], cost[v][1], costVal[v]
 		win := make([]float64, top+1)
@@ -482,6 +493,11 @@ func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[str
 			}
 			s.setCombo(m.combos[ci])
 			c := s.minCover(v)
+			for k, cb := range m.combos {
+				if cb.Models[v] == r && c > 0 {
+					comboLB[k] += c // +Inf: no cover, the combination is infeasible
+				}
+			}
 			for i := range win {
 				win[i] = math.Min(win[i], s.minCoverIn(v, i, top))
 			}

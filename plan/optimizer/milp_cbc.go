@@ -24,6 +24,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"time"
@@ -59,7 +60,7 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	secs := 0.0
 	if d, ok := ctx.Deadline(); ok {
 		// CBC overruns its limit on a loaded machine (measured: 0.2–0.4 s at 10 s under load 8; more
-		// than 0.7 s on the strengthened model of 36 hosts / 3 tiers under load 9) and is abandoned
+		// than 0.7 s on the strengthened model of 36 hosts / 3 tiers under load 9) and is killed
 		// cbcGrace past the deadline, losing its plan and bound; so it is told to stop cbcMargin early.
 		left := time.Until(d)
 		if secs = (left - cbcMargin(left)).Seconds(); secs < 0.01 {
@@ -88,6 +89,9 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cbc: %w", err)
+	}
+	if m.strength&milpCovers != 0 && !math.IsInf(m.coverLB, 1) && m.coverLB > lb && !optimal {
+		lb = m.coverLB // CBC stopped before its bound passed the covers' (or was killed: lb 0)
 	}
 	if x == nil {
 		if optimal && math.IsInf(lb, 1) {
@@ -161,6 +165,10 @@ var errCBCProcess = errors.New("the CBC process ended without an answer")
 
 // cbcProcessMain is the CBC process's whole life (called from init, before any other code runs).
 func cbcProcessMain() int {
+	// SIGINT is CBC's "stop and answer": its handler is installed only while it searches, and outside
+	// that (reading the job, CBC's own clean-up after a stop, writing the answer) the signal must not end
+	// the process before it answers.
+	signal.Ignore(os.Interrupt)
 	var job cbcJob
 	if err := gob.NewDecoder(os.Stdin).Decode(&job); err != nil {
 		fmt.Fprintln(os.Stderr, "cbc process: reading the job:", err)
@@ -180,8 +188,8 @@ func cbcProcessMain() int {
 }
 
 // runCBCProcess starts this binary as a CBC process on job and waits for its answer until ctx's deadline
-// plus cbcGrace (or, cancelled, cbcGrace more), then kills it. Ctrl-C reaches the process too (same
-// process group): CBC stops and answers with what it has, within the grace.
+// plus cbcGrace (or, cancelled, cbcGrace more), then kills it. Cancelling ctx interrupts CBC (SIGINT), which
+// then answers with its best plan and bound; Ctrl-C at the terminal reaches the process directly too.
 func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -232,7 +240,10 @@ func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
 		return res.a, res.err
 	case <-late:
 	case <-ctx.Done():
-		// Cancelled (Ctrl-C) or past the deadline: give CBC the grace to answer with what it has.
+		// Cancelled (Ctrl-C, or another solve of a race proved the optimum) or past the deadline: CBC
+		// stops on SIGINT as on its own limit (its handler is installed while it solves) and answers with
+		// what it has; it gets the grace for that.
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case res := <-done:
 			return res.a, res.err
