@@ -161,9 +161,11 @@ func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, 
 	done := make(chan result, len(opts))
 	for _, opt := range opts {
 		go func() {
-			m, bound, err := milpSolver(rctx, p, opt)
-			if err != nil && !errors.Is(err, ErrTimeLimit) {
-				bound = 0 // not a bound CBC proved (an error of the solve itself)
+			// The bound is valid whatever went wrong (CBC's, the cover rows', or 0), so the error is
+			// not needed: a plan or not decides.
+			m, bound, _ := milpSolver(rctx, p, opt)
+			if math.IsInf(bound, 1) {
+				bound = 0 // no plan exists (the search itself says so and why)
 			}
 			if m != nil && bound >= m.Total*(1-2e-6) {
 				stop() // proven (to CBC's tolerances): the others need not go on
