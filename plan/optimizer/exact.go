@@ -199,6 +199,7 @@ type exactSearch struct {
 	cbuf    [][]int            // per stage: counts of its live placement
 	sbuf    [][]float64        // per stage: shares of its live placement
 	lpShare map[[2]int]float64 // root LP share of (stage, class) for the current combination
+	fillBuf []fillPiece        // fillBoundSorted's buffer
 
 	best    float64
 	bestSol *Solution
@@ -383,6 +384,7 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 			return s.lpShare[[2]int{v, idx[i]}] > s.lpShare[[2]int{v, idx[j]}]+1e-9
 		})
 	}
+	byEff := s.lpShare == nil // idx is in unit-cost order: fillBoundSorted applies
 	counts := make([]int, len(s.classes))
 	open := math.Inf(1)
 	// A worker set is a vertex iff Σcap − T < the largest cap in it (that worker can be the partial one);
@@ -392,7 +394,12 @@ func (s *exactSearch) cover(v int, unit []float64, leaf func(counts []int, parti
 	left := s.coverNodes // nodes a bounding enumeration may still visit
 	rec = func(i int, covered, price, maxCap float64) {
 		s.nodes++
-		lb := price + s.fillBound(v, idx, i, counts, unit, effv, T)
+		var lb float64
+		if byEff {
+			lb = price + s.fillBoundSorted(v, idx, i, counts, unit, effv, T)
+		} else {
+			lb = price + s.fillBound(v, idx, i, counts, unit, effv, T)
+		}
 		if lb >= budget()*(1-relTol) {
 			return
 		}
@@ -471,6 +478,53 @@ func (s *exactSearch) fillBound(v int, idx []int, i int, counts []int, unit []fl
 	}
 	if need > 1e-9*T {
 		return math.Inf(1)
+	}
+	return lb
+}
+
+// fillBoundSorted is fillBound when idx is sorted by eff (cover without the LP's order): the undecided
+// pieces are then already in cost order, so only the decided ones (few: the classes with a count) are
+// sorted, and the greedy fill merges the two and stops as soon as T is served — on fleets of hundreds of
+// distinct hosts, where this bound runs at every node of the cover enumerations the MILP's cover rows
+// come from, that is the difference between O(classes) with allocation and a few steps per node.
+// fillPiece is a amount of req/s at a cost per req/s (fillBoundSorted).
+type fillPiece struct{ cost, amount float64 }
+
+func (s *exactSearch) fillBoundSorted(v int, idx []int, i int, counts []int, unit []float64, eff []float64, T float64) float64 {
+	type piece = fillPiece
+	decided := s.fillBuf[:0]
+	for _, c := range idx[:i] {
+		if counts[c] > 0 {
+			decided = append(decided, piece{unit[c], float64(counts[c]) * s.cap[v][c]})
+		}
+	}
+	s.fillBuf = decided // kept for the next call: no allocation per node
+	for a := 1; a < len(decided); a++ {
+		for b := a; b > 0 && decided[b].cost < decided[b-1].cost; b-- {
+			decided[b], decided[b-1] = decided[b-1], decided[b]
+		}
+	}
+	need, lb := T, 0.0
+	k := i // next undecided class, in eff order
+	for need > 0 {
+		var pc piece
+		switch {
+		case len(decided) > 0 && (k == len(idx) || decided[0].cost <= eff[idx[k]]):
+			pc, decided = decided[0], decided[1:]
+		case k < len(idx):
+			c := idx[k]
+			_, hi := s.countRange(v, c)
+			pc = piece{eff[c], float64(hi) * s.cap[v][c]}
+			k++
+		default:
+			if need > 1e-9*T {
+				return math.Inf(1)
+			}
+			return lb
+		}
+		take := math.Min(need, pc.amount)
+		lb += take * pc.cost
+		need -= take
 	}
 	return lb
 }

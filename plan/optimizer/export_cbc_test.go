@@ -2,7 +2,10 @@
 
 package optimizer
 
-import "context"
+import (
+	"context"
+	"math"
+)
 
 // SolveCBCWith runs the CBC baseline with the MILP strengthenings of mask.
 func SolveCBCWith(ctx context.Context, p *Problem, mask int) (*Solution, float64, error) {
@@ -11,3 +14,12 @@ func SolveCBCWith(ctx context.Context, p *Problem, mask int) (*Solution, float64
 
 // StrongMILP is the formulation the exact solver hands to CBC.
 var StrongMILP = milpStrength
+
+// SolveCBCUnlimited runs CBC on the strengthened MILP of p with no limit of its own (as if it overran
+// every one) and the heuristic's plan h as its start, stopped only by ctx: its process must then be
+// interrupted or killed. It returns whether CBC answered with a plan, and the bound.
+func SolveCBCUnlimited(ctx context.Context, p *Problem, h *Solution) (plan bool, bound float64, err error) {
+	m := p.buildMILP(ctx, p.Combos(p.Threshold), milpStrength)
+	x, lb, _, err := runCBCBounded(ctx, m, 0, math.Inf(1), p.milpPoint(m, &h.Assignment))
+	return x != nil, lb, err
+}

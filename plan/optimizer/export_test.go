@@ -1,6 +1,9 @@
 package optimizer
 
-import "math"
+import (
+	"context"
+	"math"
+)
 
 // SetBoundSwitches lets the external tests cross-check the exact solver with bounds disabled.
 func SetBoundSwitches(noLP, noMemo bool) { debugNoLP, debugNoMemo = noLP, noMemo }
@@ -52,4 +55,33 @@ func (p *Problem) BoxBounds() (plain, cut float64) {
 		})
 	}
 	return plain, cut
+}
+
+// MILPStrength is the formulation the exact solver hands to CBC.
+var MILPStrength = milpStrength
+
+// MILPPoint builds the MILP of p (strengthenings mask) and returns the plan a as a point of it — the
+// start CBC is given — with its objective and the largest violation of a row or column bound there; ok
+// is false when a is no point of the model.
+func (p *Problem) MILPPoint(a *Assignment, mask int) (obj, worst float64, ok bool) {
+	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), mask)
+	x := p.milpPoint(m, a)
+	if x == nil {
+		return 0, 0, false
+	}
+	for j, v := range x {
+		obj += m.obj[j] * v
+		worst = math.Max(worst, math.Max(m.colLB[j]-v, v-m.colUB[j]))
+		if m.integer[j] {
+			worst = math.Max(worst, math.Abs(v-math.Round(v)))
+		}
+	}
+	for i, r := range m.rows {
+		ax := 0.0
+		for k, j := range r.idx {
+			ax += r.val[k] * x[j]
+		}
+		worst = math.Max(worst, math.Max(m.rowLB[i]-ax, ax-m.rowUB[i]))
+	}
+	return obj, worst, true
 }

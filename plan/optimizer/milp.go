@@ -40,11 +40,17 @@ type milpModel struct {
 
 	combos   []Combo
 	strength int
-	z        []int          // per combination: its column
-	variants [][]string     // per node: the variants some combination uses
-	y, t     map[[3]int]int // (stage, worker, variant index) → column
-	s, l     map[[2]int]int // (stage, tier) → column of "uses tier" and (milpLo) "least tier"
-	stages   []int
+	z        []int               // per combination: its column
+	variants [][]string          // per node: the variants some combination uses
+	y, t     map[[3]int]int      // (stage, worker, variant index) → column
+	s, l     map[[2]int]int      // (stage, tier) → column of "uses tier" and (milpLo) "least tier"
+	g        map[int][][][][]int // edge index → flow columns [tier from][tier to][variant from][variant to]
+	order    [][2]int            // (milpOrder) host pairs (a, b): b is used only if a is
+	// coverLB (milpCovers) is a lower bound on the optimum without any solve: the least, over the
+	// combinations, of the sum of the stages' integer covers (stage-to-stage traffic counted 0). It
+	// stands in when CBC is stopped before it reports a bound of its own.
+	coverLB float64
+	stages  []int
 }
 
 type milpRow struct {
@@ -106,7 +112,7 @@ const (
 // buildMILP formulates p over the combinations combos (see above).
 // ctx bounds the time spent on the cover rows (a cover cut short gives a weaker, still valid row).
 func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *milpModel {
-	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, combos: combos, strength: strength}
+	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, g: map[int][][][][]int{}, combos: combos, strength: strength}
 	nt := p.NumTiers
 	var zAll []int
 	var ones []float64
@@ -278,7 +284,7 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 			}
 		}
 	}
-	for _, e := range p.Edges {
+	for ei, e := range p.Edges {
 		u, v := e.From, e.To
 		if p.IsSource[u] {
 			continue
@@ -318,6 +324,7 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 				}
 			}
 		}
+		m.g[ei] = g
 		ratio := p.Rate[v] / p.Rate[u]
 		for i := range nt {
 			for ru := range nu {
@@ -462,6 +469,13 @@ func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[str
 	for _, w := range p.Workers {
 		top = max(top, w.Tier)
 	}
+	comboLB := make([]float64, len(m.combos))
+	defer func() {
+		m.coverLB = math.Inf(1)
+		for _, lb := range comboLB {
+			m.coverLB = math.Min(m.coverLB, lb)
+		}
+	}()
 	for _, v := range m.stages {
 		idx, vars, val := cost[v][0], cost[v][1], costVal[v]
 		win := make([]float64, top+1)
@@ -479,6 +493,11 @@ func (m *milpModel) addCoverRows(ctx context.Context, p *Problem, uses []map[str
 			}
 			s.setCombo(m.combos[ci])
 			c := s.minCover(v)
+			for k, cb := range m.combos {
+				if cb.Models[v] == r && c > 0 {
+					comboLB[k] += c // +Inf: no cover, the combination is infeasible
+				}
+			}
 			for i := range win {
 				win[i] = math.Min(win[i], s.minCoverIn(v, i, top))
 			}
@@ -578,6 +597,7 @@ func (m *milpModel) addOrderRows(p *Problem, perWorker [][]int) {
 			if len(perWorker[a]) == 0 || len(perWorker[b]) == 0 || !dominates(a, b) {
 				continue
 			}
+			m.order = append(m.order, [2]int{a, b})
 			idx := append(append([]int(nil), perWorker[b]...), perWorker[a]...)
 			val := make([]float64, len(idx))
 			for k := range idx {
@@ -587,6 +607,126 @@ func (m *milpModel) addOrderRows(p *Problem, perWorker [][]int) {
 				}
 			}
 			m.row(math.Inf(-1), 0, idx, val)
+		}
+	}
+}
+
+// milpPoint is the plan a as a point of m (every column: the combination, the workers and their shares,
+// the tiers used and least tiers, and the evaluator's proportional flow on every stage-to-stage edge), for
+// CBC as a starting solution. Its objective is at most a's evaluated cost (the MILP is a relaxation).
+// It returns nil when a is no point of m: a worker on two stages, a combination or variant m does not
+// have, backward traffic, or (with milpOrder) a slower host of a kind used where a faster one is free —
+// there the plan is first moved, in the MILP only, onto the faster hosts of its kind (same shares, so the
+// same objective).
+func (p *Problem) milpPoint(m *milpModel, a *Assignment) []float64 {
+	x := make([]float64, len(m.obj))
+	ci := -1
+	for k, c := range m.combos {
+		same := true
+		for v, r := range c.Models {
+			if !p.IsSource[v] && a.Models[v] != r {
+				same = false
+				break
+			}
+		}
+		if same {
+			ci = k
+			break
+		}
+	}
+	if ci < 0 {
+		return nil
+	}
+	x[m.z[ci]] = 1
+	shares := p.Shares(a)
+	owner := make([]int, len(p.Workers))
+	for w := range owner {
+		owner[w] = -1
+	}
+	// tierX[v][i]: v's shares on tier i (its chosen variant only).
+	tierX := make([][]float64, len(p.Nodes))
+	rOf := make([]int, len(p.Nodes))
+	for _, v := range m.stages {
+		rOf[v] = -1
+		for k, r := range m.variants[v] {
+			if r == a.Models[v] {
+				rOf[v] = k
+			}
+		}
+		if rOf[v] < 0 || len(a.Workers[v]) == 0 {
+			return nil
+		}
+		tierX[v] = make([]float64, p.NumTiers)
+		least := p.NumTiers
+		for q, w := range a.Workers[v] {
+			y, ok := m.y[[3]int{v, w, rOf[v]}]
+			if !ok || owner[w] >= 0 {
+				return nil
+			}
+			owner[w] = v
+			x[y] = 1
+			x[m.t[[3]int{v, w, rOf[v]}]] = shares[v][q]
+			tier := p.Workers[w].Tier
+			x[m.s[[2]int{v, tier}]] = 1
+			tierX[v][tier] += shares[v][q]
+			least = min(least, tier)
+		}
+		if l, ok := m.l[[2]int{v, least}]; ok {
+			x[l] = 1
+		}
+	}
+	for ei, e := range p.Edges {
+		u, v := e.From, e.To
+		if p.IsSource[u] {
+			continue
+		}
+		g := m.g[ei]
+		for i := range p.NumTiers {
+			for j := range p.NumTiers {
+				f := tierX[u][i] * tierX[v][j] / p.Rate[u]
+				if f <= 0 {
+					continue
+				}
+				if j < i {
+					return nil // backward traffic
+				}
+				x[g[i][j][rOf[u]][rOf[v]]] = f
+			}
+		}
+	}
+	if m.strength&milpOrder != 0 {
+		m.orderPoint(x)
+	}
+	return x
+}
+
+// orderPoint moves a point of the MILP onto the faster hosts of each kind until the symmetry rows hold:
+// where b is used and a (at least as fast on everything, same price, tier and links) is not, b's columns
+// go to a with the same shares — a point of the same objective (see addOrderRows).
+func (m *milpModel) orderPoint(x []float64) {
+	for moved := true; moved; {
+		moved = false
+		for _, ab := range m.order {
+			a, b := ab[0], ab[1]
+			usedA, usedB := false, false
+			for k, col := range m.y {
+				if x[col] > 0.5 {
+					usedA = usedA || k[1] == a
+					usedB = usedB || k[1] == b
+				}
+			}
+			if !usedB || usedA {
+				continue
+			}
+			for k, col := range m.y {
+				if k[1] != b || x[col] < 0.5 {
+					continue
+				}
+				ka := [3]int{k[0], a, k[2]}
+				x[m.y[ka]], x[m.t[ka]] = 1, x[m.t[k]]
+				x[col], x[m.t[k]] = 0, 0
+			}
+			moved = true
 		}
 	}
 }

@@ -9,36 +9,32 @@ package optimizer
 /*
 #cgo CFLAGS: -I/usr/include/coin
 #cgo LDFLAGS: -lCbcSolver -lCbc -lClp -lCoinUtils
-#include <signal.h>
 #include <stdlib.h>
 #include <Cbc_C_Interface.h>
-
-// CBC's solver installs its own SIGINT handler (Ctrl-C stops its branch and bound) and does not restore
-// the Go runtime's exactly. jb_save_sigint keeps the runtime's handler (called once, at package init,
-// before any solve); jb_solve puts it back after every solve, and reports whether CBC stopped on Ctrl-C.
-static struct sigaction jb_go_sigint;
-
-static void jb_save_sigint(void) { sigaction(SIGINT, NULL, &jb_go_sigint); }
-
-static int jb_solve(Cbc_Model *model) {
-	Cbc_solve(model);
-	sigaction(SIGINT, &jb_go_sigint, NULL);
-	return Cbc_status(model) == 5 || Cbc_secondaryStatus(model) == 5;
-}
 */
 import "C"
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
+	"errors"
 	"fmt"
+	"io"
 	"math"
-	"syscall"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
 
 func init() {
-	C.jb_save_sigint()
+	if os.Getenv(cbcProcessEnv) == "1" {
+		os.Exit(cbcProcessMain()) // this binary was started as a CBC process (runCBCProcess)
+	}
 	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
 		s, _, err := solveCBC(ctx, p, milpOptions{})
 		return s, err
@@ -61,22 +57,46 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 		return nil, 0, err
 	}
 	m := p.buildMILP(ctx, combos, opt.Strength)
+	defer func() {
+		// The cover rows' sum is a bound of its own (≤ the optimum), for when CBC reports a weaker one:
+		// stopped early, killed past the deadline, or crashed (bound 0).
+		if m.strength&milpCovers != 0 && !math.IsInf(m.coverLB, 1) && m.coverLB > bound {
+			bound = m.coverLB
+			if sol != nil {
+				sol.LowerBound = math.Min(bound, sol.Total)
+			}
+		}
+	}()
 	secs := 0.0
 	if d, ok := ctx.Deadline(); ok {
 		// CBC overruns its limit on a loaded machine (measured: 0.2–0.4 s at 10 s under load 8; more
-		// than 0.7 s on the strengthened model of 36 hosts / 3 tiers under load 9) and is abandoned
+		// than 0.7 s on the strengthened model of 36 hosts / 3 tiers under load 9) and is killed
 		// cbcGrace past the deadline, losing its plan and bound; so it is told to stop cbcMargin early.
 		left := time.Until(d)
 		if secs = (left - cbcMargin(left)).Seconds(); secs < 0.01 {
 			return nil, 0, fmt.Errorf("cbc: no time left: %w", ErrTimeLimit)
 		}
 	}
-	// No MIP start: CBC 2.10.8's C interface cannot take one (Cbc_setMIPStart and Cbc_setMIPStartI both
-	// end in "Illegal index n in ClpModel::getColumnName", n the number of columns, and drop the start;
-	// with preprocessing off the solve crashes). No cutoff either: measured on 36 distinct hosts / 2
-	// tiers / 57, where the heuristic's plan is optimal, CBC proved it in 7.3 s with the heuristic's cost
-	// as cutoff and in 0.28 s without.
-	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1))
+	// The plan to start from (the heuristic's, for the exact solver) as a point of the model, through
+	// Cbc_setInitialSolution: CBC then has an incumbent from the start (the MIP start calls of the C
+	// interface, Cbc_setMIPStart and Cbc_setMIPStartI, drop it with "Illegal index n in
+	// ClpModel::getColumnName" in CBC 2.10.8). Measured in BENCHMARKS.md.
+	var start []float64
+	if opt.Start != nil {
+		start = p.milpPoint(m, &opt.Start.Assignment)
+	}
+	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1), start)
+	if errors.Is(err, errCBCProcess) && start != nil && ctx.Err() == nil {
+		// CBC died (an internal assertion, seen only with a starting solution): once more without it,
+		// with the time left.
+		if d, ok := ctx.Deadline(); ok {
+			left := time.Until(d)
+			secs = (left - cbcMargin(left)).Seconds()
+		}
+		if secs > 0.01 || secs == 0 {
+			x, lb, optimal, err = runCBCBounded(ctx, m, secs, math.Inf(1), nil)
+		}
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cbc: %w", err)
 	}
@@ -102,21 +122,119 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 		Accuracy: c.Accuracy, Solver: "cbc", LowerBound: math.Min(lb, total)}, lb, nil
 }
 
-// runCBCBounded is runCBC that returns by ctx's deadline (or cancellation) plus a short grace even if
-// CBC overruns its own time limit (it checks the clock only between phases, and cannot be interrupted
-// through its C interface): the solve is then abandoned, left to finish in the background, and reports
-// nothing (bound 0).
-func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x []float64, lb float64, optimal bool, err error) {
+// runCBCBounded solves m in a CBC process of its own (runCBCProcess) and returns by ctx's deadline (or
+// cancellation) plus a short grace even if CBC overruns its own time limit (it checks the clock only
+// between phases): the process is then killed, and the solve reports nothing (bound 0).
+//
+// Why a process of its own: CBC 2.10.8 can abort the whole program on an internal assertion (seen with a
+// starting solution: "OsiClpSolverInterface::resolve(): Assertion `modelPtr_->objectiveValue() < 1.0e100'
+// failed", 2 of about 6 solves of 72 distinct hosts / 3 tiers / 56), its C interface cannot be
+// interrupted, and an overrunning solve in a thread could only be abandoned, still taking a core from
+// our search. In a process, a crash is an error the exact solver survives (it retries without the start
+// and keeps its own search), and a solve past the deadline is killed.
+func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64, start []float64) (x []float64, lb float64, optimal bool, err error) {
+	job := cbcJob{Obj: m.obj, ColLB: m.colLB, ColUB: m.colUB, Integer: m.integer, RowLB: m.rowLB, RowUB: m.rowUB,
+		Secs: secs, Cutoff: cutoff, Start: start}
+	job.ColStart, job.Index, job.Value = m.CSC()
+	a, err := runCBCProcess(ctx, job)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if a.Err != "" {
+		return nil, 0, false, errors.New(a.Err)
+	}
+	return a.X, a.LB, a.Optimal, nil
+}
+
+// cbcJob is one MILP for a CBC process, in CBC's column form; cbcAnswer is what the process sends back.
+type cbcJob struct {
+	Obj, ColLB, ColUB   []float64
+	Integer             []bool
+	ColStart, Index     []int
+	Value, RowLB, RowUB []float64
+	Secs, Cutoff        float64
+	Start               []float64 // a starting solution (nil: none)
+}
+
+type cbcAnswer struct {
+	X       []float64
+	LB      float64
+	Optimal bool
+	Err     string
+}
+
+// cbcProcessEnv, set to 1, makes this binary a CBC process: it reads a cbcJob (gob) on stdin, solves it
+// and writes a cbcAnswer on file descriptor 3 (stdout and stderr are CBC's own messages).
+const cbcProcessEnv = "JELLYBEAN_CBC_PROCESS"
+
+// errCBCProcess marks a CBC process that died without an answer (a crash in CBC).
+var errCBCProcess = errors.New("the CBC process ended without an answer")
+
+// cbcProcessMain is the CBC process's whole life (called from init, before any other code runs).
+func cbcProcessMain() int {
+	// SIGINT is CBC's "stop and answer": its handler is installed only while it searches, and outside
+	// that (reading the job, CBC's own clean-up after a stop, writing the answer) the signal must not end
+	// the process before it answers.
+	signal.Ignore(os.Interrupt)
+	var job cbcJob
+	if err := gob.NewDecoder(os.Stdin).Decode(&job); err != nil {
+		fmt.Fprintln(os.Stderr, "cbc process: reading the job:", err)
+		return 2
+	}
+	out := os.NewFile(3, "answer")
+	x, lb, optimal, err := runCBC(job)
+	a := cbcAnswer{X: x, LB: lb, Optimal: optimal}
+	if err != nil {
+		a.Err = err.Error()
+	}
+	if err := gob.NewEncoder(out).Encode(a); err != nil {
+		fmt.Fprintln(os.Stderr, "cbc process: writing the answer:", err)
+		return 2
+	}
+	return 0
+}
+
+// runCBCProcess starts this binary as a CBC process on job and waits for its answer until ctx's deadline
+// plus cbcGrace (or, cancelled, cbcGrace more), then kills it. Cancelling ctx interrupts CBC (SIGINT), which
+// then answers with its best plan and bound; Ctrl-C at the terminal reaches the process directly too.
+func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return cbcAnswer{}, fmt.Errorf("starting the CBC process: %w", err)
+	}
+	var in bytes.Buffer
+	if err := gob.NewEncoder(&in).Encode(job); err != nil {
+		return cbcAnswer{}, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return cbcAnswer{}, err
+	}
+	defer r.Close()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), cbcProcessEnv+"=1")
+	cmd.Stdin = &in
+	var stderr tailBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr // CBC's messages (log level 0 still prints a few)
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return cbcAnswer{}, fmt.Errorf("starting the CBC process: %w", err)
+	}
+	w.Close()
 	type result struct {
-		x       []float64
-		lb      float64
-		optimal bool
-		err     error
+		a   cbcAnswer
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		x, lb, optimal, err := runCBC(m, secs, cutoff)
-		done <- result{x, lb, optimal, err}
+		var a cbcAnswer
+		err := gob.NewDecoder(r).Decode(&a)
+		werr := cmd.Wait()
+		if err != nil {
+			err = fmt.Errorf("%w (%v; %s)", errCBCProcess, werr, stderr.lastLine())
+		}
+		done <- result{a, err}
 	}()
 	var late <-chan time.Time
 	if d, ok := ctx.Deadline(); ok {
@@ -125,21 +243,50 @@ func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64) (x [
 		late = t.C
 	}
 	select {
-	case r := <-done:
-		return r.x, r.lb, r.optimal, r.err
+	case res := <-done:
+		return res.a, res.err
 	case <-late:
 	case <-ctx.Done():
-		// Cancelled (Ctrl-C) or past the deadline: give CBC the grace to return what it has.
+		// Cancelled (Ctrl-C, or another solve of a race proved the optimum) or past the deadline: CBC
+		// stops on SIGINT as on its own limit (its handler is installed while it solves) and answers with
+		// what it has; it gets the grace for that.
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case r := <-done:
-			return r.x, r.lb, r.optimal, r.err
+		case res := <-done:
+			return res.a, res.err
 		case <-time.After(cbcGrace):
 		}
 	}
-	return nil, 0, false, nil
+	// Killed, our own child by its PID; it is reaped in the background (done is buffered): on a loaded
+	// machine its teardown can take seconds, and the limit's promise is ours.
+	_ = cmd.Process.Kill()
+	return cbcAnswer{}, nil
 }
 
-// cbcGrace is how long past the deadline a CBC solve may take before it is abandoned (the limit's promise
+// tailBuffer keeps the last 4 KiB written to it (a CBC process's messages, for the error when it dies).
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 4096 {
+		b.buf = b.buf[len(b.buf)-4096:]
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) lastLine() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(b.buf)), "\n")
+	return lines[len(lines)-1]
+}
+
+// cbcGrace is how long past the deadline a CBC process may take before it is killed (the limit's promise
 // is "back within the limit + 1 s").
 const cbcGrace = 700 * time.Millisecond
 
@@ -147,23 +294,23 @@ const cbcGrace = 700 * time.Millisecond
 // at least 0.4 s. What CBC leaves goes to our own search.
 func cbcMargin(left time.Duration) time.Duration { return max(400*time.Millisecond, left/10) }
 
-// runCBC solves m within secs seconds (0: no limit), pruning above cutoff. x is nil when no solution
-// was found; lb is the proven lower bound (cutoff when CBC proved nothing cheaper exists, +Inf when
-// nothing exists at all); optimal says the search finished (lb is then final).
-func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optimal bool, err error) {
+// runCBC solves job within job.Secs seconds (0: no limit), pruning above job.Cutoff, in this process. x
+// is nil when no solution was found; lb is the proven lower bound (the cutoff when CBC proved nothing
+// cheaper exists, +Inf when nothing exists at all); optimal says the search finished (lb is then final).
+func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
+	secs, cutoff := job.Secs, job.Cutoff
 	model := C.Cbc_newModel()
 	defer C.Cbc_deleteModel(model)
-	n, nr := len(m.obj), len(m.rows)
-	colStart, index, value := m.CSC()
-	cStart := cInts(colStart)
-	cIndex := cInts(index)
-	cValue := cDoubles(value)
-	cLB, cUB, cObj := cDoubles(m.colLB), cDoubles(finite(m.colUB)), cDoubles(m.obj)
-	rLB, rUB := cDoubles(finite(m.rowLB)), cDoubles(finite(m.rowUB))
+	n, nr := len(job.Obj), len(job.RowLB)
+	cStart := cInts(job.ColStart)
+	cIndex := cInts(job.Index)
+	cValue := cDoubles(job.Value)
+	cLB, cUB, cObj := cDoubles(job.ColLB), cDoubles(finite(job.ColUB)), cDoubles(job.Obj)
+	rLB, rUB := cDoubles(finite(job.RowLB)), cDoubles(finite(job.RowUB))
 	defer freeAll(cStart, cIndex, cValue, cLB, cUB, cObj, rLB, rUB)
 	C.Cbc_loadProblem(model, C.int(n), C.int(nr), (*C.int)(cStart), (*C.int)(cIndex), (*C.double)(cValue),
 		(*C.double)(cLB), (*C.double)(cUB), (*C.double)(cObj), (*C.double)(rLB), (*C.double)(rUB))
-	for j, isInt := range m.integer {
+	for j, isInt := range job.Integer {
 		if isInt {
 			C.Cbc_setInteger(model, C.int(j))
 		}
@@ -179,11 +326,12 @@ func runCBC(m *milpModel, secs, cutoff float64) (x []float64, lb float64, optima
 	if !math.IsInf(cutoff, 1) {
 		C.Cbc_setCutoff(model, C.double(cutoff))
 	}
-	if C.jb_solve(model) != 0 {
-		// CBC took the Ctrl-C meant for us: hand it on to the Go runtime (its handler is back), which
-		// cancels the solve's context (signal.NotifyContext) as if CBC had not been there.
-		_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+	if job.Start != nil {
+		cs := cDoubles(job.Start)
+		defer freeAll(cs)
+		C.Cbc_setInitialSolution(model, (*C.double)(cs))
 	}
+	C.Cbc_solve(model)
 	finished := C.Cbc_status(model) == 0 // the search ended by itself, not by a limit
 	noSolution := C.Cbc_numberSavedSolutions(model) == 0 && C.Cbc_bestSolution(model) == nil
 	if C.Cbc_isProvenInfeasible(model) != 0 || (finished && noSolution) {

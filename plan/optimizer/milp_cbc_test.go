@@ -165,3 +165,32 @@ func TestPortfolioDistinctRandom(t *testing.T) {
 		t.Logf("%+v: %v in %v", c, s, took)
 	}
 }
+
+// A CBC solve that would run on (no limit of its own; 36 distinct hosts / 2 tiers / 55, which CBC
+// proves in 3 s or more) is stopped by its context: interrupted (SIGINT) and, if it has not answered
+// within the grace, killed — the call returns within the deadline + 1 s, and any bound it reports is
+// at most the heuristic's cost. (CBC answers a SIGINT only once it is out of its current phase, which
+// can take longer than the grace; then the solve reports nothing.)
+func TestCBCProcessInterrupted(t *testing.T) {
+	in := loadMedium(t, true)
+	p := distinctFleet(t, in.Problem, 4, 2, 1, 55)
+	h, err := p.Heuristic(in.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	plan, bound, err := optimizer.SolveCBCUnlimited(ctx, p, h)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > 2500*time.Millisecond {
+		t.Errorf("returned %v after a 1.5 s deadline", took)
+	}
+	if bound > h.Total {
+		t.Errorf("bound %v above the heuristic's plan %v", bound, h.Total)
+	}
+	t.Logf("stopped after %v: plan %v, bound %v, heuristic %v", took, plan, bound, h.Total)
+}

@@ -28,6 +28,7 @@ var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution
 // milpOptions selects the MILP's formulation (milpStrength bits; 0 = the plain model of the baseline).
 type milpOptions struct {
 	Strength int
+	Start    *Solution // a plan for CBC to start from (nil: none)
 }
 
 // RegisterSolver adds a solver by name (from an init function).
@@ -88,13 +89,13 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // exactPortfolio is the exact solver after the heuristic's seed h (nil if it failed; herr its error).
 //
 // On many-class fleets (more than capCoverClasses classes: profiled hosts, each its own class), in a build
-// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left, and our branch and bound
-// runs only if time remains (CBC proved the optimum early, or stopped for another reason), seeded with
-// the better plan. Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), CBC on the strengthened
-// model finds plans as good as or better than our search, with tighter bounds, and the two side by side
-// on a loaded 2-core machine each got about half the CPU: sequential is as good or better on 7 of 8 rows
-// and avoids the overrun side by side had (297 hosts / 3 tiers / 55: 11.25 s at a 10 s limit). On
-// replicated fleets (few classes) our search alone is far faster than CBC and CBC is not started.
+// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left — on up to raceMaxClasses
+// classes two solves side by side, with the heuristic's plan as the start and without (raceMILP), above
+// that one with the start — and our branch and bound runs only if time remains (CBC proved the optimum
+// early, or stopped for another reason), seeded with the better plan. Measured on distinct fleets of
+// 36–297 hosts (BENCHMARKS.md), CBC on the strengthened model finds plans as good as or better than our
+// search, with tighter bounds. On replicated fleets (few classes) our search alone is far faster than
+// CBC and CBC is not started.
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
 // alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
@@ -110,10 +111,12 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		if nc > orderMaxClasses {
 			strength &^= milpOrder
 		}
-		m, bound, err := milpSolver(ctx, p, milpOptions{Strength: strength})
-		if err == nil || errors.Is(err, ErrTimeLimit) {
-			milpBound = bound // valid whether or not CBC found a plan
+		opts := []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
+		if nc > raceMaxClasses {
+			opts = opts[:1]
 		}
+		m, bound := p.raceMILP(ctx, opts)
+		milpBound = bound
 		if m != nil && (seed == nil || m.Total < seed.Total*(1-relTol)) {
 			seed = m
 		}
@@ -140,6 +143,58 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 	}
 	return s, nil
 }
+
+// raceMILP runs one CBC solve per formulation in opts side by side (each its own process, so on an idle
+// 2-core machine each has a core) and returns the cheapest plan (nil if none) and the largest bound (0 if
+// none; every one is valid). A solve that proves its plan optimal ends the race at once; the others are
+// interrupted and left to end in the background. Why a race: CBC's search differs a lot with and without a starting solution, and
+// neither wins everywhere (measured in BENCHMARKS.md: with the heuristic's plan as the start 36 distinct
+// hosts / 2 tiers / 56 is proven in 2.8 s instead of not in 10 s, without it 36 / 3 / 57 in 2.4 s
+// instead of not in 10 s).
+func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, float64) {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type result struct {
+		s     *Solution
+		bound float64
+	}
+	done := make(chan result, len(opts))
+	for _, opt := range opts {
+		go func() {
+			// The bound is valid whatever went wrong (CBC's, the cover rows', or 0), so the error is
+			// not needed: a plan or not decides.
+			m, bound, _ := milpSolver(rctx, p, opt)
+			if math.IsInf(bound, 1) {
+				bound = 0 // no plan exists (the search itself says so and why)
+			}
+			if m != nil && bound >= m.Total*(1-2e-6) {
+				stop() // proven (to CBC's tolerances): the others need not go on
+			}
+			done <- result{m, bound}
+		}()
+	}
+	var best *Solution
+	bound := 0.0
+	for range opts {
+		r := <-done
+		bound = math.Max(bound, r.bound)
+		if r.s != nil && (best == nil || r.s.Total < best.Total) {
+			best = r.s
+		}
+		if best != nil && bound >= best.Total*(1-2e-6) {
+			// Proven: the others are interrupted and end in the background (killed within the grace).
+			return best, bound
+		}
+	}
+	return best, bound
+}
+
+// raceMaxClasses is the largest fleet on which two CBC solves race (raceMILP); above it one solve, with
+// the heuristic's plan as its start, has the CPU to itself. Measured on 144 and 297 distinct hosts
+// (2026-12-03 night, load about 3): the second solve (the strengthened model without the start, or the
+// plain model) took CPU from the first and found no better plans or bounds — 144 / 2 / 56 0.20 % raced
+// against 0.09 % alone, 297 / 2 / 55 0.10 % against 0.07 %; where proofs come, they come later.
+const raceMaxClasses = 100
 
 // sequentialMaxClasses is the largest fleet (in classes) on which CBC runs first on the strengthened MILP.
 const sequentialMaxClasses = 400
