@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"jellybean/hostfiles"
 	"jellybean/job/gpu"
@@ -34,6 +35,7 @@ func init() {
 type profileFlags struct {
 	data, workflow, batches, host, out, device string
 	items, repeats, threads                    int
+	minTime                                    time.Duration
 }
 
 func cmdProfile(args []string) error {
@@ -45,6 +47,7 @@ func cmdProfile(args []string) error {
 	fs.StringVar(&p.workflow, "workflow", "", "workflow file whose nodes are profiled (default: the workload's)")
 	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
 	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
+	fs.DurationVar(&p.minTime, "min-time", 0, "the least time the timed runs of one model and batch size span (more runs than --repeats when those take less): an op's CPU time per item on a shared machine moves from one second to the next")
 	fs.IntVar(&p.threads, "threads", 0, "intra-op threads per session (default: this host's cores ÷ its ranks, as the runner gives them)")
 	fs.StringVar(&p.device, "device", "cpu", "cpu, or cuda: with -H each rank takes its host's GPU local index mod GPUs (as the runner places cuda workers); without -H, cuda:0")
 	fs.StringVar(&p.host, "host", "", "worker (type) name in the CSVs without -H (default: this host's name; with -H: the hostfile's)")
@@ -63,6 +66,9 @@ func cmdProfile(args []string) error {
 	}
 	if p.out == "" {
 		return errors.New("profile: -o DIR is required")
+	}
+	if p.minTime < 0 {
+		return fmt.Errorf("profile: --min-time %v: want >= 0", p.minTime)
 	}
 	if p.workflow == "" || p.data == "" {
 		wl, err := registry.Lookup(*workload)
@@ -231,7 +237,7 @@ func measureInputs(p profileFlags, in profile.Items, o profile.Options) (*profil
 	if o.Batches, err = sweep.ParseSizes(p.batches); err != nil {
 		return nil, err
 	}
-	o.Repeats = p.repeats
+	o.Repeats, o.MinTime = p.repeats, p.minTime
 	return profile.Measure(in, o)
 }
 

@@ -35,7 +35,7 @@ func TestLoopEndToEnd(t *testing.T) {
 	jb(true, "gen-data", "--out", data, "--split", "test", "--n", fmt.Sprint(items))
 
 	common := []string{"loop", "--data", data, "--split", "test", "--limit", fmt.Sprint(limit), "--runs", runs,
-		"--profile-items", "8", "--profile-repeats", "3"}
+		"--profile-items", "8", "--profile-repeats", "3", "--profile-min-time", "0"}
 	out, errOut := jb(true, append(common, "--run-id", "auto", "--threshold", "85")...)
 	runDir := filepath.Join(runs, "auto")
 

@@ -60,9 +60,12 @@ type Config struct {
 	ProfileSlots int
 
 	ProfileItems, ProfileRepeats int
-	Binary                       string        // jellybean executable (the profile step and local ranks)
-	Launch                       launch.Config // SSH options, signals, terminal flag; files and ids are set here
-	Log                          io.Writer
+	// ProfileMinTime is the least time the profile's timed runs of one model and batch size span
+	// (profile.Options.MinTime; 0: --repeats alone).
+	ProfileMinTime time.Duration
+	Binary         string        // jellybean executable (the profile step and local ranks)
+	Launch         launch.Config // SSH options, signals, terminal flag; files and ids are set here
+	Log            io.Writer
 
 	workload *registry.Workload
 	flow     *workflow.Workflow
@@ -158,6 +161,8 @@ func (c *Config) CheckNumbers() error {
 		return fmt.Errorf("--profile-slots %d: want >= 0 (0 = every slot)", c.ProfileSlots)
 	case c.ProfileRepeats < 0:
 		return fmt.Errorf("--profile-repeats %d: want >= 1", c.ProfileRepeats)
+	case c.ProfileMinTime < 0:
+		return fmt.Errorf("--profile-min-time %v: want >= 0", c.ProfileMinTime)
 	case c.TimeLimit < 0:
 		return fmt.Errorf("--time-limit %v: want a positive duration", c.TimeLimit)
 	}
@@ -534,7 +539,8 @@ func (c *Config) cores() int {
 // runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
 func runProfile(cfg Config, hostfile, manifest, out string) error {
 	args := []string{"profile", "-H", hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
-		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--threads", strconv.Itoa(cfg.Threads), "-o", out}
+		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--min-time", cfg.ProfileMinTime.String(),
+		"--threads", strconv.Itoa(cfg.Threads), "-o", out}
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
 	if err := cmd.Start(); err != nil {

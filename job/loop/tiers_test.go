@@ -44,7 +44,7 @@ price_per_hour = 0.5
 	data, runs := filepath.Join(tmp, "data"), filepath.Join(tmp, "runs")
 	jb(true, "gen-data", "--out", data, "--split", "test", "--n", fmt.Sprint(items))
 	jb(true, "loop", "-H", filepath.Join(dir, "hostfile"), "--infra", filepath.Join(dir, "infrastructure.toml"), "--data", data,
-		"--runs", runs, "--run-id", "tiers", "--threshold", "85", "--profile-items", "8", "--profile-repeats", "3")
+		"--runs", runs, "--run-id", "tiers", "--threshold", "85", "--profile-items", "8", "--profile-repeats", "3", "--profile-min-time", "0")
 
 	lay := tt.Layout
 	edge, cloud := lay.Hosts[0].Addr, lay.Hosts[1].Addr

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"jellybean/collective"
 	"jellybean/job/flow"
@@ -135,6 +136,20 @@ func TestMeasureAnyWorkflow(t *testing.T) {
 	want := "Embed/small/1 Embed/small/2 Count/one/1 Count/one/2 Join/one/1 Join/one/2 Tokens/default/1 Tokens/default/2 Embed/big/1 Embed/big/2"
 	if got := strings.Join(lat, " "); got != want {
 		t.Errorf("latencies\n%s\nwant\n%s", got, want)
+	}
+	// With a least time the timed runs of these sub-millisecond ops span it: many more than the repeats.
+	start := time.Now()
+	timed, err := Measure(in, Options{Host: "h", Batches: []int{2}, Repeats: 2, Threads: 1, MinTime: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range timed.Latencies {
+		if l.Stats.Runs <= 10*max(2, len(in.IDs)/l.Batch) {
+			t.Errorf("%s %s with a least time of 20 ms: %d runs of %.3f ms", l.Stage, l.Variant, l.Stats.Runs, l.Stats.Median)
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("profile with a 20 ms least time took %v", d)
 	}
 	texts := float64(len("red green")+len("blue blue blue")+len("green")) / 3
 	wantKB := map[[3]string]float64{

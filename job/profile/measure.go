@@ -14,10 +14,15 @@ import (
 
 // Options say what to measure.
 type Options struct {
-	Host     string // worker (type) name in the CSVs
-	Rank     int    // rank measuring (0 without a hostfile)
-	Batches  []int
-	Repeats  int    // timed runs per node variant and batch size (after one warm-up run)
+	Host    string // worker (type) name in the CSVs
+	Rank    int    // rank measuring (0 without a hostfile)
+	Batches []int
+	Repeats int // timed runs per node variant and batch size (after one warm-up run)
+	// MinTime, when set, is the least time the timed runs of one node variant and batch size span: more
+	// runs than Repeats (cycling over the traced items) when those take less. On a shared machine an op's
+	// CPU time per item moves by 10–30 % from one second to the next (what else runs on the other cores,
+	// the host's other guests), so a figure taken in a fraction of a second catches one moment.
+	MinTime  time.Duration
 	Threads  int    // intra-op threads per session, as a plan's worker would use (0 = ONNX Runtime's default)
 	Device   string // "cpu" (default) or "cuda:N"
 	Progress io.Writer
@@ -86,7 +91,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				ups = append(ups, tr.Emitted[w.Index(u)])
 			}
 			for _, b := range o.Batches {
-				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats, o.PeerBinary)
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats, o.MinTime, o.PeerBinary)
 				if err != nil {
 					tr.Close()
 					return nil, err
@@ -116,7 +121,7 @@ func Measure(in Items, o Options) (*Result, error) {
 // A node that regroups sub-items (fan_in) is timed as the runner runs it: the sub-items of all traced
 // parents arrive in messages of b (the upstream's micro-batches) and are processed in calls of b, and
 // its cost is per parent: the row's per-item figures are per parent, its batch the sub-items per call.
-func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, peerBinary string) (Latency, error) {
+func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, minTime time.Duration, peerBinary string) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
@@ -170,11 +175,15 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 			cpu = append(cpu, (processCPU()-c0).Seconds()*1000*perBatch)
 		} else {
 			emitted = outs
+			once := max(time.Since(t0), time.Microsecond)
 			if !fanIn {
 				// A cheap node with many traced items (a recogniser's line pieces) gets more windows, up to
 				// one per b items within sampleBudget, so that its figure stands for the items, not a few.
-				fit := int(sampleBudget / max(time.Since(t0), time.Microsecond))
+				fit := int(sampleBudget / once)
 				runs = max(repeats, min(fit, len(received)/b))
+			}
+			if minTime > 0 { // and the runs span MinTime (Options.MinTime), within maxRuns
+				runs = max(runs, min(maxRuns, int(minTime/once)))
 			}
 		}
 	}
@@ -248,6 +257,9 @@ func coldCost(n *flow.Node, received, batch []*flow.Item, ins [][]byte, emitted 
 	}
 	return runnerCostCollective(peerBinary, ins, emitted, repeats, cold)
 }
+
+// maxRuns bounds the timed runs MinTime adds for a very cheap op.
+const maxRuns = 2000
 
 // sampleBudget is about how long timeNode may spend on the extra windows of a cheap node with many
 // traced items.
