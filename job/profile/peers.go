@@ -65,8 +65,8 @@ type coldRounds struct {
 // coldPause is long enough for a worker that has nothing to do to park every thread (the Go scheduler
 // spins for microseconds, then sleeps) and for the polluter to evict its caches, and short enough to keep
 // the profile quick. A starved stage in a run waits tens of milliseconds between micro-batches; with a 2 ms
-// pause the VQA head's figure came out lower and less steady (0.08–0.12 ms per item at batch 8) than with
-// 20 ms (0.12 twice).
+// pause the figure of a join whose op takes 0.01 ms per item came out lower and less steady (0.08–0.12 ms
+// per item at batch 8) than with 20 ms (0.12 twice).
 const coldPause = 10 * time.Millisecond
 
 // runnerCostCollective is runnerCost over the real collective: per round (one micro-batch) the upstream

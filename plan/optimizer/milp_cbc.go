@@ -146,7 +146,7 @@ func runCBCBounded(ctx context.Context, m *milpModel, secs, cutoff float64, star
 	return a.X, a.LB, a.Optimal, nil
 }
 
-// cbcJob is one MILP for a CBC process, in CBC's column form; cbcAnswer is what the process sends back.
+// cbcJob is one MILP for a CBC process, in CBC's column form; cbcReply is what the process sends back.
 type cbcJob struct {
 	Obj, ColLB, ColUB   []float64
 	Integer             []bool
@@ -156,7 +156,7 @@ type cbcJob struct {
 	Start               []float64 // a starting solution (nil: none)
 }
 
-type cbcAnswer struct {
+type cbcReply struct {
 	X       []float64
 	LB      float64
 	Optimal bool
@@ -164,51 +164,51 @@ type cbcAnswer struct {
 }
 
 // cbcProcessEnv, set to 1, makes this binary a CBC process: it reads a cbcJob (gob) on stdin, solves it
-// and writes a cbcAnswer on file descriptor 3 (stdout and stderr are CBC's own messages).
+// and writes a cbcReply on file descriptor 3 (stdout and stderr are CBC's own messages).
 const cbcProcessEnv = "JELLYBEAN_CBC_PROCESS"
 
-// errCBCProcess marks a CBC process that died without an answer (a crash in CBC).
-var errCBCProcess = errors.New("the CBC process ended without an answer")
+// errCBCProcess marks a CBC process that died without a reply (a crash in CBC).
+var errCBCProcess = errors.New("the CBC process ended without a reply")
 
 // cbcProcessMain is the CBC process's whole life (called from init, before any other code runs).
 func cbcProcessMain() int {
-	// SIGINT is CBC's "stop and answer": its handler is installed only while it searches, and outside
-	// that (reading the job, CBC's own clean-up after a stop, writing the answer) the signal must not end
-	// the process before it answers.
+	// SIGINT is CBC's "stop and reply": its handler is installed only while it searches, and outside
+	// that (reading the job, CBC's own clean-up after a stop, writing the reply) the signal must not end
+	// the process before it replies.
 	signal.Ignore(os.Interrupt)
 	var job cbcJob
 	if err := gob.NewDecoder(os.Stdin).Decode(&job); err != nil {
 		fmt.Fprintln(os.Stderr, "cbc process: reading the job:", err)
 		return 2
 	}
-	out := os.NewFile(3, "answer")
+	out := os.NewFile(3, "reply")
 	x, lb, optimal, err := runCBC(job)
-	a := cbcAnswer{X: x, LB: lb, Optimal: optimal}
+	a := cbcReply{X: x, LB: lb, Optimal: optimal}
 	if err != nil {
 		a.Err = err.Error()
 	}
 	if err := gob.NewEncoder(out).Encode(a); err != nil {
-		fmt.Fprintln(os.Stderr, "cbc process: writing the answer:", err)
+		fmt.Fprintln(os.Stderr, "cbc process: writing the reply:", err)
 		return 2
 	}
 	return 0
 }
 
-// runCBCProcess starts this binary as a CBC process on job and waits for its answer until ctx's deadline
+// runCBCProcess starts this binary as a CBC process on job and waits for its reply until ctx's deadline
 // plus cbcGrace (or, cancelled, cbcGrace more), then kills it. Cancelling ctx interrupts CBC (SIGINT), which
-// then answers with its best plan and bound; Ctrl-C at the terminal reaches the process directly too.
-func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
+// then replies with its best plan and bound; Ctrl-C at the terminal reaches the process directly too.
+func runCBCProcess(ctx context.Context, job cbcJob) (cbcReply, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return cbcAnswer{}, fmt.Errorf("starting the CBC process: %w", err)
+		return cbcReply{}, fmt.Errorf("starting the CBC process: %w", err)
 	}
 	var in bytes.Buffer
 	if err := gob.NewEncoder(&in).Encode(job); err != nil {
-		return cbcAnswer{}, err
+		return cbcReply{}, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return cbcAnswer{}, err
+		return cbcReply{}, err
 	}
 	defer r.Close()
 	cmd := exec.Command(exe)
@@ -219,16 +219,16 @@ func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return cbcAnswer{}, fmt.Errorf("starting the CBC process: %w", err)
+		return cbcReply{}, fmt.Errorf("starting the CBC process: %w", err)
 	}
 	w.Close()
 	type result struct {
-		a   cbcAnswer
+		a   cbcReply
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		var a cbcAnswer
+		var a cbcReply
 		err := gob.NewDecoder(r).Decode(&a)
 		werr := cmd.Wait()
 		if err != nil {
@@ -248,7 +248,7 @@ func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
 	case <-late:
 	case <-ctx.Done():
 		// Cancelled (Ctrl-C, or another solve of a race proved the optimum) or past the deadline: CBC
-		// stops on SIGINT as on its own limit (its handler is installed while it solves) and answers with
+		// stops on SIGINT as on its own limit (its handler is installed while it solves) and replies with
 		// what it has; it gets the grace for that.
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -260,7 +260,7 @@ func runCBCProcess(ctx context.Context, job cbcJob) (cbcAnswer, error) {
 	// Killed, our own child by its PID; it is reaped in the background (done is buffered): on a loaded
 	// machine its teardown can take seconds, and the limit's promise is ours.
 	_ = cmd.Process.Kill()
-	return cbcAnswer{}, nil
+	return cbcReply{}, nil
 }
 
 // tailBuffer keeps the last 4 KiB written to it (a CBC process's messages, for the error when it dies).
