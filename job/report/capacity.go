@@ -92,26 +92,15 @@ func PlanUnits(p *plan.Plan, ratios []capacity.Ratio) (map[string]float64, error
 }
 
 // StageCapacity is the predicted capacity of the stage's workers at batch size b: the sum over its
-// workers of what one worker of that host sustains. ok is false when some worker's host (or the
-// variant) is not in the profile.
+// workers of what one worker of that host sustains when never starved. ok is false when some worker's
+// host (or the variant) is not in the profile.
 func StageCapacity(m *capacity.Model, st *plan.Stage, b float64) (float64, bool) {
-	v := st.Variant
-	if v == "" {
-		v = "default"
-	}
-	sum := 0.0
-	for _, w := range st.Workers {
-		c, ok := m.Capacity(w.Host, st.Name, v, b)
-		if !ok {
-			return 0, false
-		}
-		sum += c
-	}
-	return sum, len(st.Workers) > 0
+	return StarvedCapacity(m, st, b, 0)
 }
 
-// StarvedCapacity is StageCapacity for a run in which a share starved of the micro-batches found their
-// worker parked (capacity.Model.StarvedMsPerItem): what the workers' CPU time buys in that run.
+// StarvedCapacity is the capacity of the stage's workers at batch size b in a run in which a share
+// starved of the micro-batches found their worker parked (capacity.Model.StarvedMsPerItem): what their
+// CPU time buys in that run. Starved 0 is StageCapacity.
 func StarvedCapacity(m *capacity.Model, st *plan.Stage, b, starved float64) (float64, bool) {
 	v := st.Variant
 	if v == "" {
