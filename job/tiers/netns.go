@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +52,12 @@ func Up(spec Spec, dir string) (st *State, err error) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a running emulation: run `jellybean tiers down --out %s` first", dir, dir)
+	}
+	if name, err := subnetInUse(spec.Subnet); err != nil || name != "" {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("subnet %s is already in use by interface %s (an emulation left up? `jellybean tiers down --out DIR`, or `ip link del %s` if it is a stale one of ours); choose another subnet in the spec", spec.Subnet, name, name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -302,6 +310,50 @@ func stopSSHD(pid int, dir string) error {
 func reap(pid int) {
 	var ws syscall.WaitStatus
 	_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+}
+
+// subnetInUse names an interface of this network namespace with an address in subnet, or "" if none:
+// a second emulation on it would route to the first one's bridge, and its sshd would never be reached.
+func subnetInUse(subnet string) (string, error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return "", err
+	}
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	addrs := map[string][]netip.Prefix{}
+	for _, ifc := range ifaces {
+		as, err := ifc.Addrs()
+		if err != nil {
+			return "", err
+		}
+		for _, a := range as {
+			if pre, err := netip.ParsePrefix(a.String()); err == nil {
+				addrs[ifc.Name] = append(addrs[ifc.Name], pre)
+			}
+		}
+	}
+	return addressIn(p, addrs), nil
+}
+
+// addressIn is the first interface (by name) with an address inside p, or "". (A wider network around
+// p elsewhere is no clash: the emulation's /24 route is the more specific.) Pure.
+func addressIn(p netip.Prefix, addrs map[string][]netip.Prefix) string {
+	names := make([]string, 0, len(addrs))
+	for n := range addrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, a := range addrs[n] {
+			if p.Contains(a.Addr()) {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // waitListening waits for a TCP listener; the root namespace reaches every host through the bridge.

@@ -1,6 +1,7 @@
 package tiers
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -82,5 +83,23 @@ func TestTCArgs(t *testing.T) {
 		if got := strings.Join(tcArgs(tc.rate, tc.delay, tc.netem), " "); got != tc.want {
 			t.Errorf("tcArgs(%g, %g, %v) = %q, want %q", tc.rate, tc.delay, tc.netem, got, tc.want)
 		}
+	}
+}
+
+// An address inside the emulation's subnet on any interface (a bridge another emulation left up) is a
+// clash; a wider network around it, or another subnet, is not.
+func TestAddressIn(t *testing.T) {
+	p := netip.MustParsePrefix("10.214.77.0/24")
+	addrs := map[string][]netip.Prefix{
+		"eth0": {netip.MustParsePrefix("10.0.0.5/8")},
+		"lo":   {netip.MustParsePrefix("127.0.0.1/8")},
+	}
+	if n := addressIn(p, addrs); n != "" {
+		t.Errorf("no clash expected, got %q", n)
+	}
+	addrs["jb45d5br"] = []netip.Prefix{netip.MustParsePrefix("10.214.77.1/24")}
+	addrs["jb0000br"] = []netip.Prefix{netip.MustParsePrefix("10.214.77.1/24")}
+	if n := addressIn(p, addrs); n != "jb0000br" {
+		t.Errorf("clash: got %q, want the first by name, jb0000br", n)
 	}
 }
