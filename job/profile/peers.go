@@ -242,18 +242,27 @@ func runnerCostCollective(bin string, ins [][]byte, outs [][]*flow.Item, repeats
 	return samples, nil
 }
 
-// pollute stands for the other ranks of a busy host while a starved worker waits: for d, one goroutine
-// per core streams through a buffer larger than a core's cache, so that the worker, woken next, finds
-// its caches cold as it does between micro-batches in a run.
-func pollute(d time.Duration) {
-	const size = 16 << 20
+// polluter stands for the other ranks of a busy host while a starved worker waits: for a pause, one
+// goroutine per core streams through a buffer larger than a core's cache, so that the worker, woken next,
+// finds its caches cold as it does between micro-batches in a run. The buffers are made once: fresh ones
+// every pause would cost page faults and garbage collection instead.
+type polluter struct{ bufs [][]byte }
+
+func newPolluter() *polluter {
+	p := &polluter{}
+	for range runtime.NumCPU() {
+		p.bufs = append(p.bufs, make([]byte, 16<<20))
+	}
+	return p
+}
+
+func (p *polluter) pollute(d time.Duration) {
 	var wg sync.WaitGroup
 	end := time.Now().Add(d)
-	for range runtime.NumCPU() {
+	for _, buf := range p.bufs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, size)
 			for time.Now().Before(end) {
 				for i := 0; i < len(buf); i += 64 {
 					buf[i]++
@@ -316,6 +325,10 @@ func PeersMain() error {
 		}
 		return nil
 	})
+	var pol *polluter
+	if s.Pause > 0 {
+		pol = newPolluter()
+	}
 	g.Go(func() error {
 		for range s.Rounds {
 			select {
@@ -327,7 +340,7 @@ func PeersMain() error {
 			for i, m := range ins {
 				if pauses < len(s.PauseBefore) && s.PauseBefore[pauses] == i {
 					pauses++
-					pollute(s.Pause)
+					pol.pollute(s.Pause)
 				}
 				if err := up.Send(gctx, 0, edgeIn, m); err != nil {
 					return err
