@@ -91,8 +91,9 @@ type Summary struct {
 	Steps             []Step             `json:"steps"`
 	Report            string             `json:"report"`
 	PredictedCost     map[string]float64 `json:"predicted_cost"`
-	// Paced is false for an --unpaced run. PredictedMaximum is what the plan's slowest stage
-	// (Bottleneck) sustains, in source items/s; Throughput is the run's measured end-to-end figure.
+	// Paced is false for an --unpaced run. PredictedMaximum is the most source items/s the plan carries:
+	// what its slowest stage sustains, or the cores bound where that is lower; Bottleneck names which
+	// (report.CoresBottleneck for the cores). Throughput is the run's measured end-to-end figure.
 	Paced            bool    `json:"paced"`
 	PredictedMaximum float64 `json:"predicted_maximum_items_per_second"`
 	Bottleneck       string  `json:"bottleneck"`
@@ -424,7 +425,7 @@ func Run(cfg Config) (*Summary, error) {
 			}
 			if ok {
 				sum.PredictedMaximum, sum.Bottleneck = mx, b
-				logf("the plan carries at most %.2f items/s unpaced: %s is its slowest stage", mx, b)
+				logf("the plan's slowest stage, %s, carries at most %.2f items/s", b, mx)
 			}
 			cb, has, err := report.CoresBound(pl, cm, func(string) int { return cfg.cores() })
 			if err != nil {
@@ -433,6 +434,11 @@ func Run(cfg Config) (*Summary, error) {
 			if has {
 				sum.CoresBound = cb
 				logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), cb)
+				// The ranks of a host share its cores: where they need them all first, the cores set the
+				// plan's maximum, not a stage.
+				if ok && cb < mx {
+					mx, sum.PredictedMaximum, sum.Bottleneck = cb, cb, report.CoresBottleneck
+				}
 			}
 			if cfg.Unpaced {
 				if !ok {
@@ -702,7 +708,7 @@ func PrintTable(w io.Writer, s *Summary) {
 		if !s.Paced && s.SteadyThroughput > 0 {
 			measured, what = s.SteadyThroughput, fmt.Sprintf(", steady: first to last result; %.2f over the whole run", s.Throughput)
 		}
-		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s%s; slowest stage %s)\n", "max throughput", s.PredictedMaximum, measured,
+		fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (%s%s; set by %s)\n", "max throughput", s.PredictedMaximum, measured,
 			100*measured/s.PredictedMaximum, mode, what, s.Bottleneck)
 		if s.CoresBound > 0 {
 			fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (the profiled stages' CPU per item on the shared cores)\n", "cores bound", s.CoresBound, s.Throughput,

@@ -72,7 +72,8 @@ type Analysis struct {
 	AccuracyNote        string
 	PredictedCost       [3]float64 // compute, communication, total
 	// Capacity compares each profiled stage's predicted and measured capacity (only with a profile);
-	// PredictedMaximum is the plan's throughput without pacing, set by its slowest stage, Bottleneck.
+	// PredictedMaximum is the plan's throughput without pacing, set by its slowest stage or the cores
+	// its ranks share (Bottleneck).
 	Capacity         []CapacityRow
 	PredictedMaximum float64
 	Bottleneck       string
@@ -102,6 +103,11 @@ func Analyse(r *Run) *Analysis {
 		}
 		if mx, b, ok, err := PredictedMaximum(p, r.Capacity); err == nil && ok {
 			a.PredictedMaximum, a.Bottleneck = mx, b
+			// `jellybean loop --unpaced` writes the lower of that and its cores bound (CoresBound, which
+			// needs the hosts' core counts, not in the run's files) as the plan's prediction.
+			if pr := p.Predicted.ThroughputItemsPerSecond; p.InputRate == 0 && pr > 0 && pr < mx*(1-1e-9) {
+				a.PredictedMaximum, a.Bottleneck = pr, CoresBottleneck
+			}
 		}
 	}
 	// In rate mode every stage must carry the sources' input rate; the optimizer's figure, when present,

@@ -137,6 +137,51 @@ func TestCoresBound(t *testing.T) {
 	if _, ok, _ := CoresBound(r.Plan, cm, func(string) int { return 0 }); ok {
 		t.Error("no cores known: want no bound")
 	}
+	if _, ok, _ := CoresBound(r.Plan, cm, func(string) int { return 5 }); ok {
+		t.Error("a core for each of the 5 profiled workers: want no bound")
+	}
+	// Crop starved costs 10× its warm figure: at the old bound (3.27 pages/s) it is busy 3.3 % of the
+	// time warm, so nearly all its micro-batches find it parked and it needs ~25 % of a core, not 3 %.
+	cm.Costs.Points[capacity.Key{Host: "h", Stage: "Crop", Variant: "default"}] = []capacity.Point{{Batch: 1, Op: 10, Cold: 100}, {Batch: 2, Op: 20, Cold: 200}}
+	cold, ok, err := CoresBound(r.Plan, cm, func(string) int { return 2 })
+	if err != nil || !ok || !(cold < b*0.95) {
+		t.Fatalf("with a starved Crop: bound %v %v %v, want below %v", cold, ok, err, 0.95*b)
+	}
+	// At the bound the workers' busy shares add up to the two cores.
+	need := Busy(cold, 200, 200) + Busy(cold, 10, 100) + 2*Busy(cold*10, 20, 20) + Busy(cold, 1, 1)
+	if math.Abs(need-2) > 1e-9 {
+		t.Errorf("busy shares at the bound %v add up to %v cores, want 2", cold, need)
+	}
+}
+
+// Busy solves ρ = rate × ((1 − s) × warm + s × cold) / 1000 with s = 1 − ρ, and saturates at 1.
+func TestBusy(t *testing.T) {
+	for _, tc := range []struct{ rate, warm, cold float64 }{{5, 10, 10}, {5, 10, 50}, {50, 10, 50}, {90, 10, 12}, {30, 10, 5}} {
+		rho := Busy(tc.rate, tc.warm, tc.cold)
+		s := 1 - rho
+		if want := tc.rate * ((1-s)*tc.warm + s*tc.cold) / 1000; math.Abs(rho-want) > 1e-12 || rho <= 0 || rho >= 1 {
+			t.Errorf("Busy(%v, %v, %v) = %v, the model gives %v", tc.rate, tc.warm, tc.cold, rho, want)
+		}
+	}
+	if rho := Busy(100, 10, 50); rho != 1 {
+		t.Errorf("at 1000/warm items/s: busy %v, want 1 (saturated)", rho)
+	}
+	if rho := Busy(500, 10, 5); rho != 1 {
+		t.Errorf("beyond saturation: busy %v, want 1", rho)
+	}
+	if rho := Busy(0, 10, 50); rho != 0 {
+		t.Errorf("no items: busy %v, want 0", rho)
+	}
+}
+
+// An unpaced plan whose prediction `jellybean loop` lowered to its cores bound names the cores.
+func TestMaximumSetByTheCores(t *testing.T) {
+	r, _ := ocrRun()
+	r.Plan.Predicted.ThroughputItemsPerSecond = 3
+	a := Analyse(r)
+	if a.PredictedMaximum != 3 || a.Bottleneck != CoresBottleneck || a.PredictedThroughput != 3 {
+		t.Errorf("maximum %v set by %q (prediction %v), want 3 by the cores", a.PredictedMaximum, a.Bottleneck, a.PredictedThroughput)
+	}
 }
 
 // A stage whose micro-batches all found its worker parked is predicted at the profile's cold figure,
