@@ -43,6 +43,7 @@ func runLoop(args []string) error {
 	fs.Float64Var(&cfg.RunnerMs, "runner-ms", loop.DefaultRunnerMs, "with --rate auto: the runner's CPU ms per item over all ranks, besides the models")
 	fs.IntVar(&cfg.ProfileItems, "profile-items", 16, "items of the split the latency profile runs")
 	fs.IntVar(&cfg.ProfileRepeats, "profile-repeats", 10, "timed runs per model and batch size")
+	fs.IntVar(&cfg.ProfileRatioItems, "profile-ratio-items", 0, "items of the split the profile counts the rate ratios (a fan-out's sub-items per item) on (default: the run's --limit, at most 64)")
 	fs.DurationVar(&cfg.ProfileMinTime, "profile-min-time", time.Second, "the least time the profile's timed runs of one model and batch size span (more runs than --profile-repeats when those take less; 0: --profile-repeats alone)")
 	fs.IntVar(&cfg.ProfileSlots, "profile-slots", 1, "ranks per host the latency profile runs (0 = every slot of the hostfile; they take turns measuring the same models)")
 	fs.BoolVar(&cfg.Unpaced, "unpaced", false, "optimize for the rate, then run the plan without pacing (input_rate = 0) and compare its throughput with the predicted maximum (what the slowest stage sustains)")

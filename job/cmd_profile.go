@@ -34,7 +34,7 @@ func init() {
 // profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
 type profileFlags struct {
 	data, workflow, batches, host, out, device string
-	items, repeats, threads                    int
+	items, ratioItems, repeats, threads        int
 	minTime                                    time.Duration
 }
 
@@ -44,6 +44,7 @@ func cmdProfile(args []string) error {
 	workload := fs.String("workload", all.Default, "workload whose workflow and validation split are profiled when --workflow or --data is left out")
 	fs.StringVar(&p.data, "data", "", "dataset manifest whose items are profiled (default: the workload's val split)")
 	fs.IntVar(&p.items, "items", 16, "items taken from the manifest")
+	fs.IntVar(&p.ratioItems, "ratio-items", 0, "items the rate ratios (a fan-out's sub-items per item) are counted on, running only the nodes that change the number of items and those upstream of them (default: --items)")
 	fs.StringVar(&p.workflow, "workflow", "", "workflow file whose nodes are profiled (default: the workload's)")
 	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
 	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
@@ -69,6 +70,9 @@ func cmdProfile(args []string) error {
 	}
 	if p.minTime < 0 {
 		return fmt.Errorf("profile: --min-time %v: want >= 0", p.minTime)
+	}
+	if p.ratioItems < 0 {
+		return fmt.Errorf("profile: --ratio-items %d: want >= 0", p.ratioItems)
 	}
 	if p.workflow == "" || p.data == "" {
 		wl, err := registry.Lookup(*workload)
@@ -222,6 +226,9 @@ func loadInputs(p profileFlags) (profile.Items, error) {
 	in, err := profile.LoadItems(p.workflow, p.data, p.items)
 	if err != nil {
 		return in, fmt.Errorf("profile: %w (generate the data with `jellybean gen-data`)", err)
+	}
+	if p.ratioItems > len(in.IDs) {
+		in.CountIDs = in.Manifest.IDs[:min(p.ratioItems, len(in.Manifest.IDs))]
 	}
 	if err := in.Workflow.CheckFiles(); err != nil {
 		return in, fmt.Errorf("profile: %w", err)

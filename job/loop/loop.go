@@ -60,6 +60,9 @@ type Config struct {
 	ProfileSlots int
 
 	ProfileItems, ProfileRepeats int
+	// ProfileRatioItems is how many items the profile counts the rate ratios on (profile --ratio-items;
+	// 0: the items the run takes, --limit, at most DefaultRatioItems).
+	ProfileRatioItems int
 	// ProfileMinTime is the least time the profile's timed runs of one model and batch size span
 	// (profile.Options.MinTime; 0: --repeats alone).
 	ProfileMinTime time.Duration
@@ -196,6 +199,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Util <= 0 {
 		c.Util = DefaultUtilisation
+	}
+	if c.ProfileRatioItems <= 0 {
+		c.ProfileRatioItems = DefaultRatioItems
+		if c.Limit > 0 {
+			c.ProfileRatioItems = min(c.Limit, DefaultRatioItems)
+		}
 	}
 	if c.ProfileItems <= 0 {
 		c.ProfileItems = 16
@@ -535,6 +544,11 @@ func Run(cfg Config) (*Summary, error) {
 	return sum, os.WriteFile(filepath.Join(runDir, "loop", "loop.json"), append(data, '\n'), 0o644)
 }
 
+// DefaultRatioItems is how many items of the split the loop's profile counts the rate ratios on when
+// the run takes more (or all): the sub-items a fan-out makes vary from item to item (OCR: 10–40 lines a
+// page), and counting runs only the nodes up to the fan-outs, so a few dozen items cost seconds.
+const DefaultRatioItems = 64
+
 func (c *Config) cores() int {
 	if c.Cores > 0 {
 		return c.Cores
@@ -545,6 +559,7 @@ func (c *Config) cores() int {
 // runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
 func runProfile(cfg Config, hostfile, manifest, out string) error {
 	args := []string{"profile", "-H", hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
+		"--ratio-items", strconv.Itoa(cfg.ProfileRatioItems),
 		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--min-time", cfg.ProfileMinTime.String(),
 		"--threads", strconv.Itoa(cfg.Threads), "-o", out}
 	cmd := exec.Command(cfg.Binary, args...)

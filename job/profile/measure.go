@@ -83,7 +83,14 @@ func Measure(in Items, o Options) (*Result, error) {
 				res.Messages = append(res.Messages, m)
 			}
 		}
-		res.Ratios = appendRatios(res.Ratios, tr, a.Variants)
+		received := tr.Received
+		if len(in.CountIDs) > len(in.IDs) {
+			if received, err = countReceived(in, in.CountIDs, a.Variants, env, tr); err != nil {
+				tr.Close()
+				return nil, fmt.Errorf("profile: counting items for the rate ratios: %w", err)
+			}
+		}
+		res.Ratios = appendRatios(res.Ratios, tr, received, a.Variants)
 		for _, nv := range a.For {
 			i := w.Index(nv[0])
 			var ups [][]*flow.Item

@@ -1,20 +1,24 @@
 package profile
 
-import "jellybean/job/profile/capacity"
+import (
+	"jellybean/job/flow"
+	"jellybean/job/profile/capacity"
+)
 
 // RatiosFile is the profile's table of rate ratios between nodes (Ratio), one row per edge and trace:
 // from,to,variants,ratio with variants as "Node=variant;..." in node order.
 const RatiosFile = "ratios.csv"
 
 // appendRatios adds the rate ratio of every edge between processing nodes of the trace (sources
-// included, the sink left out), unless an equal row is already there.
-func appendRatios(rows []Ratio, tr *Trace, variants map[string]string) []Ratio {
+// included, the sink left out), counted on received (what each node received: the trace's own, or
+// countReceived's over more items), unless an equal row is already there.
+func appendRatios(rows []Ratio, tr *Trace, received map[int][]*flow.Item, variants map[string]string) []Ratio {
 	w := tr.Graph.Workflow
 	units := func(i int) int {
 		if len(w.Nodes[i].FanIn) > 0 {
-			return len(families(tr.Received[i]))
+			return len(families(received[i]))
 		}
-		return len(tr.Received[i])
+		return len(received[i])
 	}
 	sink := w.Sink()
 	for _, v := range tr.Order {

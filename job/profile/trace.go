@@ -17,6 +17,9 @@ type Items struct {
 	Workflow *workflow.Workflow
 	Manifest *flow.Manifest
 	IDs      []int64
+	// CountIDs, when longer than IDs, are the items the rate ratios are counted on (countReceived): a
+	// fan-out's sub-items per item need a larger sample than an op's cost per item.
+	CountIDs []int64
 }
 
 // LoadItems reads the workflow and the first n items of the manifest (all when n <= 0), checking that
@@ -69,7 +72,7 @@ func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error
 			build = append(build, i)
 		}
 	}
-	g, err := flow.Compile(w, variants, env, build...)
+	g, err := compileFor(in, variants, env, build)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +81,6 @@ func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error
 		n := &w.Nodes[i]
 		var items []*flow.Item
 		if n.Kind == workflow.KindSource {
-			if err := in.Manifest.CheckFields(g.Nodes[i].Fields); err != nil {
-				g.Close()
-				return nil, err
-			}
 			for _, id := range in.IDs {
 				rec, _ := in.Manifest.Record(id)
 				items = append(items, &flow.Item{ID: id, Record: rec})
@@ -97,23 +96,49 @@ func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error
 			}
 		}
 		t.Received[i] = items
-		var out []*flow.Item
-		bs := max(env.BatchSize, 1)
-		for lo := 0; lo < len(items); lo += bs {
-			o, _, err := g.Nodes[i].Process(Clone(items[lo:min(lo+bs, len(items))]))
-			if err != nil {
-				g.Close()
-				return nil, err
-			}
-			out = append(out, o...)
-		}
-		if err := g.Nodes[i].Finish(); err != nil {
+		if t.Emitted[i], err = processAll(g.Nodes[i], items, env.BatchSize); err != nil {
 			g.Close()
 			return nil, err
 		}
-		t.Emitted[i] = out
 	}
 	return t, nil
+}
+
+// compileFor compiles the nodes build of the workflow for the variants, checking that the items have
+// every field its sources among them read.
+func compileFor(in Items, variants map[string]string, env flow.Env, build []int) (*flow.Graph, error) {
+	w := in.Workflow
+	g, err := flow.Compile(w, variants, env, build...)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range build {
+		if w.Nodes[i].Kind == workflow.KindSource {
+			if err := in.Manifest.CheckFields(g.Nodes[i].Fields); err != nil {
+				g.Close()
+				return nil, err
+			}
+		}
+	}
+	return g, nil
+}
+
+// processAll runs the node on the items in micro-batches of bs, as a worker does, and returns what it
+// emitted.
+func processAll(n *flow.Node, items []*flow.Item, bs int) ([]*flow.Item, error) {
+	var out []*flow.Item
+	bs = max(bs, 1)
+	for lo := 0; lo < len(items); lo += bs {
+		o, _, err := n.Process(Clone(items[lo:min(lo+bs, len(items))]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o...)
+	}
+	if err := n.Finish(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Join merges the items of several inputs by item (and sub-item) key, as a join stage of the runner
