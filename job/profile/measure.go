@@ -153,6 +153,7 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 	var samples, cpu []float64
 	var emitted [][]*flow.Item // the output of each call
 	runs := repeats
+	var timed time.Duration // the timed runs' wall time so far
 	for r := -1; r < runs; r++ {
 		items := Clone(batch)
 		if !fanIn && r >= 0 {
@@ -178,8 +179,14 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeat
 			}
 		}
 		if r >= 0 {
-			samples = append(samples, time.Since(t0).Seconds()*1000*perBatch)
+			took := time.Since(t0)
+			samples = append(samples, took.Seconds()*1000*perBatch)
 			cpu = append(cpu, (processCPU()-c0).Seconds()*1000*perBatch)
+			// The warm-up call, which sized runs, can be much slower than the others (an op's first call
+			// on a shape sets up kernels): the timed runs go on until they span MinTime.
+			if timed += took; r == runs-1 && timed < minTime && runs < maxRuns {
+				runs++
+			}
 		} else {
 			emitted = outs
 			once := max(time.Since(t0), time.Microsecond)
