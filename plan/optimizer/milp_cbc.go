@@ -217,6 +217,7 @@ func runCBCProcess(ctx context.Context, job cbcJob) (cbcReply, error) {
 	var stderr tailBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr // CBC's messages (log level 0 still prints a few)
 	cmd.ExtraFiles = []*os.File{w}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return cbcReply{}, fmt.Errorf("starting the CBC process: %w", err)
