@@ -29,6 +29,9 @@ var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution
 type milpOptions struct {
 	Strength int
 	Start    *Solution // a plan for CBC to start from (nil: none)
+	// PruneAbove, when positive, leaves out of the model the variant combinations whose LP relaxation is
+	// not below it (a known plan's cost; pruneCombos).
+	PruneAbove float64
 }
 
 // RegisterSolver adds a solver by name (from an init function).
@@ -112,6 +115,11 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 			strength &^= milpOrder
 		}
 		opts := []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
+		if h != nil {
+			for k := range opts {
+				opts[k].PruneAbove = h.Total
+			}
+		}
 		if nc > raceMaxClasses {
 			opts = opts[:1]
 		}
