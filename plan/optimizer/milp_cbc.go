@@ -56,21 +56,31 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	if err != nil {
 		return nil, 0, err
 	}
-	m := p.buildMILP(ctx, combos, opt.Strength)
 	// prunedLB bounds the combinations left out of the model (+Inf: none left out).
 	prunedLB := math.Inf(1)
+	var m *milpModel
 	if opt.PruneAbove > 0 && !math.IsInf(opt.PruneAbove, 1) && len(combos) > 1 {
-		var keep []Combo
-		keep, prunedLB = p.pruneCombos(ctx, m, opt.PruneAbove)
-		if len(keep) == 0 {
+		pr := opt.pruned
+		if pr == nil {
+			pr = &prunedCombos{}
+		}
+		pr.once.Do(func() {
+			full := p.buildMILP(ctx, combos, opt.Strength)
+			pr.keep, pr.lb = p.pruneCombos(ctx, full, opt.PruneAbove)
+			if len(pr.keep) == len(combos) {
+				pr.full = full
+			}
+		})
+		prunedLB, m = pr.lb, pr.full
+		if len(pr.keep) == 0 {
 			// No combination's LP is below the known plan's cost: that plan is optimal (to the LPs'
 			// tolerance), and the least LP is the bound.
 			return nil, prunedLB, fmt.Errorf("cbc: no variant combination can beat a cost of %g", opt.PruneAbove)
 		}
-		if len(keep) < len(combos) {
-			combos = keep
-			m = p.buildMILP(ctx, combos, opt.Strength)
-		}
+		combos = pr.keep
+	}
+	if m == nil {
+		m = p.buildMILP(ctx, combos, opt.Strength)
 	}
 	defer func() {
 		// The cover rows' sum is a bound of its own (≤ the optimum), for when CBC reports a weaker one:
@@ -157,6 +167,13 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 func (p *Problem) pruneCombos(ctx context.Context, m *milpModel, cost float64) (keep []Combo, droppedLB float64) {
 	job := cbcJob{Obj: m.obj, ColLB: m.colLB, ColUB: m.colUB, RowLB: m.rowLB, RowUB: m.rowUB, RelaxZ: m.z}
 	job.ColStart, job.Index, job.Value = m.CSC()
+	// The LPs get at most a quarter of the time left: past that, CBC on every combination is the
+	// better use of it.
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/4))
+		defer cancel()
+	}
 	a, err := runCBCProcess(ctx, job)
 	if err != nil || len(a.LPs) != len(m.combos) {
 		return m.combos, math.Inf(1)
@@ -207,6 +224,8 @@ type cbcJob struct {
 	// RelaxZ, when set, asks for LP relaxations instead of a MILP solve: one per column of RelaxZ, that
 	// column fixed to 1 and the others to 0 (one per variant combination), in LPs.
 	RelaxZ []int
+	// Params are CBC parameters by name (Cbc_setParameter), set before the solve.
+	Params map[string]string
 }
 
 type cbcReply struct {
@@ -364,6 +383,9 @@ func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
 	C.Cbc_setLogLevel(model, 0)
 	// Wall-clock seconds: by default CBC counts CPU seconds, which a loaded machine stretches.
 	setParam(model, "timeMode", "elapsed")
+	for k, v := range job.Params {
+		setParam(model, k, v)
+	}
 	C.Cbc_setAllowableGap(model, 1e-9)
 	C.Cbc_setAllowableFractionGap(model, 1e-9)
 	if secs > 0 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,16 @@ type milpOptions struct {
 	// PruneAbove, when positive, leaves out of the model the variant combinations whose LP relaxation is
 	// not below it (a known plan's cost; pruneCombos).
 	PruneAbove float64
+	pruned     *prunedCombos // shared by the solves of a race (nil: their own)
+}
+
+// prunedCombos is pruneCombos' answer shared by the solves of a race (computed once, by the first).
+// full is the model over every combination when none was left out (so it is not built twice).
+type prunedCombos struct {
+	once sync.Once
+	keep []Combo
+	lb   float64
+	full *milpModel
 }
 
 // RegisterSolver adds a solver by name (from an init function).
@@ -116,8 +127,9 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		}
 		opts := []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
 		if h != nil {
+			shared := &prunedCombos{}
 			for k := range opts {
-				opts[k].PruneAbove = h.Total
+				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
 			}
 		}
 		if nc > raceMaxClasses {
