@@ -39,10 +39,10 @@ type milpOptions struct {
 // prunedCombos is pruneCombos' answer shared by the solves of a race (computed once, by the first).
 // full is the model over every combination when none was left out (so it is not built twice).
 type prunedCombos struct {
-	once sync.Once
-	keep []Combo
-	lb   float64
-	full *milpModel
+	once       sync.Once
+	keep       []Combo
+	lb, keptLB float64 // the least LP of the combinations left out, and of those kept
+	full       *milpModel
 }
 
 // RegisterSolver adds a solver by name (from an init function).
