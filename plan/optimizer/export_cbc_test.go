@@ -23,3 +23,9 @@ func SolveCBCUnlimited(ctx context.Context, p *Problem, h *Solution) (plan bool,
 	x, lb, _, err := runCBCBounded(ctx, m, 0, math.Inf(1), p.milpPoint(m, &h.Assignment))
 	return x != nil, lb, err
 }
+
+// SolveCBCPruned runs CBC on the strengthened MILP of the variant combinations whose LP is below
+// pruneAbove, starting from h (nil: no start).
+func SolveCBCPruned(ctx context.Context, p *Problem, h *Solution, pruneAbove float64) (*Solution, float64, error) {
+	return solveCBC(ctx, p, milpOptions{Strength: milpStrength, Start: h, PruneAbove: pruneAbove})
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,19 @@ var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution
 type milpOptions struct {
 	Strength int
 	Start    *Solution // a plan for CBC to start from (nil: none)
+	// PruneAbove, when positive, leaves out of the model the variant combinations whose LP relaxation is
+	// not below it (a known plan's cost; pruneCombos).
+	PruneAbove float64
+	pruned     *prunedCombos // shared by the solves of a race (nil: their own)
+}
+
+// prunedCombos is pruneCombos' answer shared by the solves of a race (computed once, by the first).
+// full is the model over every combination when none was left out (so it is not built twice).
+type prunedCombos struct {
+	once       sync.Once
+	keep       []Combo
+	lb, keptLB float64 // the least LP of the combinations left out, and of those kept
+	full       *milpModel
 }
 
 // RegisterSolver adds a solver by name (from an init function).
@@ -112,6 +126,12 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 			strength &^= milpOrder
 		}
 		opts := []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
+		if h != nil {
+			shared := &prunedCombos{}
+			for k := range opts {
+				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
+			}
+		}
 		if nc > raceMaxClasses {
 			opts = opts[:1]
 		}
