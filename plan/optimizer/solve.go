@@ -36,7 +36,7 @@ type milpOptions struct {
 	pruned     *prunedCombos // shared by the solves of a race (nil: their own)
 }
 
-// prunedCombos is pruneCombos' answer shared by the solves of a race (computed once, by the first).
+// prunedCombos is pruneCombos' result shared by the solves of a race (computed once, by the first).
 // full is the model over every combination when none was left out (so it is not built twice).
 type prunedCombos struct {
 	once       sync.Once
