@@ -61,10 +61,7 @@ func countReceived(in Items, ids []int64, variants map[string]string, env flow.E
 		n := &w.Nodes[i]
 		var items []*flow.Item
 		if len(n.Inputs) == 0 {
-			items = bare(ids)
-			for _, it := range items {
-				it.Record, _ = in.Manifest.Record(it.ID)
-			}
+			items = sourceItems(in.Manifest, ids)
 		} else {
 			var ups [][]*flow.Item
 			for _, name := range n.Inputs {

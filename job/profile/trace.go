@@ -81,10 +81,7 @@ func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error
 		n := &w.Nodes[i]
 		var items []*flow.Item
 		if n.Kind == workflow.KindSource {
-			for _, id := range in.IDs {
-				rec, _ := in.Manifest.Record(id)
-				items = append(items, &flow.Item{ID: id, Record: rec})
-			}
+			items = sourceItems(in.Manifest, in.IDs)
 		} else {
 			var ups [][]*flow.Item
 			for _, name := range n.Inputs {
@@ -102,6 +99,16 @@ func RunTrace(in Items, variants map[string]string, env flow.Env) (*Trace, error
 		}
 	}
 	return t, nil
+}
+
+// sourceItems are the bare dataset items ids with their manifest lines, as a source receives them.
+func sourceItems(m *flow.Manifest, ids []int64) []*flow.Item {
+	items := make([]*flow.Item, len(ids))
+	for k, id := range ids {
+		rec, _ := m.Record(id)
+		items[k] = &flow.Item{ID: id, Record: rec}
+	}
+	return items
 }
 
 // compileFor compiles the nodes build of the workflow for the variants, checking that the items have
