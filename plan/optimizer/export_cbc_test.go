@@ -29,3 +29,23 @@ func SolveCBCUnlimited(ctx context.Context, p *Problem, h *Solution) (plan bool,
 func SolveCBCPruned(ctx context.Context, p *Problem, h *Solution, pruneAbove float64) (*Solution, float64, error) {
 	return solveCBC(ctx, p, milpOptions{Strength: milpStrength, Start: h, PruneAbove: pruneAbove})
 }
+
+// ComboLPs solves, in this process, the strengthened MILP's LP once per variant combination of p (that
+// combination fixed), in the order of combinations starting at first and wrapping around (the first
+// solved from scratch, the others from the previous basis), and returns them in p's order of
+// combinations; secs > 0 is runLPs' time budget.
+func ComboLPs(p *Problem, first int, secs float64) []float64 {
+	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), milpStrength)
+	n := len(m.z)
+	job := cbcJob{Obj: m.obj, ColLB: m.colLB, ColUB: m.colUB, RowLB: m.rowLB, RowUB: m.rowUB, Secs: secs}
+	job.ColStart, job.Index, job.Value = m.CSC()
+	for k := range n {
+		job.RelaxZ = append(job.RelaxZ, m.z[(first+k)%n])
+	}
+	lps := runLPs(job)
+	out := make([]float64, n)
+	for k, lp := range lps {
+		out[(first+k)%n] = lp
+	}
+	return out
+}

@@ -273,3 +273,43 @@ func TestCBCProcessInterrupted(t *testing.T) {
 	}
 	t.Logf("stopped after %v: plan %v, bound %v, heuristic %v", took, plan, bound, h.Total)
 }
+
+// The combinations' LPs solved one after another from the previous basis (pruneCombos) equal the same
+// LPs solved from scratch and differ between combinations, on distinct fleets of 2 and 3 tiers; a time budget too short for any leaves
+// every one unsolved (NaN), never a value that would be taken for a bound.
+func TestComboLPsWarmEqualCold(t *testing.T) {
+	in := loadMedium(t, true)
+	for i, c := range []struct {
+		k, tiers  int
+		threshold float64
+	}{{4, 2, 55}, {4, 3, 55}, {8, 3, 56}} {
+		p := distinctFleet(t, in.Problem, c.k, c.tiers, uint64(500+i), c.threshold)
+		warm := optimizer.ComboLPs(p, 0, 0)
+		if len(warm) < 2 {
+			t.Fatalf("%+v: %d combinations; the test needs several", c, len(warm))
+		}
+		for k := range warm {
+			cold := optimizer.ComboLPs(p, k, 0)[k] // solved first: from scratch
+			if math.IsNaN(warm[k]) || math.IsNaN(cold) {
+				t.Fatalf("%+v, combination %d: LP not solved (warm %v, cold %v)", c, k, warm[k], cold)
+			}
+			if math.Abs(warm[k]-cold) > 1e-7*math.Max(1, math.Abs(cold)) {
+				t.Errorf("%+v, combination %d: LP %v from the previous basis, %v from scratch", c, k, warm[k], cold)
+			}
+		}
+		// The combinations use different models, so their LPs differ: the same value for all would mean
+		// no combination was fixed.
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, lp := range warm {
+			lo, hi = math.Min(lo, lp), math.Max(hi, lp)
+		}
+		if hi < lo*1.01 {
+			t.Errorf("%+v: every combination's LP within 1 %% (%v–%v): combinations not fixed", c, lo, hi)
+		}
+		for k, lp := range optimizer.ComboLPs(p, 0, 1e-9) {
+			if !math.IsNaN(lp) {
+				t.Errorf("%+v, combination %d: LP %v with no time to solve it", c, k, lp)
+			}
+		}
+	}
+}
