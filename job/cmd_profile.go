@@ -34,6 +34,7 @@ func init() {
 // profileFlags are what every rank measures; they travel unchanged from the launcher to the ranks.
 type profileFlags struct {
 	data, workflow, batches, host, out, device string
+	variants                                   string // node=variant,…: only the plan's variants (profile.ChosenAssignment)
 	items, ratioItems, repeats, threads        int
 	minTime                                    time.Duration
 }
@@ -47,6 +48,7 @@ func cmdProfile(args []string) error {
 	fs.IntVar(&p.ratioItems, "ratio-items", 0, "items the rate ratios (a fan-out's sub-items per item) are counted on, running only the nodes that change the number of items and those upstream of them (default: --items)")
 	fs.StringVar(&p.workflow, "workflow", "", "workflow file whose nodes are profiled (default: the workload's)")
 	fs.StringVar(&p.batches, "batch", "1,8", "batch sizes")
+	fs.StringVar(&p.variants, "variants", "", "time only these variants, one per model node (node=variant,node=variant: a plan's choice, each node on the inputs the chosen upstream variants make); default: every variant")
 	fs.IntVar(&p.repeats, "repeats", 10, "timed runs per model and batch size")
 	fs.DurationVar(&p.minTime, "min-time", 0, "the least time the timed runs of one model and batch size span (more runs than --repeats when those take less): an op's CPU time per item on a shared machine moves from one second to the next")
 	fs.IntVar(&p.threads, "threads", 0, "intra-op threads per session (default: this host's cores ÷ its ranks, as the runner gives them)")
@@ -73,6 +75,9 @@ func cmdProfile(args []string) error {
 	}
 	if p.ratioItems < 0 {
 		return fmt.Errorf("profile: --ratio-items %d: want >= 0", p.ratioItems)
+	}
+	if _, err := profile.ParseVariants(p.variants); err != nil {
+		return fmt.Errorf("profile: --%w", err)
 	}
 	if p.workflow == "" || p.data == "" {
 		wl, err := registry.Lookup(*workload)
@@ -245,6 +250,9 @@ func measureInputs(p profileFlags, in profile.Items, o profile.Options) (*profil
 		return nil, err
 	}
 	o.Repeats, o.MinTime = p.repeats, p.minTime
+	if o.Variants, err = profile.ParseVariants(p.variants); err != nil {
+		return nil, err
+	}
 	return profile.Measure(in, o)
 }
 

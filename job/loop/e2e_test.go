@@ -117,7 +117,8 @@ func TestLoopEndToEnd(t *testing.T) {
 
 	// Unpaced: placed for the rate, run as fast as the sources read; the prediction is the plan's maximum
 	// and every model stage has a predicted and a measured capacity (CPU basis: one process per rank).
-	out, _ = jb(true, append(common, "--run-id", "unpaced", "--rate", "25", "--unpaced")...)
+	// With --recheck the plan's variants are profiled again after the run, and the run compared with that too.
+	out, _ = jb(true, append(common, "--run-id", "unpaced", "--rate", "25", "--unpaced", "--recheck")...)
 	pl3, err := plan.Load(filepath.Join(runs, "unpaced", "plan.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +146,43 @@ func TestLoopEndToEnd(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^max throughput +[0-9.]+ +[0-9.]+ +[0-9]+%  \(unpaced run, steady: first to last result; [0-9.]+ over the whole run; set by (\w+|the shared cores)\)$`).MatchString(out) {
 		t.Errorf("stdout lacks the maximum:\n%s", out)
+	}
+	checkRecheck(t, filepath.Join(runs, "unpaced"), &us, out)
+}
+
+// checkRecheck checks an unpaced --recheck run: the second profile timed only the plan's variants,
+// and loop.json and the table compare the same run's measurements with it.
+func checkRecheck(t *testing.T, runDir string, us *Summary, out string) {
+	t.Helper()
+	rc := us.Recheck
+	if rc == nil || !(rc.PredictedMaximum > 0) || rc.Bottleneck == "" || len(rc.Capacity) != len(us.Capacity) {
+		t.Fatalf("recheck %+v (capacity rows %d)", rc, len(us.Capacity))
+	}
+	for i, c := range rc.Capacity {
+		m := us.Capacity[i]
+		if c.Stage != m.Stage || c.Measured != m.Measured || !(c.Predicted > 0) || math.Abs(c.Ratio-c.Measured/c.Predicted) > 1e-9 {
+			t.Errorf("recheck row %+v against the main row %+v: same run, same measurement, its own prediction", c, m)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(runDir, "loop", "profile-after", "latency.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		f := strings.Split(line, ",")
+		if want, ok := us.Variants[f[0]]; ok {
+			models++
+			if f[2] != want {
+				t.Errorf("profile-after timed %s %s; the plan runs %s", f[0], f[2], want)
+			}
+		}
+	}
+	if models != 2*len(us.Variants) { // batch 1 and the plan's
+		t.Errorf("profile-after has %d model rows for %d model stages:\n%s", models, len(us.Variants), data)
+	}
+	if !strings.Contains(out, "re-timed after") || len(us.Steps) != 8 || us.Steps[7].Name != "recheck" {
+		t.Errorf("no recheck in the table or the steps %+v:\n%s", us.Steps, out)
 	}
 }
 

@@ -58,6 +58,11 @@ type Config struct {
 	// The ranks of one host take turns measuring the same models, so one is enough for the optimizer's
 	// per-host figures; more only repeat them (their median is kept).
 	ProfileSlots int
+	// Recheck re-times the plan's variants right after its run (profile --variants, into
+	// loop/profile-after) and compares the run with capacities predicted from that profile too: on a
+	// shared machine whose speed moves between the profile and the run, it tells the model's error
+	// (both comparisons off) from the machine's drift (only the first off).
+	Recheck bool
 
 	ProfileItems, ProfileRepeats int
 	// ProfileRatioItems is how many items the profile counts the rate ratios on (profile --ratio-items;
@@ -107,6 +112,19 @@ type Summary struct {
 	// SteadyThroughput is the rate from the first result to the last (the pipeline full): what an
 	// unpaced run compares with PredictedMaximum.
 	SteadyThroughput float64           `json:"steady_throughput_items_per_second,omitempty"`
+	Capacity         []CapacityCompare `json:"capacity"`
+	// Recheck (loop --recheck) holds the same comparisons against a profile of the plan's variants
+	// taken right after the run.
+	Recheck *Recheck `json:"recheck,omitempty"`
+}
+
+// Recheck is the run compared with a profile taken right after it (Config.Recheck): the capacity rows
+// and the predicted maximum as that profile gives them. Its ratios off where the main profile's are not
+// mean the model; the other way round, the machine's speed moved between the profile and the run.
+type Recheck struct {
+	Profile          string            `json:"profile"`
+	PredictedMaximum float64           `json:"predicted_maximum_items_per_second"`
+	Bottleneck       string            `json:"bottleneck"`
 	Capacity         []CapacityCompare `json:"capacity"`
 }
 
@@ -428,27 +446,19 @@ func Run(cfg Config) (*Summary, error) {
 			return "", err
 		}
 		if cm != nil {
-			mx, b, ok, err := report.PredictedMaximum(pl, cm)
+			m, err := predictMaximum(pl, cm, cfg.cores())
 			if err != nil {
 				return "", err
 			}
-			if ok {
-				sum.PredictedMaximum, sum.Bottleneck = mx, b
-				logf("the plan's slowest stage, %s, carries at most %.2f items/s", b, mx)
+			if m.stageOK {
+				logf("the plan's slowest stage, %s, carries at most %.2f items/s", m.stage, m.stageMax)
 			}
-			cb, has, err := report.CoresBound(pl, cm, func(string) int { return cfg.cores() })
-			if err != nil {
-				return "", err
+			if m.hasCores {
+				sum.CoresBound = m.cores
+				logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), m.cores)
 			}
-			if has {
-				sum.CoresBound = cb
-				logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), cb)
-				// The ranks of a host share its cores: where they need them all first, the cores set the
-				// plan's maximum, not a stage.
-				if ok && cb < mx {
-					mx, sum.PredictedMaximum, sum.Bottleneck = cb, cb, report.CoresBottleneck
-				}
-			}
+			ok, mx := m.stageOK, m.max
+			sum.PredictedMaximum, sum.Bottleneck = m.max, m.bottleneck
 			if cfg.Unpaced {
 				if !ok {
 					return "", fmt.Errorf("--unpaced: the profile in %s predicts no stage of the plan", profDir)
@@ -521,27 +531,133 @@ func Run(cfg Config) (*Summary, error) {
 	}); err != nil {
 		return nil, err
 	}
-	r, err := report.Load(runDir)
+	an, err := analyseAgainst(runDir, filepath.Join(runDir, "loop", "profile"))
 	if err != nil {
 		return nil, err
 	}
-	if err := r.LoadProfile(filepath.Join(runDir, "loop", "profile")); err != nil {
-		return nil, err
-	}
-	an := report.Analyse(r)
 	for _, row := range an.Stages {
 		sum.Stages = append(sum.Stages, StageComparison{Stage: row.Name, Predicted: row.Predicted, Measured: row.Measured, Ratio: row.Ratio})
 	}
 	sum.Throughput, sum.SteadyThroughput = an.Throughput, an.SteadyThroughput
-	for _, c := range an.Capacity {
-		sum.Capacity = append(sum.Capacity, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
-			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy, Starved: c.Starved})
+	sum.Capacity = capacityRows(an)
+	if cfg.Recheck {
+		if err := step("recheck", func() (string, error) {
+			rc, err := recheck(cfg, runDir, pl, sum.Variants)
+			if err != nil {
+				return "", err
+			}
+			sum.Recheck = rc
+			return fmt.Sprintf("%s; predicted maximum %.2f items/s (set by %s)", rc.Profile, rc.PredictedMaximum, rc.Bottleneck), nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	data, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return sum, os.WriteFile(filepath.Join(runDir, "loop", "loop.json"), append(data, '\n'), 0o644)
+}
+
+// maximum is what a plan carries at most by a profile: its slowest stage's figure, the cores bound,
+// and the lesser of them with what sets it.
+type maximum struct {
+	stageMax, cores, max float64
+	stage, bottleneck    string
+	stageOK, hasCores    bool
+}
+
+func predictMaximum(pl *plan.Plan, cm *report.CapacityModel, cores int) (maximum, error) {
+	var m maximum
+	var err error
+	if m.stageMax, m.stage, m.stageOK, err = report.PredictedMaximum(pl, cm); err != nil {
+		return m, err
+	}
+	if m.cores, m.hasCores, err = report.CoresBound(pl, cm, func(string) int { return cores }); err != nil {
+		return m, err
+	}
+	if m.stageOK {
+		m.max, m.bottleneck = m.stageMax, m.stage
+		// The ranks of a host share its cores: where they need them all first, the cores set the plan's
+		// maximum, not a stage.
+		if m.hasCores && m.cores < m.max {
+			m.max, m.bottleneck = m.cores, report.CoresBottleneck
+		}
+	}
+	return m, nil
+}
+
+// analyseAgainst compares the run in runDir with the profile in profDir.
+func analyseAgainst(runDir, profDir string) (*report.Analysis, error) {
+	r, err := report.Load(runDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.LoadProfile(profDir); err != nil {
+		return nil, err
+	}
+	return report.Analyse(r), nil
+}
+
+func capacityRows(an *report.Analysis) []CapacityCompare {
+	var out []CapacityCompare
+	for _, c := range an.Capacity {
+		out = append(out, CapacityCompare{Stage: c.Stage, Variant: c.Variant, Workers: c.Workers, Units: c.Units,
+			MeanBatch: c.MeanBatch, AtPlanBatch: c.AtPlanBatch, Predicted: c.Predicted, Measured: c.Measured, Ratio: c.Ratio, Basis: c.Basis, Busy: c.Busy, Starved: c.Starved})
+	}
+	return out
+}
+
+// recheck re-times the plan's variants on the profile's hosts right after the run (Config.Recheck)
+// and compares the run with that profile. The rate ratios are the main profile's (they are counts, not
+// times), so the re-timing runs only the timed items.
+func recheck(cfg Config, runDir string, pl *plan.Plan, variants map[string]string) (*Recheck, error) {
+	loopDir := filepath.Join(runDir, "loop")
+	hostfile := cfg.Hostfile
+	if cfg.ProfileSlots > 0 {
+		hostfile = filepath.Join(loopDir, "profile-hostfile")
+	}
+	after := filepath.Join(loopDir, "profile-after")
+	rc := cfg
+	rc.ProfileRatioItems = cfg.ProfileItems
+	manifest := filepath.Join(cfg.DataDir, cfg.Split, "manifest.jsonl")
+	if err := runProfile(rc, hostfile, manifest, after, "--variants", variantsArg(variants)); err != nil {
+		return nil, err
+	}
+	ratios, err := os.ReadFile(filepath.Join(loopDir, "profile", "ratios.csv"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(after, "ratios.csv"), ratios, 0o644); err != nil {
+		return nil, err
+	}
+	cm, err := report.LoadCapacityModel(after)
+	if err != nil {
+		return nil, err
+	}
+	out := &Recheck{Profile: filepath.Join(cfg.RunID, "loop", "profile-after")}
+	if cm != nil {
+		m, err := predictMaximum(pl, cm, cfg.cores())
+		if err != nil {
+			return nil, err
+		}
+		out.PredictedMaximum, out.Bottleneck = m.max, m.bottleneck
+	}
+	an, err := analyseAgainst(runDir, after)
+	if err != nil {
+		return nil, err
+	}
+	out.Capacity = capacityRows(an)
+	return out, nil
+}
+
+// variantsArg is profile --variants for a plan's choice: node=variant pairs in node order.
+func variantsArg(v map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(v) {
+		parts = append(parts, k+"="+v[k])
+	}
+	return strings.Join(parts, ",")
 }
 
 // DefaultRatioItems is how many items of the split the loop's profile counts the rate ratios on when
@@ -557,11 +673,12 @@ func (c *Config) cores() int {
 }
 
 // runProfile runs `jellybean profile` on every host of the hostfile, at the plan's batch size and threads.
-func runProfile(cfg Config, hostfile, manifest, out string) error {
+func runProfile(cfg Config, hostfile, manifest, out string, extra ...string) error {
 	args := []string{"profile", "-H", hostfile, "--workflow", cfg.Workflow, "--data", manifest, "--items", strconv.Itoa(cfg.ProfileItems),
 		"--ratio-items", strconv.Itoa(cfg.ProfileRatioItems),
 		"--batch", batchList(cfg.Batch), "--repeats", strconv.Itoa(cfg.ProfileRepeats), "--min-time", cfg.ProfileMinTime.String(),
 		"--threads", strconv.Itoa(cfg.Threads), "-o", out}
+	args = append(args, extra...)
 	cmd := exec.Command(cfg.Binary, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = cfg.Root, cfg.Log, cfg.Log
 	if err := cmd.Start(); err != nil {
@@ -734,6 +851,16 @@ func PrintTable(w io.Writer, s *Summary) {
 		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "capacity", "predicted", "measured", "ratio", "(items/s of the stage's own items, at the run's mean batch)")
 		for _, c := range s.Capacity {
 			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%  batch %.1f, %.2f per source item, busy %.0f%%, starved %.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio, c.MeanBatch, c.Units, 100*c.Busy, 100*c.Starved)
+		}
+	}
+	if rc := s.Recheck; rc != nil {
+		fmt.Fprintf(w, "%-18s %10s %10s %7s %s\n", "re-timed after", "predicted", "measured", "ratio", "(the plan's variants profiled again right after the run: "+rc.Profile+")")
+		for _, c := range rc.Capacity {
+			fmt.Fprintf(w, "%-18s %10.1f %10.1f %6.0f%%\n", c.Stage, c.Predicted, c.Measured, 100*c.Ratio)
+		}
+		if rc.PredictedMaximum > 0 && s.SteadyThroughput > 0 {
+			fmt.Fprintf(w, "%-18s %10.2f %10.2f %6.0f%%  (set by %s)\n", "max throughput", rc.PredictedMaximum, s.SteadyThroughput,
+				100*s.SteadyThroughput/rc.PredictedMaximum, rc.Bottleneck)
 		}
 	}
 	for _, st := range s.Steps {

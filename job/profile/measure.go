@@ -31,6 +31,10 @@ type Options struct {
 	// (runnerCostCollective); without it the cost is timed on plain loopback sockets (runnerCost), which
 	// misses the collective's per-message work.
 	PeerBinary string
+	// Variants, when set, restricts the profile to these variants of the model nodes (node → variant,
+	// every model node named; ChosenAssignment): one trace with the plan's variants instead of every
+	// variant of every node. The loop's --recheck re-times a plan this way right after its run.
+	Variants map[string]string
 }
 
 // Measure profiles every variant of every processing node of the workflow (model nodes per variant,
@@ -62,7 +66,15 @@ func Measure(in Items, o Options) (*Result, error) {
 	defer enc.Close()
 	seen := map[[3]string]bool{}
 	sink := w.Sink()
-	for _, a := range Assignments(w) {
+	assignments := Assignments(w)
+	if o.Variants != nil {
+		a, err := ChosenAssignment(w, o.Variants)
+		if err != nil {
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		assignments = []Assignment{a}
+	}
+	for _, a := range assignments {
 		tr, err := RunTrace(in, a.Variants, env)
 		if err != nil {
 			return nil, err

@@ -252,6 +252,63 @@ func Assignments(w *workflow.Workflow) []Assignment {
 	return out
 }
 
+// ChosenAssignment is the one trace that measures a plan's variants (profile --variants): every model
+// node runs its chosen variant, so each node is timed on the inputs it gets in the plan, and the nodes
+// without a model are measured too. It fails naming the node when a model node has no chosen variant,
+// a chosen variant does not exist, or a name is no model node of the workflow.
+func ChosenAssignment(w *workflow.Workflow, variants map[string]string) (Assignment, error) {
+	a := Assignment{Variants: map[string]string{}}
+	models := map[string]bool{}
+	for _, i := range w.ModelNodes() {
+		n := &w.Nodes[i]
+		models[n.Name] = true
+		v, ok := variants[n.Name]
+		if !ok {
+			return Assignment{}, fmt.Errorf("no variant chosen for model node %q (variants: %s)", n.Name, strings.Join(n.VariantNames(), ", "))
+		}
+		if n.Variant(v) == nil {
+			return Assignment{}, fmt.Errorf("node %q has no variant %q (variants: %s)", n.Name, v, strings.Join(n.VariantNames(), ", "))
+		}
+		a.Variants[n.Name] = v
+	}
+	for name := range variants {
+		if !models[name] {
+			return Assignment{}, fmt.Errorf("%q is not a model node of the workflow", name)
+		}
+	}
+	for i := range w.Nodes {
+		n := &w.Nodes[i]
+		switch {
+		case n.Model != nil:
+			a.For = append(a.For, [2]string{n.Name, a.Variants[n.Name]})
+		case n.Kind == "":
+			a.For = append(a.For, [2]string{n.Name, DefaultVariant})
+		}
+	}
+	return a, nil
+}
+
+// ParseVariants reads "node=variant,node=variant" (profile --variants); empty gives nil (every
+// variant). A pair without "=" or a node named twice is an error naming it.
+func ParseVariants(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		node, variant, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		node, variant = strings.TrimSpace(node), strings.TrimSpace(variant)
+		if !ok || node == "" || variant == "" {
+			return nil, fmt.Errorf("variants: %q is not node=variant", pair)
+		}
+		if _, dup := out[node]; dup {
+			return nil, fmt.Errorf("variants: node %q named twice", node)
+		}
+		out[node] = variant
+	}
+	return out, nil
+}
+
 // DefaultVariant is the variant name of nodes without a model, as the optimizer's inputs call it.
 const DefaultVariant = "default"
 
