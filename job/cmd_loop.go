@@ -46,6 +46,7 @@ func runLoop(args []string) error {
 	fs.IntVar(&cfg.ProfileRatioItems, "profile-ratio-items", 0, "items of the split the profile counts the rate ratios (a fan-out's sub-items per item) on (default: the run's --limit, at most 64)")
 	fs.DurationVar(&cfg.ProfileMinTime, "profile-min-time", time.Second, "the least time the profile's timed runs of one model and batch size span (more runs than --profile-repeats when those take less; 0: --profile-repeats alone)")
 	fs.IntVar(&cfg.ProfileSlots, "profile-slots", 1, "ranks per host the latency profile runs (0 = every slot of the hostfile; they take turns measuring the same models)")
+	fs.BoolVar(&cfg.Confirm, "confirm", true, "once the optimizer has chosen the variants, profile them on their own inputs (the first profile times each variant with the first variant of the nodes upstream), put those figures in place and optimize again")
 	fs.BoolVar(&cfg.Recheck, "recheck", false, "re-time the plan's variants right after the run (profile --variants, into loop/profile-after) and compare the run with that profile too: tells the capacity model's error from the machine's speed moving between the profile and the run")
 	fs.BoolVar(&cfg.Unpaced, "unpaced", false, "optimize for the rate, then run the plan without pacing (input_rate = 0) and compare its throughput with the predicted maximum (what the slowest stage sustains)")
 	ssh, err := launch.SSHOptionsFromEnv(os.Getenv)

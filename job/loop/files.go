@@ -220,3 +220,62 @@ func ProgramFingerprint() []byte {
 	}
 	return h.Sum(nil)
 }
+
+// MergeLatencies puts the rows of chosen (a latency.csv of `profile --variants`) in place of the rows of
+// all (the first profile's latency.csv) for the same stage, worker, variant and batch, appending those
+// all lacks, and returns the merged file and how many rows it replaced. Both files must have the same
+// header.
+func MergeLatencies(all, chosen []byte) ([]byte, int, error) {
+	read := func(name string, data []byte) ([][]string, error) {
+		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(rows) == 0 {
+			return nil, fmt.Errorf("%s: empty", name)
+		}
+		return rows, nil
+	}
+	a, err := read("the first profile", all)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := read("the chosen variants' profile", chosen)
+	if err != nil {
+		return nil, 0, err
+	}
+	if strings.Join(a[0], ",") != strings.Join(c[0], ",") {
+		return nil, 0, fmt.Errorf("headers differ: %q and %q", strings.Join(a[0], ","), strings.Join(c[0], ","))
+	}
+	col := map[string]int{}
+	for i, h := range a[0] {
+		col[h] = i
+	}
+	for _, h := range []string{"stage", "worker", "variant", "batch"} {
+		if _, ok := col[h]; !ok {
+			return nil, 0, fmt.Errorf("no %q column", h)
+		}
+	}
+	key := func(r []string) string {
+		return r[col["stage"]] + "\x00" + r[col["worker"]] + "\x00" + r[col["variant"]] + "\x00" + r[col["batch"]]
+	}
+	at := map[string]int{}
+	for i, r := range a[1:] {
+		at[key(r)] = i + 1
+	}
+	replaced := 0
+	for _, r := range c[1:] {
+		if i, ok := at[key(r)]; ok {
+			a[i] = r
+			replaced++
+			continue
+		}
+		a = append(a, r)
+	}
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	if err := w.WriteAll(a); err != nil {
+		return nil, 0, err
+	}
+	return out.Bytes(), replaced, nil
+}

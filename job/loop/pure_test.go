@@ -489,3 +489,30 @@ func TestPerSourceItem(t *testing.T) {
 		t.Errorf("per source item %v", got)
 	}
 }
+
+// The chosen variants' rows replace the first profile's for the same stage, worker, variant and batch;
+// the others stay, new ones are appended, and files that do not match are refused.
+func TestMergeLatencies(t *testing.T) {
+	all := "stage,worker,variant,batch,cpu_ms_per_item\n" +
+		"Detect,a,det480,2,90\nRecognise,a,rec-full,1,7.3\nRecognise,a,rec-full,2,6.9\nRecognise,b,rec-full,2,7.0\nRecognise,a,rec-half,2,4.7\n"
+	chosen := "stage,worker,variant,batch,cpu_ms_per_item\n" +
+		"Recognise,a,rec-full,1,8.9\nRecognise,a,rec-full,2,9.2\nCrop,a,default,2,138\n"
+	got, n, err := MergeLatencies([]byte(all), []byte(chosen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "stage,worker,variant,batch,cpu_ms_per_item\n" +
+		"Detect,a,det480,2,90\nRecognise,a,rec-full,1,8.9\nRecognise,a,rec-full,2,9.2\nRecognise,b,rec-full,2,7.0\nRecognise,a,rec-half,2,4.7\nCrop,a,default,2,138\n"
+	if string(got) != want || n != 2 {
+		t.Errorf("merged (%d replaced):\n%s\nwant (2 replaced):\n%s", n, got, want)
+	}
+	for name, c := range map[string][2]string{
+		"headers differ": {all, "stage,worker,variant,batch,median_ms\nRecognise,a,rec-full,1,8.9\n"},
+		"no \"batch\"":   {"stage,worker,variant\nDetect,a,det480\n", "stage,worker,variant\nDetect,a,det480\n"},
+		"empty":          {all, ""},
+	} {
+		if _, _, err := MergeLatencies([]byte(c[0]), []byte(c[1])); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
