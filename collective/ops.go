@@ -159,6 +159,12 @@ func (c *Comm) Recv(ctx context.Context) (Message, error) {
 		}
 		c.qmu.Unlock()
 		if allGone {
+			// A peer that relays a fault records it (fail closes c.dead) before it counts as gone, but
+			// that may have happened after this loop's checkUsable: a fault goes before the end of the
+			// stream, as peer.left does for a collective.
+			if err := c.checkUsable(); err != nil {
+				return Message{}, err
+			}
 			return Message{}, io.EOF
 		}
 		select {
