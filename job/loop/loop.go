@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -452,6 +453,8 @@ func Run(cfg Config) (*Summary, error) {
 			if err != nil {
 				return "", err
 			}
+			// A later round (after confirm) must not keep an earlier round's figures.
+			sum.PredictedMaximum, sum.Bottleneck, sum.CoresBound = 0, "", 0
 			cm, err := report.LoadCapacityModel(profDir)
 			if err != nil {
 				return "", err
@@ -468,13 +471,12 @@ func Run(cfg Config) (*Summary, error) {
 					sum.CoresBound = m.cores
 					logf("sharing %d core(s), the profiled stages carry at most %.2f items/s", cfg.cores(), m.cores)
 				}
-				ok, mx := m.stageOK, m.max
 				sum.PredictedMaximum, sum.Bottleneck = m.max, m.bottleneck
 				if cfg.Unpaced {
-					if !ok {
+					if !m.stageOK {
 						return "", fmt.Errorf("--unpaced: the profile in %s predicts no stage of the plan", profDir)
 					}
-					if err := Unpace(pl, cm, mx); err != nil {
+					if err := Unpace(pl, cm, m.max); err != nil {
 						return "", err
 					}
 				}
@@ -568,7 +570,7 @@ func Run(cfg Config) (*Summary, error) {
 	sum.Capacity = capacityRows(an)
 	if cfg.Recheck {
 		if err := step("recheck", func() (string, error) {
-			rc, err := recheck(cfg, runDir, pl, sum.Variants)
+			rc, err := recheck(cfg, runDir, manifest, pl, sum.Variants)
 			if err != nil {
 				return "", err
 			}
@@ -637,17 +639,14 @@ func capacityRows(an *report.Analysis) []CapacityCompare {
 // recheck re-times the plan's variants on the profile's hosts right after the run (Config.Recheck)
 // and compares the run with that profile. The rate ratios are the main profile's (they are counts, not
 // times), so the re-timing runs only the timed items.
-func recheck(cfg Config, runDir string, pl *plan.Plan, variants map[string]string) (*Recheck, error) {
+func recheck(cfg Config, runDir, manifest string, pl *plan.Plan, variants map[string]string) (*Recheck, error) {
 	loopDir := filepath.Join(runDir, "loop")
 	hostfile := cfg.Hostfile
 	if cfg.ProfileSlots > 0 {
-		hostfile = filepath.Join(loopDir, "profile-hostfile")
+		hostfile = filepath.Join(loopDir, "profile-hostfile") // the loop's files moved into the run
 	}
 	after := filepath.Join(loopDir, "profile-after")
-	rc := cfg
-	rc.ProfileRatioItems = cfg.ProfileItems
-	manifest := filepath.Join(cfg.DataDir, cfg.Split, "manifest.jsonl")
-	if err := runProfile(rc, hostfile, manifest, after, "--variants", variantsArg(variants)); err != nil {
+	if err := profileChosen(cfg, hostfile, manifest, after, variantsArg(variants)); err != nil {
 		return nil, err
 	}
 	ratios, err := os.ReadFile(filepath.Join(loopDir, "profile", "ratios.csv"))
@@ -686,9 +685,7 @@ const maxConfirms = 2
 // the same rows of profDir's latency.csv (the first profile's rows stay in latency-first.csv). The
 // rate ratios are the first profile's: they are counts, counted on more items.
 func confirm(cfg Config, hostfile, manifest, profDir, dir, chosen string) (string, error) {
-	rc := cfg
-	rc.ProfileRatioItems = cfg.ProfileItems
-	if err := runProfile(rc, hostfile, manifest, dir, "--variants", chosen); err != nil {
+	if err := profileChosen(cfg, hostfile, manifest, dir, chosen); err != nil {
 		return "", err
 	}
 	current := filepath.Join(profDir, "latency.csv")
@@ -697,10 +694,12 @@ func confirm(cfg Config, hostfile, manifest, profDir, dir, chosen string) (strin
 		return "", err
 	}
 	first := filepath.Join(profDir, "latency-first.csv")
-	if _, err := os.Stat(first); os.IsNotExist(err) {
+	if _, err := os.Stat(first); errors.Is(err, fs.ErrNotExist) {
 		if err := os.WriteFile(first, all, 0o644); err != nil {
 			return "", err
 		}
+	} else if err != nil {
+		return "", err
 	}
 	mine, err := os.ReadFile(filepath.Join(dir, "latency.csv"))
 	if err != nil {
@@ -714,6 +713,13 @@ func confirm(cfg Config, hostfile, manifest, profDir, dir, chosen string) (strin
 		return "", err
 	}
 	return fmt.Sprintf("%s timed on their own inputs: %d rows of the profile replaced", chosen, replaced), nil
+}
+
+// profileChosen profiles only the variants chosen (profile --variants) into dir. It counts no rate
+// ratios beyond the timed items: the callers keep the first profile's, counted on more.
+func profileChosen(cfg Config, hostfile, manifest, dir, chosen string) error {
+	cfg.ProfileRatioItems = cfg.ProfileItems
+	return runProfile(cfg, hostfile, manifest, dir, "--variants", chosen)
 }
 
 // variantsArg is profile --variants for a plan's choice: node=variant pairs in node order.
