@@ -33,7 +33,8 @@ type Options struct {
 	PeerBinary string
 	// Variants, when set, restricts the profile to these variants of the model nodes (node → variant,
 	// every model node named; ChosenAssignment): one trace with the plan's variants instead of every
-	// variant of every node. The loop's --recheck re-times a plan this way right after its run.
+	// variant of every node. The loop profiles its chosen variants this way (confirm), and again right
+	// after the run with --recheck.
 	Variants map[string]string
 }
 
