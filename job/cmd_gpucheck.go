@@ -27,6 +27,7 @@ func runGPUCheck(args []string) error {
 	basePlan := fs.String("plan", "plan/examples/default.toml", "one-host plan of the mixed job checks (its workflow should be --workflow)")
 	dataset := fs.String("dataset", "", "dataset manifest for the model inputs and the job checks (default: the workload's test split)")
 	items := fs.Int("items", 16, "items the mixed job processes")
+	stage := fs.String("stage", "", "stage whose first worker the mixed job runs on the GPU (default: the one with the largest model file)")
 	basePort := fs.Int("base-port", 0, "ranks of the job checks listen on this port + slot (0 = the default plan's)")
 	extra := fs.String("extra", "", "also time every *.onnx in `DIR` (float32 inputs, free batch dimension only)")
 	jsonOut := fs.String("json", "gpucheck.json", "write the report as JSON to `FILE` (\"\" = don't)")
@@ -63,7 +64,7 @@ func runGPUCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := gpucheck.Run(gpucheck.Config{Root: root, Workflow: *workflowFile, BasePlan: *basePlan, Binary: self, Dataset: *dataset,
+	rep, err := gpucheck.Run(gpucheck.Config{Root: root, Workflow: *workflowFile, BasePlan: *basePlan, Binary: self, Dataset: *dataset, Stage: *stage,
 		Batches: bs, Threads: *threads, Runs: *runs, JobItems: *items, BasePort: *basePort, ExtraDir: *extra,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "gpucheck: "+f+"\n", a...) }})
 	if err != nil {

@@ -184,19 +184,7 @@ func (g *Graph) compileNode(i int, variants map[string]string, env Env, build bo
 			}
 		}
 	}
-	withVariant := func(st workflow.Step) workflow.Step {
-		if len(overrides) == 0 {
-			return st
-		}
-		out := workflow.Step{Op: st.Op, Params: map[string]any{}}
-		for k, v := range st.Params {
-			out.Params[k] = v
-			if o, ok := overrides[k]; ok {
-				out.Params[k] = o
-			}
-		}
-		return out
-	}
+	withVariant := func(st workflow.Step) workflow.Step { return st.With(overrides) }
 	for k, st := range spec.Steps {
 		if err := addStep("step", k, withVariant(st)); err != nil {
 			return nil, err

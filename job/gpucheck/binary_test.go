@@ -129,7 +129,10 @@ func TestGPUCheckCommand(t *testing.T) {
 		if row.Error != "" || row.CPUms <= 0 || row.Scale <= 0 {
 			t.Errorf("row %+v: want a CPU latency and a non-zero output", row)
 		}
-		cells := fmt.Sprintf("| %s | %s | %d | %s |", row.Node, row.Variant, row.Batch, ms(row.CPUms))
+		if !strings.HasPrefix(row.Input, fmt.Sprintf("%dx", row.Batch)) {
+			t.Errorf("row %+v: input shape should start with the batch size", row)
+		}
+		cells := fmt.Sprintf("| %s | %s | %d | %s | %s |", row.Node, row.Variant, row.Batch, row.Input, ms(row.CPUms))
 		if !strings.Contains(md, cells) {
 			t.Errorf("table lacks %q:\n%s", cells, md)
 		}

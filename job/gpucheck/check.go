@@ -24,6 +24,7 @@ type Config struct {
 	Runs     int // timed runs per measurement (after 2 warm-up runs)
 	JobItems int
 	ExtraDir string // optional folder of further *.onnx models to time (see ExtraModels)
+	Stage    string // stage whose first worker the job checks move to the GPU ("" = the largest model's)
 	BasePort int    // ranks listen on BasePort+slot (0 = the default plan's)
 	Logf     func(format string, a ...any)
 }
@@ -33,6 +34,7 @@ type Row struct {
 	Node       string  `json:"node"` // workflow node ("extra" for --extra models)
 	Variant    string  `json:"variant"`
 	Batch      int     `json:"batch"`
+	Input      string  `json:"input_shape,omitempty"` // shape of the model's first input, e.g. 8x3x960x736
 	CPUms      float64 `json:"cpu_ms"`
 	CUDAms     float64 `json:"cuda_ms,omitempty"`
 	Speedup    float64 `json:"speedup,omitempty"`
@@ -144,6 +146,7 @@ func measureRow(m Model, makeInputs func(Model, int) ([]Input, error), batch, th
 		row.Error = err.Error()
 		return row
 	}
+	row.Input = shapeString(inputs[0].Shape)
 	cpu, err := timeOn(m, "cpu", threads, inputs, runs)
 	if err != nil {
 		row.Error = err.Error()
@@ -167,6 +170,15 @@ func measureRow(m Model, makeInputs func(Model, int) ([]Input, error), batch, th
 	return row
 }
 
+// shapeString writes a tensor shape as the table shows it: 8x3x960x736.
+func shapeString(shape []int64) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return strings.Join(parts, "x")
+}
+
 func maxOf(v []int) int {
 	m := 1
 	for _, x := range v {
@@ -184,14 +196,14 @@ func jobChecks(c Config, hasGPU bool, logf func(string, ...any)) []Check {
 		return []Check{{Name: "mixed job", Detail: err.Error()}}
 	}
 	defer os.RemoveAll(runs)
-	jc := JobConfig{Root: c.Root, BasePlan: c.BasePlan, Binary: c.Binary, Dataset: c.Dataset, Device: "cuda:0", Items: c.JobItems,
+	jc := JobConfig{Root: c.Root, BasePlan: c.BasePlan, Binary: c.Binary, Dataset: c.Dataset, Stage: c.Stage, Device: "cuda:0", Items: c.JobItems,
 		BasePort: c.BasePort, RunsDir: runs, RunID: "mixed", Timeout: 2 * time.Minute}
 	var checks []Check
 	res, err := RunMixedJob(jc, false)
 	logf("mixed job: %s on cuda:0, the other stages on CPU", res.Stage)
 	if hasGPU {
 		ok := err == nil && res.ExitOK && res.Completed == c.JobItems && summaryCompleted(res.RunDir) == c.JobItems
-		checks = append(checks, Check{Name: "mixed job (1 CUDA rank + 5 CPU ranks)", OK: ok,
+		checks = append(checks, Check{Name: fmt.Sprintf("mixed job (1 CUDA rank + %d CPU ranks)", res.Ranks-1), OK: ok,
 			Detail: describe(res, err, fmt.Sprintf("%d of %d items in %.1f s", res.Completed, c.JobItems, res.WallSecond))})
 	} else {
 		rank, host, dev, found := Rejection(res.Output)

@@ -17,7 +17,8 @@ import (
 	"jellybean/plan"
 )
 
-// JobConfig describes the small mixed job: the default plan with one stage's single rank moved to a device.
+// JobConfig describes the small mixed job: the default plan with the first worker of one stage moved to a
+// device (one GPU rank; the stage's other workers, if any, stay on the CPU beside it).
 type JobConfig struct {
 	Root     string  // JellyBean root (ranks' working directory)
 	Binary   string  // jellybean executable
@@ -37,7 +38,8 @@ type JobConfig struct {
 type JobResult struct {
 	Device     string  `json:"device"`
 	Stage      string  `json:"stage"`
-	Rank       int     `json:"rank"` // rank of the moved worker
+	Rank       int     `json:"rank"`  // rank of the moved worker
+	Ranks      int     `json:"ranks"` // ranks of the job
 	ExitOK     bool    `json:"exit_ok"`
 	Completed  int     `json:"completed"` // lines in results.jsonl
 	WallSecond float64 `json:"wall_seconds"`
@@ -77,7 +79,7 @@ func WriteMixedPlan(c JobConfig, dir string) (planPath, hostfile string, rank in
 			if w.Host != "localhost" {
 				return "", "", 0, fmt.Errorf("%s: gpucheck needs a one-host plan (stage %s has host %q)", base, p.Stages[i].Name, w.Host)
 			}
-			if p.Stages[i].Name == stage {
+			if p.Stages[i].Name == stage && rank < 0 {
 				w.Device, rank = c.Device, slots
 			}
 			slots++
@@ -114,6 +116,9 @@ func RunMixedJob(c JobConfig, sigterm bool) (JobResult, error) {
 	res := JobResult{Device: c.Device, Stage: c.Stage, Rank: rank, RunDir: filepath.Join(c.RunsDir, c.RunID)}
 	if p, err := plan.Load(planPath); err == nil {
 		res.Stage = stageOfRank(p, rank)
+		for _, st := range p.Stages {
+			res.Ranks += len(st.Workers)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Timeout)
 	defer cancel()

@@ -28,7 +28,7 @@ func WorkflowModels(workflowPath, manifest string, items int) ([]Model, func(Mod
 			if n.Model == nil {
 				continue
 			}
-			sub, at := beforeModel(w, i)
+			sub, at := beforeModel(w, i, nv[1])
 			tr, err := profile.RunTrace(profile.Items{Workflow: sub, Manifest: in.Manifest, IDs: in.IDs}, a.Variants, flow.Env{Device: "cpu", BatchSize: len(in.IDs)})
 			if err != nil {
 				return nil, nil, fmt.Errorf("inputs of node %q variant %q: %w", nv[0], nv[1], err)
@@ -108,10 +108,11 @@ func ModelInputs(m *workflow.Model, items []*flow.Item) ([]Input, error) {
 	return out, nil
 }
 
-// beforeModel is the part of the workflow that makes node i's model inputs: the nodes upstream of i, and
-// i itself without its model and post steps, emitting the tensors its model reads. It returns the
-// sub-workflow and the index of that last node.
-func beforeModel(w *workflow.Workflow, i int) (*workflow.Workflow, int) {
+// beforeModel is the part of the workflow that makes node i's model inputs for the variant: the nodes
+// upstream of i, and i itself without its model and post steps (its steps with the variant's params, e.g.
+// a detector's input size), emitting the tensors its model reads. It returns the sub-workflow and the
+// index of that last node.
+func beforeModel(w *workflow.Workflow, i int, variant string) (*workflow.Workflow, int) {
 	up := map[int]bool{}
 	var mark func(int)
 	mark = func(j int) {
@@ -134,6 +135,12 @@ func beforeModel(w *workflow.Workflow, i int) (*workflow.Workflow, int) {
 	for _, b := range n.Model.Inputs {
 		if b.LengthsOf == "" {
 			n.Emit = append(n.Emit, b.ItemTensor())
+		}
+	}
+	if v := n.Variant(variant); v != nil {
+		n.Steps = make([]workflow.Step, len(w.Nodes[i].Steps))
+		for k, st := range w.Nodes[i].Steps {
+			n.Steps[k] = st.With(v.Params)
 		}
 	}
 	n.Model, n.Post = nil, nil

@@ -10,6 +10,7 @@ import (
 	"jellybean/collective"
 	"jellybean/job/gpu"
 	"jellybean/plan"
+	"jellybean/plan/workflow"
 )
 
 func TestParseBatches(t *testing.T) {
@@ -124,11 +125,15 @@ func TestWriteMixedPlan(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
 	for _, tc := range []struct {
-		stage    string
-		wantRank int
-		wantErr  string
-	}{{"", 3, ""}, {"ImageFeatures", 2, ""}, {"Nope", 0, `no stage "Nope"`}} {
-		planPath, hostfile, rank, err := WriteMixedPlan(JobConfig{Root: root, Stage: tc.stage, Device: "cuda:1", Items: 5, Rate: 2, BasePort: 31000}, dir)
+		base      string
+		stage     string
+		wantRank  int
+		wantSlots string
+		wantErr   string
+	}{{"", "", 3, "slots=6", ""}, {"", "ImageFeatures", 2, "slots=6", ""}, {"", "Nope", 0, "", `no stage "Nope"`},
+		// A stage of two workers: only its first goes to the GPU.
+		{"plan/examples/ocr.toml", "Recognise", 3, "slots=7", ""}} {
+		planPath, hostfile, rank, err := WriteMixedPlan(JobConfig{Root: root, BasePlan: tc.base, Stage: tc.stage, Device: "cuda:1", Items: 5, Rate: 2, BasePort: 31000}, dir)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("stage %q: want error %q, got %v", tc.stage, tc.wantErr, err)
@@ -157,8 +162,8 @@ func TestWriteMixedPlan(t *testing.T) {
 			t.Errorf("stage %q: %d CUDA workers, want 1", tc.stage, cuda)
 		}
 		hf, _ := os.ReadFile(hostfile)
-		if !strings.Contains(string(hf), "localhost slots=6") {
-			t.Errorf("hostfile %q", hf)
+		if !strings.Contains(string(hf), "localhost "+tc.wantSlots) {
+			t.Errorf("hostfile %q, want %s", hf, tc.wantSlots)
 		}
 	}
 }
@@ -167,13 +172,13 @@ func TestMarkdown(t *testing.T) {
 	r := &Report{Date: "D", Host: "h", CPUs: 2, ORTVersion: "1.29.0", Threads: 2, Runs: 3, RelTolerance: RelTolerance,
 		Inventory: gpu.Inventory{Devices: []gpu.Device{{Name: "NVIDIA H100"}}, DriverVersion: "580", CUDAVersion: "13.0"},
 		Rows: []Row{
-			{Node: "ImageFeatures", Variant: "res64", Batch: 8, CPUms: 120, CUDAms: 4, Speedup: 30, MaxAbsDiff: 1e-4, Scale: 3, DiffOK: true},
+			{Node: "ImageFeatures", Variant: "res64", Batch: 8, Input: "8x3x64x64", CPUms: 120, CUDAms: 4, Speedup: 30, MaxAbsDiff: 1e-4, Scale: 3, DiffOK: true},
 			{Node: "SpeechRecognition", Variant: "ctc-large", Batch: 1, CPUms: 15, CUDAms: 2, Speedup: 7.5, MaxAbsDiff: 1, Scale: 3, DiffOK: false},
 		},
 		Checks: []Check{{Name: "mixed job", OK: true, Detail: "16 of 16 | items"}}}
 	md := r.Markdown()
-	for _, want := range []string{"driver 580, CUDA 13.0", "| ImageFeatures | res64 | 8 | 120.0 | 4.000 | 30.0x | 0.0001 | 3 | yes |",
-		"| SpeechRecognition | ctc-large | 1 | 15.0 | 2.000 | 7.5x | 1 | 3 | NO |", "| mixed job | ok | 16 of 16 / items |", "SOME CHECKS FAILED"} {
+	for _, want := range []string{"driver 580, CUDA 13.0", "| ImageFeatures | res64 | 8 | 8x3x64x64 | 120.0 | 4.000 | 30.0x | 0.0001 | 3 | yes |",
+		"| SpeechRecognition | ctc-large | 1 |  | 15.0 | 2.000 | 7.5x | 1 | 3 | NO |", "| mixed job | ok | 16 of 16 / items |", "SOME CHECKS FAILED"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -184,5 +189,36 @@ func TestMarkdown(t *testing.T) {
 	r.Rows = r.Rows[:1]
 	if !r.OK() || !strings.Contains(r.Markdown(), "all checks passed") {
 		t.Error("report with passing rows and checks is not OK")
+	}
+}
+
+// A variant's params (a detector's input size) must reach the steps that make the model's inputs, or every
+// variant is timed on the first one's inputs.
+func TestBeforeModelAppliesVariantParams(t *testing.T) {
+	w := &workflow.Workflow{Nodes: []workflow.Node{
+		{Name: "Src", Kind: "source", Steps: []workflow.Step{{Op: "load", Params: map[string]any{"size": int64(1)}}}},
+		{Name: "Detect", Inputs: []string{"Src"},
+			Steps: []workflow.Step{{Op: "resize", Params: map[string]any{"size": int64(960), "keep": true}}},
+			Model: &workflow.Model{Inputs: []workflow.Binding{{Name: "x", Tensor: "image"}},
+				Variants: []workflow.Variant{{Name: "small", Params: map[string]any{"size": int64(480)}}, {Name: "plain"}}}},
+	}}
+	for _, tc := range []struct {
+		variant string
+		size    int64
+	}{{"small", 480}, {"plain", 960}, {"unknown", 960}} {
+		sub, at := beforeModel(w, 1, tc.variant)
+		if at != 1 || len(sub.Nodes) != 2 || sub.Nodes[at].Model != nil {
+			t.Fatalf("%s: sub-workflow %+v, at %d: want Src and Detect without its model", tc.variant, sub.Nodes, at)
+		}
+		st := sub.Nodes[at].Steps[0]
+		if st.Params["size"] != tc.size || st.Params["keep"] != true {
+			t.Errorf("%s: resize params %v, want size %d and keep", tc.variant, st.Params, tc.size)
+		}
+		if sub.Nodes[0].Steps[0].Params["size"] != int64(1) {
+			t.Errorf("%s: the source's size changed: %v", tc.variant, sub.Nodes[0].Steps[0].Params)
+		}
+	}
+	if w.Nodes[1].Steps[0].Params["size"] != int64(960) {
+		t.Errorf("beforeModel changed the workflow's own step: %v", w.Nodes[1].Steps[0].Params)
 	}
 }

@@ -22,23 +22,23 @@ func (r *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "Median latency in ms of %d runs after 2 warm-up runs; CPU with %d intra-op threads; inputs: %s. Outputs match when max |GPU-CPU| <= %g x max(1, max |CPU output|).\n\n",
 		r.Runs, r.Threads, r.Inputs, r.RelTolerance)
-	b.WriteString("| node | variant | batch | CPU ms | CUDA ms | speed-up | max abs diff | output scale | match |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| node | variant | batch | input | CPU ms | CUDA ms | speed-up | max abs diff | output scale | match |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | | | | | ERROR: %s |\n", row.Node, row.Variant, row.Batch, ms(row.CPUms), oneLine(row.Error))
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | | | | | ERROR: %s |\n", row.Node, row.Variant, row.Batch, row.Input, ms(row.CPUms), oneLine(row.Error))
 			continue
 		}
 		if row.CUDAms == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | no GPU | | | %.3g | |\n", row.Node, row.Variant, row.Batch, ms(row.CPUms), row.Scale)
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | no GPU | | | %.3g | |\n", row.Node, row.Variant, row.Batch, row.Input, ms(row.CPUms), row.Scale)
 			continue
 		}
 		match := "yes"
 		if !row.DiffOK {
 			match = "NO"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %.1fx | %.2g | %.3g | %s |\n", row.Node, row.Variant, row.Batch,
-			ms(row.CPUms), ms(row.CUDAms), row.Speedup, row.MaxAbsDiff, row.Scale, match)
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %.1fx | %.2g | %.3g | %s |\n", row.Node, row.Variant, row.Batch,
+			row.Input, ms(row.CPUms), ms(row.CUDAms), row.Speedup, row.MaxAbsDiff, row.Scale, match)
 	}
 	b.WriteString("\n| check | result | detail |\n|---|---|---|\n")
 	for _, c := range r.Checks {

@@ -8,7 +8,8 @@
 #   .cache/gpu-bundle/call-1/ ... call-N/   each fits one call beside the working tree
 # Pieces: jellybean.zst (the binary), unzstd (static, CGO_ENABLED=0), libonnxruntime.so.1.zst (the core),
 # libonnxruntime_providers_shared.so, cuda.zst.NN (the split, zstd-compressed CUDA provider), data.tar
-# (a small test split for the mixed job) and SHA256SUMS (of the decompressed files).
+# (a small test split for the mixed job), ocr-models.tar (the OCR workflow's pretrained PP-OCRv4 models, as
+# workloads/ocr/fetch-models.sh pins them) and SHA256SUMS (of the decompressed files).
 #
 # Environment: JELLYBEAN_BUNDLE_CALL_MIB (payload per call; default 62 MiB minus the working tree),
 # JELLYBEAN_BUNDLE_PART_MIB (CUDA provider part size, default 10), JELLYBEAN_BUNDLE_ITEMS (test items, 16),
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$(pwd)
 out=.cache/gpu-bundle
-part_mib=${JELLYBEAN_BUNDLE_PART_MIB:-10}
+part_mib=${JELLYBEAN_BUNDLE_PART_MIB:-2}
 items=${JELLYBEAN_BUNDLE_ITEMS:-16}
 say() { echo "gpu-bundle: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -41,8 +42,9 @@ say "building jellybean and the static unzstd"
 rm -rf "$out"
 mkdir -p "$out/pieces"
 p=$out/pieces
-go build -o "$out/jellybean" ./job
-CGO_ENABLED=0 go build -o "$p/unzstd" ./job/setup/unzstd
+# Stripped (-s -w: no symbol table or DWARF; panics still name functions): 40 % less to carry.
+go build -trimpath -ldflags="-s -w" -o "$out/jellybean" ./job
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$p/unzstd" ./job/setup/unzstd
 glibc=$(objdump -T "$out/jellybean" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
 say "jellybean needs ${glibc:-an unknown} glibc (the GPU hosts have Python 3.12.3, i.e. probably Ubuntu 24.04 with glibc 2.39; gpu-check.sh prints theirs); this machine: $(ldd --version | head -1)"
 file "$p/unzstd" 2>/dev/null | grep -q 'statically linked' || say "warning: unzstd is not reported as statically linked"
@@ -59,6 +61,8 @@ tmpdata=$(mktemp -d)
 "$out/jellybean" gen-data --out "$tmpdata/data" --split test --n "$items" >/dev/null
 tar -C "$tmpdata" -cf "$p/data.tar" data
 rm -rf "$tmpdata"
+ocrmodels=$(workloads/ocr/fetch-models.sh)
+tar -C "$ocrmodels" -cf "$p/ocr-models.tar" .
 (cd "$ortdir" && sha256sum libonnxruntime.so.1 libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so) > "$p/SHA256SUMS"
 (cd "$out" && sha256sum jellybean) >> "$p/SHA256SUMS"
 rm "$out/jellybean"
@@ -67,11 +71,16 @@ ls "$p" | grep '^cuda\.zst\.' > "$p/CUDA_PARTS"
 # 4. Pack the pieces into calls: the essentials and SHA256SUMS first, so every call after the first only
 #    carries CUDA parts.
 tree_bytes=$( (git ls-files -z; git ls-files -z -o --exclude-standard) | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}')
-budget=$(( ${JELLYBEAN_BUNDLE_CALL_MIB:-$(( 62 - tree_bytes / 1048576 - 1 ))} * 1048576 ))
+# The device tool carries 64 MiB per call, working tree included; half a MiB is left as a margin.
+if [ -n "${JELLYBEAN_BUNDLE_CALL_MIB:-}" ]; then
+  budget=$(( JELLYBEAN_BUNDLE_CALL_MIB * 1048576 ))
+else
+  budget=$(( 64 * 1048576 - tree_bytes - 524288 ))
+fi
 [ "$budget" -gt $(( (part_mib + 1) * 1048576 )) ] || die "working tree ($tree_bytes bytes) leaves no room for a ${part_mib} MiB part"
 call=1 used=0
 mkdir -p "$out/call-1"
-for f in SHA256SUMS CUDA_PARTS unzstd jellybean.zst libonnxruntime.so.1.zst libonnxruntime_providers_shared.so data.tar $(cat "$p/CUDA_PARTS"); do
+for f in SHA256SUMS CUDA_PARTS unzstd jellybean.zst libonnxruntime.so.1.zst libonnxruntime_providers_shared.so data.tar ocr-models.tar $(cat "$p/CUDA_PARTS"); do
   size=$(stat -c %s "$p/$f")
   if [ $(( used + size )) -gt "$budget" ] && [ "$used" -gt 0 ]; then
     call=$(( call + 1 )) used=0
@@ -95,7 +104,7 @@ for i in $(seq 1 "$call"); do
   else
     cmd="bash job/setup/gpu-check.sh --stash $out/call-$i && bash job/setup/gpu-check.sh"
   fi
-  printf '%d. run(carry=["%s"], timeout_s=%s, command="%s")\n' "$i" "$out/call-$i" "$([ "$i" -lt "$call" ] && echo 120 || echo 420)" "$cmd"
+  printf '%d. run(carry=["%s"], timeout_s=%s, command="%s")\n' "$i" "$out/call-$i" "$([ "$i" -lt "$call" ] && echo 120 || echo 600)" "$cmd"
 done
 echo
-echo "The last call prints the gpucheck table and leaves \$OUT/gpucheck.md, gpucheck.json and gpucheck.log."
+echo "The last call prints the gpucheck tables and leaves them in \$OUT (gpucheck*.md, gpucheck*.json, gpucheck.log, profile-cuda*/)."

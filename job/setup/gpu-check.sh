@@ -5,6 +5,10 @@
 #   gpu-check.sh --stash DIR   move one call's pieces (DIR, a carried .cache/gpu-bundle/call-N) to the stash
 #   gpu-check.sh [gpucheck flags]   check the stash is complete, unpack, set LD_LIBRARY_PATH, run gpucheck
 #
+# JELLYBEAN_GPU_PARTS (default "vqa ocr") picks the workloads checked, each with its gpucheck and its GPU
+# profile: vqa (the shipped models, a random-weight ResNet-50 at 448x448, the mixed VQA job) and ocr (the
+# pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job).
+#
 # The stash ($JELLYBEAN_GPU_STASH, default /var/tmp/jellybean-gpu-bundle) lies outside the working tree, so
 # it survives between calls while the machine stays warm. Results go to $OUT (the device tool's folder)
 # when set, else to the stash: gpucheck.md (the table), gpucheck.json, gpucheck.log (everything).
@@ -29,7 +33,7 @@ exec > >(tee "$results/gpucheck.log") 2>&1
 # 1. Every piece present?
 [ -f "$stash/SHA256SUMS" ] && [ -f "$stash/CUDA_PARTS" ] || die "$stash lacks SHA256SUMS/CUDA_PARTS: the first call's pieces are missing (the machine went back between calls?); start again from call 1"
 missing=()
-for f in unzstd jellybean.zst libonnxruntime.so.1.zst libonnxruntime_providers_shared.so data.tar $(cat "$stash/CUDA_PARTS"); do
+for f in unzstd jellybean.zst libonnxruntime.so.1.zst libonnxruntime_providers_shared.so data.tar ocr-models.tar $(cat "$stash/CUDA_PARTS"); do
   [ -f "$stash/$f" ] || missing+=("$f")
 done
 [ ${#missing[@]} -eq 0 ] || die "missing pieces in $stash: ${missing[*]} (the machine went back between calls?); start again from call 1"
@@ -58,11 +62,22 @@ cudalibs=$(JELLYBEAN_ORT_CUDA_DIR=$ortdir job/setup/fetch-onnxruntime-cuda.sh) |
 export LD_LIBRARY_PATH=$ortdir${cudalibs:+:$cudalibs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 say "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 
-# 4. A random-weight ResNet-50 at 3x448x448 (features, fc removed), exported here with the host's PyTorch,
-#    so the table also holds the model the issue's 10x figure refers to (our shipped models are tiny).
-extra=()
-mkdir -p "$stash/extra"
-if [ -f "$stash/extra/resnet50_448.onnx" ] || python3 - "$stash/extra/resnet50_448.onnx" <<'PY'
+# 4. Host facts.
+say "host $(hostname), $(nproc) CPUs, $(ldd --version | head -1), $(uname -r), $(date -u +%FT%TZ)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+bin/jellybean devices
+status=0
+parts=${JELLYBEAN_GPU_PARTS:-vqa ocr}
+
+# 5. VQA: a random-weight ResNet-50 at 3x448x448 (features, fc removed), exported here with the host's
+#    PyTorch, so the table also holds the model the issue's 10x figure refers to (VQA's models are tiny);
+#    then the check (its own SIGTERM step aborts a running job through its CUDA rank) and the optimizer's
+#    latency profile of the models on the GPU (latency.csv, execution_profile*.csv): what `jellybean loop`
+#    would feed the optimizer for this host.
+check_vqa() {
+  local extra=()
+  mkdir -p "$stash/extra"
+  if [ -f "$stash/extra/resnet50_448.onnx" ] || python3 - "$stash/extra/resnet50_448.onnx" <<'PY'
 import sys, torch, torchvision
 torch.manual_seed(0)
 m = torchvision.models.resnet50(weights=None)
@@ -76,29 +91,55 @@ try:
 except TypeError:  # a torch without the dynamo switch
     torch.onnx.export(m, x, sys.argv[1], **kw)
 PY
-then
-  extra=(--extra "$stash/extra")
-else
-  say "could not export ResNet-50 with python3 (torch, torchvision); timing the shipped models only"
-fi
+  then
+    extra=(--extra "$stash/extra")
+  else
+    say "could not export ResNet-50 with python3 (torch, torchvision); timing the shipped models only"
+  fi
+  local st=0
+  timeout "${JELLYBEAN_GPU_VQA_SECONDS:-200}" bin/jellybean gpucheck --json "$results/gpucheck.json" --dataset "$dataset" \
+    "${extra[@]}" "$@" > "$results/gpucheck.md" || st=$?
+  cat "$results/gpucheck.md"
+  [ "$st" -eq 0 ] || { say "VQA gpucheck exited with status $st (124 = over its time limit)"; status=$st; }
+  profile_cuda "$results/profile-cuda" 90 --data "$dataset" --items 16 --batch 1,8 --repeats 20
+}
 
-# 5. Host facts, then the check (its own SIGTERM step aborts a running job through its CUDA rank).
-say "host $(hostname), $(nproc) CPUs, $(ldd --version | head -1), $(uname -r), $(date -u +%FT%TZ)"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-bin/jellybean devices
-status=0
-timeout 290 bin/jellybean gpucheck --json "$results/gpucheck.json" --dataset "$dataset" "${extra[@]}" "$@" > "$results/gpucheck.md" || status=$?
-cat "$results/gpucheck.md"
-[ "$status" -eq 0 ] || say "gpucheck exited with status $status (124 = over the 290 s limit)"
+# 6. OCR: the pretrained PP-OCRv4 models (the detector at 480-1280 pixels, the recogniser on a page's line
+#    pieces) and the mixed OCR job with its detector rank on the GPU, on 16 generated pages.
+check_ocr() {
+  local cache=$stash/cache
+  mkdir -p "$cache/ocr-models/1.4.2"
+  tar -C "$cache/ocr-models/1.4.2" -xf "$stash/ocr-models.tar"
+  rm -f workloads/ocr/models # a link to the development machine's cache, if the working tree carried one
+  JELLYBEAN_CACHE=$cache workloads/ocr/fetch-models.sh >/dev/null || { say "OCR models fail their checks"; status=1; return; }
+  bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
+  local st=0
+  timeout "${JELLYBEAN_GPU_OCR_SECONDS:-200}" bin/jellybean gpucheck --workload ocr --plan plan/examples/ocr.toml --stage Detect --items 16 \
+    --runs 5 --json "$results/gpucheck-ocr.json" "$@" > "$results/gpucheck-ocr.md" || st=$?
+  cat "$results/gpucheck-ocr.md"
+  [ "$st" -eq 0 ] || { say "OCR gpucheck exited with status $st (124 = over its time limit)"; status=$st; }
+  profile_cuda "$results/profile-cuda-ocr" 100 --workload ocr --data workloads/ocr/data/test/manifest.jsonl --items 8 \
+    --batch 1,8 --repeats 5
+}
 
-# 6. The optimizer's latency profile of the shipped models on the GPU (latency.csv, execution_profile*.csv):
-#    what `jellybean loop` would feed the optimizer for this host.
-if timeout 120 bin/jellybean profile --device cuda --data "$dataset" --items 16 --batch 1,8 --repeats 20 \
-    -o "$results/profile-cuda" > "$results/profile-cuda.log" 2>&1; then
-  say "GPU profile: $results/profile-cuda/latency.csv"
-  cat "$results/profile-cuda/latency.csv"
-else
-  say "jellybean profile --device cuda failed; see $results/profile-cuda.log"
-  tail -5 "$results/profile-cuda.log"
-fi
+# profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS.
+profile_cuda() {
+  local dir=$1 secs=$2
+  shift 2
+  if timeout "$secs" bin/jellybean profile --device cuda "$@" -o "$dir" > "$dir.log" 2>&1; then
+    say "GPU profile: $dir/latency.csv"
+    cat "$dir/latency.csv"
+  else
+    say "jellybean profile --device cuda failed or ran over ${secs} s; see $dir.log"
+    tail -5 "$dir.log"
+  fi
+}
+
+for part in $parts; do
+  case $part in
+    vqa) check_vqa "$@" ;;
+    ocr) check_ocr "$@" ;;
+    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr)" ;;
+  esac
+done
 exit "$status"

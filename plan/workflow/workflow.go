@@ -80,6 +80,22 @@ func (s *Step) UnmarshalTOML(v any) error {
 	return nil
 }
 
+// With returns the step with overrides replacing its parameters of the same name (a model variant's
+// params); the step itself is not changed.
+func (s Step) With(overrides map[string]any) Step {
+	if len(overrides) == 0 {
+		return s
+	}
+	out := Step{Op: s.Op, Params: make(map[string]any, len(s.Params))}
+	for k, v := range s.Params {
+		out.Params[k] = v
+		if o, ok := overrides[k]; ok {
+			out.Params[k] = o
+		}
+	}
+	return out
+}
+
 // Model is the ONNX model of a node: one file per variant, and how item tensors bind to its inputs and
 // outputs.
 type Model struct {
