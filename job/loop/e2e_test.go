@@ -194,6 +194,25 @@ func checkConfirmed(t *testing.T, runDir string, sum *Summary) {
 	if models != 2*len(sum.Variants) {
 		t.Errorf("confirm profile has %d model rows for %d model stages", models, len(sum.Variants))
 	}
+	// Its message sizes replace the first profile's too; the first ones are kept.
+	for _, name := range []string{"message_sizes.csv", "message_sizes_zstd.csv"} {
+		mine, err := os.ReadFile(filepath.Join(runDir, "loop", fmt.Sprintf("profile-chosen-%d", last), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged, err := os.ReadFile(filepath.Join(runDir, "loop", "profile", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(mine)), "\n") {
+			if !strings.Contains(string(merged), line+"\n") {
+				t.Errorf("the merged %s lacks the confirm row %q", name, line)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(runDir, "loop", "profile", strings.TrimSuffix(name, ".csv")+"-first.csv")); err != nil {
+			t.Errorf("the first profile's %s is not kept: %v", name, err)
+		}
+	}
 }
 
 // checkRecheck checks an unpaced --recheck run: the second profile timed only the plan's variants,

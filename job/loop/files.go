@@ -221,6 +221,59 @@ func ProgramFingerprint() []byte {
 	return h.Sum(nil)
 }
 
+// MergeMessageSizes puts the rows of chosen (a message_sizes.csv or message_sizes_zstd.csv of `profile
+// --variants`: from,to,from_variant,to_variant,KB, no header) in place of the rows of all (the first
+// profile's) for the same edge and variants, appending those all lacks, and returns the merged file and
+// how many rows it replaced.
+//
+// Why: the file keys a message by the sender's and receiver's own variants only, but its size also
+// depends on the variants further upstream — OCR's Crop sends 10.6 KB per page with the 480-pixel
+// detector before it and 13.1 KB with the 1,280-pixel one — and the first profile sized every message
+// with the first variant upstream. The chosen variants' trace sizes it as the plan will run.
+func MergeMessageSizes(all, chosen []byte) ([]byte, int, error) {
+	read := func(name string, data []byte) ([][]string, error) {
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = 5
+		rows, err := r.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return rows, nil
+	}
+	a, err := read("the first profile", all)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := read("the chosen variants' profile", chosen)
+	if err != nil {
+		return nil, 0, err
+	}
+	merged, replaced := mergeRows(a, c, func(r []string) string { return strings.Join(r[:4], "\x00") })
+	return merged, replaced, nil
+}
+
+// mergeRows replaces each row of a whose key a row of c has by that row, appends c's other rows, and
+// writes the result as CSV.
+func mergeRows(a, c [][]string, key func([]string) string) ([]byte, int) {
+	at := map[string]int{}
+	for i, r := range a {
+		at[key(r)] = i
+	}
+	replaced := 0
+	for _, r := range c {
+		if i, ok := at[key(r)]; ok {
+			a[i] = r
+			replaced++
+			continue
+		}
+		a = append(a, r)
+	}
+	var out bytes.Buffer
+	w := csv.NewWriter(&out)
+	w.WriteAll(a) // writes to memory: only a row with a bad field could fail, and rows come from csv
+	return out.Bytes(), replaced
+}
+
 // MergeLatencies puts the rows of chosen (a latency.csv of `profile --variants`) in place of the rows of
 // all (the first profile's latency.csv) for the same stage, worker, variant and batch, appending those
 // all lacks, and returns the merged file and how many rows it replaced. Both files must have the same
@@ -259,23 +312,10 @@ func MergeLatencies(all, chosen []byte) ([]byte, int, error) {
 	key := func(r []string) string {
 		return r[col["stage"]] + "\x00" + r[col["worker"]] + "\x00" + r[col["variant"]] + "\x00" + r[col["batch"]]
 	}
-	at := map[string]int{}
-	for i, r := range a[1:] {
-		at[key(r)] = i + 1
-	}
-	replaced := 0
-	for _, r := range c[1:] {
-		if i, ok := at[key(r)]; ok {
-			a[i] = r
-			replaced++
-			continue
-		}
-		a = append(a, r)
-	}
-	var out bytes.Buffer
-	w := csv.NewWriter(&out)
-	if err := w.WriteAll(a); err != nil {
-		return nil, 0, err
-	}
-	return out.Bytes(), replaced, nil
+	merged, replaced := mergeRows(a[1:], c[1:], key)
+	var head bytes.Buffer
+	w := csv.NewWriter(&head)
+	w.Write(a[0])
+	w.Flush()
+	return append(head.Bytes(), merged...), replaced, nil
 }

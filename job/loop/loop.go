@@ -682,37 +682,53 @@ func recheck(cfg Config, runDir, manifest string, pl *plan.Plan, variants map[st
 const maxConfirms = 2
 
 // confirm profiles the chosen variants (profile --variants) into dir and puts their rows in place of
-// the same rows of profDir's latency.csv (the first profile's rows stay in latency-first.csv). The
-// rate ratios are the first profile's: they are counts, counted on more items.
+// the same rows of profDir's latency.csv and message size files (the first profile's stay in
+// latency-first.csv, message_sizes-first.csv, message_sizes_zstd-first.csv). The rate ratios are the
+// first profile's: they are counts, counted on more items.
 func confirm(cfg Config, hostfile, manifest, profDir, dir, chosen string) (string, error) {
 	if err := profileChosen(cfg, hostfile, manifest, dir, chosen); err != nil {
 		return "", err
 	}
-	current := filepath.Join(profDir, "latency.csv")
-	all, err := os.ReadFile(current)
-	if err != nil {
-		return "", err
-	}
-	first := filepath.Join(profDir, "latency-first.csv")
-	if _, err := os.Stat(first); errors.Is(err, fs.ErrNotExist) {
-		if err := os.WriteFile(first, all, 0o644); err != nil {
+	replaced := map[string]int{}
+	for _, f := range []struct {
+		name  string
+		merge func(all, chosen []byte) ([]byte, int, error)
+	}{{"latency.csv", MergeLatencies}, {"message_sizes.csv", MergeMessageSizes}, {"message_sizes_zstd.csv", MergeMessageSizes}} {
+		n, err := mergeProfileFile(profDir, dir, f.name, f.merge)
+		if err != nil {
 			return "", err
 		}
+		replaced[f.name] = n
+	}
+	return fmt.Sprintf("%s timed on their own inputs: %d latency rows and %d message sizes of the profile replaced",
+		chosen, replaced["latency.csv"], replaced["message_sizes.csv"]), nil
+}
+
+// mergeProfileFile merges dir's file name into profDir's with merge, keeping profDir's first version
+// as name-first.csv, and returns how many rows were replaced.
+func mergeProfileFile(profDir, dir, name string, merge func(all, chosen []byte) ([]byte, int, error)) (int, error) {
+	current := filepath.Join(profDir, name)
+	all, err := os.ReadFile(current)
+	if err != nil {
+		return 0, err
+	}
+	first := filepath.Join(profDir, strings.TrimSuffix(name, ".csv")+"-first.csv")
+	if _, err := os.Stat(first); errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(first, all, 0o644); err != nil {
+			return 0, err
+		}
 	} else if err != nil {
-		return "", err
+		return 0, err
 	}
-	mine, err := os.ReadFile(filepath.Join(dir, "latency.csv"))
+	mine, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	merged, replaced, err := MergeLatencies(all, mine)
+	merged, n, err := merge(all, mine)
 	if err != nil {
-		return "", fmt.Errorf("%s into %s: %w", filepath.Join(dir, "latency.csv"), current, err)
+		return 0, fmt.Errorf("%s into %s: %w", filepath.Join(dir, name), current, err)
 	}
-	if err := os.WriteFile(current, merged, 0o644); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s timed on their own inputs: %d rows of the profile replaced", chosen, replaced), nil
+	return n, os.WriteFile(current, merged, 0o644)
 }
 
 // profileChosen profiles only the variants chosen (profile --variants) into dir. It counts no rate

@@ -516,3 +516,27 @@ func TestMergeLatencies(t *testing.T) {
 		}
 	}
 }
+
+// The chosen variants' message sizes replace the first profile's for the same edge and variants (OCR's
+// Crop → Recognise grows with the detector chosen upstream); other rows stay, new ones are appended, and
+// rows that are not from,to,from_variant,to_variant,KB are refused.
+func TestMergeMessageSizes(t *testing.T) {
+	all := "ReadPage,Detect,default,default,1851.15\nDetect,Crop,det480,default,1852.1\nCrop,Recognise,default,default,10.57\nRecognise,Assemble,rec-half,default,0.1968\n"
+	chosen := "ReadPage,Detect,default,default,1851.15\nCrop,Recognise,default,default,13.09\nRecognise,Assemble,rec-full,default,0.2034\n"
+	got, n, err := MergeMessageSizes([]byte(all), []byte(chosen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ReadPage,Detect,default,default,1851.15\nDetect,Crop,det480,default,1852.1\nCrop,Recognise,default,default,13.09\nRecognise,Assemble,rec-half,default,0.1968\nRecognise,Assemble,rec-full,default,0.2034\n"
+	if string(got) != want || n != 2 {
+		t.Errorf("merged (%d replaced):\n%s\nwant (2 replaced):\n%s", n, got, want)
+	}
+	for name, c := range map[string][2]string{
+		"the first profile":            {"Crop,Recognise,default,10.57\n", chosen},
+		"the chosen variants' profile": {all, "Crop,Recognise,default,default,13.09,extra\n"},
+	} {
+		if _, _, err := MergeMessageSizes([]byte(c[0]), []byte(c[1])); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}

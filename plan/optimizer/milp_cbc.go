@@ -418,6 +418,12 @@ func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
 		defer freeAll(cs)
 		C.Cbc_setInitialSolution(model, (*C.double)(cs))
 	}
+	if path := os.Getenv("JELLYBEAN_CBC_WRITE_MPS"); path != "" {
+		// For study outside the program: the exact model CBC is given, as PATH.mps.
+		cp := C.CString(path)
+		C.Cbc_writeMps(model, cp)
+		C.free(unsafe.Pointer(cp))
+	}
 	C.Cbc_solve(model)
 	finished := C.Cbc_status(model) == 0 // the search ended by itself, not by a limit
 	noSolution := C.Cbc_numberSavedSolutions(model) == 0 && C.Cbc_bestSolution(model) == nil
