@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"jellybean/job/benchopt"
 	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
 )
@@ -37,6 +38,7 @@ func benchOptimize(args []string) error {
 	jitter := fs.Float64("jitter", 0, "each host's latencies × its own factor in [1−J, 1+J] (distinct hosts); 0: identical replicas")
 	seed := fs.Uint64("seed", 1, "seed of --jitter")
 	baseline := fs.String("baseline", "", "also run this solver on every instance (cbc: the plain MILP; needs a -tags cbc build) and report ratios to it")
+	markdown := fs.String("markdown", "", "also write the run as a markdown table with the optimizer's targets checked to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +72,8 @@ func benchOptimize(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	enc := json.NewEncoder(os.Stdout)
+	var rows []benchopt.Row
+	total, done := len(ts)*len(ks)*len(ths), 0
 	for _, nt := range ts {
 		for _, k := range ks {
 			spec := optimizer.ScaleSpec{Copies: k}
@@ -143,10 +147,37 @@ func benchOptimize(args []string) error {
 				if err := enc.Encode(rec); err != nil {
 					return err
 				}
+				row := benchRow(rec, *jitter > 0)
+				rows = append(rows, row)
+				done++
+				fmt.Fprintf(os.Stderr, "bench optimize: %d/%d: %d hosts / %d tiers / %g: exact %s, gap %.3f %%, %.2f s\n",
+					done, total, row.Hosts, row.Tiers, th, strconv.FormatFloat(row.Exact, 'f', 4, 64), 100*row.Gap, row.ExactSeconds)
 			}
 		}
 	}
+	if *markdown != "" {
+		return os.WriteFile(*markdown, []byte(benchopt.Markdown(rows, *baseline, limit.Seconds())), 0o644)
+	}
 	return nil
+}
+
+// benchRow is the instance's record as a row of the markdown summary.
+func benchRow(rec map[string]any, distinct bool) benchopt.Row {
+	f := func(k string) float64 {
+		switch x := rec[k].(type) {
+		case float64:
+			return x
+		case int:
+			return float64(x)
+		}
+		return 0
+	}
+	r := benchopt.Row{Hosts: int(f("workers")), Tiers: int(f("tiers")), Threshold: f("threshold"), Distinct: distinct,
+		Heuristic: f("heuristic_cost"), Exact: f("exact_cost"), Gap: f("gap"), ExactSeconds: f("exact_seconds"),
+		Baseline: f("baseline_cost"), BaselineGap: f("baseline_gap"), BaselineSeconds: f("baseline_seconds"),
+		GapToBestBound: f("exact_gap_to_best_bound")}
+	_, r.HasBaseline = rec["baseline"]
+	return r
 }
 
 func countStages(p *optimizer.Problem) int {
