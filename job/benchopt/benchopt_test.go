@@ -23,7 +23,7 @@ func TestTargets(t *testing.T) {
 		met, of int
 		missed  string
 	}{
-		"36 distinct hosts proven optimal in < 5 s":  {1, 2, "36 / 3 / 57 (gap 0.000 %, 5.20 s)"},
+		"36 distinct hosts proven optimal in < 5 s":   {1, 2, "36 / 3 / 57 (gap 0.000 %, 5.20 s)"},
 		"72–300 distinct hosts within 0.2 % (proven)": {1, 3, "72 / 3 / 55 (1.360 %), 297 / 3 / 55 (0.660 %)"},
 		"never more expensive than the baseline":      {4, 6, "297 / 3 / 55 (0.13 % dearer), 999 / 2 / 55 (no plan)"},
 		"returns within the limit + 1 s (11 s)":       {4, 6, "297 / 3 / 55 (11.20 s), 999 / 2 / 55 (60.50 s)"},
