@@ -85,3 +85,15 @@ func (p *Problem) MILPPoint(a *Assignment, mask int) (obj, worst float64, ok boo
 	}
 	return obj, worst, true
 }
+
+// ImproveLocal runs the local search from s to its end and returns the plan as a solution.
+func (p *Problem) ImproveLocal(s *Solution) *Solution {
+	order := s.Order
+	if order == nil {
+		order, _ = p.TopoOrder()
+	}
+	a, compute, comm := p.improveLocal(context.Background(), s.Assignment, order)
+	out := *s
+	out.Assignment, out.Order, out.Compute, out.Comm, out.Total = a, order, compute, comm, compute+comm
+	return &out
+}

@@ -67,13 +67,16 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 			pr = &prunedCombos{}
 		}
 		pr.once.Do(func() {
+			tracef("pruning: building the model of %d variant combinations", len(combos))
 			full := p.buildMILP(ctx, combos, opt.Strength)
+			tracef("pruning: model built (%d columns, %d rows); solving each combination's LP", len(full.obj), len(full.rowLB))
 			pr.keep, pr.keptLB, pr.lb = p.pruneCombos(ctx, full, opt.PruneAbove)
 			if len(pr.keep) == len(combos) {
 				pr.full = full
 			}
 		})
 		prunedLB, keptLB, m = pr.lb, pr.keptLB, pr.full
+		tracef("pruning: %d of %d variant combinations kept (kept LP ≥ %g, dropped ≥ %g)", len(pr.keep), len(combos), keptLB, prunedLB)
 		if len(pr.keep) == 0 {
 			// No combination's LP is below the known plan's cost: that plan is optimal (to the LPs'
 			// tolerance), and the least LP is the bound.
@@ -104,6 +107,12 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 			sol.LowerBound = math.Min(bound, sol.Total)
 		}
 	}()
+	// A better start, if a search beside has one by now (it may wait for it: before the time is taken).
+	if opt.StartFrom != nil {
+		if b := opt.StartFrom(); b != nil {
+			opt.Start = b
+		}
+	}
 	secs := 0.0
 	if d, ok := ctx.Deadline(); ok {
 		// CBC overruns its limit on a loaded machine (measured: 0.2–0.4 s at 10 s under load 8; more
@@ -122,7 +131,9 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	if opt.Start != nil {
 		start = p.milpPoint(m, &opt.Start.Assignment)
 	}
+	tracef("cbc: %d columns, %d rows, start %v, %.2f s", len(m.obj), len(m.rowLB), start != nil, secs)
 	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1), start)
+	tracef("cbc (start %v): plan %v, bound %g, optimal %v, error %v", start != nil, x != nil, lb, optimal, err)
 	if errors.Is(err, errCBCProcess) && start != nil && ctx.Err() == nil {
 		// CBC died (an internal assertion, seen only with a starting solution): once more without it,
 		// with the time left.
@@ -132,6 +143,7 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 		}
 		if secs > 0.01 || secs == 0 {
 			x, lb, optimal, err = runCBCBounded(ctx, m, secs, math.Inf(1), nil)
+			tracef("cbc retried without the start (%.2f s): plan %v, bound %g, optimal %v, error %v", secs, x != nil, lb, optimal, err)
 		}
 	}
 	if err != nil {
