@@ -231,25 +231,37 @@ func ProgramFingerprint() []byte {
 // detector before it and 13.1 KB with the 1,280-pixel one — and the first profile sized every message
 // with the first variant upstream. The chosen variants' trace sizes it as the plan will run.
 func MergeMessageSizes(all, chosen []byte) ([]byte, int, error) {
-	read := func(name string, data []byte) ([][]string, error) {
-		r := csv.NewReader(bytes.NewReader(data))
-		r.FieldsPerRecord = 5
-		rows, err := r.ReadAll()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		return rows, nil
-	}
-	a, err := read("the first profile", all)
-	if err != nil {
-		return nil, 0, err
-	}
-	c, err := read("the chosen variants' profile", chosen)
+	a, c, err := readMergeInputs(all, chosen, 5, false)
 	if err != nil {
 		return nil, 0, err
 	}
 	merged, replaced := mergeRows(a, c, func(r []string) string { return strings.Join(r[:4], "\x00") })
 	return merged, replaced, nil
+}
+
+// readMergeInputs parses the first profile's file (all) and the chosen variants' (chosen) as CSV, each row
+// of fields fields (0: as many as the first row has), an error naming the file at fault; with header, an
+// empty file is refused too.
+func readMergeInputs(all, chosen []byte, fields int, header bool) (a, c [][]string, err error) {
+	read := func(name string, data []byte) ([][]string, error) {
+		r := csv.NewReader(bytes.NewReader(data))
+		r.FieldsPerRecord = fields
+		rows, err := r.ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if header && len(rows) == 0 {
+			return nil, fmt.Errorf("%s: empty", name)
+		}
+		return rows, nil
+	}
+	if a, err = read("the first profile", all); err != nil {
+		return nil, nil, err
+	}
+	if c, err = read("the chosen variants' profile", chosen); err != nil {
+		return nil, nil, err
+	}
+	return a, c, nil
 }
 
 // mergeRows replaces each row of a whose key a row of c has by that row, appends c's other rows, and
@@ -279,21 +291,7 @@ func mergeRows(a, c [][]string, key func([]string) string) ([]byte, int) {
 // all lacks, and returns the merged file and how many rows it replaced. Both files must have the same
 // header.
 func MergeLatencies(all, chosen []byte) ([]byte, int, error) {
-	read := func(name string, data []byte) ([][]string, error) {
-		rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if len(rows) == 0 {
-			return nil, fmt.Errorf("%s: empty", name)
-		}
-		return rows, nil
-	}
-	a, err := read("the first profile", all)
-	if err != nil {
-		return nil, 0, err
-	}
-	c, err := read("the chosen variants' profile", chosen)
+	a, c, err := readMergeInputs(all, chosen, 0, true)
 	if err != nil {
 		return nil, 0, err
 	}
