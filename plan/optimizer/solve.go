@@ -195,6 +195,7 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 func (p *Problem) localBeside(ctx context.Context, h *Solution) func() *Solution {
 	lctx, cancel := context.WithCancel(ctx)
 	if d, ok := ctx.Deadline(); ok {
+		cancel()
 		lctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/8))
 	}
 	ch := make(chan *Solution, 1)
