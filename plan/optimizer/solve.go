@@ -162,6 +162,13 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		if m != nil && (seed == nil || m.Total < seed.Total*(1-relTol)) {
 			seed = m
 		}
+		if seed != nil && seed != h && milpBound < seed.Total*(1-2e-6) && ctx.Err() == nil {
+			// What CBC left of the limit (its margin) goes to the local search from CBC's plan first.
+			if l := p.localFrom(ctx, seed); l != nil {
+				tracef("local search after CBC: %g from %g", l.Total, seed.Total)
+				seed = l
+			}
+		}
 	}
 	var s *Solution
 	if seed != nil && (milpBound >= seed.Total*(1-2e-6) || time.Until(deadlineOf(ctx)) < minSearchTime || ctx.Err() != nil) {
@@ -221,7 +228,7 @@ func (p *Problem) localFrom(ctx context.Context, h *Solution) *Solution {
 		}
 	}
 	a, compute, comm := p.improveLocal(ctx, h.Assignment, order)
-	tracef("local search: %g from the heuristic's %g", compute+comm, h.Total)
+	tracef("local search: %g from %g", compute+comm, h.Total)
 	if compute+comm >= h.Total*(1-relTol) {
 		return nil
 	}
