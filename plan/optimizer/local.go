@@ -7,8 +7,9 @@ import (
 
 // improveLocal is a first-improvement local search from plan a, each candidate priced by the evaluator
 // (so every accepted step is a real saving under §5.4): for every stage in turn it tries dropping a
-// worker the stage can do without, then replacing each of its workers by a free one (a worker no stage
-// uses) that keeps the stage's rate covered. It repeats until a whole pass finds nothing or ctx ends,
+// worker the stage can do without, replacing each of its workers by a free one (a worker no stage uses),
+// and exchanging one with a worker of another stage, each only where every stage's rate stays covered
+// by its workers' capacities. It repeats until a whole pass finds nothing or ctx ends,
 // then lets polish choose each stage's partial worker. It returns the plan and its compute and
 // communication cost; a itself is not changed.
 //
@@ -41,13 +42,7 @@ func (p *Problem) improveLocal(ctx context.Context, a Assignment, order []int) (
 				continue
 			}
 			caps := p.Cap[v][cur.Models[v]]
-			covered := func(ws []int) float64 {
-				s := 0.0
-				for _, w := range ws {
-					s += caps[w]
-				}
-				return s
-			}
+			covered := func(ws []int) float64 { return capacityOf(caps, ws) }
 			// Drop a worker the others can do without.
 			for i := 0; i < len(cur.Workers[v]) && !done(); i++ {
 				ws := cur.Workers[v]
@@ -98,11 +93,7 @@ func (p *Problem) improveLocal(ctx context.Context, a Assignment, order []int) (
 						if caps[u] <= 0 || covered(cur.Workers[v])-caps[w]+caps[u] < p.Rate[v]*(1+1e-12) {
 							continue
 						}
-						s2 := 0.0
-						for _, x := range cur.Workers[v2] {
-							s2 += caps2[x]
-						}
-						if s2-caps2[u]+caps2[w] < p.Rate[v2]*(1+1e-12) {
+						if capacityOf(caps2, cur.Workers[v2])-caps2[u]+caps2[w] < p.Rate[v2]*(1+1e-12) {
 							continue
 						}
 						cur.Workers[v][i], cur.Workers[v2][j] = u, w
@@ -122,4 +113,13 @@ func (p *Problem) improveLocal(ctx context.Context, a Assignment, order []int) (
 		return cur, c1, c2
 	}
 	return p.polish(cur, order, done)
+}
+
+// capacityOf is the summed capacity of the workers ws (caps: one stage variant's, per worker).
+func capacityOf(caps []float64, ws []int) float64 {
+	s := 0.0
+	for _, w := range ws {
+		s += caps[w]
+	}
+	return s
 }
