@@ -62,6 +62,7 @@ type Report struct {
 	Runs         int           `json:"runs"`
 	RelTolerance float64       `json:"rel_tolerance"`
 	Inputs       string        `json:"inputs"` // where the model inputs came from
+	CUDA         string        `json:"cuda_settings"` // the CUDA provider settings the sessions ran with
 	Rows         []Row         `json:"rows"`
 	Checks       []Check       `json:"checks"`
 	Seconds      float64       `json:"seconds"`
@@ -95,7 +96,12 @@ func Run(c Config) (*Report, error) {
 	if rep.Threads == 0 {
 		rep.Threads = runtime.NumCPU()
 	}
-	var err error
+	settings, err := onnx.CUDASettings(0, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	rep.CUDA = fmt.Sprintf("cuDNN convolution algorithm search %s, TF32 %s (%s, %s)", settings["cudnn_conv_algo_search"],
+		map[string]string{"0": "off", "1": "on"}[settings["use_tf32"]], onnx.EnvConvAlgoSearch, onnx.EnvTF32)
 	if rep.Inventory, err = gpu.Discover(); err != nil {
 		return nil, err
 	}

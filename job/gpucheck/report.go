@@ -18,7 +18,7 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "- cuda:%d %s (%s), %.1f GiB, compute capability %s\n", d.Index, d.Name, d.UUID,
 				float64(d.MemoryTotalBytes)/(1<<30), d.ComputeCapability)
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "\nCUDA provider: %s.\n\n", r.CUDA)
 	}
 	fmt.Fprintf(&b, "Median latency in ms of %d runs after 2 warm-up runs; CPU with %d intra-op threads; inputs: %s. Outputs match when max |GPU-CPU| <= %g x max(1, max |CPU output|).\n\n",
 		r.Runs, r.Threads, r.Inputs, r.RelTolerance)

@@ -11,7 +11,8 @@
 #
 # The stash ($JELLYBEAN_GPU_STASH, default /var/tmp/jellybean-gpu-bundle) lies outside the working tree, so
 # it survives between calls while the machine stays warm. Results go to $OUT (the device tool's folder)
-# when set, else to the stash: gpucheck.md (the table), gpucheck.json, gpucheck.log (everything).
+# when set, else to the stash: gpucheck*.md (the tables), gpucheck.log (everything) and results.tar (the JSON
+# reports and the GPU profiles).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 stash=${JELLYBEAN_GPU_STASH:-/var/tmp/jellybean-gpu-bundle}
@@ -126,17 +127,35 @@ profile_ocr() {
     --batch 1,8 --repeats 5
 }
 
-# profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS.
+# profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS. Over time it
+# gets SIGQUIT, on which a Go program prints every goroutine's stack: the log then says where it was.
 profile_cuda() {
   local dir=$1 secs=$2
   shift 2
-  if timeout "$secs" bin/jellybean profile --device cuda "$@" -o "$dir" > "$dir.log" 2>&1; then
+  if timeout -s QUIT -k 10 "$secs" bin/jellybean profile --device cuda "$@" -o "$dir" > "$dir.log" 2>&1; then
     say "GPU profile: $dir/latency.csv"
     cat "$dir/latency.csv"
   else
     say "jellybean profile --device cuda failed or ran over ${secs} s; see $dir.log"
     tail -5 "$dir.log"
   fi
+}
+
+# For comparison only (its result does not count): the OCR models with TF32 allowed, the CUDA provider's own
+# default, which JellyBean turns off (job/onnx/options.go says why).
+tf32_ocr() {
+  JELLYBEAN_CUDA_TF32=1 timeout "${JELLYBEAN_GPU_TF32_SECONDS:-100}" bin/jellybean gpucheck --workload ocr --plan plan/examples/ocr.toml \
+    --stage Detect --items 16 --runs 5 --json "$results/gpucheck-ocr-tf32.json" "$@" > "$results/gpucheck-ocr-tf32.md" || true
+  cat "$results/gpucheck-ocr-tf32.md"
+}
+
+# The device tool brings back at most 8 files: the tables and the log stay loose, the rest goes into one tar.
+pack_results() {
+  local rest=()
+  for f in "$results"/gpucheck*.json "$results"/profile-cuda*; do [ -e "$f" ] && rest+=("$(basename "$f")"); done
+  [ ${#rest[@]} -gt 0 ] || return 0
+  tar -C "$results" -cf "$results/results.tar" "${rest[@]}" && (cd "$results" && rm -rf "${rest[@]}")
+  say "packed ${rest[*]} into $results/results.tar"
 }
 
 # The checks first, then the profiles: if the call runs out of time, the checks are what matter most.
@@ -150,4 +169,6 @@ done
 for part in $parts; do
   "profile_$part"
 done
+case " $parts " in *" ocr "*) tf32_ocr "$@" ;; esac
+pack_results
 exit "$status"
