@@ -61,7 +61,7 @@ type Report struct {
 	Threads      int           `json:"cpu_threads"`
 	Runs         int           `json:"runs"`
 	RelTolerance float64       `json:"rel_tolerance"`
-	Inputs       string        `json:"inputs"` // where the model inputs came from
+	Inputs       string        `json:"inputs"`        // where the model inputs came from
 	CUDA         string        `json:"cuda_settings"` // the CUDA provider settings the sessions ran with
 	Rows         []Row         `json:"rows"`
 	Checks       []Check       `json:"checks"`
