@@ -30,10 +30,14 @@ type Server struct {
 	log      string
 }
 
-// Start starts sshd for the test and stops it (by its PID) when the test ends. A missing sshd is a test
-// failure, not a skip: the tests that need it are the proof that multi-host launching works.
+// Start starts sshd for the test and stops it (by its PID) when the test ends. Outside -short a missing sshd
+// is a test failure, not a skip: the tests that need it are the proof that multi-host launching works. The
+// -short tier is Go alone, so there they are skipped; the full suite runs them.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real sshd on loopback: runs in the full suite (go test without -short)")
+	}
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/sshd"); serr == nil {

@@ -28,6 +28,9 @@ func testData() []byte {
 // TestRoundTripThroughZstdAndSplit compresses with the real zstd CLI and splits with split(1), exactly as
 // gpu-bundle.sh does, then joins and decompresses with the static unzstd binary.
 func TestRoundTripThroughZstdAndSplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the zstd command (not Go alone): runs in the full suite")
+	}
 	for _, tool := range []string{"zstd", "split"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: install it (apt-get install -y zstd coreutils)", tool)
