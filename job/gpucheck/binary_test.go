@@ -296,3 +296,34 @@ func needBinary(t *testing.T) {
 		t.Skip("needs a jellybean build, espeak-ng, sox and ONNX Runtime")
 	}
 }
+
+// TestShapeCostOnCPU runs the new-shape measurement on a real model and session (the CPU here; the GPU
+// host runs the same code on cuda:0) and checks every shape after the warm-up one is reported, timed, and
+// that a model with more than one input is refused by name.
+func TestShapeCostOnCPU(t *testing.T) {
+	needBinary(t)
+	src := filepath.Join(repoRoot(), vqa.DefaultModelsDir)
+	shapes, err := ParseShapes("1x3x64x64,2x3x64x64,4x3x64x64,3x3x64x64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ShapeCost(filepath.Join(src, "image_res16.onnx"), "cpu", 1, shapes, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 3 || rep.Rows[0].Shape != "2x3x64x64" || rep.Rows[2].Shape != "3x3x64x64" {
+		t.Fatalf("rows %+v", rep.Rows)
+	}
+	for _, row := range rep.Rows {
+		if row.FirstMs <= 0 || row.SteadyMs <= 0 {
+			t.Errorf("untimed row %+v", row)
+		}
+	}
+	if _, err := ShapeCost(filepath.Join(src, "image_res16.onnx"), "cpu", 1, [][]int64{{1, 3, 64}, {2, 3, 64}}, 1); err == nil ||
+		!strings.Contains(err.Error(), "dimensions") {
+		t.Errorf("a shape of the wrong rank: err %v", err)
+	}
+	if _, err := ShapeCost(filepath.Join(src, "vqa_res16.onnx"), "cpu", 1, shapes, 1); err == nil || !strings.Contains(err.Error(), "vqa_res16.onnx") {
+		t.Errorf("a model with two inputs: err %v", err)
+	}
+}

