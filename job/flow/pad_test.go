@@ -49,7 +49,14 @@ inputs = ["M"]
 fields = ["y"]
 `
 	lengths := []int{2, 4, 2, 3, 4, 1}
-	for _, pad := range []string{"", "pad = false"} {
+	// Full batches (what GPU sessions run) must give every item the same output as without them, while
+	// the model runs filled-up batches of 8: one batch padded, four shapes (2, 4, 3, 1) without padding.
+	for _, tc := range []struct {
+		pad  string
+		full bool
+		rows int
+	}{{"", false, 6}, {"pad = false", false, 6}, {"", true, 8}, {"pad = false", true, 32}} {
+		pad := tc.pad
 		path := filepath.Join(dir, "wf.toml")
 		if err := os.WriteFile(path, []byte(strings.Replace(src, "PAD", pad, 1)), 0o644); err != nil {
 			t.Fatal(err)
@@ -58,7 +65,7 @@ fields = ["y"]
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8}, 1)
+		g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8, FullBatches: tc.full}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,9 +78,18 @@ fields = ["y"]
 			items = append(items, &Item{ID: int64(i), Tensors: []collective.Tensor{collective.FromFloat32s("x", []int64{int64(n)}, v)}})
 		}
 		out, _, err := g.Nodes[1].Process(items)
+		rows := 0
+		for _, st := range g.Nodes[1].steps {
+			if ms, ok := st.s.(*modelStep); ok {
+				rows += ms.rowsRun
+			}
+		}
 		g.Close()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if rows != tc.rows {
+			t.Errorf("%q, full batches %v: the model ran %d rows, want %d", pad, tc.full, rows, tc.rows)
 		}
 		if len(out) != len(lengths) {
 			t.Fatalf("%q: %d items out, want %d", pad, len(out), len(lengths))
@@ -107,5 +123,13 @@ fields = ["y"]
 				}
 			}
 		}
+	}
+}
+
+func TestFillBatch(t *testing.T) {
+	a, b := &Item{ID: 1}, &Item{ID: 2}
+	got := fillBatch([]*Item{a, b}, 4)
+	if len(got) != 4 || got[0] != a || got[1] != b || got[2] != b || got[3] != b {
+		t.Fatalf("fillBatch = %v", got)
 	}
 }

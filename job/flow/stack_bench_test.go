@@ -40,7 +40,7 @@ func benchModelIO(b *testing.B, ragged bool) {
 		if _, err := st.stack("in", ts); err != nil {
 			b.Fatal(err)
 		}
-		if err := setOutput(items, "out", out); err != nil {
+		if err := setOutput(items, len(items), "out", out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -64,6 +64,9 @@ type Env struct {
 	Threads int    // intra-op threads (0 = runtime default)
 	// BatchSize is the most items a model runs at once (the stage's micro-batch size).
 	BatchSize int
+	// FullBatches fills partial micro-batches up to BatchSize, as GPU sessions always do (modelStep says
+	// why); set, it does the same on the CPU (tests).
+	FullBatches bool
 	// Check, when true, asks the factory for its signature only: validate parameters and files but do
 	// not load heavy resources (model sessions). Build sets it when the launcher validates a plan.
 	Check bool
