@@ -29,6 +29,7 @@ type modelStep struct {
 	outputs   []workflow.Binding
 	batch     int       // items per run (1 for models without a batch dimension)
 	pad       bool      // ragged items share a batch, zero-padded; else they run in batches of one shape
+	batched   bool      // the model has a batch dimension (SetBatchSize may change batch)
 	fullBatch bool      // partial micro-batches are filled up to batch (GPU sessions)
 	stackers  []stacker // one per input
 	modelTime time.Duration
@@ -114,7 +115,8 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 	if err != nil {
 		return nil, nil, err
 	}
-	ms.fullBatch = (cuda || env.FullBatches) && ms.batch > 1
+	ms.batched = m.Batched()
+	ms.fullBatch = cuda || env.FullBatches
 	if build {
 		if ms.sess, err = onnx.Open(path, inNames, outNames, env.Device, env.Threads); err != nil {
 			return nil, nil, err
@@ -176,7 +178,7 @@ func (m *modelStep) byShape(items []*Item) ([][]*Item, error) {
 
 func (m *modelStep) run(items []*Item) error {
 	given := items
-	if m.fullBatch && len(items) < m.batch {
+	if m.fullBatch && m.batch > 1 && len(items) < m.batch {
 		items = fillBatch(items, m.batch)
 	}
 	n := len(items)
@@ -263,6 +265,14 @@ func fillBatch(items []*Item, size int) []*Item {
 		out[i] = items[len(items)-1]
 	}
 	return out
+}
+
+// setBatch makes b the most items a run takes (and what a GPU session fills a partial batch up to); models
+// without a batch dimension keep 1.
+func (m *modelStep) setBatch(b int) {
+	if m.batched && b > 0 {
+		m.batch = b
+	}
 }
 
 func (m *modelStep) TakeModelTime() time.Duration {

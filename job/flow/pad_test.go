@@ -133,3 +133,67 @@ func TestFillBatch(t *testing.T) {
 		t.Fatalf("fillBatch = %v", got)
 	}
 }
+
+// SetBatchSize is how the profiler times one compiled node at several batch sizes: a GPU session (here
+// forced on the CPU) then fills a partial batch up to the size set, not the size compiled.
+func TestSetBatchSizeChangesTheFill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime")
+	}
+	if _, err := onnx.Init(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("id")
+	m.Output(m.Node("Identity", m.Input("x", onnxbuild.Float32, "batch", "len")), "y", onnxbuild.Float32, "batch", "len")
+	if err := m.Save(filepath.Join(dir, "id.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	src := "name = \"b\"\n[[node]]\nname = \"Read\"\nkind = \"source\"\nstep = [{ op = \"test_vec\" }]\n" +
+		"[[node]]\nname = \"M\"\ninputs = [\"Read\"]\n[node.model]\ninput = [{ name = \"x\" }]\noutput = [{ name = \"y\" }]\n" +
+		"variant = [{ name = \"v\", file = \"id.onnx\" }]\n[[node]]\nname = \"Out\"\nkind = \"sink\"\ninputs = [\"M\"]\nfields = [\"y\"]\n"
+	path := filepath.Join(dir, "wf.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8, FullBatches: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	rows := func() int {
+		n := 0
+		for _, st := range g.Nodes[1].steps {
+			if ms, ok := st.s.(*modelStep); ok {
+				n, ms.rowsRun = ms.rowsRun, 0
+			}
+		}
+		return n
+	}
+	item := func() []*Item {
+		return []*Item{{ID: 1, Tensors: []collective.Tensor{collective.FromFloat32s("x", []int64{3}, []float32{1, 2, 3})}}}
+	}
+	for _, tc := range []struct{ size, rows int }{{0, 8}, {2, 2}, {1, 1}, {8, 8}} {
+		if tc.size > 0 {
+			g.Nodes[1].SetBatchSize(tc.size)
+		}
+		out, _, err := g.Nodes[1].Process(item())
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := out[0].Need("y")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := collective.Float32s(y); len(got) != 3 || got[2] != 3 {
+			t.Errorf("batch size %d: y = %v", tc.size, got)
+		}
+		if r := rows(); r != tc.rows {
+			t.Errorf("batch size %d: the model ran %d rows, want %d", tc.size, r, tc.rows)
+		}
+	}
+}
