@@ -72,7 +72,7 @@ const (
 // Why they differ from ONNX Runtime's defaults, as measured on an H200:
 //   - cuDNN's EXHAUSTIVE search benchmarks every algorithm again for every new input shape. Our inputs change
 //     shape from item to item (audio lengths, text-line widths, batches padded to their longest item), so a
-//     job kept searching: the speech model took 87 ms an item at batch 1 instead of about 1 ms, and the OCR
+//     job kept searching: an audio model (CTC) took 87 ms an item at batch 1 instead of about 1 ms, and the OCR
 //     profile did not finish in 150 s. HEURISTIC asks cuDNN's heuristics once per shape instead.
 //   - TF32 rounds products to a 10-bit mantissa: the OCR detector's probabilities then differed from the CPU's
 //     by up to 0.047. The optimizer promises an end-to-end accuracy measured on the CPU, so a GPU rank
