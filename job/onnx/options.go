@@ -73,7 +73,9 @@ const (
 //   - cuDNN's EXHAUSTIVE search benchmarks every algorithm again for every new input shape. Our inputs change
 //     shape from item to item (audio lengths, text-line widths, batches padded to their longest item), so a
 //     job kept searching: an audio model (CTC) took 87 ms an item at batch 1 instead of about 1 ms, and the OCR
-//     profile did not finish in 150 s. HEURISTIC asks cuDNN's heuristics once per shape instead.
+//     profile did not finish in 150 s. HEURISTIC asks cuDNN's heuristics instead; a new shape still costs
+//     85-620 ms (`jellybean bench shapes`), which is why GPU sessions also keep the batch dimension fixed
+//     (flow's modelStep). DEFAULT costs less per new shape but ran those models 15-25x slower.
 //   - TF32 rounds products to a 10-bit mantissa: the OCR detector's probabilities then differed from the CPU's
 //     by up to 0.047. The optimizer promises an end-to-end accuracy measured on the CPU, so a GPU rank
 //     computes in full float32 unless the user opts in.
