@@ -268,20 +268,21 @@ func dedup(names []string) []string {
 	return out
 }
 
+// SetBatchSize changes the micro-batch size of the node's model (the profiler times one node at several
+// batch sizes on one compiled graph); on a GPU a partial batch is then filled up to b, not to the size
+// compiled. It returns the size before, to restore; nodes without a batched model ignore it (and return 0).
+func (n *Node) SetBatchSize(b int) (prev int) {
+	for _, st := range n.steps {
+		if m, ok := st.s.(*modelStep); ok {
+			prev = m.setBatch(b)
+		}
+	}
+	return prev
+}
+
 // Process runs the node on a micro-batch: regroups sub-items (fan-in), runs the steps, model and post
 // steps, and keeps only the emitted tensors. Placeholders of empty families skip the steps. It returns
 // the items to send on and the time spent inside a model runtime.
-// SetBatchSize changes the micro-batch size of the node's model (the profiler times one node at several
-// batch sizes on one compiled graph); on a GPU a partial batch is then filled up to b, not to the size
-// compiled.
-func (n *Node) SetBatchSize(b int) {
-	for _, st := range n.steps {
-		if m, ok := st.s.(*modelStep); ok {
-			m.setBatch(b)
-		}
-	}
-}
-
 func (n *Node) Process(items []*Item) ([]*Item, time.Duration, error) {
 	if !n.built {
 		return nil, 0, fmt.Errorf("node %q was compiled for checking only", n.Spec.Name)

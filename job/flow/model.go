@@ -244,8 +244,15 @@ func (m *modelStep) run(items []*Item) error {
 }
 
 // setOutput splits a model output [n, ...] into n rows and sets the first len(items) on the items as
-// tensor name (the rows after them belong to filler items).
+// tensor name. The rows after them belong to filler items: they are cut off first, so the items' shared
+// buffer holds their own rows only.
 func setOutput(items []*Item, n int, name string, t collective.Tensor) error {
+	if n > len(items) && len(t.Shape) > 0 && t.Shape[0] == int64(n) {
+		per := len(t.Data) / n
+		t.Shape = append([]int64{int64(len(items))}, t.Shape[1:]...)
+		t.Data = t.Data[:len(items)*per]
+		n = len(items)
+	}
 	per, err := Unstack(name, t, n)
 	if err != nil {
 		return err
@@ -267,12 +274,14 @@ func fillBatch(items []*Item, size int) []*Item {
 	return out
 }
 
-// setBatch makes b the most items a run takes (and what a GPU session fills a partial batch up to); models
-// without a batch dimension keep 1.
-func (m *modelStep) setBatch(b int) {
-	if m.batched && b > 0 {
-		m.batch = b
+// setBatch makes b the most items a run takes (and what a GPU session fills a partial batch up to) and
+// returns the size before; models without a batch dimension keep 1 (and return 0: nothing to restore).
+func (m *modelStep) setBatch(b int) (prev int) {
+	if !m.batched || b < 1 {
+		return 0
 	}
+	prev, m.batch = m.batch, b
+	return prev
 }
 
 func (m *modelStep) TakeModelTime() time.Duration {

@@ -197,3 +197,60 @@ func TestSetBatchSizeChangesTheFill(t *testing.T) {
 		}
 	}
 }
+
+// A lengths_of input is filled like the tensor it measures: the model sees 8 lengths, and every item gets
+// back its own length (the filler rows' are dropped).
+func TestFullBatchesWithLengths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime")
+	}
+	if _, err := onnx.Init(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := onnxbuild.New("lens")
+	m.Input("x", onnxbuild.Float32, "batch", "len")
+	m.Output(m.Node("Identity", m.Input("n", onnxbuild.Int64, "batch")), "out", onnxbuild.Int64, "batch")
+	if err := m.Save(filepath.Join(dir, "lens.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	src := "name = \"l\"\n[[node]]\nname = \"Read\"\nkind = \"source\"\nstep = [{ op = \"test_vec\" }]\n" +
+		"[[node]]\nname = \"M\"\ninputs = [\"Read\"]\n[node.model]\ninput = [{ name = \"x\" }, { name = \"n\", lengths_of = \"x\" }]\n" +
+		"output = [{ name = \"out\" }]\nvariant = [{ name = \"v\", file = \"lens.onnx\" }]\n" +
+		"[[node]]\nname = \"Out\"\nkind = \"sink\"\ninputs = [\"M\"]\nfields = [\"out\"]\n"
+	path := filepath.Join(dir, "wf.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8, FullBatches: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	lengths := []int{3, 1, 2}
+	var items []*Item
+	for i, n := range lengths {
+		items = append(items, &Item{ID: int64(i), Tensors: []collective.Tensor{collective.FromFloat32s("x", []int64{int64(n)}, make([]float32, n))}})
+	}
+	out, _, err := g.Nodes[1].Process(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range out {
+		o, err := it.Need("out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := collective.Int64s(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != int64(lengths[i]) {
+			t.Errorf("item %d: out = %v, want [%d]", i, got, lengths[i])
+		}
+	}
+}

@@ -76,11 +76,14 @@ func ShapeCost(model, device string, threads int, shapes [][]int64, runs int) (*
 	if err != nil {
 		return nil, err
 	}
-	if len(ins) != 1 || ins[0].Elem != onnx.ElemFloat32 {
+	if len(ins) != 1 {
 		return nil, fmt.Errorf("%s: want one float32 input, the model has %d inputs", model, len(ins))
 	}
+	if ins[0].Elem != onnx.ElemFloat32 {
+		return nil, fmt.Errorf("%s: want one float32 input, input %q is %s", model, ins[0].Name, onnx.ElemName(ins[0].Elem))
+	}
 	for _, dims := range shapes {
-		if len(dims) != len(ins[0].Dims) {
+		if ins[0].Dims != nil && len(dims) != len(ins[0].Dims) {
 			return nil, fmt.Errorf("%s: shape %s has %d dimensions, input %q has %d", model, FormatShape(dims), len(dims), ins[0].Name, len(ins[0].Dims))
 		}
 	}

@@ -111,7 +111,7 @@ func Measure(in Items, o Options) (*Result, error) {
 				ups = append(ups, tr.Emitted[w.Index(u)])
 			}
 			for _, b := range o.Batches {
-				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, env.BatchSize, o.Repeats, o.MinTime, o.PeerBinary)
+				l, err := timeNode(tr.Graph.Nodes[i], tr.Received[i], ups, b, o.Repeats, o.MinTime, o.PeerBinary)
 				if err != nil {
 					tr.Close()
 					return nil, err
@@ -141,7 +141,7 @@ func Measure(in Items, o Options) (*Result, error) {
 // A node that regroups sub-items (fan_in) is timed as the runner runs it: the sub-items of all traced
 // parents arrive in messages of b (the upstream's micro-batches) and are processed in calls of b, and
 // its cost is per parent: the row's per-item figures are per parent, its batch the sub-items per call.
-func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, maxBatch, repeats int, minTime time.Duration, peerBinary string) (Latency, error) {
+func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, repeats int, minTime time.Duration, peerBinary string) (Latency, error) {
 	if len(received) == 0 {
 		return Latency{}, fmt.Errorf("profile: node %q received no items (did a fan-out upstream make none?)", n.Spec.Name)
 	}
@@ -163,8 +163,9 @@ func timeNode(n *flow.Node, received []*flow.Item, ups [][]*flow.Item, b, maxBat
 	}
 	// The node runs as a worker with micro-batches of b would: its model takes b items a run (and on a GPU
 	// fills a partial batch up to b, not up to the trace's batch size).
-	n.SetBatchSize(b)
-	defer n.SetBatchSize(maxBatch)
+	if prev := n.SetBatchSize(b); prev > 0 {
+		defer n.SetBatchSize(prev)
+	}
 	// perBatch turns the time of the whole work into time per micro-batch of b (parents, for a fan-in).
 	perBatch := float64(b) / (per * float64(len(batch)))
 	var samples, cpu []float64

@@ -117,7 +117,7 @@ ocr_models() {
   JELLYBEAN_CACHE=$cache workloads/ocr/fetch-models.sh >/dev/null || { say "OCR models fail their checks"; status=1; return 1; }
 }
 check_ocr() {
-  ocr_models || return
+  ocr_models || return 0 # status is set: the other parts still run
   bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
   local st=0
   timeout "${JELLYBEAN_GPU_OCR_SECONDS:-200}" bin/jellybean gpucheck --workload ocr --plan plan/examples/ocr.toml --stage Detect --items 16 \
@@ -135,7 +135,7 @@ profile_ocr() {
 # shapes: what a new input shape costs the OCR models on the GPU (`jellybean bench shapes`), under the
 # default settings and two alternatives, each in a process of its own. Not a check: nothing here fails.
 check_shapes() {
-  ocr_models || return
+  ocr_models || return 0 # status is set: the other parts still run
   local rec=workloads/ocr/models/ch_PP-OCRv4_rec_infer.onnx det=workloads/ocr/models/ch_PP-OCRv4_det_infer.onnx
   local recs="8x3x48x64" dets="1x3x480x480" w b
   for w in $(seq 96 32 480); do recs+=",8x3x48x$w"; done
@@ -178,7 +178,8 @@ pack_results() {
   local rest=()
   for f in "$results"/gpucheck*.json "$results"/profile-cuda*; do [ -e "$f" ] && rest+=("$(basename "$f")"); done
   [ ${#rest[@]} -gt 0 ] || return 0
-  tar -C "$results" -cf "$results/results.tar" "${rest[@]}" && (cd "$results" && rm -rf "${rest[@]}")
+  tar -C "$results" -cf "$results/results.tar" "${rest[@]}" || { say "packing failed; the results stay loose"; return 0; }
+  (cd "$results" && rm -rf "${rest[@]}")
   say "packed ${rest[*]} into $results/results.tar"
 }
 
