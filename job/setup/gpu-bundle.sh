@@ -107,4 +107,4 @@ for i in $(seq 1 "$call"); do
   printf '%d. run(carry=["%s"], timeout_s=%s, command="%s")\n' "$i" "$out/call-$i" "$([ "$i" -lt "$call" ] && echo 120 || echo 600)" "$cmd"
 done
 echo
-echo "The last call prints the gpucheck tables and leaves them in \$OUT (gpucheck*.md, gpucheck*.json, gpucheck.log, profile-cuda*/)."
+echo "The last call prints the gpucheck tables and leaves them in \$OUT (gpucheck*.md, gpucheck.log, and results.tar with the JSON reports and profile-cuda*/)."
