@@ -22,7 +22,7 @@ import (
 // last item, whose outputs are dropped. The CUDA provider prepares its kernels again for every input shape
 // it has not seen, which on an H200 cost the PP-OCRv4 recogniser 65–770 ms per new batch size (0.6 s per
 // new width), against ~8 ms for a whole batch of 8 once prepared; so the batch dimension never takes a new
-// value there, and a GPU's batch costs about the same full or not.
+// value there (a full batch cost the GPU 1-2x a batch of one: the filler rows are cheap).
 type modelStep struct {
 	sess      *onnx.Session
 	inputs    []workflow.Binding
