@@ -140,31 +140,9 @@ func TestSetBatchSizeChangesTheFill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime")
 	}
-	if _, err := onnx.Init(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	m := onnxbuild.New("id")
 	m.Output(m.Node("Identity", m.Input("x", onnxbuild.Float32, "batch", "len")), "y", onnxbuild.Float32, "batch", "len")
-	if err := m.Save(filepath.Join(dir, "id.onnx")); err != nil {
-		t.Fatal(err)
-	}
-	src := "name = \"b\"\n[[node]]\nname = \"Read\"\nkind = \"source\"\nstep = [{ op = \"test_vec\" }]\n" +
-		"[[node]]\nname = \"M\"\ninputs = [\"Read\"]\n[node.model]\ninput = [{ name = \"x\" }]\noutput = [{ name = \"y\" }]\n" +
-		"variant = [{ name = \"v\", file = \"id.onnx\" }]\n[[node]]\nname = \"Out\"\nkind = \"sink\"\ninputs = [\"M\"]\nfields = [\"y\"]\n"
-	path := filepath.Join(dir, "wf.toml")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8, FullBatches: true}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := oneModelGraph(t, m, `[{ name = "x" }]`, `[{ name = "y" }]`, "y", Env{BatchSize: 8, FullBatches: true})
 	rows := func() int {
 		n := 0
 		for _, st := range g.Nodes[1].steps {
@@ -204,33 +182,10 @@ func TestFullBatchesWithLengths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime")
 	}
-	if _, err := onnx.Init(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	m := onnxbuild.New("lens")
 	m.Input("x", onnxbuild.Float32, "batch", "len")
 	m.Output(m.Node("Identity", m.Input("n", onnxbuild.Int64, "batch")), "out", onnxbuild.Int64, "batch")
-	if err := m.Save(filepath.Join(dir, "lens.onnx")); err != nil {
-		t.Fatal(err)
-	}
-	src := "name = \"l\"\n[[node]]\nname = \"Read\"\nkind = \"source\"\nstep = [{ op = \"test_vec\" }]\n" +
-		"[[node]]\nname = \"M\"\ninputs = [\"Read\"]\n[node.model]\ninput = [{ name = \"x\" }, { name = \"n\", lengths_of = \"x\" }]\n" +
-		"output = [{ name = \"out\" }]\nvariant = [{ name = \"v\", file = \"lens.onnx\" }]\n" +
-		"[[node]]\nname = \"Out\"\nkind = \"sink\"\ninputs = [\"M\"]\nfields = [\"out\"]\n"
-	path := filepath.Join(dir, "wf.toml")
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, err := workflow.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := Compile(w, map[string]string{"M": "v"}, Env{BatchSize: 8, FullBatches: true}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := oneModelGraph(t, m, `[{ name = "x" }, { name = "n", lengths_of = "x" }]`, `[{ name = "out" }]`, "out", Env{BatchSize: 8, FullBatches: true})
 	lengths := []int{3, 1, 2}
 	var items []*Item
 	for i, n := range lengths {
@@ -253,4 +208,35 @@ func TestFullBatchesWithLengths(t *testing.T) {
 			t.Errorf("item %d: out = %v, want [%d]", i, got, lengths[i])
 		}
 	}
+}
+
+// oneModelGraph saves m as model.onnx, writes a workflow source → M (the model, with the given input and
+// output bindings) → sink (writing field), and compiles it with env, M built.
+func oneModelGraph(t *testing.T, m *onnxbuild.Model, inputs, outputs, field string, env Env) *Graph {
+	t.Helper()
+	if _, err := onnx.Init(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := m.Save(filepath.Join(dir, "model.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	src := "name = \"one\"\n[[node]]\nname = \"Read\"\nkind = \"source\"\nstep = [{ op = \"test_vec\" }]\n" +
+		"[[node]]\nname = \"M\"\ninputs = [\"Read\"]\n[node.model]\ninput = " + inputs + "\noutput = " + outputs + "\n" +
+		"variant = [{ name = \"v\", file = \"model.onnx\" }]\n" +
+		"[[node]]\nname = \"Out\"\nkind = \"sink\"\ninputs = [\"M\"]\nfields = [\"" + field + "\"]\n"
+	path := filepath.Join(dir, "wf.toml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workflow.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Compile(w, map[string]string{"M": "v"}, env, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
 }
