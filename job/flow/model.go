@@ -2,6 +2,7 @@ package flow
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 	"unsafe"
@@ -13,6 +14,9 @@ import (
 	"jellybean/job/onnx"
 	"jellybean/plan/workflow"
 )
+
+// EnvGPUFullBatches set to 0 lets GPU sessions run partial micro-batches as they are.
+const EnvGPUFullBatches = "JELLYBEAN_GPU_FULL_BATCHES"
 
 // modelStep runs a node's ONNX model on micro-batches: it stacks the bound item tensors (zero-padding
 // ragged ones, unless the model says pad = false: then items of one shape run together), runs the
@@ -116,7 +120,8 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		return nil, nil, err
 	}
 	ms.batched = m.Batched()
-	ms.fullBatch = cuda || env.FullBatches
+	// JELLYBEAN_GPU_FULL_BATCHES=0 turns the filling off on GPUs (to measure what it saves).
+	ms.fullBatch = (cuda && os.Getenv(EnvGPUFullBatches) != "0") || env.FullBatches
 	if build {
 		if ms.sess, err = onnx.Open(path, inNames, outNames, env.Device, env.Threads); err != nil {
 			return nil, nil, err

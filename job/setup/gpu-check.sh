@@ -8,7 +8,8 @@
 # JELLYBEAN_GPU_PARTS (default "vqa ocr") picks the workloads checked, each with its gpucheck and its GPU
 # profile: vqa (the shipped models, a random-weight ResNet-50 at 448x448, the mixed VQA job) and ocr (the
 # pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job) and shapes (what a new
-# input shape costs the OCR models on the GPU; a measurement, not a check).
+# input shape costs the OCR models on the GPU; a measurement, not a check) and fill (the mixed OCR job with
+# the recogniser on the GPU, partial micro-batches filled up or not).
 #
 # The stash ($JELLYBEAN_GPU_STASH, default /var/tmp/jellybean-gpu-bundle) lies outside the working tree, so
 # it survives between calls while the machine stays warm. Results go to $OUT (the device tool's folder)
@@ -151,6 +152,20 @@ check_shapes() {
 }
 profile_shapes() { :; }
 
+# fill: the mixed OCR job with the recogniser's first worker on the GPU, with partial micro-batches filled
+# up (the default) and not (JELLYBEAN_GPU_FULL_BATCHES=0): what the filling saves. Not a check.
+check_fill() {
+  ocr_models || return 0
+  bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
+  local fill
+  for fill in 1 0; do
+    say "mixed OCR job, Recognise on cuda:0, JELLYBEAN_GPU_FULL_BATCHES=$fill:"
+    JELLYBEAN_GPU_FULL_BATCHES=$fill timeout "${JELLYBEAN_GPU_FILL_SECONDS:-150}" bin/jellybean gpucheck --workload ocr \
+      --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" | grep -E "^\| mixed job|checks" || true
+  done
+}
+profile_fill() { :; }
+
 # profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS. Over time it
 # gets SIGQUIT, on which a Go program prints every goroutine's stack: the log then says where it was.
 profile_cuda() {
@@ -189,7 +204,8 @@ for part in $parts; do
     vqa) check_vqa "$@" ;;
     ocr) check_ocr "$@" ;;
     shapes) check_shapes ;;
-    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr, shapes)" ;;
+    fill) check_fill ;;
+    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr, shapes, fill)" ;;
   esac
 done
 for part in $parts; do
