@@ -5,7 +5,7 @@
 #   gpu-check.sh --stash DIR   move one call's pieces (DIR, a carried .cache/gpu-bundle/call-N) to the stash
 #   gpu-check.sh [gpucheck flags]   check the stash is complete, unpack, set LD_LIBRARY_PATH, run gpucheck
 #
-# JELLYBEAN_GPU_PARTS (default "vqa ocr") picks the workloads checked, each with its gpucheck and its GPU
+# JELLYBEAN_GPU_PARTS (default "vqa ocr fill") picks the workloads checked, each with its gpucheck and its GPU
 # profile: vqa (the shipped models, a random-weight ResNet-50 at 448x448, the mixed VQA job) and ocr (the
 # pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job) and shapes (what a new
 # input shape costs the OCR models on the GPU; a measurement, not a check) and fill (the mixed OCR job with
@@ -70,7 +70,7 @@ say "host $(hostname), $(nproc) CPUs, $(ldd --version | head -1), $(uname -r), $
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 bin/jellybean devices
 status=0
-parts=${JELLYBEAN_GPU_PARTS:-vqa ocr}
+parts=${JELLYBEAN_GPU_PARTS:-vqa ocr fill}
 
 # 5. VQA: a random-weight ResNet-50 at 3x448x448 (features, fc removed), exported here with the host's
 #    PyTorch, so the table also holds the model the issue's 10x figure refers to (VQA's models are tiny);
@@ -153,8 +153,9 @@ check_shapes() {
 profile_shapes() { :; }
 
 # fill: the mixed OCR job with the recogniser's first worker on the GPU, with partial micro-batches filled
-# up (the default) and not (JELLYBEAN_GPU_FULL_BATCHES=0): what the filling saves. Not a check.
-check_fill() {
+# up (the default) and not (JELLYBEAN_GPU_FULL_BATCHES=0): what the filling saves. Not a check, so it
+# runs with the profiles, after every check.
+profile_fill() {
   ocr_models || return 0
   bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
   local fill
@@ -164,7 +165,7 @@ check_fill() {
       --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" | grep -E "^\| mixed job|checks" || true
   done
 }
-profile_fill() { :; }
+check_fill() { :; }
 
 # profile_cuda DIR SECONDS FLAGS...: `jellybean profile --device cuda` into DIR, within SECONDS. Over time it
 # gets SIGQUIT, on which a Go program prints every goroutine's stack: the log then says where it was.
