@@ -23,12 +23,14 @@ const EnvGPUFullBatches = "JELLYBEAN_GPU_FULL_BATCHES"
 // session, and splits each output back into the items.
 //
 // On a GPU every micro-batch runs at the full batch size: a partial one is filled up with copies of its
-// last item, whose outputs are dropped. The CUDA provider prepares its kernels again for every input shape
-// it has not seen, which on an H200 cost the PP-OCRv4 recogniser 65–770 ms per new batch size (0.6 s per
-// new width), against ~8 ms for a whole batch of 8 once prepared; so the batch dimension never takes a new
-// value there (a full batch cost the GPU 1-2x a batch of one: the filler rows are cheap).
+// last item, whose outputs are dropped. The CUDA provider prepares its kernels again whenever the input
+// shape differs from the run before, which on an H200 cost the PP-OCRv4 recogniser 65–770 ms per batch
+// size (0.6 s per width), against ~8 ms for a whole batch of 8 once prepared; so the batch dimension never
+// changes there (a full batch cost the GPU 1-2x a batch of one: the filler rows are cheap), and the
+// widths, which still vary between batches, each get a session of their own (shapeSessions).
 type modelStep struct {
-	sess      *onnx.Session
+	path      string
+	sessions  *shapeSessions
 	inputs    []workflow.Binding
 	outputs   []workflow.Binding
 	batch     int       // items per run (1 for models without a batch dimension)
@@ -122,8 +124,18 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 	ms.batched = m.Batched()
 	// JELLYBEAN_GPU_FULL_BATCHES=0 turns the filling off on GPUs (to measure what it saves).
 	ms.fullBatch = (cuda && os.Getenv(EnvGPUFullBatches) != "0") || env.FullBatches
+	ms.path = path
 	if build {
-		if ms.sess, err = onnx.Open(path, inNames, outNames, env.Device, env.Threads); err != nil {
+		open := func() (*onnx.Session, error) { return onnx.Open(path, inNames, outNames, env.Device, env.Threads) }
+		max := 1
+		if cuda {
+			max = gpuShapeSessions()
+		}
+		if env.ShapeSessions > 0 {
+			max = env.ShapeSessions
+		}
+		ms.sessions = &shapeSessions{open: open, max: max, own: map[string]*onnx.Session{}, seen: map[string]bool{}}
+		if ms.sessions.shared, err = open(); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -190,6 +202,8 @@ func (m *modelStep) run(items []*Item) error {
 	m.rowsRun += n
 	values := make([]ort.Value, 0, len(m.inputs))
 	defer func() { onnx.DestroyAll(values) }()
+	key := make([]byte, 0, 32) // the input shapes of this run: which session runs it
+
 	for k, b := range m.inputs {
 		var t collective.Tensor
 		if b.LengthsOf != "" {
@@ -229,8 +243,21 @@ func (m *modelStep) run(items []*Item) error {
 			return fmt.Errorf("input %q: %w", b.Name, err)
 		}
 		values = append(values, v)
+		for _, d := range t.Shape {
+			key = strconv.AppendInt(key, d, 10)
+			key = append(key, 'x')
+		}
+		key = append(key, ';')
 	}
-	outs, d, err := m.sess.Run(values, len(m.outputs))
+	start := time.Now()
+	sess, opened, err := m.sessions.get(string(key))
+	if err != nil {
+		return err
+	}
+	if opened { // opening is part of what the model costs here
+		m.modelTime += time.Since(start)
+	}
+	outs, d, err := sess.Run(values, len(m.outputs))
 	m.modelTime += d
 	if err != nil {
 		return err
@@ -242,7 +269,7 @@ func (m *modelStep) run(items []*Item) error {
 			return fmt.Errorf("output %q: %w", b.Name, err)
 		}
 		if err := setOutput(given, n, b.ItemTensor(), t); err != nil {
-			return fmt.Errorf("%s: output %w", m.sess.Path, err)
+			return fmt.Errorf("%s: output %w", m.path, err)
 		}
 	}
 	return nil
@@ -295,7 +322,12 @@ func (m *modelStep) TakeModelTime() time.Duration {
 	return d
 }
 
-func (m *modelStep) Close() error { return m.sess.Close() }
+func (m *modelStep) Close() error {
+	if m.sessions == nil {
+		return nil
+	}
+	return m.sessions.close()
+}
 
 func dtypeOfONNX(e int32) collective.DType {
 	switch e {

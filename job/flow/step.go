@@ -67,6 +67,10 @@ type Env struct {
 	// FullBatches fills partial micro-batches up to BatchSize, as GPU sessions always do (modelStep says
 	// why); set, it does the same on the CPU (tests).
 	FullBatches bool
+	// ShapeSessions, when positive, is the most sessions a model step keeps, one per recurring input
+	// shape, as GPU sessions do (shapeSessions says why; JELLYBEAN_GPU_SHAPE_SESSIONS there); set, it
+	// does the same on the CPU (tests). 0: one session on the CPU, the GPU's own setting on a GPU.
+	ShapeSessions int
 	// Check, when true, asks the factory for its signature only: validate parameters and files but do
 	// not load heavy resources (model sessions). Build sets it when the launcher validates a plan.
 	Check bool

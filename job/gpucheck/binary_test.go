@@ -298,7 +298,8 @@ func needBinary(t *testing.T) {
 }
 
 // TestShapeCostOnCPU runs the new-shape measurement on a real model and session (the CPU here; the GPU
-// host runs the same code on cuda:0) and checks every shape after the warm-up one is reported, timed, and
+// host runs the same code on cuda:0) and checks every shape after the warm-up one is reported, timed
+// (first, steady and revisit runs), and
 // that a model with more than one input is refused by name.
 func TestShapeCostOnCPU(t *testing.T) {
 	needBinary(t)
@@ -315,7 +316,7 @@ func TestShapeCostOnCPU(t *testing.T) {
 		t.Fatalf("rows %+v", rep.Rows)
 	}
 	for _, row := range rep.Rows {
-		if row.FirstMs <= 0 || row.SteadyMs <= 0 {
+		if row.FirstMs <= 0 || row.SteadyMs <= 0 || row.RevisitMs <= 0 {
 			t.Errorf("untimed row %+v", row)
 		}
 	}

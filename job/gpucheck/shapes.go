@@ -14,13 +14,17 @@ import (
 // What a new input shape costs. ONNX Runtime's CUDA provider prepares kernels per input shape, so the
 // first run of every shape it has not seen is slower than the runs after it; the workloads feed shapes
 // that change from batch to batch (audio lengths, text-line widths, partial batches). ShapeCost measures
-// that first-run cost per shape, so settings and padding policies can be compared by measurement.
+// that first-run cost per shape, so settings and padding policies can be compared by measurement, and
+// what a shape costs when the session comes back to it after running other shapes (revisit): whether the
+// provider keeps what it prepared per shape or only for the shape it ran last.
 
 // ShapeRow is one input shape's first run and its steady runs after it.
 type ShapeRow struct {
 	Shape    string  `json:"shape"`
 	FirstMs  float64 `json:"first_ms"`
 	SteadyMs float64 `json:"steady_ms"` // median of the runs after the first
+	// RevisitMs is one run of the shape after every shape was run (the run before it had another shape).
+	RevisitMs float64 `json:"revisit_ms"`
 }
 
 // ShapeReport is one model's measurement on one device.
@@ -137,7 +141,24 @@ func ShapeCost(model, device string, threads int, shapes [][]int64, runs int) (*
 		}
 		rep.Rows = append(rep.Rows, ShapeRow{Shape: FormatShape(dims), FirstMs: first, SteadyMs: Median(steady)})
 	}
+	// The revisit pass: every shape once more, in the same order, so each run follows another shape.
+	for i, dims := range shapes[1:] {
+		if rep.Rows[i].RevisitMs, err = run(dims); err != nil {
+			return nil, fmt.Errorf("shape %s (revisit): %w", FormatShape(dims), err)
+		}
+	}
 	return rep, nil
+}
+
+// RevisitCost is the median, over the shapes measured, of a revisit's excess over the steady runs: about
+// zero when the provider keeps what it prepared for every shape, about NewShapeCost when it prepares the
+// shape again whenever the previous run had another one.
+func (r *ShapeReport) RevisitCost() float64 {
+	ex := make([]float64, len(r.Rows))
+	for i, row := range r.Rows {
+		ex[i] = row.RevisitMs - row.SteadyMs
+	}
+	return Median(ex)
 }
 
 // NewShapeCost is the median, over the shapes measured, of a first run's excess over the steady runs.
@@ -152,11 +173,11 @@ func (r *ShapeReport) NewShapeCost() float64 {
 // Markdown renders the report as a table with the median new-shape cost under it.
 func (r *ShapeReport) Markdown(label string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s on %s (first run of each shape, then the median of %d runs)\n\n", label, r.Model, r.Device, r.Runs)
-	b.WriteString("| input shape | first run ms | steady ms | first − steady ms |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "%s: %s on %s (first run of each shape, then the median of %d runs; then each shape once more, after the others)\n\n", label, r.Model, r.Device, r.Runs)
+	b.WriteString("| input shape | first run ms | steady ms | first − steady ms | revisit ms | revisit − steady ms |\n|---|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
-		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f |\n", row.Shape, row.FirstMs, row.SteadyMs, row.FirstMs-row.SteadyMs)
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", row.Shape, row.FirstMs, row.SteadyMs, row.FirstMs-row.SteadyMs, row.RevisitMs, row.RevisitMs-row.SteadyMs)
 	}
-	fmt.Fprintf(&b, "\nmedian cost of a new shape: %.2f ms\n", r.NewShapeCost())
+	fmt.Fprintf(&b, "\nmedian cost of a new shape: %.2f ms; of coming back to a shape after others: %.2f ms\n", r.NewShapeCost(), r.RevisitCost())
 	return b.String()
 }

@@ -5,11 +5,13 @@
 #   gpu-check.sh --stash DIR   move one call's pieces (DIR, a carried .cache/gpu-bundle/call-N) to the stash
 #   gpu-check.sh [gpucheck flags]   check the stash is complete, unpack, set LD_LIBRARY_PATH, run gpucheck
 #
-# JELLYBEAN_GPU_PARTS (default "vqa ocr fill") picks the workloads checked, each with its gpucheck and its GPU
+# JELLYBEAN_GPU_PARTS (default "vqa ocr sessions") picks the workloads checked, each with its gpucheck and its GPU
 # profile: vqa (the shipped models, a random-weight ResNet-50 at 448x448, the mixed VQA job) and ocr (the
 # pretrained PP-OCRv4 detector at each input size and recogniser, the mixed OCR job) and shapes (what a new
 # input shape costs the OCR models on the GPU; a measurement, not a check) and fill (the mixed OCR job with
-# the recogniser on the GPU, partial micro-batches filled up or not).
+# the recogniser on the GPU, partial micro-batches filled up or not) and revisit (what running a shape
+# again after other shapes costs the OCR models) and sessions (the mixed OCR job with the recogniser on
+# the GPU, which keeps a session per recurring input shape).
 #
 # The stash ($JELLYBEAN_GPU_STASH, default /var/tmp/jellybean-gpu-bundle) lies outside the working tree, so
 # it survives between calls while the machine stays warm. Results go to $OUT (the device tool's folder)
@@ -70,7 +72,7 @@ say "host $(hostname), $(nproc) CPUs, $(ldd --version | head -1), $(uname -r), $
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 bin/jellybean devices
 status=0
-parts=${JELLYBEAN_GPU_PARTS:-vqa ocr fill}
+parts=${JELLYBEAN_GPU_PARTS:-vqa ocr sessions}
 
 # 5. VQA: a random-weight ResNet-50 at 3x448x448 (features, fc removed), exported here with the host's
 #    PyTorch, so the table also holds the model the issue's 10x figure refers to (VQA's models are tiny);
@@ -129,7 +131,7 @@ check_ocr() {
 # On this 2-core machine the same profile on the CPU takes 4 min 40 s (the detector at 1,280 pixels is 5 s a
 # batch of 8 there); on the GPU host the models are fast and the CPU steps have 16 cores.
 profile_ocr() {
-  profile_cuda "$results/profile-cuda-ocr" 150 --workload ocr --data workloads/ocr/data/test/manifest.jsonl --items 8 \
+  profile_cuda "$results/profile-cuda-ocr" "${JELLYBEAN_GPU_OCR_PROFILE_SECONDS:-200}" --workload ocr --data workloads/ocr/data/test/manifest.jsonl --items 8 \
     --batch 1,8 --repeats 5
 }
 
@@ -151,6 +153,33 @@ check_shapes() {
   done
 }
 profile_shapes() { :; }
+
+# revisit: each shape once, then each again after the others (`bench shapes` prints both): does the CUDA
+# provider keep what it prepared per shape, or only for the shape it ran last? Not a check.
+check_revisit() {
+  ocr_models || return 0
+  local rec=workloads/ocr/models/ch_PP-OCRv4_rec_infer.onnx det=workloads/ocr/models/ch_PP-OCRv4_det_infer.onnx
+  local recs="8x3x48x320" w
+  for w in 96 128 160 192 224 256; do recs+=",8x3x48x$w"; done
+  timeout "${JELLYBEAN_GPU_SHAPES_SECONDS:-45}" bin/jellybean bench shapes --device cuda:0 --model "$rec" --shapes "$recs" \
+    --label "recogniser, revisits" || say "bench shapes (recogniser, revisits) failed or ran out of time"
+  timeout "${JELLYBEAN_GPU_SHAPES_SECONDS:-45}" bin/jellybean bench shapes --device cuda:0 --model "$det" \
+    --shapes "1x3x480x480,1x3x480x512,1x3x480x544,1x3x480x576,1x3x480x608" --label "detector, revisits" ||
+    say "bench shapes (detector, revisits) failed or ran out of time"
+}
+profile_revisit() { :; }
+
+# sessions: the mixed OCR job with the recogniser's first worker on the GPU, which keeps a session per
+# recurring input shape (job/flow/sessions.go): 16 pages took 18 s on an H200 (over 120 s with one
+# session). A measurement, run after every check.
+check_sessions() { :; }
+profile_sessions() {
+  ocr_models || return 0
+  bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
+  say "mixed OCR job, Recognise on cuda:0, ${JELLYBEAN_GPU_SHAPE_SESSIONS:-default} sessions per model:"
+  timeout "${JELLYBEAN_GPU_FILL_SECONDS:-150}" bin/jellybean gpucheck --workload ocr \
+    --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" | grep -E "^\| mixed job|checks" || true
+}
 
 # fill: the mixed OCR job with the recogniser's first worker on the GPU, with partial micro-batches filled
 # up (the default) and not (JELLYBEAN_GPU_FULL_BATCHES=0): what the filling saves. Not a check, so it
@@ -206,7 +235,9 @@ for part in $parts; do
     ocr) check_ocr "$@" ;;
     shapes) check_shapes ;;
     fill) check_fill ;;
-    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr, shapes, fill)" ;;
+    revisit) check_revisit ;;
+    sessions) check_sessions ;;
+    *) die "JELLYBEAN_GPU_PARTS: unknown part '$part' (vqa, ocr, shapes, fill, revisit, sessions)" ;;
   esac
 done
 for part in $parts; do
