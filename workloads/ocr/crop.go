@@ -40,9 +40,7 @@ func CropLine(page RGB, b Box, pad float64, maxWidth int) (RGB, error) {
 			x := tl.X + fu*(tr.X-tl.X) + fv*(bl.X-tl.X) - 0.5
 			y := tl.Y + fu*(tr.Y-tl.Y) + fv*(bl.Y-tl.Y) - 0.5
 			d := 3 * (v*w + u)
-			for c := 0; c < 3; c++ {
-				out.Pix[d+c] = uint8(math.Round(page.sample(x, y, c)))
-			}
+			page.sampleInto(out.Pix[d:d+3], x, y)
 		}
 	}
 	return out, nil

@@ -35,14 +35,18 @@ func DetectorInput(page RGB, limit int) ([]float32, float64, error) {
 	out := make([]float32, 3*plane)
 	for c := 0; c < 3; c++ {
 		white := (1 - detMean[c]) / detStd[c]
+		var norm [256]float32 // every byte's normalised value, computed once instead of per pixel
+		for b := range norm {
+			norm[b] = (float32(b)/255 - detMean[c]) / detStd[c]
+		}
 		ch := out[c*plane : (c+1)*plane]
 		for i := range ch {
 			ch[i] = white
 		}
 		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				v := float32(small.Pix[3*(y*w+x)+c]) / 255
-				ch[y*limit+x] = (v - detMean[c]) / detStd[c]
+			src, dst := small.Pix[3*y*w+c:], ch[y*limit:y*limit+w]
+			for x := range dst {
+				dst[x] = norm[src[3*x]]
 			}
 		}
 	}

@@ -52,21 +52,22 @@ func LoadPage(path string) (RGB, error) {
 	return FromImage(img), nil
 }
 
-// at returns channel c at pixel (x, y), clamping coordinates to the image (edge pixels extend outwards).
-func (im RGB) at(x, y, c int) float64 {
-	x = min(max(x, 0), im.W-1)
-	y = min(max(y, 0), im.H-1)
-	return float64(im.Pix[3*(y*im.W+x)+c])
-}
-
-// sample returns channel c at the continuous point (x, y) in pixel-index coordinates (pixel centres at
-// integers), interpolating bilinearly.
-func (im RGB) sample(x, y float64, c int) float64 {
+// sampleInto writes the three channels at the continuous point (x, y) in pixel-index coordinates (pixel
+// centres at integers) to dst, interpolated bilinearly, edge pixels extending outwards. The neighbours
+// and weights are found once for all three channels: cropping and resizing spend their time here.
+func (im RGB) sampleInto(dst []uint8, x, y float64) {
 	x0, y0 := math.Floor(x), math.Floor(y)
 	fx, fy := x-x0, y-y0
 	ix, iy := int(x0), int(y0)
-	return (im.at(ix, iy, c)*(1-fx)+im.at(ix+1, iy, c)*fx)*(1-fy) +
-		(im.at(ix, iy+1, c)*(1-fx)+im.at(ix+1, iy+1, c)*fx)*fy
+	xa, xb := min(max(ix, 0), im.W-1), min(max(ix+1, 0), im.W-1)
+	ya, yb := min(max(iy, 0), im.H-1), min(max(iy+1, 0), im.H-1)
+	p00, p01 := 3*(ya*im.W+xa), 3*(ya*im.W+xb)
+	p10, p11 := 3*(yb*im.W+xa), 3*(yb*im.W+xb)
+	for c := range 3 {
+		v := (float64(im.Pix[p00+c])*(1-fx)+float64(im.Pix[p01+c])*fx)*(1-fy) +
+			(float64(im.Pix[p10+c])*(1-fx)+float64(im.Pix[p11+c])*fx)*fy
+		dst[c] = uint8(math.Round(v))
+	}
 }
 
 // Resize scales the image to w×h bilinearly, pixel centres aligned (the convention of common image
@@ -76,12 +77,9 @@ func (im RGB) Resize(w, h int) RGB {
 	sx, sy := float64(im.W)/float64(w), float64(im.H)/float64(h)
 	for y := 0; y < h; y++ {
 		fy := (float64(y)+0.5)*sy - 0.5
+		row := out.Pix[3*y*w : 3*(y+1)*w]
 		for x := 0; x < w; x++ {
-			fx := (float64(x)+0.5)*sx - 0.5
-			d := 3 * (y*w + x)
-			for c := 0; c < 3; c++ {
-				out.Pix[d+c] = uint8(math.Round(im.sample(fx, fy, c)))
-			}
+			im.sampleInto(row[3*x:3*x+3], (float64(x)+0.5)*sx-0.5, fy)
 		}
 	}
 	return out

@@ -98,27 +98,39 @@ func splitLong(ink []bool, maxWidth int) [][2]int {
 // ascenders, but keeps full stops and asterisks (a narrower band takes their columns for gaps).
 func columnInk(line RGB) []bool {
 	y0, y1 := line.H/8, line.H-line.H/8
-	grey := make([]int, 0, line.W*(y1-y0))
+	grey := make([]uint8, 0, line.W*(y1-y0))
+	var hist [256]int // grey levels are bytes: the percentile comes from counts, not a sort
 	for y := y0; y < y1; y++ {
 		for x := 0; x < line.W; x++ {
 			o := 3 * (y*line.W + x)
-			grey = append(grey, (int(line.Pix[o])+int(line.Pix[o+1])+int(line.Pix[o+2]))/3)
+			g := uint8((int(line.Pix[o]) + int(line.Pix[o+1]) + int(line.Pix[o+2])) / 3)
+			grey = append(grey, g)
+			hist[g]++
 		}
 	}
-	sorted := append([]int(nil), grey...)
-	sort.Ints(sorted)
-	paper, dark := sorted[len(sorted)*4/5], sorted[0]
+	paper, dark := percentile(&hist, len(grey)*4/5), percentile(&hist, 0)
 	thresh := (paper + dark) / 2
 	ink := make([]bool, line.W)
 	if paper-dark < 40 { // no contrast: a blank crop
 		return ink
 	}
 	for i, g := range grey {
-		if g < thresh {
+		if int(g) < thresh {
 			ink[i%line.W] = true
 		}
 	}
 	return ink
+}
+
+// percentile is the k-th smallest grey level (from 0) of the counts in hist.
+func percentile(hist *[256]int, k int) int {
+	for g, n := range hist {
+		if k < n {
+			return g
+		}
+		k -= n
+	}
+	return 255
 }
 
 // Sub returns columns [x0, x1) of the image.

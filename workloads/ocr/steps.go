@@ -282,11 +282,13 @@ type cropLines struct {
 	Piece     int     `toml:"piece"`     // longest piece (pixels at height 48)
 	WordGap   int     `toml:"word_gap"`  // narrowest gap that separates words (pixels at height 48)
 	MaxWidth  int     `toml:"max_width"` // widest line crop before pieces are cut
+
+	cacheBytes int // crops kept between Stream's passes (cropCacheBytes; tests lower it)
 }
 
 func newCropLines(p flow.Params, env flow.Env) (flow.Step, flow.Signature, error) {
 	s := &cropLines{Page: "page", Boxes: "boxes", Out: "piece", LineBox: "line_box", LineIndex: "line_index",
-		Pad: 0.15, Piece: 320, WordGap: 6, MaxWidth: 4096}
+		Pad: 0.15, Piece: 320, WordGap: 6, MaxWidth: 4096, cacheBytes: cropCacheBytes}
 	if err := flow.DecodeParams(p, s); err != nil {
 		return nil, flow.Signature{}, err
 	}
@@ -318,10 +320,15 @@ func (s *cropLines) Process(items []*flow.Item) ([]*flow.Item, error) {
 	return out, nil
 }
 
-// Stream hands on the page's pieces one at a time (flow.Streamer). A first pass crops each line only to
-// find where it splits (the family's size must be known before its first piece leaves); the second crops
-// it again to hand its pieces on, so that at most one line's crop is held however many lines the page
-// has. Cropping is cheap next to recognising, and deterministic: both passes cut the same pieces.
+// Stream hands on the page's pieces one at a time (flow.Streamer). A first pass crops each line to find
+// where it splits (the family's size must be known before its first piece leaves) and keeps the crops
+// while they fit in cropCacheBytes; the second hands the pieces on, cropping again only the lines not
+// kept, so a page dense with long lines holds a bounded amount however many lines it has. Cropping is
+// deterministic: both passes cut the same pieces.
+// cropCacheBytes bounds the bytes of line crops one page keeps between the two passes of cropLines.Stream (a
+// typical line is 20–80 KB; a page of 60 long lines fits).
+const cropCacheBytes = 8 << 20
+
 func (s *cropLines) Stream(it *flow.Item, emit func(*flow.Item) error) error {
 	page, err := pageOf(it, s.Page)
 	if err != nil {
@@ -338,22 +345,32 @@ func (s *cropLines) Stream(it *flow.Item, emit func(*flow.Item) error) error {
 		}
 		return line, SplitLine(line, s.Piece, s.WordGap), nil
 	}
-	total := 0
+	total, kept := 0, 0
+	lines := make([]RGB, len(boxes))
+	cutsOf := make([][][2]int, len(boxes))
 	for i := range boxes {
-		_, cuts, err := crop(i)
+		line, cuts, err := crop(i)
 		if err != nil {
 			return err
 		}
 		total += len(cuts)
+		cutsOf[i] = cuts
+		if kept+len(line.Pix) <= s.cacheBytes {
+			lines[i], kept = line, kept+len(line.Pix)
+		}
 	}
 	if total == 0 {
 		return emit(it.Child(0, 0)) // a placeholder: the page has no text
 	}
 	k := 0
 	for i, b := range boxes {
-		line, cuts, err := crop(i)
-		if err != nil {
-			return err
+		line, cuts := lines[i], cutsOf[i]
+		lines[i] = RGB{} // handed on below: the pieces are copies
+		if line.Pix == nil {
+			var err error
+			if line, cuts, err = crop(i); err != nil {
+				return err
+			}
 		}
 		bb := b.Bounds()
 		for _, r := range cuts {
