@@ -134,7 +134,7 @@ func newModelStep(path string, m *workflow.Model, avail map[string]TensorSpec, o
 		if env.ShapeSessions > 0 {
 			max = env.ShapeSessions
 		}
-		ms.sessions = &shapeSessions{open: open, max: max, own: map[string]*onnx.Session{}, seen: map[string]bool{}}
+		ms.sessions = &shapeSessions{open: open, max: max, eager: !ms.pad, own: map[string]*onnx.Session{}, seen: map[string]bool{}}
 		if ms.sessions.shared, err = open(); err != nil {
 			return nil, nil, err
 		}

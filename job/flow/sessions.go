@@ -26,14 +26,17 @@ const seenLimit = 4096
 // batch of 8; the detector ~0.09 s. A job alternating between width buckets paid it on almost every batch
 // (16 pages with the recogniser on the GPU: over 120 s; with a session per shape 18 s). So on a GPU a shape that recurs gets a session of its own, which never sees
 // another shape; a shape seen once (a padded batch of audio, whose length is new every time) runs on the
-// shared session, so models whose shapes never recur do not open sessions for nothing. Past the limit the
-// remaining shapes share too: they cost what they cost before. On the CPU the limit is 1.
+// shared session, so models whose shapes never recur do not open sessions for nothing; a model that runs
+// batches of one shape only (pad = false: the OCR recogniser's width buckets) recurs by design, so there
+// every shape gets its session at once (eager). Past the limit the remaining shapes share too: they cost
+// what they cost before. On the CPU the limit is 1.
 type shapeSessions struct {
 	open   func() (*onnx.Session, error)
 	shared *onnx.Session            // runs every shape without a session of its own
 	own    map[string]*onnx.Session // recurring shapes' own sessions
 	seen   map[string]bool          // shapes run once, on shared
 	max    int                      // the most sessions in all, shared included
+	eager  bool                     // a shape gets its session the first time, not the second
 }
 
 // gpuShapeSessions reads EnvGPUShapeSessions; a value that is not a positive integer gives the default.
@@ -52,7 +55,7 @@ func (p *shapeSessions) get(key string) (s *onnx.Session, opened bool, err error
 	if p.max <= 1 || 1+len(p.own) >= p.max {
 		return p.shared, false, nil
 	}
-	if !p.seen[key] {
+	if !p.eager && !p.seen[key] {
 		if len(p.seen) >= seenLimit {
 			clear(p.seen)
 		}

@@ -39,6 +39,19 @@ func TestShapeSessionsPick(t *testing.T) {
 		t.Errorf("close: %v, %d left", err, len(p.own))
 	}
 
+	// eager (a model that never pads): a shape's own session from its first run, up to the limit
+	opened = 0
+	eager := &shapeSessions{max: 3, eager: true, own: map[string]*onnx.Session{}, seen: map[string]bool{}, shared: &onnx.Session{Path: "shared"},
+		open: func() (*onnx.Session, error) {
+			opened++
+			return &onnx.Session{Path: fmt.Sprint("own", opened)}, nil
+		}}
+	for i, tc := range []struct{ key, want string }{{"a", "own1"}, {"b", "own2"}, {"a", "own1"}, {"c", "shared"}, {"b", "own2"}} {
+		if s, _, _ := eager.get(tc.key); s.Path != tc.want {
+			t.Errorf("eager run %d, shape %s: session %s, want %s", i, tc.key, s.Path, tc.want)
+		}
+	}
+
 	one := &shapeSessions{max: 1, own: map[string]*onnx.Session{}, seen: map[string]bool{}, shared: &onnx.Session{Path: "shared"},
 		open: func() (*onnx.Session, error) { t.Fatal("a limit of 1 opened a session"); return nil, nil }}
 	for _, k := range []string{"a", "a", "b", "b"} {
