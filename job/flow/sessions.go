@@ -24,12 +24,14 @@ const seenLimit = 4096
 // (`jellybean bench shapes`, 2026-12-04), a PP-OCRv4 recogniser run whose shape differs from the run before
 // costs ~0.7 s whether or not the shape was seen before (a new shape ~0.6 s), against ~8 ms for a prepared
 // batch of 8; the detector ~0.09 s. A job alternating between width buckets paid it on almost every batch
-// (16 pages with the recogniser on the GPU: over 120 s; with a session per shape 18 s). So on a GPU a shape that recurs gets a session of its own, which never sees
-// another shape; a shape seen once (a padded batch of audio, whose length is new every time) runs on the
-// shared session, so models whose shapes never recur do not open sessions for nothing; a model that runs
-// batches of one shape only (pad = false: the OCR recogniser's width buckets) recurs by design, so there
-// every shape gets its session at once (eager). Past the limit the remaining shapes share too: they cost
-// what they cost before. On the CPU the limit is 1.
+// (16 pages with the recogniser on the GPU: over 120 s; with a session per shape 18 s).
+//
+// So on a GPU a shape that recurs gets a session of its own, which never sees another shape. A shape seen
+// once (a padded batch of audio, whose length is new every time) runs on the shared session, so models
+// whose shapes never recur do not open sessions for nothing; a model that runs batches of one shape only
+// (pad = false: the OCR recogniser's width buckets) recurs by design, so there every shape gets its
+// session at once (eager). Past the limit the remaining shapes share too: they cost what they cost
+// before. On the CPU the limit is 1.
 type shapeSessions struct {
 	open   func() (*onnx.Session, error)
 	shared *onnx.Session            // runs every shape without a session of its own

@@ -320,15 +320,15 @@ func (s *cropLines) Process(items []*flow.Item) ([]*flow.Item, error) {
 	return out, nil
 }
 
+// cropCacheBytes bounds the bytes of line crops one page keeps between the two passes of
+// cropLines.Stream (a typical line is 20–80 KB; a page of 60 long lines fits).
+const cropCacheBytes = 8 << 20
+
 // Stream hands on the page's pieces one at a time (flow.Streamer). A first pass crops each line to find
 // where it splits (the family's size must be known before its first piece leaves) and keeps the crops
 // while they fit in cropCacheBytes; the second hands the pieces on, cropping again only the lines not
 // kept, so a page dense with long lines holds a bounded amount however many lines it has. Cropping is
 // deterministic: both passes cut the same pieces.
-// cropCacheBytes bounds the bytes of line crops one page keeps between the two passes of cropLines.Stream (a
-// typical line is 20–80 KB; a page of 60 long lines fits).
-const cropCacheBytes = 8 << 20
-
 func (s *cropLines) Stream(it *flow.Item, emit func(*flow.Item) error) error {
 	page, err := pageOf(it, s.Page)
 	if err != nil {
