@@ -250,10 +250,7 @@ func (m *modelStep) run(items []*Item) error {
 		key = append(key, ';')
 	}
 	start := time.Now()
-	sess, opened, err := m.sessions.get(string(key))
-	if err != nil {
-		return err
-	}
+	sess, opened := m.sessions.get(string(key))
 	if opened { // opening is part of what the model costs here
 		m.modelTime += time.Since(start)
 	}
@@ -313,6 +310,9 @@ func (m *modelStep) setBatch(b int) (prev int) {
 		return 0
 	}
 	prev, m.batch = m.batch, b
+	if b != prev && m.sessions != nil {
+		m.sessions.reset() // the sessions were for the shapes of the old batch size
+	}
 	return prev
 }
 

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"log"
 	"os"
 	"strconv"
 
@@ -26,19 +27,23 @@ const seenLimit = 4096
 // batch of 8; the detector ~0.09 s. A job alternating between width buckets paid it on almost every batch
 // (16 pages with the recogniser on the GPU: over 120 s; with a session per shape 18 s).
 //
-// So on a GPU a shape that recurs gets a session of its own, which never sees another shape. A shape seen
-// once (a padded batch of audio, whose length is new every time) runs on the shared session, so models
-// whose shapes never recur do not open sessions for nothing; a model that runs batches of one shape only
-// (pad = false: the OCR recogniser's width buckets) recurs by design, so there every shape gets its
-// session at once (eager). Past the limit the remaining shapes share too: they cost what they cost
-// before. On the CPU the limit is 1.
+// So on a GPU a shape that recurs gets a session of its own, which never sees another shape. The session
+// opened when the step was built becomes the first shape's own (a model of one shape, as the detector at
+// a fixed size with full batches, keeps one session). A later shape seen once (a padded batch of audio,
+// whose length is new every time) runs on that first session, so models whose shapes never recur do not
+// open sessions for nothing; a model that runs batches of one shape only (pad = false: the OCR
+// recogniser's width buckets) recurs by design, so there every shape gets its session at once (eager).
+// Past the limit, or once opening a session failed (GPU memory), the remaining shapes run on the first
+// session too: they cost what they cost with one session. On the CPU the limit is 1.
 type shapeSessions struct {
-	open   func() (*onnx.Session, error)
-	shared *onnx.Session            // runs every shape without a session of its own
-	own    map[string]*onnx.Session // recurring shapes' own sessions
-	seen   map[string]bool          // shapes run once, on shared
-	max    int                      // the most sessions in all, shared included
-	eager  bool                     // a shape gets its session the first time, not the second
+	open    func() (*onnx.Session, error)
+	shared  *onnx.Session            // the session opened first: the first shape's own, and the fallback
+	claimed bool                     // shared has become the first shape's own
+	own     map[string]*onnx.Session // each shape's own session (shared among them once claimed)
+	seen    map[string]bool          // shapes run once, on shared (not eager)
+	max     int                      // the most sessions in all
+	eager   bool                     // a shape gets its session the first time, not the second
+	openErr error                    // why the last open failed; no more are tried
 }
 
 // gpuShapeSessions reads EnvGPUShapeSessions; a value that is not a positive integer gives the default.
@@ -50,38 +55,72 @@ func gpuShapeSessions() int {
 }
 
 // get returns the session for a run of input shape key (opened reports whether it opened one for it).
-func (p *shapeSessions) get(key string) (s *onnx.Session, opened bool, err error) {
+func (p *shapeSessions) get(key string) (s *onnx.Session, opened bool) {
 	if s, ok := p.own[key]; ok {
-		return s, false, nil
+		return s, false
 	}
-	if p.max <= 1 || 1+len(p.own) >= p.max {
-		return p.shared, false, nil
+	if !p.claimed {
+		p.claimed = true
+		p.own[key] = p.shared
+		return p.shared, false
+	}
+	if p.count() >= p.max || p.openErr != nil {
+		return p.shared, false
 	}
 	if !p.eager && !p.seen[key] {
 		if len(p.seen) >= seenLimit {
 			clear(p.seen)
 		}
 		p.seen[key] = true
-		return p.shared, false, nil
+		return p.shared, false
 	}
-	if s, err = p.open(); err != nil {
-		return nil, false, err
+	s, err := p.open()
+	if err != nil {
+		// Most likely the GPU's memory: the job goes on with the sessions it has, and says so once.
+		p.openErr = err
+		log.Printf("jellybean: %v; model shapes without a session of their own now share one (%d open)", err, p.count())
+		return p.shared, false
 	}
 	delete(p.seen, key)
 	p.own[key] = s
-	return s, true, nil
+	return s, true
 }
 
 // count is the number of sessions open.
-func (p *shapeSessions) count() int { return 1 + len(p.own) }
+func (p *shapeSessions) count() int {
+	if !p.claimed {
+		return 1
+	}
+	return len(p.own)
+}
 
-func (p *shapeSessions) close() error {
-	err := p.shared.Close()
+// reset closes every session but the first, which keeps serving (as the next first shape's own): the
+// profiler times one model at several batch sizes, and a size's sessions are no use to the next.
+func (p *shapeSessions) reset() error {
+	err := p.closeOwn()
+	p.claimed = false
+	clear(p.seen)
+	p.openErr = nil
+	return err
+}
+
+func (p *shapeSessions) closeOwn() error {
+	var err error
 	for k, s := range p.own {
-		if e := s.Close(); e != nil && err == nil {
-			err = e
+		if s != p.shared {
+			if e := s.Close(); e != nil && err == nil {
+				err = e
+			}
 		}
 		delete(p.own, k)
+	}
+	return err
+}
+
+func (p *shapeSessions) close() error {
+	err := p.closeOwn()
+	if e := p.shared.Close(); e != nil && err == nil {
+		err = e
 	}
 	return err
 }

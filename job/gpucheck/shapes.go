@@ -141,7 +141,11 @@ func ShapeCost(model, device string, threads int, shapes [][]int64, runs int) (*
 		}
 		rep.Rows = append(rep.Rows, ShapeRow{Shape: FormatShape(dims), FirstMs: first, SteadyMs: Median(steady)})
 	}
-	// The revisit pass: every shape once more, in the same order, so each run follows another shape.
+	// The revisit pass: every shape once more, in the same order, so each run follows another shape (the
+	// warm-up shape first: with one shape measured, its revisit would otherwise follow itself).
+	if _, err := run(shapes[0]); err != nil {
+		return nil, err
+	}
 	for i, dims := range shapes[1:] {
 		if rep.Rows[i].RevisitMs, err = run(dims); err != nil {
 			return nil, fmt.Errorf("shape %s (revisit): %w", FormatShape(dims), err)

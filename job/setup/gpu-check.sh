@@ -176,9 +176,16 @@ check_sessions() { :; }
 profile_sessions() {
   ocr_models || return 0
   bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
-  say "mixed OCR job, Recognise on cuda:0, ${JELLYBEAN_GPU_SHAPE_SESSIONS:-default} sessions per model:"
-  timeout "${JELLYBEAN_GPU_FILL_SECONDS:-150}" bin/jellybean gpucheck --workload ocr \
-    --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" | grep -E "^\| mixed job|checks" || true
+  # JELLYBEAN_GPU_SESSIONS_COMPARE=1 also runs it with one session per model (over 120 s on an H200)
+  local n
+  for n in "" ${JELLYBEAN_GPU_SESSIONS_COMPARE:+1}; do
+    say "mixed OCR job, Recognise on cuda:0, JELLYBEAN_GPU_SHAPE_SESSIONS=${n:-(default)}:"
+    JELLYBEAN_GPU_SHAPE_SESSIONS=$n timeout "${JELLYBEAN_GPU_SESSIONS_SECONDS:-150}" bin/jellybean gpucheck --workload ocr \
+      --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" > "$results/sessions$n.md" ||
+      say "that gpucheck exited with status $? (124 = over its time limit)"
+    grep -E "^\| mixed job|checks" "$results/sessions$n.md" || true
+    rm -f "$results/sessions$n.md"
+  done
 }
 
 # fill: the mixed OCR job with the recogniser's first worker on the GPU, with partial micro-batches filled
