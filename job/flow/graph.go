@@ -280,6 +280,18 @@ func (n *Node) SetBatchSize(b int) (prev int) {
 	return prev
 }
 
+// PreparesShapes reports whether the node's model keeps a session per input shape (on a GPU: see
+// shapeSessions), so that its first run of each shape costs what later runs do not: the profiler runs
+// such a node over its traced items once before timing it, to time the steady state.
+func (n *Node) PreparesShapes() bool {
+	for _, st := range n.steps {
+		if m, ok := st.s.(*modelStep); ok && m.sessions != nil && m.sessions.max > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // Process runs the node on a micro-batch: regroups sub-items (fan-in), runs the steps, model and post
 // steps, and keeps only the emitted tensors. Placeholders of empty families skip the steps. It returns
 // the items to send on and the time spent inside a model runtime.

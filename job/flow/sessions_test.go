@@ -84,6 +84,11 @@ func TestShapeSessionsRunRight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime")
 	}
+	m := onnxbuild.New("id")
+	m.Output(m.Node("Identity", m.Input("x", onnxbuild.Float32, "batch", "len")), "y", onnxbuild.Float32, "batch", "len")
+	if oneModelGraph(t, m, `[{ name = "x" }]`, `[{ name = "y" }]`, "y", Env{BatchSize: 2}).Nodes[1].PreparesShapes() {
+		t.Error("a CPU node with one session says it keeps sessions per shape")
+	}
 	for _, tc := range []struct {
 		name, pad string
 		own       []string // the shapes with a session of their own at the end
@@ -95,6 +100,9 @@ func TestShapeSessionsRunRight(t *testing.T) {
 		m.Output(m.Node("Identity", m.Input("x", onnxbuild.Float32, "batch", "len")), "y", onnxbuild.Float32, "batch", "len")
 		// the pad key goes into the node's [node.model] table after the input list
 		g := oneModelGraph(t, m, `[{ name = "x" }]`+tc.pad, `[{ name = "y" }]`, "y", Env{BatchSize: 2, FullBatches: true, ShapeSessions: 3})
+		if !g.Nodes[1].PreparesShapes() {
+			t.Errorf("%s: a node keeping sessions per shape says it does not (the profiler would not warm it)", tc.name)
+		}
 		var step *modelStep
 		for _, st := range g.Nodes[1].steps {
 			if ms, ok := st.s.(*modelStep); ok {
