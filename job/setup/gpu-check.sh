@@ -177,12 +177,24 @@ profile_sessions() {
   ocr_models || return 0
   bin/jellybean gen-data --workload ocr --split test -n 16 >/dev/null
   # JELLYBEAN_GPU_SESSIONS_COMPARE=1 also runs it with one session per model (over 120 s on an H200)
-  local n
+  # The GPU's memory in use is sampled while it runs (each session holds its own memory pool): the most
+  # seen is printed after.
+  local n sampler=""
   for n in "" ${JELLYBEAN_GPU_SESSIONS_COMPARE:+1}; do
     say "mixed OCR job, Recognise on cuda:0, JELLYBEAN_GPU_SHAPE_SESSIONS=${n:-(default)}:"
+    if command -v nvidia-smi >/dev/null; then
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$results/memory$n.txt" 2>/dev/null &
+      sampler=$!
+    fi
     JELLYBEAN_GPU_SHAPE_SESSIONS=$n timeout "${JELLYBEAN_GPU_SESSIONS_SECONDS:-150}" bin/jellybean gpucheck --workload ocr \
       --plan plan/examples/ocr.toml --stage Recognise --items 16 --runs 1 --batches 8 --json "" > "$results/sessions$n.md" ||
       say "that gpucheck exited with status $? (124 = over its time limit)"
+    if [ -n "$sampler" ]; then
+      kill "$sampler" 2>/dev/null || true
+      wait "$sampler" 2>/dev/null || true
+      say "GPU memory in use during it: at most $(sort -n "$results/memory$n.txt" | tail -1) MiB (sampled every 0.5 s; the gpucheck rows before the job included)"
+      rm -f "$results/memory$n.txt"
+    fi
     grep -E "^\| mixed job|checks" "$results/sessions$n.md" || true
     rm -f "$results/sessions$n.md"
   done
