@@ -97,3 +97,24 @@ func (p *Problem) ImproveLocal(s *Solution) *Solution {
 	out.Assignment, out.Order, out.Compute, out.Comm, out.Total = a, order, compute, comm, compute+comm
 	return &out
 }
+
+// SolveHiGHS solves the strengthened MILP of p (every variant combination) with HiGHS within secs (0: no
+// limit of its own; ctx still bounds it) and returns the plan's total as the exact solver would take it
+// (milpPlan, then polish; +Inf without a plan), HiGHS's bound and whether it finished.
+func SolveHiGHS(ctx context.Context, p *Problem, secs float64) (total, bound float64, optimal bool, err error) {
+	m := p.buildMILP(ctx, p.Combos(p.Threshold), milpStrength)
+	x, lb, opt, err := runHiGHS(ctx, m, secs)
+	if err != nil || x == nil {
+		return math.Inf(1), lb, opt, err
+	}
+	_, a, err := p.milpPlan(m, x)
+	if err != nil {
+		return math.Inf(1), lb, opt, err
+	}
+	order, err := p.TopoOrder()
+	if err != nil {
+		return math.Inf(1), lb, opt, err
+	}
+	_, compute, comm := p.polish(a, order, func() bool { return false })
+	return compute + comm, lb, opt, nil
+}

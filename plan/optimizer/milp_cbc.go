@@ -128,12 +128,21 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	// interface, Cbc_setMIPStart and Cbc_setMIPStartI, drop it with "Illegal index n in
 	// ClpModel::getColumnName" in CBC 2.10.8). Measured in BENCHMARKS.md.
 	var start []float64
-	if opt.Start != nil {
+	if opt.Start != nil && !opt.HiGHS {
 		start = p.milpPoint(m, &opt.Start.Assignment)
 	}
-	tracef("cbc: %d columns, %d rows, start %v, %.2f s", len(m.obj), len(m.rowLB), start != nil, secs)
-	x, lb, optimal, err := runCBCBounded(ctx, m, secs, math.Inf(1), start)
-	tracef("cbc (start %v): plan %v, bound %g, optimal %v, error %v", start != nil, x != nil, lb, optimal, err)
+	var x []float64
+	var lb float64
+	var optimal bool
+	if opt.HiGHS {
+		tracef("highs: %d columns, %d rows, %.2f s", len(m.obj), len(m.rowLB), secs)
+		x, lb, optimal, err = runHiGHS(ctx, m, secs)
+		tracef("highs: plan %v, bound %g, optimal %v, error %v", x != nil, lb, optimal, err)
+	} else {
+		tracef("cbc: %d columns, %d rows, start %v, %.2f s", len(m.obj), len(m.rowLB), start != nil, secs)
+		x, lb, optimal, err = runCBCBounded(ctx, m, secs, math.Inf(1), start)
+		tracef("cbc (start %v): plan %v, bound %g, optimal %v, error %v", start != nil, x != nil, lb, optimal, err)
+	}
 	if errors.Is(err, errCBCProcess) && start != nil && ctx.Err() == nil {
 		// CBC died (an internal assertion, seen only with a starting solution): once more without it,
 		// with the time left.

@@ -37,6 +37,8 @@ type milpOptions struct {
 	// StartFrom, when set, is asked for a better start than Start once the model is built (it may wait
 	// for a search running meanwhile); nil from it keeps Start.
 	StartFrom func() *Solution
+	// HiGHS solves the model with HiGHS (highs.go) instead of CBC; Start is then not used.
+	HiGHS bool
 }
 
 // prunedCombos is pruneCombos' result shared by the solves of a race (computed once, by the first).
@@ -140,6 +142,10 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		}
 		if nc > raceMaxClasses {
 			opts = opts[:1]
+		} else if HiGHSAvailable() {
+			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
+			// too, and it proves some that neither CBC solve does in the limit (highs.go).
+			opts[1].HiGHS = true
 		}
 		var better func() *Solution
 		if h != nil {

@@ -1,0 +1,169 @@
+package optimizer
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HiGHS, a second MILP solver beside CBC. On the exact solver's own models of distinct fleets
+// (BENCHMARKS.md, issue 12) HiGHS proves 72 hosts / 3 tiers / 55 and 56 in 2–5 s, which CBC does not
+// in 8 s, while CBC is the faster on others; so on fleets where two solves race (raceMILP) the second
+// one is HiGHS's when it is installed. It comes from SciPy (scipy.optimize.milp, a native build of
+// HiGHS; Debian: python3-scipy): no Go binding or C library of HiGHS is packaged for Debian 12 or
+// served by the Go module proxy. Each solve is one Python process fed the model as JSON: like the CBC
+// process, it is killed if it overruns the deadline, and a crash is only an error.
+
+//go:embed highs.py
+var highsScript string
+
+// EnvHiGHS set to 0 keeps HiGHS out of the exact solver (CBC alone, as without SciPy).
+const EnvHiGHS = "JELLYBEAN_HIGHS"
+
+// highsRelGap is the relative gap at which HiGHS stops as optimal: far below any target, and close to
+// the race's test of a proof (a bound within 2e-6 of the plan).
+const highsRelGap = 1e-6
+
+var highsPython = sync.OnceValue(findHiGHSPython)
+
+// findHiGHSPython returns a Python that imports scipy.optimize.milp ("" when none does): Debian's own
+// first, since a python3 earlier on PATH (a virtual environment, pyenv) may lack SciPy.
+func findHiGHSPython() string {
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		path, err := exec.LookPath(py)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = exec.CommandContext(ctx, path, "-c", "from scipy.optimize import milp").Run()
+		cancel()
+		if err == nil {
+			return path
+		}
+	}
+	return ""
+}
+
+// HiGHSAvailable says whether the exact solver may use HiGHS: SciPy with milp is installed and
+// JELLYBEAN_HIGHS is not 0.
+func HiGHSAvailable() bool { return os.Getenv(EnvHiGHS) != "0" && highsPython() != "" }
+
+// highsJob is the model as highs.py reads it (column form; infinities as ±1e300, which JSON can carry).
+type highsJob struct {
+	Obj      []float64 `json:"obj"`
+	ColLB    []float64 `json:"col_lb"`
+	ColUB    []float64 `json:"col_ub"`
+	Integer  []int     `json:"integer"`
+	ColStart []int     `json:"col_start"`
+	Index    []int     `json:"index"`
+	Value    []float64 `json:"value"`
+	RowLB    []float64 `json:"row_lb"`
+	RowUB    []float64 `json:"row_ub"`
+	Secs     float64   `json:"secs"`
+	RelGap   float64   `json:"rel_gap"`
+}
+
+type highsReply struct {
+	Status    int       `json:"status"` // scipy.optimize.milp: 0 optimal, 1 a limit, 2 infeasible, 3 unbounded, 4 other
+	Message   string    `json:"message"`
+	X         []float64 `json:"x"`
+	Objective *float64  `json:"objective"`
+	Bound     *float64  `json:"bound"`
+}
+
+// runHiGHS solves m with HiGHS within secs seconds (0: no limit), as runCBCBounded does with CBC: x is
+// nil when no solution was found; lb is the proven lower bound (+Inf when nothing exists at all, 0 when
+// HiGHS reports none); optimal says the search finished. The process is killed cbcGrace past ctx's
+// deadline, or at once when ctx is cancelled (another solve proved the optimum).
+//
+// highsGrace is how long past the deadline the process may take before it is killed (as cbcGrace).
+func runHiGHS(ctx context.Context, m *milpModel, secs float64) (x []float64, lb float64, optimal bool, err error) {
+	py := highsPython()
+	if py == "" {
+		return nil, 0, false, errors.New("highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
+	}
+	job := highsJob{Obj: m.obj, ColLB: jsonFloats(m.colLB), ColUB: jsonFloats(m.colUB), Integer: make([]int, len(m.integer)),
+		RowLB: jsonFloats(m.rowLB), RowUB: jsonFloats(m.rowUB), Secs: secs, RelGap: highsRelGap}
+	for j, in := range m.integer {
+		if in {
+			job.Integer[j] = 1
+		}
+	}
+	job.ColStart, job.Index, job.Value = m.CSC()
+	in, err := json.Marshal(job)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("highs: %w", err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		cancel()
+		pctx, cancel = context.WithDeadline(context.Background(), d.Add(highsGrace))
+		stop := context.AfterFunc(ctx, func() {
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cancel() // cancelled, not timed out: nobody waits for this solve any more
+			}
+		})
+		defer stop()
+	}
+	defer cancel()
+	cmd := exec.CommandContext(pctx, py, "-c", highsScript)
+	cmd.Stdin = bytes.NewReader(in)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if pctx.Err() != nil {
+			return nil, 0, false, fmt.Errorf("highs: stopped (%v)", pctx.Err())
+		}
+		return nil, 0, false, fmt.Errorf("highs: %v: %s", err, lastLine(stderr.String()))
+	}
+	var r highsReply
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return nil, 0, false, fmt.Errorf("highs: reading its answer: %w", err)
+	}
+	switch r.Status {
+	case 2:
+		return nil, math.Inf(1), true, nil
+	case 0, 1:
+	default:
+		return nil, 0, false, fmt.Errorf("highs: status %d: %s", r.Status, r.Message)
+	}
+	if r.Bound != nil {
+		lb = *r.Bound
+	}
+	optimal = r.Status == 0
+	if r.X == nil || len(r.X) != len(m.obj) {
+		return nil, lb, optimal, nil
+	}
+	if optimal && r.Objective != nil {
+		lb = math.Min(math.Max(lb, *r.Objective*(1-highsRelGap)), *r.Objective)
+	}
+	return r.X, lb, optimal, nil
+}
+
+const highsGrace = 700 * time.Millisecond
+
+// jsonFloats returns v with infinities as ±1e300 (highs.py turns them back).
+func jsonFloats(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, f := range v {
+		out[i] = max(-1e300, min(1e300, f))
+	}
+	return out
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
