@@ -43,7 +43,8 @@ func findHiGHSPython() string {
 		if err != nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// 0.2 s on this project's machines; the cap keeps a broken installation from holding up a solve
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		err = exec.CommandContext(ctx, path, "-c", "from scipy.optimize import milp").Run()
 		cancel()
 		if err == nil {

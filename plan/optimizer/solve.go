@@ -90,6 +90,9 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 			hctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
 			defer cancel()
 		}
+		if milpSolver != nil && len(p.Workers) > capCoverClasses {
+			go HiGHSAvailable() // SciPy's Python is found (~0.2 s) while the heuristic runs, not in the race's time
+		}
 		h, herr := p.HeuristicContext(hctx, cfg)
 		if herr != nil && !errors.Is(herr, ErrTimeLimit) {
 			h = nil // the heuristic can fail where a plan exists; the exact search still decides
