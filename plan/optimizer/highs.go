@@ -17,8 +17,8 @@ import (
 
 // HiGHS, a second MILP solver beside CBC. On the exact solver's own models of distinct fleets
 // (BENCHMARKS.md, issue 12) HiGHS proves 72 hosts / 3 tiers / 55 and 56 in 2–5 s, which CBC does not
-// in 8 s, while CBC is the faster on others; so on fleets where two solves race (raceMILP) the second
-// one is HiGHS's when it is installed. It comes from SciPy (scipy.optimize.milp, a native build of
+// in 8 s, while CBC is the faster on others; so the exact solver races the two (raceMILP) when HiGHS is
+// installed. It comes from SciPy (scipy.optimize.milp, a native build of
 // HiGHS; Debian: python3-scipy): Debian 12 packages no HiGHS library for a Go binding to link against.
 // Each solve is one Python process fed the model as JSON: like the CBC process, it is killed if it
 // overruns the deadline, and a crash is only an error.

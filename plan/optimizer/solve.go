@@ -111,9 +111,10 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // exactPortfolio is the exact solver after the heuristic's seed h (nil if it failed; herr its error).
 //
 // On many-class fleets (more than capCoverClasses classes: profiled hosts, each its own class), in a build
-// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left — on up to raceMaxClasses
-// classes two solves side by side, with the heuristic's plan as the start and without (raceMILP), above
-// that one with the start — and our branch and bound runs only if time remains (CBC proved the optimum
+// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left, the heuristic's plan as
+// its start, and beside it HiGHS solves the same model (raceMILP; highs.go) — without HiGHS installed, on
+// up to raceMaxClasses classes a second CBC solve without the start races instead, above that CBC runs
+// alone — and our branch and bound runs only if time remains (CBC proved the optimum
 // early, or stopped for another reason), seeded with the better plan. Measured on distinct fleets of
 // 36–297 hosts (BENCHMARKS.md), CBC on the strengthened model finds plans as good as or better than our
 // search, with tighter bounds. On replicated fleets (few classes) our search alone is far faster than
@@ -143,12 +144,13 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
 			}
 		}
-		if nc > raceMaxClasses {
-			opts = opts[:1]
-		} else if HiGHSAvailable() {
+		if HiGHSAvailable() {
 			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
-			// too, and it proves some that neither CBC solve does in the limit (highs.go).
+			// too, it proves some that neither CBC solve does in the limit, and above 100 classes, where
+			// a second CBC solve only took CPU from the first, it finds cheaper plans (highs.go).
 			opts[1].HiGHS = true
+		} else if nc > raceMaxClasses {
+			opts = opts[:1]
 		}
 		var better func() *Solution
 		if h != nil {
@@ -291,8 +293,9 @@ func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, 
 	return best, bound
 }
 
-// raceMaxClasses is the largest fleet on which two CBC solves race (raceMILP); above it one solve, with
-// the heuristic's plan as its start, has the CPU to itself. Measured on 144 and 297 distinct hosts
+// raceMaxClasses is the largest fleet on which two CBC solves race (raceMILP) when HiGHS is not
+// installed; above it one solve, with the heuristic's plan as its start, has the CPU to itself (HiGHS,
+// a different search, does race there: BENCHMARKS.md, issue 12, session 11). Measured on 144 and 297 distinct hosts
 // (2026-12-03 night, load about 3): the second solve (the strengthened model without the start, or the
 // plain model) took CPU from the first and found no better plans or bounds — 144 / 2 / 56 0.20 % raced
 // against 0.09 % alone, 297 / 2 / 55 0.10 % against 0.07 %; where proofs come, they come later.
