@@ -128,7 +128,7 @@ func runHiGHS(ctx context.Context, m *milpModel, secs float64) (x []float64, lb 
 	}
 	var r highsReply
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return nil, 0, false, fmt.Errorf("highs: reading its answer: %w", err)
+		return nil, 0, false, fmt.Errorf("highs: reading its reply: %w", err)
 	}
 	switch r.Status {
 	case 2:

@@ -10,6 +10,8 @@ import (
 	"jellybean/job/flow"
 )
 
+// benchPages loads the first 8 generated test pages (jellybean gen-data --workload ocr) with their ground
+// truth line boxes as the detector's boxes: the crop and the detector input see real pages.
 func benchPages(b *testing.B) []*flow.Item {
 	dir := "data/test"
 	f, err := os.Open(filepath.Join(dir, "manifest.jsonl"))
@@ -47,9 +49,10 @@ func benchPages(b *testing.B) []*flow.Item {
 	return items
 }
 
-func BenchmarkCropLines(b *testing.B) {
+// benchStep times one OCR step on the bench pages, one page per call, and reports ms per page.
+func benchStep(b *testing.B, build func(flow.Params, flow.Env) (flow.Step, flow.Signature, error), p flow.Params) {
 	items := benchPages(b)
-	st, _, err := newCropLines(flow.Params{}, flow.Env{})
+	st, _, err := build(p, flow.Env{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,19 +67,8 @@ func BenchmarkCropLines(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(items)), "ms/page")
 }
 
+func BenchmarkCropLines(b *testing.B) { benchStep(b, newCropLines, flow.Params{}) }
+
 func BenchmarkDetectPreprocess960(b *testing.B) {
-	items := benchPages(b)
-	st, _, err := newDetPre(flow.Params{"size": int64(960)}, flow.Env{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for range b.N {
-		for _, it := range items {
-			if _, err := st.Process([]*flow.Item{it}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(items)), "ms/page")
+	benchStep(b, newDetPre, flow.Params{"size": int64(960)})
 }
