@@ -40,6 +40,17 @@ func init() {
 		s, _, err := solveCBC(ctx, p, milpOptions{})
 		return s, err
 	})
+	// The same plain MILP in HiGHS (highs.go): a second baseline, to compare the two libraries alone.
+	RegisterSolver("highs", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
+		if !HiGHSAvailable() {
+			return nil, fmt.Errorf("solver highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy), or JELLYBEAN_HIGHS=0")
+		}
+		s, _, err := solveCBC(ctx, p, milpOptions{HiGHS: true})
+		if s != nil {
+			s.Solver = "highs"
+		}
+		return s, err
+	})
 	milpSolver = solveCBC
 }
 

@@ -30,6 +30,22 @@ func TestCBCMedium(t *testing.T) {
 	checkAgainstEvaluator(t, in.Problem, s)
 }
 
+// The plain MILP in HiGHS (solver "highs") finds and proves the medium example's optimum too.
+func TestHiGHSSolverMedium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs HiGHS in a Python process")
+	}
+	in := loadMedium(t, true)
+	s, err := optimizer.Solve(in.Problem, in.Config, "highs", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(s.Total-7.485018393756207) > 1e-9 || s.Gap() > 2e-6 || s.Solver != "highs" {
+		t.Errorf("highs: %v (solver %q, gap %v), want 7.485018393756207 proven", s.Total, s.Solver, s.Gap())
+	}
+	checkAgainstEvaluator(t, in.Problem, s)
+}
+
 // On random small instances (arbitrary links, so the MILP's flows are a true relaxation) CBC's plan is
 // valid and never cheaper than brute force's optimum, and its bound never above it.
 func TestCBCRandomBoundsBruteForce(t *testing.T) {
