@@ -295,8 +295,8 @@ func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, 
 
 // raceMaxClasses is the largest fleet on which two CBC solves race (raceMILP) when HiGHS is not
 // installed; above it one solve, with the heuristic's plan as its start, has the CPU to itself (HiGHS,
-// a different search, does race there: BENCHMARKS.md, issue 12, session 11). Measured on 144 and 297 distinct hosts
-// (2026-12-03 night, load about 3): the second solve (the strengthened model without the start, or the
+// a different search, does race there: BENCHMARKS.md, issue 12, session 11). Measured on 144 and 297
+// distinct hosts (2026-12-03 night, load about 3): the second solve (the strengthened model without the start, or the
 // plain model) took CPU from the first and found no better plans or bounds — 144 / 2 / 56 0.20 % raced
 // against 0.09 % alone, 297 / 2 / 55 0.10 % against 0.07 %; where proofs come, they come later.
 const raceMaxClasses = 100
