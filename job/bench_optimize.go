@@ -37,7 +37,7 @@ func benchOptimize(args []string) error {
 	limit := fs.Duration("time-limit", 10*time.Second, "time limit per instance and solver (the exact solver's includes its heuristic seed)")
 	jitter := fs.Float64("jitter", 0, "each host's latencies × its own factor in [1−J, 1+J] (distinct hosts); 0: identical replicas")
 	seed := fs.Uint64("seed", 1, "seed of --jitter")
-	baseline := fs.String("baseline", "", "also run this solver on every instance (cbc: the plain MILP in CBC, highs: the same in HiGHS; both need a -tags cbc build) and report ratios to it")
+	baseline := fs.String("baseline", "", "also run this solver on every instance (cbc: the plain MILP in CBC, highs: the same in HiGHS; where their libraries are installed) and report ratios to it")
 	markdown := fs.String("markdown", "", "also write the run as a markdown table with the optimizer's targets checked to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,7 +46,15 @@ func benchOptimize(args []string) error {
 		return fmt.Errorf("--jitter %g: want 0 ≤ J < 1", *jitter)
 	}
 	if *baseline != "" && !slices.Contains(optimizer.Solvers(), *baseline) {
-		return fmt.Errorf("--baseline %q: this binary offers %s (cbc needs a build with -tags cbc)", *baseline, strings.Join(optimizer.Solvers(), ", "))
+		return fmt.Errorf("--baseline %q: this binary offers %s", *baseline, strings.Join(optimizer.Solvers(), ", "))
+	}
+	if *baseline == "cbc" {
+		if err := optimizer.CBCAvailable(); err != nil {
+			return fmt.Errorf("--baseline cbc: %w", err)
+		}
+	}
+	if *baseline == "highs" && !optimizer.HiGHSAvailable() {
+		return fmt.Errorf("--baseline highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy), or %s=0", optimizer.EnvHiGHS)
 	}
 	in, err := inputs.ReadDir(*dir, *config)
 	if err != nil {

@@ -22,7 +22,7 @@ func runOptimize(args []string) error {
 	fs := flag.NewFlagSet("optimize", flag.ContinueOnError)
 	dir := fs.String("inputs", "", "inputs folder (original JellyBean format, or ours: jellybean.toml)")
 	config := fs.String("config", "", "config.yaml of the original optimizer (optional)")
-	solver := fs.String("solver", "exact", "heuristic (the original's), exact, or cbc (the plain MILP in COIN-OR CBC; -tags cbc builds): "+strings.Join(optimizer.Solvers(), ", "))
+	solver := fs.String("solver", "exact", "heuristic (the original's), exact, cbc (the plain MILP in COIN-OR CBC, where its library is installed) or highs (the same in SciPy's HiGHS): "+strings.Join(optimizer.Solvers(), ", "))
 	threshold := fs.Float64("threshold", 0, "accuracy target; overrides accuracy_requirement.json when > 0")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	out := fs.String("o", "", "write the runnable plan TOML here")
@@ -54,6 +54,9 @@ func runOptimize(args []string) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
+	if hint := optimizer.MILPHint(sol); hint != "" {
+		fmt.Fprintln(os.Stderr, "optimize:", hint)
+	}
 	if *out != "" {
 		var opts optimizer.PlanOptions
 		if *variants != "" {

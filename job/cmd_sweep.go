@@ -20,7 +20,7 @@ func cmdSweep(args []string) error {
 	dir := fs.String("inputs", "plan/optimizer/testdata/medium", "base instance whose host types are replicated")
 	config := fs.String("config", "plan/optimizer/testdata/medium/config.yaml", "config.yaml of the base instance ('' for none)")
 	sizes := fs.String("sizes", "9,18,36,72", "infrastructure sizes in hosts (rounded up to whole copies of the base)")
-	solver := fs.String("solver", "both", "both (heuristic and exact) or a list: heuristic,exact,cbc (cbc: -tags cbc builds)")
+	solver := fs.String("solver", "both", "both (heuristic and exact) or a list: heuristic,exact,cbc (cbc: where COIN-OR CBC's library is installed)")
 	jitter := fs.Float64("jitter", 0, "each host's latencies × its own factor in [1−J, 1+J] (distinct hosts); 0: identical replicas")
 	seed := fs.Uint64("seed", 1, "seed of --jitter")
 	tiers := fs.Int("tiers", 2, "2: the base instance's tiers; 3: three tiers and five stages")

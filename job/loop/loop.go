@@ -898,6 +898,9 @@ func solve(cfg Config, inDir string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hint := optimizer.MILPHint(sol); hint != "" {
+		fmt.Fprintln(os.Stderr, "loop: optimize:", hint)
+	}
 	opts, err := inputs.ReadVariants(inDir)
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func ParseSizes(s string) ([]int, error) {
 }
 
 // ParseSolvers reads "both" (heuristic and exact) or a comma-separated list of the solvers this binary
-// offers (optimizer.Solvers: heuristic, exact, and cbc in a build with the cbc tag).
+// offers (optimizer.Solvers: heuristic, exact, cbc and highs).
 func ParseSolvers(s string) ([]string, error) {
 	if s == "both" {
 		return []string{"heuristic", "exact"}, nil

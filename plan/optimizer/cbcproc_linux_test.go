@@ -1,4 +1,4 @@
-//go:build cbc && linux
+//go:build linux
 
 package optimizer_test
 
@@ -30,6 +30,7 @@ func TestCBCProcessDiesWithParent(t *testing.T) {
 		cbcParent(t)
 		return
 	}
+	needCBC(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

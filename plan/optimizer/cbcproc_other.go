@@ -1,4 +1,4 @@
-//go:build cbc && !linux
+//go:build !linux
 
 package optimizer
 

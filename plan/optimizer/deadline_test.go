@@ -47,7 +47,9 @@ func checkAgainstEvaluator(t *testing.T, p *optimizer.Problem, s *optimizer.Solu
 // The case: 306 distinct hosts, 3 tiers, five stages, a 1 s limit. Before the hard deadline the
 // first root LP alone ran for minutes. The answer must come within the limit + 1 s, valid, costing at
 // least its bound, and no worse than the heuristic's plan when the heuristic finished.
-func TestDeadlineDistinct300(t *testing.T) {
+func TestDeadlineDistinct300(t *testing.T) { withEachMILP(t, deadlineDistinct300) }
+
+func deadlineDistinct300(t *testing.T) {
 	in := loadMedium(t, true)
 	p := distinctFleet(t, in.Problem, 34, 3, 1, 56)
 	start := time.Now()
@@ -65,7 +67,9 @@ func TestDeadlineDistinct300(t *testing.T) {
 
 // Random distinct fleets (seeded), both tier layouts, short limits: every answer valid, in time, never
 // below its bound.
-func TestDeadlineDistinctRandom(t *testing.T) {
+func TestDeadlineDistinctRandom(t *testing.T) { withEachMILP(t, deadlineDistinctRandom) }
+
+func deadlineDistinctRandom(t *testing.T) {
 	in := loadMedium(t, true)
 	for i, c := range []struct {
 		k, tiers  int
@@ -103,7 +107,9 @@ func exactWithinLimit(t *testing.T, name string, p *optimizer.Problem, cfg optim
 }
 
 // Cancelling (Ctrl-C) ends a long solve at once with the best plan so far.
-func TestCancelReturnsBestSoFar(t *testing.T) {
+func TestCancelReturnsBestSoFar(t *testing.T) { withEachMILP(t, cancelReturnsBestSoFar) }
+
+func cancelReturnsBestSoFar(t *testing.T) {
 	in := loadMedium(t, true)
 	p := distinctFleet(t, in.Problem, 16, 3, 7, 56)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,5 +1,3 @@
-//go:build cbc
-
 package optimizer
 
 import (

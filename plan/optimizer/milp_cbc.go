@@ -1,19 +1,9 @@
-//go:build cbc
-
 package optimizer
 
-// The CBC baseline: the plain MILP of milp.go handed to COIN-OR CBC (Debian: coinor-libcbc-dev), one
-// variant combination at a time, with the library's own branch and bound, cuts and heuristics. Built
-// only with `-tags cbc`, so a machine with Go alone still builds and tests everything else.
-
-/*
-#cgo CFLAGS: -I/usr/include/coin
-#cgo LDFLAGS: -lCbcSolver -lCbc -lClp -lCoinUtils
-#include <stdlib.h>
-#include <Cbc_C_Interface.h>
-#include <Clp_C_Interface.h>
-*/
-import "C"
+// The CBC baseline: the plain MILP of milp.go handed to COIN-OR CBC (Debian: coinor-libcbc3), one
+// variant combination at a time, with the library's own branch and bound, cuts and heuristics. The
+// library is loaded when first needed (package coin), in a process of its own (runCBCProcess); where it
+// is not installed the exact solver runs without it and `--solver cbc` says how to get it.
 
 import (
 	"bytes"
@@ -29,7 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
+
+	"jellybean/plan/optimizer/coin"
 )
 
 func init() {
@@ -37,6 +28,9 @@ func init() {
 		os.Exit(cbcProcessMain()) // this binary was started as a CBC process (runCBCProcess)
 	}
 	RegisterSolver("cbc", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
+		if err := CBCAvailable(); err != nil {
+			return nil, fmt.Errorf("solver cbc: %w", err)
+		}
 		s, _, err := solveCBC(ctx, p, milpOptions{})
 		return s, err
 	})
@@ -51,7 +45,21 @@ func init() {
 		}
 		return s, err
 	})
-	milpSolver = solveCBC
+}
+
+// EnvCBC, set to 0, keeps CBC out of every solve, as on a machine without its library.
+const EnvCBC = "JELLYBEAN_CBC"
+
+// CBCAvailable is nil when CBC can be used — its library loads (package coin; JELLYBEAN_CBC_LIB names
+// another) and JELLYBEAN_CBC is not 0 — and otherwise says why not and how to get it.
+func CBCAvailable() error {
+	if os.Getenv(EnvCBC) == "0" {
+		return fmt.Errorf("COIN-OR CBC is turned off (%s=0)", EnvCBC)
+	}
+	if err := loadCBC(); err != nil {
+		return fmt.Errorf("%w; install it (Debian: apt-get install coinor-libcbc3) or name it in %s", err, coin.EnvLib)
+	}
+	return nil
 }
 
 // solveCBC solves the MILP of all combinations meeting the target with CBC within ctx's deadline, and
@@ -424,187 +432,24 @@ const cbcGrace = 700 * time.Millisecond
 // at least 0.4 s. What CBC leaves goes to our own search.
 func cbcMargin(left time.Duration) time.Duration { return max(400*time.Millisecond, left/10) }
 
-// runCBC solves job within job.Secs seconds (0: no limit), pruning above job.Cutoff, in this process. x
-// is nil when no solution was found; lb is the proven lower bound (the cutoff when CBC proved nothing
-// cheaper exists, +Inf when nothing exists at all); optimal says the search finished (lb is then final).
-func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
-	secs, cutoff := job.Secs, job.Cutoff
-	model := loadCBC(job)
-	defer C.Cbc_deleteModel(model)
-	C.Cbc_setLogLevel(model, 0)
-	// Wall-clock seconds: by default CBC counts CPU seconds, which a loaded machine stretches.
-	setParam(model, "timeMode", "elapsed")
-	for k, v := range job.Params {
-		setParam(model, k, v)
+// MILPHint is a note for the user when s, the exact solver's answer, is left more than half a percent
+// from its bound and a MILP solver that closes such gaps is missing (on fleets of distinct hosts: 72 of
+// them, 3 tiers, 37 % with the search alone, proven optimal with CBC and HiGHS; BENCHMARKS.md); ""
+// otherwise.
+func MILPHint(s *Solution) string {
+	if s == nil || s.Solver != "exact" || s.Gap() <= 0.005 {
+		return ""
 	}
-	C.Cbc_setAllowableGap(model, 1e-9)
-	C.Cbc_setAllowableFractionGap(model, 1e-9)
-	if secs > 0 {
-		C.Cbc_setMaximumSeconds(model, C.double(secs))
+	var missing []string
+	if err := CBCAvailable(); err != nil {
+		missing = append(missing, err.Error())
 	}
-	if !math.IsInf(cutoff, 1) {
-		C.Cbc_setCutoff(model, C.double(cutoff))
+	if !HiGHSAvailable() {
+		missing = append(missing, "HiGHS: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
 	}
-	if job.Start != nil {
-		cs := cDoubles(job.Start)
-		defer freeAll(cs)
-		C.Cbc_setInitialSolution(model, (*C.double)(cs))
+	if len(missing) == 0 {
+		return ""
 	}
-	if path := os.Getenv("JELLYBEAN_CBC_WRITE_MPS"); path != "" {
-		// For study outside the program: the exact model CBC is given, as PATH.mps.
-		cp := C.CString(path)
-		C.Cbc_writeMps(model, cp)
-		C.free(unsafe.Pointer(cp))
-	}
-	C.Cbc_solve(model)
-	finished := C.Cbc_status(model) == 0 // the search ended by itself, not by a limit
-	noSolution := C.Cbc_numberSavedSolutions(model) == 0 && C.Cbc_bestSolution(model) == nil
-	if C.Cbc_isProvenInfeasible(model) != 0 || (finished && noSolution) {
-		// Nothing below the cutoff (+Inf when there was none). CBC prunes within a small tolerance of the
-		// cutoff, so the bound claimed is a millionth below it.
-		if math.IsInf(cutoff, 1) {
-			return nil, cutoff, true, nil
-		}
-		return nil, cutoff - 1e-6*math.Abs(cutoff), true, nil
-	}
-	lb = float64(C.Cbc_getBestPossibleObjValue(model))
-	if math.IsNaN(lb) || lb > 1e30 {
-		lb = 0 // CBC reports no usable bound
-	}
-	optimal = C.Cbc_isProvenOptimal(model) != 0
-	if C.Cbc_numberSavedSolutions(model) == 0 && !optimal {
-		return nil, lb, false, nil
-	}
-	sol := C.Cbc_getColSolution(model)
-	if sol == nil {
-		return nil, lb, optimal, nil
-	}
-	x = make([]float64, len(job.Obj))
-	copy(x, unsafe.Slice((*float64)(unsafe.Pointer(sol)), len(x)))
-	if optimal {
-		lb = math.Min(lb, float64(C.Cbc_getObjValue(model)))
-	}
-	return x, lb, optimal, nil
-}
-
-// runLPs solves job's LP relaxation once per column of job.RelaxZ, that column fixed to 1 and the others
-// of RelaxZ to 0: the LP bound of each variant combination. An LP not solved to optimality (a limit,
-// numerical trouble, or job.Secs spent before its turn) gives NaN, which the caller must not use as a
-// bound.
-//
-// Why CLP directly, one model: the LPs differ only in the bounds of RelaxZ's columns, so after the first
-// each is CLP's dual simplex from the previous optimal basis (still dual feasible when only bounds
-// change) instead of a solve from scratch through CBC — on 297 distinct hosts / 3 tiers the eight LPs
-// of threshold 55 took 3.1 s from scratch, more than the quarter of a 10 s limit they may use.
-func runLPs(job cbcJob) []float64 {
-	out := make([]float64, len(job.RelaxZ))
-	for k := range out {
-		out[k] = math.NaN()
-	}
-	if len(out) == 0 {
-		return out
-	}
-	began := time.Now()
-	model := C.Clp_newModel()
-	defer C.Clp_deleteModel(model)
-	n, nr := len(job.Obj), len(job.RowLB)
-	cStart, cIndex, cValue := cInts(job.ColStart), cInts(job.Index), cDoubles(job.Value)
-	cLB, cUB, cObj := cDoubles(job.ColLB), cDoubles(finite(job.ColUB)), cDoubles(job.Obj)
-	rLB, rUB := cDoubles(finite(job.RowLB)), cDoubles(finite(job.RowUB))
-	defer freeAll(cStart, cIndex, cValue, cLB, cUB, cObj, rLB, rUB)
-	C.Clp_loadProblem(model, C.int(n), C.int(nr), (*C.CoinBigIndex)(cStart), (*C.int)(cIndex), (*C.double)(cValue),
-		(*C.double)(cLB), (*C.double)(cUB), (*C.double)(cObj), (*C.double)(rLB), (*C.double)(rUB))
-	C.Clp_setLogLevel(model, 0)
-	lo := unsafe.Slice((*float64)(cLB), max(1, n))
-	up := unsafe.Slice((*float64)(cUB), max(1, n))
-	for k := range job.RelaxZ {
-		left := job.Secs - time.Since(began).Seconds()
-		if job.Secs > 0 && left <= 0 {
-			break // the rest stay NaN: not solved, so kept by the caller
-		}
-		for k2, j := range job.RelaxZ {
-			v := 0.0
-			if k2 == k {
-				v = 1
-			}
-			lo[j], up[j] = v, v
-		}
-		C.Clp_chgColumnLower(model, (*C.double)(cLB))
-		C.Clp_chgColumnUpper(model, (*C.double)(cUB))
-		if job.Secs > 0 {
-			C.Clp_setMaximumSeconds(model, C.double(left))
-		}
-		if k == 0 {
-			C.Clp_initialSolve(model)
-		} else {
-			C.Clp_dual(model, 0)
-		}
-		switch {
-		case C.Clp_isProvenPrimalInfeasible(model) != 0:
-			out[k] = math.Inf(1)
-		case C.Clp_isProvenOptimal(model) != 0:
-			out[k] = float64(C.Clp_objectiveValue(model))
-		}
-	}
-	return out
-}
-
-// loadCBC is a new CBC model holding job's matrix, bounds, objective and integer columns.
-func loadCBC(job cbcJob) unsafe.Pointer {
-	model := C.Cbc_newModel()
-	n, nr := len(job.Obj), len(job.RowLB)
-	cStart := cInts(job.ColStart)
-	cIndex := cInts(job.Index)
-	cValue := cDoubles(job.Value)
-	cLB, cUB, cObj := cDoubles(job.ColLB), cDoubles(finite(job.ColUB)), cDoubles(job.Obj)
-	rLB, rUB := cDoubles(finite(job.RowLB)), cDoubles(finite(job.RowUB))
-	defer freeAll(cStart, cIndex, cValue, cLB, cUB, cObj, rLB, rUB)
-	C.Cbc_loadProblem(model, C.int(n), C.int(nr), (*C.int)(cStart), (*C.int)(cIndex), (*C.double)(cValue),
-		(*C.double)(cLB), (*C.double)(cUB), (*C.double)(cObj), (*C.double)(rLB), (*C.double)(rUB))
-	for j, isInt := range job.Integer {
-		if isInt {
-			C.Cbc_setInteger(model, C.int(j))
-		}
-	}
-	return model
-}
-
-func setParam(model unsafe.Pointer, name, value string) {
-	cn, cv := C.CString(name), C.CString(value)
-	defer C.free(unsafe.Pointer(cn))
-	defer C.free(unsafe.Pointer(cv))
-	C.Cbc_setParameter(model, cn, cv)
-}
-
-// finite maps ±Inf to CBC's ±1e30 ("infinite").
-func finite(xs []float64) []float64 {
-	out := make([]float64, len(xs))
-	for i, x := range xs {
-		out[i] = math.Max(-1e30, math.Min(1e30, x))
-	}
-	return out
-}
-
-func cInts(xs []int) unsafe.Pointer {
-	p := C.malloc(C.size_t(max(1, len(xs))) * C.size_t(unsafe.Sizeof(C.int(0))))
-	s := unsafe.Slice((*C.int)(p), max(1, len(xs)))
-	for i, x := range xs {
-		s[i] = C.int(x)
-	}
-	return p
-}
-
-func cDoubles(xs []float64) unsafe.Pointer {
-	p := C.malloc(C.size_t(max(1, len(xs))) * C.size_t(unsafe.Sizeof(C.double(0))))
-	s := unsafe.Slice((*C.double)(p), max(1, len(xs)))
-	for i, x := range xs {
-		s[i] = C.double(x)
-	}
-	return p
-}
-
-func freeAll(ps ...unsafe.Pointer) {
-	for _, p := range ps {
-		C.free(p)
-	}
+	return fmt.Sprintf("gap %.2f %%: the exact solver closes such gaps with MILP solvers this machine lacks — %s",
+		100*s.Gap(), strings.Join(missing, "; "))
 }

@@ -1,5 +1,3 @@
-//go:build cbc
-
 package optimizer_test
 
 import (
@@ -8,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 // CBC on the plain MILP finds the medium example's optimum, the same double as the exact solver.
 func TestCBCMedium(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	s, err := optimizer.Solve(in.Problem, in.Config, "cbc", 30*time.Second)
 	if err != nil {
@@ -28,6 +28,49 @@ func TestCBCMedium(t *testing.T) {
 		t.Errorf("cbc gap %v: not proven", s.Gap())
 	}
 	checkAgainstEvaluator(t, in.Problem, s)
+}
+
+// Without CBC (here turned off, as where its library is not installed) --solver cbc says why and how to
+// get it instead of failing obscurely, and the exact solver still answers.
+func TestCBCMissingSaysHow(t *testing.T) {
+	t.Setenv(optimizer.EnvCBC, "0")
+	in := loadMedium(t, true)
+	_, err := optimizer.Solve(in.Problem, in.Config, "cbc", time.Second)
+	if err == nil || !strings.Contains(err.Error(), optimizer.EnvCBC+"=0") {
+		t.Fatalf("err = %v, want it to name %s=0", err, optimizer.EnvCBC)
+	}
+	if _, err := optimizer.Solve(in.Problem, in.Config, "exact", 10*time.Second); err != nil {
+		t.Fatalf("exact without CBC: %v", err)
+	}
+}
+
+// Where the exact solver is left far from its bound without the MILP solvers, the hint says which are
+// missing and how to get them; a proven answer gets none.
+func TestMILPHint(t *testing.T) {
+	t.Setenv(optimizer.EnvCBC, "0")
+	t.Setenv(optimizer.EnvHiGHS, "0")
+	in := loadMedium(t, true)
+	s, err := optimizer.Solve(in.Problem, in.Config, "exact", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := optimizer.MILPHint(s); s.Gap() == 0 && h != "" {
+		t.Errorf("proven optimum, hint %q", h)
+	}
+	p := distinctFleet(t, in.Problem, 8, 3, 1, 56)
+	s, err = optimizer.Solve(p, in.Config, "exact", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := optimizer.MILPHint(s)
+	if s.Gap() <= 0.005 {
+		t.Fatalf("72 distinct hosts / 3 tiers in 1 s without MILP solvers: gap %v, want > 0.5 %% (the case the hint is for)", s.Gap())
+	}
+	for _, want := range []string{optimizer.EnvCBC + "=0", "python3-scipy"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("hint %q does not mention %q", h, want)
+		}
+	}
 }
 
 // The plain MILP in HiGHS (solver "highs") finds and proves the medium example's optimum too.
@@ -49,6 +92,7 @@ func TestHiGHSSolverMedium(t *testing.T) {
 // On random small instances (arbitrary links, so the MILP's flows are a true relaxation) CBC's plan is
 // valid and never cheaper than brute force's optimum, and its bound never above it.
 func TestCBCRandomBoundsBruteForce(t *testing.T) {
+	needCBC(t)
 	for _, strong := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "strong"}[strong], func(t *testing.T) { cbcRandomBoundsBruteForce(t, strong) })
 	}
@@ -93,6 +137,7 @@ func cbcRandomBoundsBruteForce(t *testing.T, strong bool) {
 // With CBC in the build, the exact solver answers 306 distinct hosts within a 1 s limit (+1 s) with a
 // valid plan above its bound; CBC alone answers in time too, with a plan or a time-limit error.
 func TestCBCDeadlineDistinct300(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	p := distinctFleet(t, in.Problem, 34, 3, 1, 56)
 	for _, solver := range []string{"cbc", "exact"} {
@@ -116,6 +161,7 @@ func TestCBCDeadlineDistinct300(t *testing.T) {
 
 // On 36 distinct hosts the exact solver (CBC's plan as its seed) is as good as CBC alone.
 func TestCBCSeedDistinct36(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	p := distinctFleet(t, in.Problem, 4, 2, 1, 56)
 	h, err := p.Heuristic(in.Config)
@@ -137,6 +183,7 @@ func TestCBCSeedDistinct36(t *testing.T) {
 // optimum, CBC on it never claims a bound above the optimum nor returns a plan below it, and its plan is
 // valid under the cost evaluator.
 func TestStrongMILPDistinctBounds(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	for i, c := range []struct {
 		k, tiers  int
@@ -174,6 +221,7 @@ func TestStrongMILPDistinctBounds(t *testing.T) {
 // left out. (The reference is not a proof: on the 18-host / 3-tier / 55 instance below, CBC claims the
 // plain model's optimum is 34.984 with gap 0, and the strengthened model finds a valid plan of 34.523.)
 func TestPrunedMILPBounds(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	for i, c := range []struct {
 		k, tiers  int
@@ -217,6 +265,7 @@ func TestPrunedMILPBounds(t *testing.T) {
 // The same on random small instances with brute force's optimum: whatever the cost, CBC over the
 // combinations whose LP is below it claims no bound above the optimum.
 func TestPrunedMILPBruteForce(t *testing.T) {
+	needCBC(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	checked := 0
 	for i := range 40 {
@@ -250,6 +299,7 @@ func TestPrunedMILPBruteForce(t *testing.T) {
 // then our search): every answer is valid under the evaluator, never below its own bound, never worse
 // than the heuristic, and back within the limit + 1 s.
 func TestPortfolioDistinctRandom(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	for i, c := range []struct {
 		k, tiers  int
@@ -267,6 +317,7 @@ func TestPortfolioDistinctRandom(t *testing.T) {
 // at most the heuristic's cost. (CBC answers a SIGINT only once it is out of its current phase, which
 // can take longer than the grace; then the solve reports nothing.)
 func TestCBCProcessInterrupted(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	p := distinctFleet(t, in.Problem, 4, 2, 1, 55)
 	h, err := p.Heuristic(in.Config)
@@ -294,6 +345,7 @@ func TestCBCProcessInterrupted(t *testing.T) {
 // LPs solved from scratch and differ between combinations, on distinct fleets of 2 and 3 tiers; a time budget too short for any leaves
 // every one unsolved (NaN), never a value that would be taken for a bound.
 func TestComboLPsWarmEqualCold(t *testing.T) {
+	needCBC(t)
 	in := loadMedium(t, true)
 	for i, c := range []struct {
 		k, tiers  int

@@ -16,15 +16,11 @@ func Solve(p *Problem, cfg Config, solver string, timeLimit time.Duration) (*Sol
 	return SolveContext(context.Background(), p, cfg, solver, timeLimit)
 }
 
-// SolverFunc is a solver registered by name (the MILP baseline of a build with the cbc tag). It must
+// SolverFunc is a solver registered by name (the MILP baselines cbc and highs). It must
 // return by ctx's deadline with a plan valid under Evaluate, or an error.
 type SolverFunc func(ctx context.Context, p *Problem, cfg Config) (*Solution, error)
 
 var extraSolvers = map[string]SolverFunc{}
-
-// milpSolver, when set (a build with the cbc tag), solves the MILP of milp.go; it returns the plan (nil
-// if none in time) and the bound it proved either way.
-var milpSolver func(ctx context.Context, p *Problem, opt milpOptions) (*Solution, float64, error)
 
 // milpOptions selects the MILP's formulation (milpStrength bits; 0 = the plain model of the baseline).
 type milpOptions struct {
@@ -90,8 +86,11 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 			hctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/2))
 			defer cancel()
 		}
-		if milpSolver != nil && len(p.Workers) > capCoverClasses {
-			go HiGHSAvailable() // SciPy's Python is found (~0.2 s) while the heuristic runs, not in the race's time
+		if len(p.Workers) > capCoverClasses {
+			// CBC's library is loaded and SciPy's Python found (~0.2 s) while the heuristic runs, not in
+			// the race's time.
+			go CBCAvailable()
+			go HiGHSAvailable()
 		}
 		h, herr := p.HeuristicContext(hctx, cfg)
 		if herr != nil && !errors.Is(herr, ErrTimeLimit) {
@@ -101,9 +100,6 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 	}
 	if fn, ok := extraSolvers[solver]; ok {
 		return fn(ctx, p, cfg)
-	}
-	if solver == "cbc" {
-		return nil, fmt.Errorf("solver cbc: this binary was built without COIN-OR CBC (build with -tags cbc and the coinor-libcbc-dev package)")
 	}
 	return nil, fmt.Errorf("unknown solver %q (want %s)", solver, strings.Join(Solvers(), ", "))
 }
@@ -125,37 +121,48 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // beside our search as before (exactBeside), which measured 0.37 % at 999 hosts in 60 s.
 func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (*Solution, error) {
 	nc := len(p.Classes())
-	if milpSolver != nil && nc > sequentialMaxClasses {
+	cbc := nc > capCoverClasses && CBCAvailable() == nil
+	if cbc && nc > sequentialMaxClasses {
 		return p.exactBeside(ctx, h, herr)
 	}
 	seed, milpBound := h, 0.0
 	if h != nil {
 		tracef("heuristic: plan %g; %d classes", h.Total, nc)
 	}
-	if milpSolver != nil && nc > capCoverClasses && ctx.Err() == nil {
+	highs := nc > capCoverClasses && nc <= sequentialMaxClasses && HiGHSAvailable()
+	if nc > capCoverClasses && (cbc || highs) && ctx.Err() == nil {
 		strength := milpStrength
 		if nc > orderMaxClasses {
 			strength &^= milpOrder
 		}
-		opts := []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
-		if h != nil {
+		var opts []milpOptions
+		switch {
+		case cbc && highs:
+			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
+			// too, it proves some that neither CBC solve does in the limit, and above 100 classes, where
+			// a second CBC solve only took CPU from the first, it finds cheaper plans (highs.go).
+			opts = []milpOptions{{Strength: strength, Start: h}, {Strength: strength, HiGHS: true}}
+		case cbc && nc <= raceMaxClasses:
+			opts = []milpOptions{{Strength: strength, Start: h}, {Strength: strength}}
+		case cbc:
+			opts = []milpOptions{{Strength: strength, Start: h}}
+		default:
+			// HiGHS alone (CBC's library is not installed): no pruning of the variant combinations,
+			// whose LPs are CLP's, which comes with CBC.
+			opts = []milpOptions{{Strength: strength, HiGHS: true}}
+		}
+		if h != nil && cbc {
 			shared := &prunedCombos{}
 			for k := range opts {
 				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
 			}
 		}
-		if HiGHSAvailable() {
-			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
-			// too, it proves some that neither CBC solve does in the limit, and above 100 classes, where
-			// a second CBC solve only took CPU from the first, it finds cheaper plans (highs.go).
-			opts[1].HiGHS = true
-		} else if nc > raceMaxClasses {
-			opts = opts[:1]
-		}
 		var better func() *Solution
 		if h != nil {
 			better = p.localBeside(ctx, h)
-			opts[0].StartFrom = better
+			if cbc {
+				opts[0].StartFrom = better
+			}
 		}
 		m, bound := p.raceMILP(ctx, opts)
 		if better != nil {
@@ -267,7 +274,7 @@ func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, 
 		go func() {
 			// The bound is valid whatever went wrong (CBC's, the cover rows', or 0), so the error is
 			// not needed: a plan or not decides.
-			m, bound, _ := milpSolver(rctx, p, opt)
+			m, bound, _ := solveCBC(rctx, p, opt)
 			if math.IsInf(bound, 1) {
 				bound = 0 // no plan exists (the search itself says so and why)
 			}
@@ -315,7 +322,7 @@ func (p *Problem) exactBeside(ctx context.Context, h *Solution, herr error) (*So
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, bound, err := milpSolver(ctx, p, milpOptions{})
+		m, bound, err := solveCBC(ctx, p, milpOptions{})
 		if err != nil {
 			m = nil
 		}

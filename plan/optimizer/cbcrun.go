@@ -1,0 +1,129 @@
+//go:build cgo
+
+package optimizer
+
+import (
+	"math"
+	"os"
+	"time"
+
+	"jellybean/plan/optimizer/coin"
+)
+
+// loadCBC loads COIN-OR CBC's library into this process (once).
+func loadCBC() error { return coin.Load() }
+
+// runCBC solves job within job.Secs seconds (0: no limit), pruning above job.Cutoff, in this process. x
+// is nil when no solution was found; lb is the proven lower bound (the cutoff when CBC proved nothing
+// cheaper exists, +Inf when nothing exists at all); optimal says the search finished (lb is then final).
+func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
+	if err := coin.Load(); err != nil {
+		return nil, 0, false, err
+	}
+	secs, cutoff := job.Secs, job.Cutoff
+	model := coin.NewMIP(job.matrix(), job.Integer)
+	defer model.Close()
+	model.SetLogLevel(0)
+	// Wall-clock seconds: by default CBC counts CPU seconds, which a loaded machine stretches.
+	model.SetParameter("timeMode", "elapsed")
+	for k, v := range job.Params {
+		model.SetParameter(k, v)
+	}
+	model.SetAllowableGap(1e-9)
+	model.SetAllowableFractionGap(1e-9)
+	if secs > 0 {
+		model.SetMaximumSeconds(secs)
+	}
+	if !math.IsInf(cutoff, 1) {
+		model.SetCutoff(cutoff)
+	}
+	if job.Start != nil {
+		model.SetInitialSolution(job.Start)
+	}
+	if path := os.Getenv("JELLYBEAN_CBC_WRITE_MPS"); path != "" {
+		model.WriteMPS(path) // for study outside the program: the exact model CBC is given, as PATH.mps
+	}
+	model.Solve()
+	finished := model.Status() == 0 // the search ended by itself, not by a limit
+	noSolution := model.NumberSavedSolutions() == 0 && !model.HasBestSolution()
+	if model.IsProvenInfeasible() || (finished && noSolution) {
+		// Nothing below the cutoff (+Inf when there was none). CBC prunes within a small tolerance of the
+		// cutoff, so the bound claimed is a millionth below it.
+		if math.IsInf(cutoff, 1) {
+			return nil, cutoff, true, nil
+		}
+		return nil, cutoff - 1e-6*math.Abs(cutoff), true, nil
+	}
+	lb = model.BestPossibleObjValue()
+	if math.IsNaN(lb) || lb > 1e30 {
+		lb = 0 // CBC reports no usable bound
+	}
+	optimal = model.IsProvenOptimal()
+	if model.NumberSavedSolutions() == 0 && !optimal {
+		return nil, lb, false, nil
+	}
+	if x = model.ColSolution(); x == nil {
+		return nil, lb, optimal, nil
+	}
+	if optimal {
+		lb = math.Min(lb, model.ObjValue())
+	}
+	return x, lb, optimal, nil
+}
+
+// runLPs solves job's LP relaxation once per column of job.RelaxZ, that column fixed to 1 and the others
+// of RelaxZ to 0: the LP bound of each variant combination. An LP not solved to optimality (a limit,
+// numerical trouble, or job.Secs spent before its turn) gives NaN, which the caller must not use as a
+// bound.
+//
+// Why CLP directly, one model: the LPs differ only in the bounds of RelaxZ's columns, so after the first
+// each is CLP's dual simplex from the previous optimal basis (still dual feasible when only bounds
+// change) instead of a solve from scratch through CBC — on 297 distinct hosts / 3 tiers the eight LPs
+// of threshold 55 took 3.1 s from scratch, more than the quarter of a 10 s limit they may use.
+func runLPs(job cbcJob) []float64 {
+	out := make([]float64, len(job.RelaxZ))
+	for k := range out {
+		out[k] = math.NaN()
+	}
+	if len(out) == 0 || coin.Load() != nil {
+		return out
+	}
+	began := time.Now()
+	model := coin.NewLP(job.matrix())
+	defer model.Close()
+	model.SetLogLevel(0)
+	for k := range job.RelaxZ {
+		left := job.Secs - time.Since(began).Seconds()
+		if job.Secs > 0 && left <= 0 {
+			break // the rest stay NaN: not solved, so kept by the caller
+		}
+		for k2, j := range job.RelaxZ {
+			v := 0.0
+			if k2 == k {
+				v = 1
+			}
+			model.SetColumnBound(j, v, v)
+		}
+		model.ApplyBounds()
+		if job.Secs > 0 {
+			model.SetMaximumSeconds(left)
+		}
+		if k == 0 {
+			model.InitialSolve()
+		} else {
+			model.Dual()
+		}
+		switch {
+		case model.IsProvenPrimalInfeasible():
+			out[k] = math.Inf(1)
+		case model.IsProvenOptimal():
+			out[k] = model.ObjectiveValue()
+		}
+	}
+	return out
+}
+
+func (job cbcJob) matrix() coin.Matrix {
+	return coin.Matrix{ColStart: job.ColStart, Index: job.Index, Value: job.Value, ColLB: job.ColLB,
+		ColUB: job.ColUB, Obj: job.Obj, RowLB: job.RowLB, RowUB: job.RowUB}
+}
