@@ -47,3 +47,9 @@ func ComboLPs(p *Problem, first int, secs float64) []float64 {
 	}
 	return out
 }
+
+// ComboLPsHiGHS is ComboLPs solved by HiGHS (runHiGHSLPs), each LP from scratch, in p's order.
+func ComboLPsHiGHS(p *Problem, secs float64) []float64 {
+	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), milpStrength)
+	return runHiGHSLPs(context.Background(), m, secs)
+}

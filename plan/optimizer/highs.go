@@ -71,6 +71,8 @@ type highsJob struct {
 	RowUB    []float64 `json:"row_ub"`
 	Secs     float64   `json:"secs"`
 	RelGap   float64   `json:"rel_gap"`
+	// RelaxZ, when set, asks for LP relaxations instead of a MILP solve, as cbcJob.RelaxZ does.
+	RelaxZ []int `json:"relax_z,omitempty"`
 }
 
 type highsReply struct {
@@ -88,47 +90,9 @@ type highsReply struct {
 //
 // highsGrace is how long past the deadline the process may take before it is killed (as cbcGrace).
 func runHiGHS(ctx context.Context, m *milpModel, secs float64) (x []float64, lb float64, optimal bool, err error) {
-	py := highsPython()
-	if py == "" {
-		return nil, 0, false, errors.New("highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
-	}
-	job := highsJob{Obj: m.obj, ColLB: jsonFloats(m.colLB), ColUB: jsonFloats(m.colUB), Integer: make([]int, len(m.integer)),
-		RowLB: jsonFloats(m.rowLB), RowUB: jsonFloats(m.rowUB), Secs: secs, RelGap: highsRelGap}
-	for j, in := range m.integer {
-		if in {
-			job.Integer[j] = 1
-		}
-	}
-	job.ColStart, job.Index, job.Value = m.CSC()
-	in, err := json.Marshal(job)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("highs: %w", err)
-	}
-	pctx, cancel := context.WithCancel(ctx)
-	if d, ok := ctx.Deadline(); ok {
-		cancel()
-		pctx, cancel = context.WithDeadline(context.Background(), d.Add(highsGrace))
-		stop := context.AfterFunc(ctx, func() {
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				cancel() // cancelled, not timed out: nobody waits for this solve any more
-			}
-		})
-		defer stop()
-	}
-	defer cancel()
-	cmd := exec.CommandContext(pctx, py, "-c", highsScript)
-	cmd.Stdin = bytes.NewReader(in)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		if pctx.Err() != nil {
-			return nil, 0, false, fmt.Errorf("highs: stopped (%v)", pctx.Err())
-		}
-		return nil, 0, false, fmt.Errorf("highs: %v: %s", err, lastLine(stderr.String()))
-	}
 	var r highsReply
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return nil, 0, false, fmt.Errorf("highs: reading its reply: %w", err)
+	if err := callHiGHS(ctx, newHiGHSJob(m, secs), &r); err != nil {
+		return nil, 0, false, err
 	}
 	switch r.Status {
 	case 2:
@@ -148,6 +112,86 @@ func runHiGHS(ctx context.Context, m *milpModel, secs float64) (x []float64, lb 
 		lb = math.Min(math.Max(lb, *r.Objective*(1-highsRelGap)), *r.Objective)
 	}
 	return r.X, lb, optimal, nil
+}
+
+// runHiGHSLPs is runLPs in HiGHS, for where CBC's library (and with it CLP) is not installed: m's LP
+// relaxation once per variant combination, that combination's z fixed to 1, within secs in all. Each LP
+// is solved from scratch (SciPy offers no warm start). NaN: not solved; +Inf: infeasible.
+func runHiGHSLPs(ctx context.Context, m *milpModel, secs float64) []float64 {
+	out := make([]float64, len(m.z))
+	for k := range out {
+		out[k] = math.NaN()
+	}
+	job := newHiGHSJob(m, secs)
+	job.Integer, job.RelaxZ = nil, m.z
+	var r struct {
+		LPs []*float64 `json:"lps"`
+	}
+	if err := callHiGHS(ctx, job, &r); err != nil || len(r.LPs) != len(out) {
+		tracef("highs LPs: %v (%d of %d)", err, len(r.LPs), len(out))
+		return out
+	}
+	for k, v := range r.LPs {
+		switch {
+		case v == nil:
+		case *v >= 1e299:
+			out[k] = math.Inf(1)
+		default:
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+func newHiGHSJob(m *milpModel, secs float64) highsJob {
+	job := highsJob{Obj: m.obj, ColLB: jsonFloats(m.colLB), ColUB: jsonFloats(m.colUB), Integer: make([]int, len(m.integer)),
+		RowLB: jsonFloats(m.rowLB), RowUB: jsonFloats(m.rowUB), Secs: secs, RelGap: highsRelGap}
+	for j, in := range m.integer {
+		if in {
+			job.Integer[j] = 1
+		}
+	}
+	job.ColStart, job.Index, job.Value = m.CSC()
+	return job
+}
+
+// callHiGHS runs highs.py on job and decodes its reply into reply. The process is killed highsGrace past
+// ctx's deadline, or at once when ctx is cancelled.
+func callHiGHS(ctx context.Context, job highsJob, reply any) error {
+	py := highsPython()
+	if py == "" {
+		return errors.New("highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
+	}
+	in, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("highs: %w", err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		cancel()
+		pctx, cancel = context.WithDeadline(context.Background(), d.Add(highsGrace))
+		stop := context.AfterFunc(ctx, func() {
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cancel() // cancelled, not timed out: nobody waits for this solve any more
+			}
+		})
+		defer stop()
+	}
+	defer cancel()
+	cmd := exec.CommandContext(pctx, py, "-c", highsScript)
+	cmd.Stdin = bytes.NewReader(in)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if pctx.Err() != nil {
+			return fmt.Errorf("highs: stopped (%v)", pctx.Err())
+		}
+		return fmt.Errorf("highs: %v: %s", err, lastLine(stderr.String()))
+	}
+	if err := json.Unmarshal(out.Bytes(), reply); err != nil {
+		return fmt.Errorf("highs: reading its reply: %w", err)
+	}
+	return nil
 }
 
 const highsGrace = 700 * time.Millisecond

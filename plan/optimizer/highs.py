@@ -3,6 +3,7 @@
 # answer goes to stdout as JSON. See highs.go for why.
 import json
 import sys
+import time
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -19,6 +20,31 @@ def floats(values):
 job = json.load(sys.stdin)
 n, m = len(job["obj"]), len(job["row_lb"])
 a = csc_matrix((floats(job["value"]), np.asarray(job["index"]), np.asarray(job["col_start"])), shape=(m, n))
+constraints = LinearConstraint(a, floats(job["row_lb"]), floats(job["row_ub"])) if m else None
+
+if job.get("relax_z"):
+    # The LP relaxation once per column of relax_z, that column fixed to 1 and the others to 0 (one per
+    # variant combination), within secs in all; an LP not solved comes back as null, an infeasible one
+    # as 1e300.
+    began = time.monotonic()
+    c, lb, ub = floats(job["obj"]), floats(job["col_lb"]), floats(job["col_ub"])
+    lps = []
+    for k in range(len(job["relax_z"])):
+        left = job["secs"] - (time.monotonic() - began)
+        if job["secs"] > 0 and left <= 0:
+            lps.append(None)
+            continue
+        lo, up = lb.copy(), ub.copy()
+        for k2, j in enumerate(job["relax_z"]):
+            lo[j] = up[j] = 1.0 if k2 == k else 0.0
+        options = {"disp": False}
+        if job["secs"] > 0:
+            options["time_limit"] = left
+        res = milp(c, bounds=Bounds(lo, up), constraints=constraints, options=options)
+        lps.append(float(res.fun) if res.status == 0 else 1e300 if res.status == 2 else None)
+    json.dump({"lps": lps}, sys.stdout)
+    sys.exit(0)
+
 options = {"disp": False, "mip_rel_gap": job["rel_gap"]}
 if job["secs"] > 0:
     options["time_limit"] = job["secs"]
@@ -26,7 +52,7 @@ res = milp(
     floats(job["obj"]),
     integrality=np.asarray(job["integer"], dtype=int),
     bounds=Bounds(floats(job["col_lb"]), floats(job["col_ub"])),
-    constraints=LinearConstraint(a, floats(job["row_lb"]), floats(job["row_ub"])) if m else None,
+    constraints=constraints,
     options=options,
 )
 

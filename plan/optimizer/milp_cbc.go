@@ -226,12 +226,21 @@ func (p *Problem) pruneCombos(ctx context.Context, m *milpModel, cost float64) (
 		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(budget))
 		defer cancel()
 	}
-	a, err := runCBCProcess(ctx, job)
-	if err != nil || len(a.LPs) != len(m.combos) {
+	var lps []float64
+	if CBCAvailable() == nil {
+		a, err := runCBCProcess(ctx, job)
+		if err != nil {
+			return m.combos, 0, math.Inf(1)
+		}
+		lps = a.LPs
+	} else {
+		lps = runHiGHSLPs(ctx, m, job.Secs) // HiGHS alone: no CLP
+	}
+	if len(lps) != len(m.combos) {
 		return m.combos, 0, math.Inf(1)
 	}
 	keptLB, droppedLB = math.Inf(1), math.Inf(1)
-	for k, lp := range a.LPs {
+	for k, lp := range lps {
 		if math.IsNaN(lp) || lp*(1-1e-6) < cost {
 			keep = append(keep, m.combos[k])
 			if math.IsNaN(lp) {

@@ -344,6 +344,29 @@ func TestCBCProcessInterrupted(t *testing.T) {
 // The combinations' LPs solved one after another from the previous basis (pruneCombos) equal the same
 // LPs solved from scratch and differ between combinations, on distinct fleets of 2 and 3 tiers; a time budget too short for any leaves
 // every one unsolved (NaN), never a value that would be taken for a bound.
+// HiGHS's combination LPs (where CBC, and with it CLP, is missing) equal CLP's; with no time, none is
+// claimed solved.
+func TestComboLPsHiGHSEqualCLP(t *testing.T) {
+	needCBC(t)
+	needHiGHS(t)
+	in := loadMedium(t, true)
+	p := distinctFleet(t, in.Problem, 8, 3, 501, 56)
+	clp, highs := optimizer.ComboLPs(p, 0, 0), optimizer.ComboLPsHiGHS(p, 0)
+	if len(clp) < 2 || len(highs) != len(clp) {
+		t.Fatalf("%d combinations from CLP, %d from HiGHS; the test needs several", len(clp), len(highs))
+	}
+	for k := range clp {
+		if math.IsNaN(highs[k]) || math.Abs(highs[k]-clp[k]) > 1e-6*math.Max(1, math.Abs(clp[k])) {
+			t.Errorf("combination %d: LP %v in HiGHS, %v in CLP", k, highs[k], clp[k])
+		}
+	}
+	for k, lp := range optimizer.ComboLPsHiGHS(p, 1e-9) {
+		if !math.IsNaN(lp) {
+			t.Errorf("combination %d: LP %v with no time to solve it", k, lp)
+		}
+	}
+}
+
 func TestComboLPsWarmEqualCold(t *testing.T) {
 	needCBC(t)
 	in := loadMedium(t, true)

@@ -147,11 +147,10 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		case cbc:
 			opts = []milpOptions{{Strength: strength, Start: h}}
 		default:
-			// HiGHS alone (CBC's library is not installed): no pruning of the variant combinations,
-			// whose LPs are CLP's, which comes with CBC.
+			// HiGHS alone (CBC's library is not installed); the combinations' LPs are HiGHS's too.
 			opts = []milpOptions{{Strength: strength, HiGHS: true}}
 		}
-		if h != nil && cbc {
+		if h != nil {
 			shared := &prunedCombos{}
 			for k := range opts {
 				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
