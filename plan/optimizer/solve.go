@@ -110,7 +110,7 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // with CBC, CBC first solves the strengthened MILP (milp.go) with the time left, the heuristic's plan as
 // its start, and beside it HiGHS solves the same model (raceMILP; highs.go) — without HiGHS installed, on
 // up to raceMaxClasses classes a second CBC solve without the start races instead, above that CBC runs
-// alone — and our branch and bound runs only if time remains (CBC proved the optimum
+// alone; where CBC's library is missing, HiGHS runs alone — and our branch and bound runs only if time remains (CBC proved the optimum
 // early, or stopped for another reason), seeded with the better plan. Measured on distinct fleets of
 // 36–297 hosts (BENCHMARKS.md), CBC on the strengthened model finds plans as good as or better than our
 // search, with tighter bounds. On replicated fleets (few classes) our search alone is far faster than
