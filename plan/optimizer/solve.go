@@ -106,14 +106,15 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 
 // exactPortfolio is the exact solver after the heuristic's seed h (nil if it failed; herr its error).
 //
-// On many-class fleets (more than capCoverClasses classes: profiled hosts, each its own class), in a build
-// with CBC, CBC first solves the strengthened MILP (milp.go) with the time left, the heuristic's plan as
-// its start, and beside it HiGHS solves the same model (raceMILP; highs.go) — without HiGHS installed, on
-// up to raceMaxClasses classes a second CBC solve without the start races instead, above that CBC runs
-// alone; where CBC's library is missing, HiGHS runs alone — and our branch and bound runs only if time remains (CBC proved the optimum
-// early, or stopped for another reason), seeded with the better plan. Measured on distinct fleets of
-// 36–297 hosts (BENCHMARKS.md), CBC on the strengthened model finds plans as good as or better than our
-// search, with tighter bounds. On replicated fleets (few classes) our search alone is far faster than
+// On many-class fleets (more than capCoverClasses classes: profiled hosts, each its own class), where
+// CBC's library is installed, CBC first solves the strengthened MILP (milp.go) with the time left, the
+// heuristic's plan as its start, and beside it HiGHS solves the same model (raceMILP; highs.go) — without
+// HiGHS installed, on up to raceMaxClasses classes a second CBC solve without the start races instead,
+// above that CBC runs alone; without CBC, HiGHS runs alone — and our branch and bound runs only if time
+// remains (a proof came early, or the solvers stopped for another reason), seeded with the better plan.
+// Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), the MILP solvers on the strengthened model
+// find plans as good as or better than our search, with far tighter bounds. On replicated fleets (few
+// classes) our search alone is far faster than
 // CBC and CBC is not started.
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
