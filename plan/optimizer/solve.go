@@ -114,8 +114,7 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // remains (a proof came early, or the solvers stopped for another reason), seeded with the better plan.
 // Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), the MILP solvers on the strengthened model
 // find plans as good as or better than our search, with far tighter bounds. On replicated fleets (few
-// classes) our search alone is far faster than
-// CBC and CBC is not started.
+// classes) our search alone is far faster than CBC and no MILP solver is started.
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
 // alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
