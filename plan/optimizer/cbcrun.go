@@ -127,3 +127,52 @@ func (job cbcJob) matrix() coin.Matrix {
 	return coin.Matrix{ColStart: job.ColStart, Index: job.Index, Value: job.Value, ColLB: job.ColLB,
 		ColUB: job.ColUB, Obj: job.Obj, RowLB: job.RowLB, RowUB: job.RowUB}
 }
+
+func init() { clpLP = solveCLP }
+
+// solveCLP is clpLP: the LP minimise c·x over rows, x ≥ 0, in CLP (in this process: CLP's LPs, unlike
+// CBC's search, have not failed here, and these are small — solveLPDuals refuses large ones).
+func solveCLP(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus, ok bool) {
+	if CBCAvailable() != nil {
+		return 0, nil, nil, lpTrouble, false
+	}
+	n := len(c)
+	m := coin.Matrix{Obj: c, ColLB: make([]float64, n), ColUB: make([]float64, n),
+		RowLB: make([]float64, len(rows)), RowUB: make([]float64, len(rows)), ColStart: make([]int, 0, n+1)}
+	for j := range n {
+		m.ColUB[j] = math.Inf(1)
+	}
+	for i, r := range rows {
+		m.RowLB[i], m.RowUB[i] = r.rhs, r.rhs
+		switch r.sense {
+		case le:
+			m.RowLB[i] = math.Inf(-1)
+		case ge:
+			m.RowUB[i] = math.Inf(1)
+		}
+	}
+	for j := range n {
+		m.ColStart = append(m.ColStart, len(m.Index))
+		for i, r := range rows {
+			if v := r.coef[j]; v != 0 {
+				m.Index, m.Value = append(m.Index, i), append(m.Value, v)
+			}
+		}
+	}
+	m.ColStart = append(m.ColStart, len(m.Index))
+	lp := coin.NewLP(m)
+	defer lp.Close()
+	lp.SetLogLevel(0)
+	lp.InitialSolve()
+	switch {
+	case lp.IsProvenOptimal():
+		x, y = lp.ColSolution(), lp.RowDuals()
+		if len(x) != n || len(y) != len(rows) {
+			return 0, nil, nil, lpTrouble, false
+		}
+		return lp.ObjectiveValue(), x, y, lpOptimal, true
+	case lp.IsProvenPrimalInfeasible():
+		return 0, nil, nil, lpInfeasible, true
+	}
+	return 0, nil, nil, lpTrouble, false
+}

@@ -19,6 +19,8 @@ type ExactOptions struct {
 	// cancelled (Ctrl-C). Either way the best plan so far is returned with the bound proven so far.
 	Ctx context.Context
 	now func() time.Time
+	// recordLP, when set, sees every LP the search solves (the benchmark of our simplex against CLP).
+	recordLP func(c []float64, rows []lpRow)
 }
 
 // Exact finds the cheapest plan of the §5 cost model over every variant combination meeting the accuracy

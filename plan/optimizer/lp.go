@@ -15,6 +15,13 @@ const (
 	eq
 )
 
+// clpLP, when set (builds with cgo), solves an LP of solveLPDuals with COIN-OR CLP where its library
+// loads; ok is false where it does not, or when CLP reached no conclusion, and our simplex solves it.
+// Why: on the LPs our search solves CLP is 5.4 times as fast (BENCHMARKS.md, issue 12: the 163 LPs of
+// two replicated fleets, 260 ms against 48 ms), and the brief keeps hand-written numerical code only
+// where it wins.
+var clpLP func(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus, ok bool)
+
 type lpRow struct {
 	coef  []float64 // dense, len = number of variables
 	sense sense
@@ -60,6 +67,17 @@ func solveLPDuals(c []float64, rows []lpRow, stop func() bool) (obj float64, x, 
 	if lpTooLarge(n, m) || (stop != nil && stop()) {
 		return 0, nil, nil, lpTrouble
 	}
+	if clpLP != nil {
+		if obj, x, y, st, ok := clpLP(c, rows); ok {
+			return obj, x, y, st
+		}
+	}
+	return simplexDuals(c, rows, stop)
+}
+
+// simplexDuals is solveLPDuals in our own dense simplex.
+func simplexDuals(c []float64, rows []lpRow, stop func() bool) (obj float64, x, y []float64, st lpStatus) {
+	n, m := len(c), len(rows)
 	nSlack, nArt := 0, 0
 	flipped := make([]bool, m)
 	for i := range rows {

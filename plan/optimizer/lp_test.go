@@ -5,7 +5,32 @@ import (
 	"testing"
 )
 
-func TestSolveLP(t *testing.T) {
+// forEachLPEngine runs f with our simplex alone and, outside -short, with CLP (which solveLPDuals uses
+// where CBC's library loads).
+func forEachLPEngine(t *testing.T, f func(t *testing.T)) {
+	t.Run("ours", func(t *testing.T) {
+		saved := clpLP
+		clpLP = nil
+		defer func() { clpLP = saved }()
+		f(t)
+	})
+	t.Run("clp", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("loads COIN-OR CLP")
+		}
+		if clpLP == nil {
+			t.Fatal("this build has no CLP engine (cgo)")
+		}
+		if err := CBCAvailable(); err != nil {
+			t.Fatal(err)
+		}
+		f(t)
+	})
+}
+
+func TestSolveLP(t *testing.T) { forEachLPEngine(t, testSolveLP) }
+
+func testSolveLP(t *testing.T) {
 	tests := []struct {
 		name string
 		c    []float64
@@ -32,7 +57,9 @@ func TestSolveLP(t *testing.T) {
 
 // The row duals are the objective's rate of change with each right-hand side (cover cuts price workers
 // with the capacity rows' duals).
-func TestSolveLPDuals(t *testing.T) {
+func TestSolveLPDuals(t *testing.T) { forEachLPEngine(t, testSolveLPDuals) }
+
+func testSolveLPDuals(t *testing.T) {
 	tests := []struct {
 		name string
 		c    []float64

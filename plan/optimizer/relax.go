@@ -346,6 +346,9 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 			}
 		}
 	}
+	if s.opt.recordLP != nil {
+		s.opt.recordLP(cost, rows)
+	}
 	obj, x, y, st := solveLPDuals(cost, rows, s.expired)
 	if st == lpInfeasible && lo != nil {
 		out.bound = math.Inf(1) // no plan in this tier window

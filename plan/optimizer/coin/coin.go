@@ -13,7 +13,7 @@ enum {
 	CBC_SET_FRAC_GAP, CBC_SET_SECONDS, CBC_SET_CUTOFF, CBC_SET_START, CBC_WRITE_MPS, CBC_SOLVE,
 	CBC_STATUS, CBC_SAVED, CBC_BEST, CBC_INFEASIBLE, CBC_BOUND, CBC_OPTIMAL, CBC_COLS, CBC_OBJ,
 	CLP_NEW, CLP_DELETE, CLP_LOAD, CLP_SET_LOG, CLP_CHG_LOWER, CLP_CHG_UPPER, CLP_SET_SECONDS,
-	CLP_INITIAL, CLP_DUAL, CLP_INFEASIBLE, CLP_OPTIMAL, CLP_OBJ, NFN
+	CLP_INITIAL, CLP_DUAL, CLP_INFEASIBLE, CLP_OPTIMAL, CLP_OBJ, CLP_PRIMAL_COLS, CLP_DUAL_ROWS, NFN
 };
 
 static const char *names[NFN] = {
@@ -25,6 +25,7 @@ static const char *names[NFN] = {
 	"Clp_newModel", "Clp_deleteModel", "Clp_loadProblem", "Clp_setLogLevel", "Clp_chgColumnLower",
 	"Clp_chgColumnUpper", "Clp_setMaximumSeconds", "Clp_initialSolve", "Clp_dual",
 	"Clp_isProvenPrimalInfeasible", "Clp_isProvenOptimal", "Clp_objectiveValue",
+	"Clp_primalColumnSolution", "Clp_dualRowSolution",
 };
 
 static void *fn[NFN];
@@ -89,6 +90,8 @@ static int clp_dual(M m) { return ((int (*)(M, int))fn[CLP_DUAL])(m, 0); }
 static int clp_infeasible(M m) { return ((int (*)(M))fn[CLP_INFEASIBLE])(m); }
 static int clp_optimal(M m) { return ((int (*)(M))fn[CLP_OPTIMAL])(m); }
 static double clp_obj(M m) { return ((double (*)(M))fn[CLP_OBJ])(m); }
+static const double *clp_primal_cols(M m) { return ((const double *(*)(M))fn[CLP_PRIMAL_COLS])(m); }
+static const double *clp_dual_rows(M m) { return ((const double *(*)(M))fn[CLP_DUAL_ROWS])(m); }
 */
 import "C"
 
@@ -250,8 +253,8 @@ func (m *MIP) ColSolution() []float64 {
 // same names.
 type LP struct {
 	m      C.M
-	lo, up *C.double // the model's column bounds, in C memory, changed in place by SetColumnBounds
-	n      int
+	lo, up *C.double // the model's column bounds, in C memory, changed in place by SetColumnBound
+	n, nr  int
 }
 
 // NewLP is a CLP model holding m.
@@ -260,7 +263,7 @@ func NewLP(m Matrix) *LP {
 	defer c.free()
 	p := C.clp_new()
 	C.clp_load(p, c.ncol, c.nrow, c.start, c.index, c.value, c.colLB, c.colUB, c.obj, c.rLB, c.rUB)
-	return &LP{m: p, lo: cDoubles(finite(m.ColLB)), up: cDoubles(finite(m.ColUB)), n: len(m.Obj)}
+	return &LP{m: p, lo: cDoubles(finite(m.ColLB)), up: cDoubles(finite(m.ColUB)), n: len(m.Obj), nr: len(m.RowLB)}
 }
 
 // Close frees the model.
@@ -289,6 +292,21 @@ func (l *LP) Dual()                          { C.clp_dual(l.m) }
 func (l *LP) IsProvenPrimalInfeasible() bool { return C.clp_infeasible(l.m) != 0 }
 func (l *LP) IsProvenOptimal() bool          { return C.clp_optimal(l.m) != 0 }
 func (l *LP) ObjectiveValue() float64        { return float64(C.clp_obj(l.m)) }
+
+// ColSolution is a copy of the primal solution, one value per column.
+func (l *LP) ColSolution() []float64 { return goDoubles(C.clp_primal_cols(l.m), l.n) }
+
+// RowDuals is a copy of the row duals (the rows' prices: ∂objective/∂bound of the row at the optimum).
+func (l *LP) RowDuals() []float64 { return goDoubles(C.clp_dual_rows(l.m), l.nr) }
+
+func goDoubles(p *C.double, n int) []float64 {
+	if p == nil {
+		return nil
+	}
+	out := make([]float64, n)
+	copy(out, unsafe.Slice((*float64)(unsafe.Pointer(p)), n))
+	return out
+}
 
 // finite maps ±Inf to CBC's and CLP's ±1e30 ("infinite").
 func finite(xs []float64) []float64 {
