@@ -17,8 +17,8 @@ const (
 
 // clpLP, when set (builds with cgo), solves an LP of solveLPDuals with COIN-OR CLP where its library
 // loads; ok is false where it does not, or when CLP reached no conclusion, and our simplex solves it.
-// Why: on the LPs our search solves CLP is 5.4 times as fast (BENCHMARKS.md, issue 12: the 163 LPs of
-// two replicated fleets, 260 ms against 48 ms), and the brief keeps hand-written numerical code only
+// Why: on the LPs our search solves CLP is about 5 times as fast (BENCHMARKS.md, issue 12: the 163 LPs
+// of two replicated fleets, 240–260 ms against 45–52 ms), and hand-written numerical code stays only
 // where it wins.
 var clpLP func(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus, ok bool)
 
