@@ -60,6 +60,9 @@ func benchOptimize(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The exact solver's figures depend on the libraries found, so every record names them.
+	engines := optimizer.Engines()
+	fmt.Fprintf(os.Stderr, "bench optimize: solver libraries: %s\n", engineList(engines))
 	ks, err := intList(*copies)
 	if err != nil {
 		return fmt.Errorf("--copies: %w", err)
@@ -102,7 +105,8 @@ func benchOptimize(args []string) error {
 				p.Threshold = th
 				rec := map[string]any{"workers": len(p.Workers), "copies": k, "tiers": p.NumTiers, "threshold": th,
 					"jitter": *jitter, "seed": *seed, "classes": len(p.Classes()), "time_limit_seconds": limit.Seconds(),
-					"stages": countStages(p), "machine_cores": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339)}
+					"stages": countStages(p), "machine_cores": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
+					"engines": engines}
 				runtime.GC()
 				// The heuristic alone, within the limit, for its cost (the exact solver runs it again as its
 				// seed, inside its own limit).
@@ -164,7 +168,8 @@ func benchOptimize(args []string) error {
 		}
 	}
 	if *markdown != "" {
-		return os.WriteFile(*markdown, []byte(benchopt.Markdown(rows, *baseline, limit.Seconds())), 0o644)
+		head := fmt.Sprintf("Solver libraries: %s.\n\n", engineList(engines))
+		return os.WriteFile(*markdown, []byte(head+benchopt.Markdown(rows, *baseline, limit.Seconds())), 0o644)
 	}
 	return nil
 }
@@ -208,4 +213,12 @@ func intList(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// engineList is optimizer.Engines for people: "none (our own code alone)" when empty.
+func engineList(engines []string) string {
+	if len(engines) == 0 {
+		return "none (our own code alone)"
+	}
+	return strings.Join(engines, ", ")
 }

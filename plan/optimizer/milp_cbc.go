@@ -462,3 +462,17 @@ func MILPHint(s *Solution) string {
 	return fmt.Sprintf("gap %.2f %%: the exact solver closes such gaps with MILP solvers this machine lacks — %s",
 		100*s.Gap(), strings.Join(missing, "; "))
 }
+
+// Engines names the solver libraries this process uses beside its own code — "cbc" and "clp" (COIN-OR,
+// loaded at run time) and "highs" (SciPy's) — so that a result can say what produced it: the exact
+// solver's figures on distinct fleets depend on them (BENCHMARKS.md, issue 12).
+func Engines() []string {
+	var out []string
+	if CBCAvailable() == nil {
+		out = append(out, "cbc", "clp")
+	}
+	if HiGHSAvailable() {
+		out = append(out, "highs")
+	}
+	return out
+}

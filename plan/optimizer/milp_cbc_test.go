@@ -73,6 +73,25 @@ func TestMILPHint(t *testing.T) {
 	}
 }
 
+// Engines names exactly the libraries the solvers may use: none when both are turned off, all three
+// where they are installed (the full suite's machines).
+func TestEngines(t *testing.T) {
+	t.Run("off", func(t *testing.T) {
+		t.Setenv(optimizer.EnvCBC, "0")
+		t.Setenv(optimizer.EnvHiGHS, "0")
+		if e := optimizer.Engines(); len(e) != 0 {
+			t.Errorf("engines %v with CBC and HiGHS turned off", e)
+		}
+	})
+	t.Run("installed", func(t *testing.T) {
+		needCBC(t)
+		needHiGHS(t)
+		if e := strings.Join(optimizer.Engines(), ","); e != "cbc,clp,highs" {
+			t.Errorf("engines %q, want cbc,clp,highs", e)
+		}
+	})
+}
+
 // The plain MILP in HiGHS (solver "highs") finds and proves the medium example's optimum too.
 func TestHiGHSSolverMedium(t *testing.T) {
 	if testing.Short() {

@@ -146,6 +146,7 @@ type Report struct {
 	OptimalityGap     *float64                      `json:"optimality_gap,omitempty"`
 	SolveSeconds      float64                       `json:"solve_seconds"`
 	Solver            string                        `json:"solver"`
+	Engines           []string                      `json:"engines,omitempty"` // libraries beside our own code (Engines)
 	ThroughputShares  map[string]map[string]float64 `json:"throughput_shares"`
 	Capacities        map[string]map[string]float64 `json:"capacities"`
 	Warnings          []string                      `json:"warnings,omitempty"`
@@ -157,9 +158,10 @@ func NewReport(p *Problem, s *Solution, seconds float64) *Report {
 		ModelAssignment: map[string]string{}, WorkerAssignment: map[string][]string{}, TotalCost: s.Total,
 		SolveSeconds: seconds, Solver: s.Solver,
 		ThroughputShares: map[string]map[string]float64{}, Capacities: map[string]map[string]float64{}}
-	if s.Solver != "heuristic" { // the heuristic proves no bound
+	if s.Solver != "heuristic" { // the heuristic proves no bound, and uses no library
 		lb, gap := s.LowerBound, s.Gap()
 		r.LowerBound, r.OptimalityGap = &lb, &gap
+		r.Engines = Engines()
 	}
 	shares := s.Shares(p)
 	for v, name := range p.Nodes {
