@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"jellybean/job/sweep"
+	"jellybean/plan/optimizer"
 	"jellybean/plan/optimizer/inputs"
 )
 
@@ -50,6 +51,8 @@ func cmdSweep(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The exact solver's figures on distinct fleets depend on the libraries found: say which.
+	fmt.Fprintf(os.Stderr, "sweep: solver libraries: %s\n", engineList(optimizer.Engines()))
 	rows, err := sweep.Run(in.Problem, in.Config, sweep.Options{Sizes: sz, Solvers: solvers, Tiers: *tiers, Jitter: *jitter, Seed: *seed, TimeLimit: *limit, Progress: os.Stderr})
 	if err != nil {
 		return err
