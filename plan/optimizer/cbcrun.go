@@ -132,7 +132,7 @@ func init() { clpLP = solveCLP }
 
 // solveCLP is clpLP: the LP minimise c·x over rows, x ≥ 0, in CLP (in this process: CLP's LPs, unlike
 // CBC's search, have not failed here, and these are small — solveLPDuals refuses large ones).
-func solveCLP(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus, ok bool) {
+func solveCLP(c []float64, rows []lpRow, secs float64) (obj float64, x, y []float64, st lpStatus, ok bool) {
 	if CBCAvailable() != nil {
 		return 0, nil, nil, lpTrouble, false
 	}
@@ -163,7 +163,10 @@ func solveCLP(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStat
 	lp := coin.NewLP(m)
 	defer lp.Close()
 	lp.SetLogLevel(0)
-	lp.InitialSolve()
+	if secs > 0 {
+		lp.SetMaximumSeconds(secs) // not optimal at the limit: ok is false, and our simplex sees stop
+	}
+	lp.InitialSolveQuiet() // this process handles Ctrl-C: CLP must not touch SIGINT
 	switch {
 	case lp.IsProvenOptimal():
 		x, y = lp.ColSolution(), lp.RowDuals()

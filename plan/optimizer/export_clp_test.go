@@ -38,7 +38,7 @@ func (l RecordedLP) SolveOurs() float64 {
 
 // SolveCLP solves the LP with COIN-OR CLP in this process (solveCLP), as SolveOurs.
 func (l RecordedLP) SolveCLP() float64 {
-	obj, _, _, st, ok := solveCLP(l.c, l.rows)
+	obj, _, _, st, ok := solveCLP(l.c, l.rows, 0)
 	if !ok {
 		return math.NaN()
 	}

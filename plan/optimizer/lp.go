@@ -1,6 +1,9 @@
 package optimizer
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // A small dense two-phase simplex (Bland's rule, so it cannot cycle) for the exact solver's relaxation.
 // Sizes here are tens to hundreds of rows and a few hundred to a few thousand columns; larger LPs are
@@ -20,7 +23,8 @@ const (
 // Why: on the LPs our search solves CLP is about 5 times as fast (BENCHMARKS.md, issue 12: the 163 LPs
 // of two replicated fleets, 240–260 ms against 45–52 ms), and hand-written numerical code stays only
 // where it wins.
-var clpLP func(c []float64, rows []lpRow) (obj float64, x, y []float64, st lpStatus, ok bool)
+// secs > 0 caps CLP's time (it cannot poll a stop function).
+var clpLP func(c []float64, rows []lpRow, secs float64) (obj float64, x, y []float64, st lpStatus, ok bool)
 
 type lpRow struct {
 	coef  []float64 // dense, len = number of variables
@@ -55,20 +59,28 @@ const stopEvery = 8
 
 // solveLPStatus is solveLP telling a proven infeasibility apart from numerical trouble.
 func solveLPStatus(c []float64, rows []lpRow, stop func() bool) (obj float64, x []float64, st lpStatus) {
-	obj, x, _, st = solveLPDuals(c, rows, stop)
+	obj, x, _, st = solveLPDuals(c, rows, stop, time.Time{})
 	return obj, x, st
 }
 
 // solveLPDuals is solveLPStatus also returning the row duals y (∂obj/∂rhs at the optimum: ≤ 0 for a
 // binding ≤ row of this minimisation, ≥ 0 for a binding ≥ row). rows may be modified (sign flips).
 // stop (nil: never) is polled every few pivots; when it returns true the solve ends with lpTrouble.
-func solveLPDuals(c []float64, rows []lpRow, stop func() bool) (obj float64, x, y []float64, st lpStatus) {
+//
+// deadline (zero: none) is when stop will say yes: CLP, which cannot poll stop, gets the time to it.
+func solveLPDuals(c []float64, rows []lpRow, stop func() bool, deadline time.Time) (obj float64, x, y []float64, st lpStatus) {
 	n, m := len(c), len(rows)
 	if lpTooLarge(n, m) || (stop != nil && stop()) {
 		return 0, nil, nil, lpTrouble
 	}
 	if clpLP != nil {
-		if obj, x, y, st, ok := clpLP(c, rows); ok {
+		secs := 0.0
+		if !deadline.IsZero() {
+			if secs = time.Until(deadline).Seconds(); secs <= 0 {
+				return 0, nil, nil, lpTrouble
+			}
+		}
+		if obj, x, y, st, ok := clpLP(c, rows, secs); ok {
 			return obj, x, y, st
 		}
 	}

@@ -3,6 +3,7 @@ package optimizer
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 // forEachLPEngine runs f with our simplex alone and, outside -short, with CLP (which solveLPDuals uses
@@ -24,6 +25,16 @@ func forEachLPEngine(t *testing.T, f func(t *testing.T)) {
 		if err := CBCAvailable(); err != nil {
 			t.Fatal(err)
 		}
+		// CLP must answer itself: a silent fall back to our simplex would pass for it.
+		saved := clpLP
+		clpLP = func(c []float64, rows []lpRow, secs float64) (float64, []float64, []float64, lpStatus, bool) {
+			obj, x, y, st, ok := saved(c, rows, secs)
+			if !ok {
+				t.Errorf("CLP reached no conclusion")
+			}
+			return obj, x, y, st, ok
+		}
+		defer func() { clpLP = saved }()
 		f(t)
 	})
 }
@@ -74,7 +85,7 @@ func testSolveLPDuals(t *testing.T) {
 		{"flipped", []float64{1}, []lpRow{{[]float64{-1}, le, -3}}, []float64{-1}},
 	}
 	for _, tc := range tests {
-		_, _, y, st := solveLPDuals(tc.c, tc.rows, nil)
+		_, _, y, st := solveLPDuals(tc.c, tc.rows, nil, time.Time{})
 		if st != lpOptimal {
 			t.Fatalf("%s: status %v", tc.name, st)
 		}

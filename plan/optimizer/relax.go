@@ -349,7 +349,7 @@ func (s *exactSearch) relaxation(d int, lo, hi []int) relaxed {
 	if s.opt.recordLP != nil {
 		s.opt.recordLP(cost, rows)
 	}
-	obj, x, y, st := solveLPDuals(cost, rows, s.expired)
+	obj, x, y, st := solveLPDuals(cost, rows, s.expired, s.deadline)
 	if st == lpInfeasible && lo != nil {
 		out.bound = math.Inf(1) // no plan in this tier window
 		return out

@@ -5,7 +5,9 @@ package coin
 /*
 #cgo linux LDFLAGS: -ldl
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 // The functions bound, by index into fn (the order of names below).
 enum {
@@ -13,7 +15,7 @@ enum {
 	CBC_SET_FRAC_GAP, CBC_SET_SECONDS, CBC_SET_CUTOFF, CBC_SET_START, CBC_WRITE_MPS, CBC_SOLVE,
 	CBC_STATUS, CBC_SAVED, CBC_BEST, CBC_INFEASIBLE, CBC_BOUND, CBC_OPTIMAL, CBC_COLS, CBC_OBJ,
 	CLP_NEW, CLP_DELETE, CLP_LOAD, CLP_SET_LOG, CLP_CHG_LOWER, CLP_CHG_UPPER, CLP_SET_SECONDS,
-	CLP_INITIAL, CLP_DUAL, CLP_INFEASIBLE, CLP_OPTIMAL, CLP_OBJ, CLP_PRIMAL_COLS, CLP_DUAL_ROWS, NFN
+	CLP_INITIAL, CLP_DUAL, CLP_INFEASIBLE, CLP_OPTIMAL, CLP_OBJ, CLP_PRIMAL_COLS, CLP_DUAL_ROWS, CLPSOLVE_NEW, CLPSOLVE_DELETE, CLPSOLVE_SPECIAL, CLP_INITIAL_OPTS, NFN
 };
 
 static const char *names[NFN] = {
@@ -25,21 +27,32 @@ static const char *names[NFN] = {
 	"Clp_newModel", "Clp_deleteModel", "Clp_loadProblem", "Clp_setLogLevel", "Clp_chgColumnLower",
 	"Clp_chgColumnUpper", "Clp_setMaximumSeconds", "Clp_initialSolve", "Clp_dual",
 	"Clp_isProvenPrimalInfeasible", "Clp_isProvenOptimal", "Clp_objectiveValue",
-	"Clp_primalColumnSolution", "Clp_dualRowSolution",
+	"Clp_primalColumnSolution", "Clp_dualRowSolution", "ClpSolve_new", "ClpSolve_delete",
+	"ClpSolve_setSpecialOption", "Clp_initialSolveWithOptions",
 };
 
 static void *fn[NFN];
 
 // jb_load opens the library at path (its dependencies, CLP among them, come with it) and looks up every
-// function; it returns NULL, or what went wrong (dlerror's text, or the missing function's name).
-static const char *jb_load(const char *path) {
+// function, into fn only once all are found; it returns 0, or -1 with what went wrong in err (dlerror's
+// text, copied here before another call can change it, or the missing function).
+static int jb_load(const char *path, char *err, int n) {
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h) return dlerror();
-	for (int i = 0; i < NFN; i++) {
-		fn[i] = dlsym(h, names[i]);
-		if (!fn[i]) return names[i];
+	if (!h) {
+		snprintf(err, n, "%s", dlerror());
+		return -1;
 	}
-	return NULL;
+	void *found[NFN];
+	for (int i = 0; i < NFN; i++) {
+		found[i] = dlsym(h, names[i]);
+		if (!found[i]) {
+			snprintf(err, n, "%s has no function %s (CBC 2.10 or newer is needed)", path, names[i]);
+			dlclose(h);
+			return -1;
+		}
+	}
+	memcpy(fn, found, sizeof fn);
+	return 0;
 }
 
 typedef void *M;
@@ -92,6 +105,18 @@ static int clp_optimal(M m) { return ((int (*)(M))fn[CLP_OPTIMAL])(m); }
 static double clp_obj(M m) { return ((double (*)(M))fn[CLP_OBJ])(m); }
 static const double *clp_primal_cols(M m) { return ((const double *(*)(M))fn[CLP_PRIMAL_COLS])(m); }
 static const double *clp_dual_rows(M m) { return ((const double *(*)(M))fn[CLP_DUAL_ROWS])(m); }
+
+// clp_initial_quiet is Clp_initialSolve without CLP's Ctrl-C handling: by default CLP installs its own
+// SIGINT handler for the solve and puts the old one back with signal(), which drops the flags (SA_ONSTACK,
+// SA_SIGINFO) Go's runtime needs — the next Ctrl-C then crashes a Go program ("non-Go code set up signal
+// handler without SA_ONSTACK flag"). Special option 2 (nonzero: no interrupt handling) leaves signals alone.
+static int clp_initial_quiet(M m) {
+	M opts = ((M (*)(void))fn[CLPSOLVE_NEW])();
+	((void (*)(M, int, int, int))fn[CLPSOLVE_SPECIAL])(opts, 2, 1, -1);
+	int r = ((int (*)(M, M))fn[CLP_INITIAL_OPTS])(m, opts);
+	((void (*)(M))fn[CLPSOLVE_DELETE])(opts);
+	return r;
+}
 */
 import "C"
 
@@ -130,14 +155,16 @@ func load() error {
 		candidates = []string{p}
 	}
 	var errs []string
+	buf := (*C.char)(C.malloc(512))
+	defer C.free(unsafe.Pointer(buf))
 	for _, name := range candidates {
 		cp := C.CString(name)
-		msg := C.jb_load(cp)
+		r := C.jb_load(cp, buf, 512)
 		C.free(unsafe.Pointer(cp))
-		if msg == nil {
+		if r == 0 {
 			return nil
 		}
-		errs = append(errs, C.GoString(msg))
+		errs = append(errs, C.GoString(buf))
 	}
 	return fmt.Errorf("COIN-OR CBC could not be loaded (%s)", strings.Join(errs, "; "))
 }
@@ -292,6 +319,11 @@ func (l *LP) Dual()                          { C.clp_dual(l.m) }
 func (l *LP) IsProvenPrimalInfeasible() bool { return C.clp_infeasible(l.m) != 0 }
 func (l *LP) IsProvenOptimal() bool          { return C.clp_optimal(l.m) != 0 }
 func (l *LP) ObjectiveValue() float64        { return float64(C.clp_obj(l.m)) }
+
+// InitialSolveQuiet is InitialSolve leaving the process's signal handlers alone (see clp_initial_quiet):
+// the one to use in a Go process that handles Ctrl-C. (InitialSolve installs CLP's own for the solve,
+// which only a process that ignores SIGINT, like the CBC process, can afford.)
+func (l *LP) InitialSolveQuiet() { C.clp_initial_quiet(l.m) }
 
 // ColSolution is a copy of the primal solution, one value per column.
 func (l *LP) ColSolution() []float64 { return goDoubles(C.clp_primal_cols(l.m), l.n) }

@@ -17,6 +17,24 @@ func TestLoadMissingLibrary(t *testing.T) {
 	}
 }
 
+// A library without CBC's functions (CLP's own) is an error naming the missing one, and leaves the
+// library already loaded working.
+func TestLoadWrongLibrary(t *testing.T) {
+	needLibrary(t)
+	t.Setenv(EnvLib, "libClp.so.1")
+	err := load()
+	if err == nil || !strings.Contains(err.Error(), "no function Cbc_") {
+		t.Fatalf("err = %v, want one naming a missing Cbc_ function", err)
+	}
+	mip := NewMIP(knapsack(), []bool{true, true, true})
+	defer mip.Close()
+	mip.SetLogLevel(0)
+	mip.Solve()
+	if !mip.IsProvenOptimal() || math.Abs(mip.ObjValue()-bruteKnapsack(knapsack())) > 1e-9 {
+		t.Errorf("after the failed load: optimal %v, objective %v", mip.IsProvenOptimal(), mip.ObjValue())
+	}
+}
+
 // needLibrary skips under -short (Go alone); outside it the library must load, as .ci/run installs it.
 func needLibrary(t *testing.T) {
 	t.Helper()
