@@ -21,7 +21,10 @@ func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
 		return nil, 0, false, err
 	}
 	secs, cutoff := job.Secs, job.Cutoff
-	model := coin.NewMIP(job.matrix(), job.Integer)
+	model, err := coin.NewMIP(job.matrix(), job.Integer)
+	if err != nil {
+		return nil, 0, false, err
+	}
 	defer model.Close()
 	model.SetLogLevel(0)
 	// Wall-clock seconds: by default CBC counts CPU seconds, which a loaded machine stretches.
@@ -38,7 +41,9 @@ func runCBC(job cbcJob) (x []float64, lb float64, optimal bool, err error) {
 		model.SetCutoff(cutoff)
 	}
 	if job.Start != nil {
-		model.SetInitialSolution(job.Start)
+		if err := model.SetInitialSolution(job.Start); err != nil {
+			return nil, 0, false, err
+		}
 	}
 	if path := os.Getenv("JELLYBEAN_CBC_WRITE_MPS"); path != "" {
 		model.WriteMPS(path) // for study outside the program: the exact model CBC is given, as PATH.mps
@@ -89,7 +94,10 @@ func runLPs(job cbcJob) []float64 {
 		return out
 	}
 	began := time.Now()
-	model := coin.NewLP(job.matrix())
+	model, err := coin.NewLP(job.matrix())
+	if err != nil {
+		return out // unsolved: every combination kept
+	}
 	defer model.Close()
 	model.SetLogLevel(0)
 	for k := range job.RelaxZ {
@@ -160,7 +168,10 @@ func solveCLP(c []float64, rows []lpRow, secs float64) (obj float64, x, y []floa
 		}
 	}
 	m.ColStart = append(m.ColStart, len(m.Index))
-	lp := coin.NewLP(m)
+	lp, err := coin.NewLP(m)
+	if err != nil {
+		return 0, nil, nil, lpTrouble, false
+	}
 	defer lp.Close()
 	lp.SetLogLevel(0)
 	if secs > 0 {

@@ -178,6 +178,31 @@ type Matrix struct {
 	RowLB, RowUB      []float64
 }
 
+// check reports a Matrix whose arrays disagree in length or whose entries point outside it: the C
+// libraries would read past the ends of the copies.
+func (m Matrix) check() error {
+	n, nr := len(m.Obj), len(m.RowLB)
+	switch {
+	case len(m.ColLB) != n || len(m.ColUB) != n:
+		return fmt.Errorf("coin: %d objective entries, %d / %d column bounds", n, len(m.ColLB), len(m.ColUB))
+	case len(m.RowUB) != nr:
+		return fmt.Errorf("coin: %d / %d row bounds", nr, len(m.RowUB))
+	case len(m.ColStart) != n+1 || m.ColStart[0] != 0 || m.ColStart[n] != len(m.Index) || len(m.Value) != len(m.Index):
+		return fmt.Errorf("coin: column starts (%d for %d columns) do not match %d entries / %d values", len(m.ColStart), n, len(m.Index), len(m.Value))
+	}
+	for j := range n {
+		if m.ColStart[j] > m.ColStart[j+1] {
+			return fmt.Errorf("coin: column %d starts after column %d", j, j+1)
+		}
+	}
+	for k, i := range m.Index {
+		if i < 0 || i >= nr {
+			return fmt.Errorf("coin: entry %d in row %d of %d", k, i, nr)
+		}
+	}
+	return nil
+}
+
 // cMatrix is a Matrix copied into C memory, which the libraries may keep pointers into while loading.
 type cMatrix struct {
 	start, index                  *C.int
@@ -210,7 +235,13 @@ type MIP struct {
 }
 
 // NewMIP is a CBC model holding m, the columns marked in integer integral.
-func NewMIP(m Matrix, integer []bool) *MIP {
+func NewMIP(m Matrix, integer []bool) (*MIP, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if len(integer) > len(m.Obj) {
+		return nil, fmt.Errorf("coin: %d integrality marks for %d columns", len(integer), len(m.Obj))
+	}
 	c := newCMatrix(m)
 	defer c.free()
 	p := C.cbc_new()
@@ -220,7 +251,7 @@ func NewMIP(m Matrix, integer []bool) *MIP {
 			C.cbc_set_integer(p, C.int(j))
 		}
 	}
-	return &MIP{m: p, n: len(m.Obj)}
+	return &MIP{m: p, n: len(m.Obj)}, nil
 }
 
 // Close frees the model.
@@ -252,10 +283,14 @@ func (m *MIP) SetParameter(name, value string) {
 }
 
 // SetInitialSolution gives CBC a solution to start from (one value per column).
-func (m *MIP) SetInitialSolution(x []float64) {
+func (m *MIP) SetInitialSolution(x []float64) error {
+	if len(x) != m.n {
+		return fmt.Errorf("coin: a starting solution of %d values for %d columns", len(x), m.n)
+	}
 	C.free(unsafe.Pointer(m.start))
 	m.start = cDoubles(x)
 	C.cbc_set_start(m.m, m.start)
+	return nil
 }
 
 // WriteMPS writes the model as an MPS file (CBC adds ".mps" to path).
@@ -285,12 +320,15 @@ type LP struct {
 }
 
 // NewLP is a CLP model holding m.
-func NewLP(m Matrix) *LP {
+func NewLP(m Matrix) (*LP, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
 	c := newCMatrix(m)
 	defer c.free()
 	p := C.clp_new()
 	C.clp_load(p, c.ncol, c.nrow, c.start, c.index, c.value, c.colLB, c.colUB, c.obj, c.rLB, c.rUB)
-	return &LP{m: p, lo: cDoubles(finite(m.ColLB)), up: cDoubles(finite(m.ColUB)), n: len(m.Obj), nr: len(m.RowLB)}
+	return &LP{m: p, lo: cDoubles(finite(m.ColLB)), up: cDoubles(finite(m.ColUB)), n: len(m.Obj), nr: len(m.RowLB)}, nil
 }
 
 // Close frees the model.

@@ -44,7 +44,10 @@ func sigintChild(t *testing.T, loud bool) {
 	}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt)
-	lp := NewLP(knapsack())
+	lp, err := NewLP(knapsack())
+	if err != nil {
+		t.Fatal(err)
+	}
 	lp.SetLogLevel(0)
 	if loud {
 		lp.InitialSolve()

@@ -26,12 +26,43 @@ func TestLoadWrongLibrary(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no function Cbc_") {
 		t.Fatalf("err = %v, want one naming a missing Cbc_ function", err)
 	}
-	mip := NewMIP(knapsack(), []bool{true, true, true})
+	mip, err := NewMIP(knapsack(), []bool{true, true, true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer mip.Close()
 	mip.SetLogLevel(0)
 	mip.Solve()
 	if !mip.IsProvenOptimal() || math.Abs(mip.ObjValue()-bruteKnapsack(knapsack())) > 1e-9 {
 		t.Errorf("after the failed load: optimal %v, objective %v", mip.IsProvenOptimal(), mip.ObjValue())
+	}
+}
+
+// Arrays that disagree are refused before any of them reaches C (no library needed to check).
+func TestMatrixChecked(t *testing.T) {
+	for name, mutate := range map[string]func(m *Matrix){
+		"short column bounds": func(m *Matrix) { m.ColUB = m.ColUB[:2] },
+		"short row bounds":    func(m *Matrix) { m.RowUB = m.RowUB[:1] },
+		"column starts":       func(m *Matrix) { m.ColStart = m.ColStart[:3] },
+		"last start":          func(m *Matrix) { m.ColStart[3] = 8 },
+		"decreasing starts":   func(m *Matrix) { m.ColStart[1], m.ColStart[2] = 6, 3 },
+		"values":              func(m *Matrix) { m.Value = m.Value[:8] },
+		"row index":           func(m *Matrix) { m.Index[4] = 3 },
+	} {
+		m := knapsack()
+		mutate(&m)
+		if _, err := NewMIP(m, nil); err == nil {
+			t.Errorf("%s: NewMIP accepted it", name)
+		}
+		if _, err := NewLP(m); err == nil {
+			t.Errorf("%s: NewLP accepted it", name)
+		}
+	}
+	if _, err := NewMIP(knapsack(), make([]bool, 4)); err == nil {
+		t.Error("NewMIP accepted 4 integrality marks for 3 columns")
+	}
+	if err := knapsack().check(); err != nil {
+		t.Errorf("the knapsack itself: %v", err)
 	}
 }
 
@@ -93,11 +124,16 @@ func TestMIPKnapsack(t *testing.T) {
 	m := knapsack()
 	want := bruteKnapsack(m)
 	for _, start := range [][]float64{nil, {0, 1, 1}} {
-		mip := NewMIP(m, []bool{true, true, true})
+		mip, err := NewMIP(m, []bool{true, true, true})
+		if err != nil {
+			t.Fatal(err)
+		}
 		mip.SetLogLevel(0)
 		mip.SetMaximumSeconds(10)
 		if start != nil {
-			mip.SetInitialSolution(start)
+			if err := mip.SetInitialSolution(start); err != nil {
+				t.Fatal(err)
+			}
 		}
 		mip.Solve()
 		x := mip.ColSolution()
@@ -123,7 +159,10 @@ func TestMIPKnapsack(t *testing.T) {
 func TestLPBoundsChange(t *testing.T) {
 	needLibrary(t)
 	m := knapsack()
-	lp := NewLP(m)
+	lp, err := NewLP(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer lp.Close()
 	lp.SetLogLevel(0)
 	lp.InitialSolve()
