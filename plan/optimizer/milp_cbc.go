@@ -441,7 +441,7 @@ const cbcGrace = 700 * time.Millisecond
 // at least 0.4 s. What CBC leaves goes to our own search.
 func cbcMargin(left time.Duration) time.Duration { return max(400*time.Millisecond, left/10) }
 
-// MILPHint is a note for the user when s, the exact solver's answer, is left more than half a percent
+// MILPHint is a note for the user when s, the exact solver's result, is left more than half a percent
 // from its bound and a MILP solver that closes such gaps is missing (on fleets of distinct hosts: 72 of
 // them, 3 tiers, 37 % with the search alone, proven optimal with CBC and HiGHS; BENCHMARKS.md); ""
 // otherwise.

@@ -140,7 +140,7 @@ var (
 )
 
 // Load opens CBC's C library once and looks up every function this package calls; later calls return
-// the first one's answer. Nothing else in the package may be called unless it returned nil.
+// the first one's result. Nothing else in the package may be called unless it returned nil.
 func Load() error {
 	loadOnce.Do(func() { loadErr = load() })
 	return loadErr
