@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -54,7 +55,7 @@ func benchOptimize(args []string) error {
 		}
 	}
 	if *baseline == "highs" && !optimizer.HiGHSAvailable() {
-		return fmt.Errorf("--baseline highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy), or %s=0", optimizer.EnvHiGHS)
+		return errors.New("--baseline highs: " + optimizer.HiGHSMissing)
 	}
 	in, err := inputs.ReadDir(*dir, *config)
 	if err != nil {

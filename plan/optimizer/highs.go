@@ -54,6 +54,9 @@ func findHiGHSPython() string {
 	return ""
 }
 
+// HiGHSMissing says why HiGHS cannot be used and how to get it, for errors and hints.
+const HiGHSMissing = "no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy), or " + EnvHiGHS + "=0"
+
 // HiGHSAvailable says whether the exact solver may use HiGHS: SciPy with milp is installed and
 // JELLYBEAN_HIGHS is not 0.
 func HiGHSAvailable() bool { return os.Getenv(EnvHiGHS) != "0" && highsPython() != "" }
@@ -160,7 +163,7 @@ func newHiGHSJob(m *milpModel, secs float64) highsJob {
 func callHiGHS(ctx context.Context, job highsJob, reply any) error {
 	py := highsPython()
 	if py == "" {
-		return errors.New("highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
+		return errors.New("highs: " + HiGHSMissing)
 	}
 	in, err := json.Marshal(job)
 	if err != nil {

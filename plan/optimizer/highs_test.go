@@ -17,7 +17,7 @@ func needHiGHS(t *testing.T) {
 		t.Skip("runs HiGHS in a Python process")
 	}
 	if !optimizer.HiGHSAvailable() {
-		t.Fatal("HiGHS is not available: no python3 with scipy.optimize.milp (apt-get install python3-scipy), or JELLYBEAN_HIGHS=0")
+		t.Fatal("HiGHS is not available: " + optimizer.HiGHSMissing)
 	}
 }
 

@@ -37,7 +37,7 @@ func init() {
 	// The same plain MILP in HiGHS (highs.go): a second baseline, to compare the two libraries alone.
 	RegisterSolver("highs", func(ctx context.Context, p *Problem, _ Config) (*Solution, error) {
 		if !HiGHSAvailable() {
-			return nil, fmt.Errorf("solver highs: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy), or JELLYBEAN_HIGHS=0")
+			return nil, errors.New("solver highs: " + HiGHSMissing)
 		}
 		s, _, err := solveCBC(ctx, p, milpOptions{HiGHS: true})
 		if s != nil {
@@ -454,7 +454,7 @@ func MILPHint(s *Solution) string {
 		missing = append(missing, err.Error())
 	}
 	if !HiGHSAvailable() {
-		missing = append(missing, "HiGHS: no python3 with scipy.optimize.milp (Debian: apt-get install python3-scipy)")
+		missing = append(missing, "HiGHS: "+HiGHSMissing)
 	}
 	if len(missing) == 0 {
 		return ""
