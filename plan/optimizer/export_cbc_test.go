@@ -53,3 +53,15 @@ func ComboLPsHiGHS(p *Problem, secs float64) []float64 {
 	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), milpStrength)
 	return runHiGHSLPs(context.Background(), m, secs)
 }
+
+// KindsMILP is the formulation of the kinds solve (hosts counted per kind).
+var KindsMILP = (milpStrength | milpKinds) &^ milpOrder
+
+// SolveKinds solves the MILP with hosts counted per kind in CBC, with no start, and returns its plan (nil
+// if none) and bound.
+func SolveKinds(ctx context.Context, p *Problem) (*Solution, float64, error) {
+	return solveCBC(ctx, p, milpOptions{Strength: KindsMILP})
+}
+
+// Kinds is p's hosts grouped into kinds (kinds.go), each fastest first.
+func (p *Problem) Kinds() [][]int { return p.kinds() }

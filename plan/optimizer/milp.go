@@ -29,7 +29,8 @@ import (
 // (milpStrength): rows and binaries that every integer solution satisfies, so the model is still the same
 // relaxation, but its LP is much closer to the integer optimum (a worker cannot carry more than the
 // stage's rate; a stage's price is at least its cheapest integer cover; the tier windows of the exact
-// search as least-tier binaries). Which rows are in is measured in README.md.
+// search as least-tier binaries). Which rows are in is measured in README.md. With milpKinds the hosts of
+// a kind (kinds.go) share their columns, y counting them: a relaxation still, for the bound.
 
 // milpModel is a MILP in row form: minimise obj·x subject to rowLB ≤ A x ≤ rowUB, colLB ≤ x ≤ colUB.
 type milpModel struct {
@@ -51,6 +52,8 @@ type milpModel struct {
 	// stands in when CBC is stopped before it reports a bound of its own.
 	coverLB float64
 	stages  []int
+	groups  [][]int // the hosts each y column counts (first member: the column's key)
+	rep     []int   // per host: the first member of its group
 }
 
 type milpRow struct {
@@ -107,6 +110,7 @@ const (
 	milpTierCap              // X(v,i) ≤ T(v)·s(v,i)
 	milpCovers               // a stage's cost ≥ its integer cover (per variant; per least tier with milpLo)
 	milpOrder                // a host is used only if every faster host of its kind is (symmetry)
+	milpKinds                // hosts differing only in speed counted together (a relaxation: kinds.go)
 )
 
 // buildMILP formulates p over the combinations combos (see above).
@@ -114,6 +118,25 @@ const (
 func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *milpModel {
 	m := &milpModel{y: map[[3]int]int{}, t: map[[3]int]int{}, g: map[int][][][][]int{}, combos: combos, strength: strength}
 	nt := p.NumTiers
+	// groups: the hosts modelled together, each by its first member's columns (one host each, or with
+	// milpKinds the hosts of a kind, counted).
+	var groups [][]int
+	if strength&milpKinds != 0 {
+		groups = p.kinds()
+	} else {
+		for w := range p.Workers {
+			groups = append(groups, []int{w})
+		}
+	}
+	m.groups = groups
+	m.rep = make([]int, len(p.Workers))
+	sizeOf := map[int]int{}
+	for _, g := range groups {
+		sizeOf[g[0]] = len(g)
+		for _, w := range g {
+			m.rep[w] = g[0]
+		}
+	}
 	var zAll []int
 	var ones []float64
 	for range combos {
@@ -159,7 +182,9 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 			zs := uses[v][r]
 			var kIdx []int
 			var kVal []float64
-			for w, cp := range p.Cap[v][r] {
+			for _, members := range groups {
+				w := members[0]
+				cp := p.Cap[v][r][w]
 				if cp <= 0 {
 					continue
 				}
@@ -170,16 +195,29 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 						unit += p.SrcLink[u][w] * msg * gb
 					}
 				}
-				bigM := cp
-				if strength&milpTightM != 0 {
-					bigM = math.Min(cp, p.Rate[v])
+				// A kind's hosts, fastest first: k of them carry at most the k first capacities.
+				caps := make([]float64, len(members))
+				for k, h := range members {
+					caps[k] = p.Cap[v][r][h]
+					if strength&milpTightM != 0 {
+						caps[k] = math.Min(caps[k], p.Rate[v])
+					}
 				}
-				y := m.col(p.Workers[w].Price, 0, 1, true)
-				t := m.col(unit, 0, bigM, false)
+				sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
+				bigM := caps[0]
+				size := float64(len(members))
+				y := m.col(p.Workers[w].Price, 0, size, true)
+				t := m.col(unit, 0, bigM*size, false)
 				m.y[[3]int{v, w, ri}], m.t[[3]int{v, w, ri}] = y, t
-				m.row(math.Inf(-1), 0, []int{t, y}, []float64{1, -bigM}) // t ≤ cap·y
+				// t ≤ F(y), F(k) the sum of the k first capacities: concave, so the least of its
+				// chords through consecutive integers (one row for a single host: t ≤ cap·y).
+				fk := 0.0
+				for k, c := range caps {
+					m.row(math.Inf(-1), fk-c*float64(k), []int{t, y}, []float64{1, -c})
+					fk += c
+				}
 				if strength&milpAggY == 0 {
-					m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -1}) // y ≤ s(v,tier)
+					m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -size}) // y ≤ s(v,tier)
 				}
 				yOf[w] = append(yOf[w], y)
 				costIdx, costVal, costVar = append(costIdx, y, t), append(costVal, p.Workers[w].Price, unit), append(costVar, ri, ri)
@@ -188,9 +226,9 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 				if len(zs) < len(combos) {
 					idx, val := []int{y}, []float64{1}
 					for _, zc := range zs {
-						idx, val = append(idx, zc), append(val, -1)
+						idx, val = append(idx, zc), append(val, -size)
 					}
-					m.row(math.Inf(-1), 0, idx, val) // y ≤ Σ z over the combinations using r
+					m.row(math.Inf(-1), 0, idx, val) // y ≤ |kind|·Σ z over the combinations using r
 				}
 				perWorker[w] = append(perWorker[w], y)
 				tIdx, tOnes = append(tIdx, t), append(tOnes, 1)
@@ -212,7 +250,7 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 				for k := range ys {
 					val[k] = 1
 				}
-				idx, val[len(ys)] = append(idx, sCol[[2]int{v, p.Workers[w].Tier}]), -1
+				idx, val[len(ys)] = append(idx, sCol[[2]int{v, p.Workers[w].Tier}]), -float64(sizeOf[w])
 				m.row(math.Inf(-1), 0, idx, val)
 			}
 		}
@@ -232,16 +270,19 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 			stageCostVal[v] = costVal
 		}
 	}
-	for _, ys := range perWorker {
+	for w, ys := range perWorker {
 		if len(ys) > 1 {
 			o := make([]float64, len(ys))
 			for k := range o {
 				o[k] = 1
 			}
-			m.row(math.Inf(-1), 1, ys, o)
+			m.row(math.Inf(-1), float64(sizeOf[w]), ys, o)
 		}
 	}
-	if strength&milpOrder != 0 {
+	if strength&milpKinds != 0 {
+		m.addSpeedRows(p, groups, perWorker)
+	}
+	if strength&milpOrder != 0 && strength&milpKinds == 0 {
 		m.addOrderRows(p, perWorker)
 	}
 	if strength&milpLo != 0 {
@@ -376,6 +417,10 @@ func (p *Problem) milpPlan(m *milpModel, x []float64) (Combo, Assignment, error)
 	}
 	c := m.combos[ci]
 	a := Assignment{Models: c.Models, Workers: make([][]int, len(p.Nodes))}
+	var hosts map[[2]int][]int // with milpKinds: the hosts of each stage and kind (kindHosts)
+	if m.strength&milpKinds != 0 {
+		hosts = p.kindHosts(m, x, c)
+	}
 	for _, v := range m.stages {
 		ri := -1
 		for k, r := range m.variants[v] {
@@ -390,13 +435,19 @@ func (p *Problem) milpPlan(m *milpModel, x []float64) (Combo, Assignment, error)
 		}
 		var picks []pick
 		total := 0.0
-		for w := range p.Workers {
-			y, ok := m.y[[3]int{v, w, ri}]
-			if !ok || x[y] < 0.5 {
+		for _, g := range m.groups {
+			if hosts != nil {
+				for _, w := range hosts[[2]int{v, g[0]}] {
+					picks = append(picks, pick{w, 1})
+					total += caps[w]
+				}
 				continue
 			}
-			picks = append(picks, pick{w, x[m.t[[3]int{v, w, ri}]] / caps[w]})
-			total += caps[w]
+			key := [3]int{v, g[0], ri}
+			if y, ok := m.y[key]; ok && x[y] >= 0.5 {
+				picks = append(picks, pick{g[0], x[m.t[key]] / caps[g[0]]})
+				total += caps[g[0]]
+			}
 		}
 		if total < p.Rate[v] {
 			return c, a, fmt.Errorf("milp: stage %s: chosen workers carry %g of %g req/s", p.Nodes[v], total, p.Rate[v])
@@ -659,13 +710,14 @@ func (p *Problem) milpPoint(m *milpModel, a *Assignment) []float64 {
 		tierX[v] = make([]float64, p.NumTiers)
 		least := p.NumTiers
 		for q, w := range a.Workers[v] {
-			y, ok := m.y[[3]int{v, w, rOf[v]}]
+			key := [3]int{v, m.rep[w], rOf[v]} // with milpKinds, its kind's columns count it
+			y, ok := m.y[key]
 			if !ok || owner[w] >= 0 {
 				return nil
 			}
 			owner[w] = v
-			x[y] = 1
-			x[m.t[[3]int{v, w, rOf[v]}]] = shares[v][q]
+			x[y]++
+			x[m.t[key]] += shares[v][q]
 			tier := p.Workers[w].Tier
 			x[m.s[[2]int{v, tier}]] = 1
 			tierX[v][tier] += shares[v][q]
@@ -694,7 +746,7 @@ func (p *Problem) milpPoint(m *milpModel, a *Assignment) []float64 {
 			}
 		}
 	}
-	if m.strength&milpOrder != 0 {
+	if m.strength&milpOrder != 0 && m.strength&milpKinds == 0 {
 		m.orderPoint(x)
 	}
 	return x

@@ -158,9 +158,13 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 		x, lb, optimal, err = runHiGHS(ctx, m, secs)
 		tracef("highs: plan %v, bound %g, optimal %v, error %v", x != nil, lb, optimal, err)
 	} else {
-		tracef("cbc: %d columns, %d rows, start %v, %.2f s", len(m.obj), len(m.rowLB), start != nil, secs)
+		model := "hosts"
+		if m.strength&milpKinds != 0 {
+			model = "kinds"
+		}
+		tracef("cbc (%s): %d columns, %d rows, start %v, %.2f s", model, len(m.obj), len(m.rowLB), start != nil, secs)
 		x, lb, optimal, err = runCBCBounded(ctx, m, secs, math.Inf(1), start)
-		tracef("cbc (start %v): plan %v, bound %g, optimal %v, error %v", start != nil, x != nil, lb, optimal, err)
+		tracef("cbc (%s, start %v): plan %v, bound %g, optimal %v, error %v", model, start != nil, x != nil, lb, optimal, err)
 	}
 	if errors.Is(err, errCBCProcess) && start != nil && ctx.Err() == nil {
 		// CBC died (an internal assertion, seen only with a starting solution): once more without it,
@@ -192,6 +196,7 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	}
 	a, compute, comm := p.polish(a, order, func() bool { return ctx.Err() != nil })
 	total := compute + comm
+	tracef("cbc: plan %g (MILP objective %g)", total, dot(m.obj, x))
 	if math.IsInf(total, 1) {
 		return nil, lb, fmt.Errorf("cbc: the MILP's plan has backward traffic (a formulation error)")
 	}
@@ -475,4 +480,12 @@ func Engines() []string {
 		out = append(out, "highs")
 	}
 	return out
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
 }

@@ -112,23 +112,34 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // HiGHS installed, on up to raceMaxClasses classes a second CBC solve without the start races instead,
 // above that CBC runs alone; without CBC, HiGHS runs alone — and our branch and bound runs only if time
 // remains (a proof came early, or the solvers stopped for another reason), seeded with the better plan.
+// Where the hosts come in kinds (kinds.go: a machine type's copies, a few percent apart in speed), CBC
+// also solves the model that counts each kind's hosts, for the bound the per-host models do not reach.
 // Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), the MILP solvers on the strengthened model
 // find plans as good as or better than our search, with far tighter bounds. On replicated fleets (few
 // classes) our search alone is far faster than CBC and no MILP solver is started.
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
 // alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
-// beside our search (exactBeside), in CBC and HiGHS racing where both are installed.
+// beside our search (exactBeside), in CBC and HiGHS racing where both are installed — CBC on the kinds
+// model where the hosts come in kinds.
 func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (*Solution, error) {
 	nc := len(p.Classes())
 	cbc := nc > capCoverClasses && CBCAvailable() == nil
+	// counted: the hosts come in kinds (kinds.go) few enough that counting them pays.
+	nk := len(p.kinds())
+	counted := nc > capCoverClasses && nk <= nc/2
 	if nc > sequentialMaxClasses {
 		var opts []milpOptions
-		if cbc {
+		switch {
+		case cbc && counted:
+			opts = append(opts, p.kindsOptions(milpStrength, h))
+		case cbc:
 			opts = append(opts, milpOptions{})
 		}
 		if HiGHSAvailable() {
 			opts = append(opts, milpOptions{HiGHS: true})
+		} else if cbc && counted {
+			opts = append(opts, milpOptions{})
 		}
 		if len(opts) > 0 {
 			return p.exactBeside(ctx, h, herr, opts)
@@ -136,7 +147,7 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 	}
 	seed, milpBound := h, 0.0
 	if h != nil {
-		tracef("heuristic: plan %g; %d classes", h.Total, nc)
+		tracef("heuristic: plan %g; %d classes, %d kinds", h.Total, nc, nk)
 	}
 	highs := nc > capCoverClasses && nc <= sequentialMaxClasses && HiGHSAvailable()
 	if nc > capCoverClasses && (cbc || highs) && ctx.Err() == nil {
@@ -146,6 +157,14 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		}
 		var opts []milpOptions
 		switch {
+		case cbc && counted:
+			// The hosts counted per kind: its bound closes where the strengthened model's stops short
+			// whatever the time (BENCHMARKS.md, issue 12, session 13); its plans are rounded from
+			// counts, so the strengthened model races for plans beside it, and HiGHS too where installed.
+			opts = []milpOptions{p.kindsOptions(strength, h), {Strength: strength, Start: h}}
+			if highs {
+				opts = append(opts, milpOptions{Strength: strength, HiGHS: true})
+			}
 		case cbc && highs:
 			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
 			// too, it proves some that neither CBC solve does in the limit, and above 100 classes, where
@@ -160,16 +179,25 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 			opts = []milpOptions{{Strength: strength, HiGHS: true}}
 		}
 		if h != nil {
-			shared := &prunedCombos{}
+			// The solves of one model share its combinations' LPs (pruneCombos).
+			shared := map[int]*prunedCombos{}
 			for k := range opts {
-				opts[k].PruneAbove, opts[k].pruned = h.Total, shared
+				if opts[k].pruned != nil {
+					continue
+				}
+				if shared[opts[k].Strength] == nil {
+					shared[opts[k].Strength] = &prunedCombos{}
+				}
+				opts[k].PruneAbove, opts[k].pruned = h.Total, shared[opts[k].Strength]
 			}
 		}
 		var better func() *Solution
 		if h != nil {
 			better = p.localBeside(ctx, h)
-			if cbc {
-				opts[0].StartFrom = better
+			for k := range opts {
+				if !opts[k].HiGHS && opts[k].Start != nil {
+					opts[k].StartFrom = better
+				}
 			}
 		}
 		m, bound := p.raceMILP(ctx, opts)
@@ -217,6 +245,18 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		s.LowerBound = min(milpBound, s.Total) // both bounds are valid, so the larger is
 	}
 	return s, nil
+}
+
+// kindsOptions is the solve of the model with hosts counted per kind (strength plus milpKinds; the
+// symmetry rows are for single hosts) over the variant combinations whose LP is below h's cost (h nil:
+// all). It gets no start: from the heuristic's plan CBC proved less (144 distinct hosts / 3 tiers / 57:
+// bound 360.01 in 8.7 s, without the start the kinds optimum 361.89; BENCHMARKS.md, session 13).
+func (p *Problem) kindsOptions(strength int, h *Solution) milpOptions {
+	o := milpOptions{Strength: (strength | milpKinds) &^ milpOrder, pruned: &prunedCombos{}}
+	if h != nil {
+		o.PruneAbove = h.Total
+	}
+	return o
 }
 
 // localBeside starts improveLocal from the plan h in the background, given at most an eighth of the time
