@@ -112,16 +112,17 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 // HiGHS installed, on up to raceMaxClasses classes a second CBC solve without the start races instead,
 // above that CBC runs alone; without CBC, HiGHS runs alone — and our branch and bound runs only if time
 // remains (a proof came early, or the solvers stopped for another reason), seeded with the better plan.
-// Where the hosts come in kinds (kinds.go: a machine type's copies, a few percent apart in speed), CBC
-// also solves the model that counts each kind's hosts, for the bound the per-host models do not reach.
+// Where the hosts come in kinds (kinds.go: a machine type's copies, a few percent apart in speed), the
+// model that counts each kind's hosts races too, in CBC and HiGHS, for the bound the per-host models do
+// not reach.
 // Measured on distinct fleets of 36–297 hosts (BENCHMARKS.md), the MILP solvers on the strengthened model
 // find plans as good as or better than our search, with far tighter bounds. On replicated fleets (few
 // classes) our search alone is far faster than CBC and no MILP solver is started.
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
 // alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
-// beside our search (exactBeside), in CBC and HiGHS racing where both are installed — CBC on the kinds
-// model where the hosts come in kinds.
+// beside our search (exactBeside), in CBC and HiGHS racing where both are installed — the kinds model
+// in place of the plain one where the hosts come in kinds.
 func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (*Solution, error) {
 	nc := len(p.Classes())
 	cbc := nc > capCoverClasses && CBCAvailable() == nil
@@ -130,16 +131,23 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 	counted := nc > capCoverClasses && nk <= nc/2
 	if nc > sequentialMaxClasses {
 		var opts []milpOptions
+		highs := HiGHSAvailable()
 		switch {
-		case cbc && counted:
-			opts = append(opts, p.kindsOptions(milpStrength, h))
-		case cbc:
-			opts = append(opts, milpOptions{})
-		}
-		if HiGHSAvailable() {
-			opts = append(opts, milpOptions{HiGHS: true})
-		} else if cbc && counted {
-			opts = append(opts, milpOptions{})
+		case counted && cbc && highs:
+			// Measured at 999 hosts / 2 tiers / 56, 60 s: the kinds model in both proves the optimum
+			// in 34 s, where CBC on it beside HiGHS on the plain MILP stopped at 0.070 %.
+			opts = []milpOptions{kindsOptions(milpStrength, false), kindsOptions(milpStrength, true)}
+			prune(opts, h)
+		case counted && (cbc || highs):
+			opts = []milpOptions{kindsOptions(milpStrength, !cbc), {HiGHS: !cbc}}
+			prune(opts[:1], h) // the plain MILP's LPs on this many hosts would take its time
+		default:
+			if cbc {
+				opts = append(opts, milpOptions{})
+			}
+			if highs {
+				opts = append(opts, milpOptions{HiGHS: true})
+			}
 		}
 		if len(opts) > 0 {
 			return p.exactBeside(ctx, h, herr, opts)
@@ -157,14 +165,22 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 		}
 		var opts []milpOptions
 		switch {
-		case cbc && counted:
+		case counted && cbc:
 			// The hosts counted per kind: its bound closes where the strengthened model's stops short
-			// whatever the time (BENCHMARKS.md, issue 12, session 13); its plans are rounded from
-			// counts, so the strengthened model races for plans beside it, and HiGHS too where installed.
-			opts = []milpOptions{p.kindsOptions(strength, h), {Strength: strength, Start: h}}
+			// whatever the time (BENCHMARKS.md, issue 12, session 13). Its plans are rounded from
+			// counts, so the strengthened model races for plans beside it, in CBC from the best plan
+			// known. Where HiGHS is installed it solves both models too: on the kinds model it proves
+			// rows CBC does not (297 / 2 / 58 in 3.1 s), and on small fleets, where the kinds solves end
+			// within a second, its solve of the strengthened model is what proves the optimum soon
+			// (36 / 2 / 55–56: 2.3 s with it, 3–7 s without).
+			opts = []milpOptions{kindsOptions(strength, false), {Strength: strength, Start: h}}
 			if highs {
-				opts = append(opts, milpOptions{Strength: strength, HiGHS: true})
+				opts = append(opts, kindsOptions(strength, true), milpOptions{Strength: strength, HiGHS: true})
 			}
+		case counted:
+			// HiGHS alone (CBC's library is not installed), on both models (144 / 3 / 55: 0.137 %,
+			// against 1.03 % with the strengthened model alone).
+			opts = []milpOptions{kindsOptions(strength, true), {Strength: strength, HiGHS: true}}
 		case cbc && highs:
 			// The second racer is HiGHS: where CBC without a start proves an optimum, HiGHS proves it
 			// too, it proves some that neither CBC solve does in the limit, and above 100 classes, where
@@ -178,19 +194,7 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 			// HiGHS alone (CBC's library is not installed); the combinations' LPs are HiGHS's too.
 			opts = []milpOptions{{Strength: strength, HiGHS: true}}
 		}
-		if h != nil {
-			// The solves of one model share its combinations' LPs (pruneCombos).
-			shared := map[int]*prunedCombos{}
-			for k := range opts {
-				if opts[k].pruned != nil {
-					continue
-				}
-				if shared[opts[k].Strength] == nil {
-					shared[opts[k].Strength] = &prunedCombos{}
-				}
-				opts[k].PruneAbove, opts[k].pruned = h.Total, shared[opts[k].Strength]
-			}
-		}
+		prune(opts, h)
 		var better func() *Solution
 		if h != nil {
 			better = p.localBeside(ctx, h)
@@ -248,15 +252,26 @@ func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (
 }
 
 // kindsOptions is the solve of the model with hosts counted per kind (strength plus milpKinds; the
-// symmetry rows are for single hosts) over the variant combinations whose LP is below h's cost (h nil:
-// all). It gets no start: from the heuristic's plan CBC proved less (144 distinct hosts / 3 tiers / 57:
-// bound 360.01 in 8.7 s, without the start the kinds optimum 361.89; BENCHMARKS.md, session 13).
-func (p *Problem) kindsOptions(strength int, h *Solution) milpOptions {
-	o := milpOptions{Strength: (strength | milpKinds) &^ milpOrder, pruned: &prunedCombos{}}
-	if h != nil {
-		o.PruneAbove = h.Total
+// symmetry rows are for single hosts), in HiGHS or CBC. It gets no start: from the heuristic's plan CBC
+// proved less (144 distinct hosts / 3 tiers / 57: bound 360.01 in 8.7 s; without the start the kinds
+// optimum 361.89; BENCHMARKS.md, session 13).
+func kindsOptions(strength int, highs bool) milpOptions {
+	return milpOptions{Strength: (strength | milpKinds) &^ milpOrder, HiGHS: highs}
+}
+
+// prune has the solves of opts leave out the variant combinations whose LP is not below h's cost (none
+// when h is nil), the solves of one model sharing its LPs (pruneCombos).
+func prune(opts []milpOptions, h *Solution) {
+	if h == nil {
+		return
 	}
-	return o
+	shared := map[int]*prunedCombos{}
+	for k := range opts {
+		if shared[opts[k].Strength] == nil {
+			shared[opts[k].Strength] = &prunedCombos{}
+		}
+		opts[k].PruneAbove, opts[k].pruned = h.Total, shared[opts[k].Strength]
+	}
 }
 
 // localBeside starts improveLocal from the plan h in the background, given at most an eighth of the time
