@@ -55,7 +55,7 @@ func ComboLPsHiGHS(p *Problem, secs float64) []float64 {
 }
 
 // KindsMILP is the formulation of the kinds solve (hosts counted per kind).
-var KindsMILP = (milpStrength | milpKinds) &^ milpOrder
+var KindsMILP = kindsOptions(milpStrength, false).Strength
 
 // SolveKinds solves the MILP with hosts counted per kind in CBC, with no start, and returns its plan (nil
 // if none) and bound.

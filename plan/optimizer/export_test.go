@@ -2,6 +2,7 @@ package optimizer
 
 import (
 	"context"
+	"fmt"
 	"math"
 )
 
@@ -117,4 +118,50 @@ func SolveHiGHS(ctx context.Context, p *Problem, secs float64) (total, bound flo
 	}
 	_, compute, comm := p.polish(a, order, func() bool { return false })
 	return compute + comm, lb, opt, nil
+}
+
+// RoundKinds maps the plan a onto the model with hosts counted per kind (milpPoint) and rounds that
+// point back to hosts as a kinds solve's plan is (milpPlan, kindHosts, then polish).
+func (p *Problem) RoundKinds(a *Assignment) (*Solution, error) {
+	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), kindsOptions(milpStrength, false).Strength)
+	x := p.milpPoint(m, a)
+	if x == nil {
+		return nil, fmt.Errorf("not a point of the kinds model")
+	}
+	c, b, err := p.milpPlan(m, x)
+	if err != nil {
+		return nil, err
+	}
+	order, err := p.TopoOrder()
+	if err != nil {
+		return nil, err
+	}
+	b, compute, comm := p.polish(b, order, func() bool { return false })
+	return &Solution{Assignment: b, Order: order, Compute: compute, Comm: comm, Total: compute + comm, Accuracy: c.Accuracy}, nil
+}
+
+// RoundKindCounts rounds a point of the kinds model given by hand — per (stage, a kind's first host):
+// how many of the kind's hosts and what share of the stage's rate — back to hosts, as a kinds solve's
+// plan is (milpPlan with kindHosts, then polish), in p's first variant combination.
+func (p *Problem) RoundKindCounts(counts map[[2]int][2]float64) (*Solution, error) {
+	m := p.buildMILP(context.Background(), p.Combos(p.Threshold), kindsOptions(milpStrength, false).Strength)
+	x := make([]float64, len(m.obj))
+	x[m.z[0]] = 1
+	for key, ct := range counts {
+		col := [3]int{key[0], key[1], 0}
+		if _, ok := m.y[col]; !ok {
+			return nil, fmt.Errorf("no column for stage %d, host %d", key[0], key[1])
+		}
+		x[m.y[col]], x[m.t[col]] = ct[0], ct[1]
+	}
+	c, b, err := p.milpPlan(m, x)
+	if err != nil {
+		return nil, err
+	}
+	order, err := p.TopoOrder()
+	if err != nil {
+		return nil, err
+	}
+	b, compute, comm := p.polish(b, order, func() bool { return false })
+	return &Solution{Assignment: b, Order: order, Compute: compute, Comm: comm, Total: compute + comm, Accuracy: c.Accuracy}, nil
 }

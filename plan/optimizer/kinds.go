@@ -3,7 +3,6 @@ package optimizer
 import (
 	"math"
 	"math/bits"
-	"slices"
 	"sort"
 )
 
@@ -16,7 +15,8 @@ import (
 // valid; the speed rows below take back most of what it gives away.
 
 // kinds groups the hosts that differ at most in capacity: same tier, price, source links and the same
-// stages and variants they can serve, fastest first (by their summed capacities). The MILP charges
+// stages and variants they can serve, and a capacity profile of the same shape as the kind's first host
+// within kindSpread — each kind then sorted fastest first (by their summed capacities). The MILP charges
 // stage-to-stage traffic by tier pairs only, so host-to-host links do not split kinds.
 func (p *Problem) kinds() [][]int {
 	same := func(a, b int) bool {
@@ -62,8 +62,10 @@ func (p *Problem) kinds() [][]int {
 func (p *Problem) speedSum(w int) float64 {
 	t := 0.0
 	for v := range p.Nodes {
-		for _, caps := range p.Cap[v] {
-			t += caps[w]
+		for _, r := range p.Variants[v] { // in order: a sum in map order could differ in the last bit
+			if caps := p.Cap[v][r]; caps != nil {
+				t += caps[w]
+			}
 		}
 	}
 	return t
@@ -105,86 +107,97 @@ func (p *Problem) profileSpread(a, b int) float64 {
 	return hi / lo
 }
 
-// kindSpread is the most a kind's profiles may differ from its first member's (profileSpread): the
-// speed rows hold for any kind, but they are tight only where a host's speed is one number; two machine
-// types at one price whose profiles differ more are kept apart.
+// kindSpread is the most a host's profile may differ in shape from that of the host that founded its
+// kind (profileSpread; two members may then differ by up to its square): the speed rows hold for any
+// kind, but they are tight only where a host's speed is one number, so two machine types at one price
+// whose profiles differ more are kept apart.
 const kindSpread = 1.1
 
 // addSpeedRows adds, per kind, that its stages together use no more speed than their hosts have:
 // Σ_{v∈W,r} t(v,k,r)/cap(v,r) ≤ S(Σ_{v∈W,r} y(v,k,r)), cap the first member's, S(n) the sum of the n
-// fastest speeds (speedsOf), for W all the kind's stages and every set of two or more of them — without
-// them each stage could count the same fastest hosts. A host serves one stage, at most its speed times
-// the first member's capacity there, so the rows hold for every plan.
-func (m *milpModel) addSpeedRows(p *Problem, kinds [][]int, perWorker [][]int) {
+// fastest speeds (speedsOf), for W all the kind's stages and every set of two or more of them
+// (speedSets) — without them stages could count on the same fastest hosts (144 distinct hosts / 3 tiers /
+// 57: the kinds optimum 361.89 with the row over all stages only, 363.01 — the best plan's cost — with
+// every set). A host serves one stage, at most its speed times the first member's capacity there, so
+// the rows hold for every plan.
+func (m *milpModel) addSpeedRows(p *Problem, kinds [][]int) {
+	type columns struct {
+		t, y []int
+		tv   []float64
+	}
 	for _, kind := range kinds {
 		rep := kind[0]
-		if len(kind) < 2 || len(perWorker[rep]) < 2 {
+		if len(kind) < 2 {
 			continue
 		}
-		speed := p.speedsOf(kind)
-		sort.Sort(sort.Reverse(sort.Float64Slice(speed)))
-		var tIdx []int
-		var tVal []float64
+		byStage := map[int]*columns{}
+		var stages []int
+		n := 0
 		for key, t := range m.t {
 			if key[1] != rep {
 				continue
 			}
-			v, r := key[0], m.variants[key[0]][key[2]]
-			tIdx, tVal = append(tIdx, t), append(tVal, 1/p.Cap[v][r][rep])
-		}
-		sort.Sort(byIndex{tIdx, tVal}) // a deterministic model (map order is not)
-		ys := perWorker[rep]
-		m.speedRows(speed, tIdx, tVal, ys)
-		// The same for every set of two or more of the kind's stages short of all: without them two
-		// stages could count on fast hosts a third one's count leaves them (144 distinct hosts / 3
-		// tiers / 57: the kinds optimum 361.89 without, 363.01 — the best plan's cost — with).
-		var stages []int
-		for key := range m.t {
-			if key[1] == rep && !slices.Contains(stages, key[0]) {
+			c := byStage[key[0]]
+			if c == nil {
+				c = &columns{}
+				byStage[key[0]] = c
 				stages = append(stages, key[0])
 			}
+			c.t, c.y = append(c.t, t), append(c.y, m.y[key])
+			c.tv = append(c.tv, 1/p.Cap[key[0]][m.variants[key[0]][key[2]]][rep])
+			n++
 		}
-		sort.Ints(stages)
-		if len(stages) < 3 {
-			continue
+		if n < 2 {
+			continue // one column: its chord rows say it all
 		}
-		for mask := 1; mask < 1<<len(stages)-1; mask++ {
-			if bits.OnesCount(uint(mask)) < 2 {
-				continue
-			}
-			in := map[int]bool{}
-			for i, v := range stages {
-				if mask&(1<<i) != 0 {
-					in[v] = true
-				}
-			}
+		sort.Ints(stages) // a deterministic model (map order is not)
+		speed := p.speedsOf(kind)
+		sort.Sort(sort.Reverse(sort.Float64Slice(speed)))
+		for _, set := range speedSets(len(stages)) {
 			var ti, yi []int
 			var tv []float64
-			for key, t := range m.t {
-				if key[1] == rep && in[key[0]] {
-					ti, tv = append(ti, t), append(tv, 1/p.Cap[key[0]][m.variants[key[0]][key[2]]][rep])
-					yi = append(yi, m.y[key])
+			for i, v := range stages {
+				if set&(1<<i) != 0 {
+					ti, tv, yi = append(ti, byStage[v].t...), append(tv, byStage[v].tv...), append(yi, byStage[v].y...)
 				}
 			}
 			sort.Sort(byIndex{ti, tv})
 			sort.Ints(yi)
-			m.speedRows(speed, ti, tv, yi)
+			sk := 0.0
+			for k, s := range speed {
+				idx, val := append([]int(nil), ti...), append([]float64(nil), tv...)
+				for _, y := range yi {
+					idx, val = append(idx, y), append(val, -s)
+				}
+				m.row(math.Inf(-1), sk-s*float64(k), idx, val)
+				sk += s
+			}
 		}
 	}
 }
 
-// speedRows: Σ tVal·t ≤ S(Σ y), S(n) the sum of the n first speeds (sorted fastest first), as chords.
-func (m *milpModel) speedRows(speed []float64, tIdx []int, tVal []float64, ys []int) {
-	sk := 0.0
-	for k, s := range speed {
-		idx, val := append([]int(nil), tIdx...), append([]float64(nil), tVal...)
-		for _, y := range ys {
-			idx, val = append(idx, y), append(val, -s)
+// speedSets are the sets of a kind's n stages (bit i: stage i) that get speed rows: all of them, and
+// every set of two or more up to maxSpeedSetStages stages; above that (the sets grow as 2^n) the pairs.
+func speedSets(n int) []uint64 {
+	all := uint64(1)<<n - 1
+	sets := []uint64{all}
+	for set := uint64(1); n <= maxSpeedSetStages && set < all; set++ {
+		if bits.OnesCount64(set) >= 2 {
+			sets = append(sets, set)
 		}
-		m.row(math.Inf(-1), sk-s*float64(k), idx, val)
-		sk += s
 	}
+	if n > maxSpeedSetStages {
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				sets = append(sets, 1<<i|1<<j)
+			}
+		}
+	}
+	return sets
 }
+
+// maxSpeedSetStages: the most stages of a kind for which every set of them gets speed rows (57 sets).
+const maxSpeedSetStages = 6
 
 type byIndex struct {
 	idx []int
@@ -206,7 +219,7 @@ func (b byIndex) Swap(i, j int) {
 //  1. per kind, its hosts fastest first, in blocks of the counted sizes, in the order of the stages that
 //     leaves the least of their shares uncovered;
 //  2. two hosts of a kind serving different stages (or one of them none) trade places while that leaves
-//     less of the stages' rates uncovered;
+//     fewer stages short of their rates, or as many short by less;
 //  3. a stage still short takes free hosts of the tiers it already uses (no traffic turns backward): the
 //     cheapest that covers what is missing, else the cheapest per request; then every stage drops its
 //     dearest hosts it can do without.
@@ -258,7 +271,7 @@ func (p *Problem) kindHosts(m *milpModel, x []float64, c Combo) map[[2]int][]int
 			s, next := 0.0, 0
 			for _, k := range perm {
 				u, got := uses[k], 0.0
-				for _, h := range g[next:min(next+u.n, len(g))] {
+				for _, h := range g[min(next, len(g)):min(next+u.n, len(g))] {
 					got += capOf(u.v, h)
 				}
 				next += u.n
@@ -277,25 +290,11 @@ func (p *Problem) kindHosts(m *milpModel, x []float64, c Combo) map[[2]int][]int
 		next := 0
 		for _, k := range best {
 			u := uses[k]
-			for _, h := range g[next:min(next+u.n, len(g))] {
+			for _, h := range g[min(next, len(g)):min(next+u.n, len(g))] {
 				label[h] = u.v
 				carried[u.v] += capOf(u.v, h)
 			}
 			next += u.n
-		}
-	}
-	for _, g := range multi {
-		for _, v := range m.stages {
-			key := [3]int{v, g[0], ri[v]}
-			if y, ok := m.y[key]; ok && x[y] > 1e-6 {
-				got := 0.0
-				for _, h := range g {
-					if label[h] == v {
-						got += capOf(v, h)
-					}
-				}
-				tracef("kinds: %s ×%d on %s: %g hosts, share %g, %g carried", p.Workers[g[0]].Name, len(g), p.Nodes[v], x[y], x[m.t[key]], got)
-			}
 		}
 	}
 	// Step 2.
@@ -309,17 +308,18 @@ func (p *Problem) kindHosts(m *milpModel, x []float64, c Combo) map[[2]int][]int
 					if a == b {
 						continue
 					}
-					before, after := 0.0, 0.0
+					// Fewer stages short first (each will cost a host), then less missing.
+					var before, after shortfall
 					var ca, cb float64
 					if a >= 0 {
 						ca = carried[a] - capOf(a, hi) + capOf(a, hj)
-						before, after = before+short(a, carried[a]), after+short(a, ca)
+						before, after = before.add(short(a, carried[a])), after.add(short(a, ca))
 					}
 					if b >= 0 {
 						cb = carried[b] - capOf(b, hj) + capOf(b, hi)
-						before, after = before+short(b, carried[b]), after+short(b, cb)
+						before, after = before.add(short(b, carried[b])), after.add(short(b, cb))
 					}
-					if after < before-1e-12 {
+					if after.less(before) {
 						label[hi], label[hj] = b, a
 						if a >= 0 {
 							carried[a] = ca
@@ -395,6 +395,24 @@ func (p *Problem) kindHosts(m *milpModel, x []float64, c Combo) map[[2]int][]int
 		}
 	}
 	return out
+}
+
+// shortfall is what stages miss of their rates: how many miss some, and the sum of the fractions.
+type shortfall struct {
+	stages int
+	sum    float64
+}
+
+func (s shortfall) add(frac float64) shortfall {
+	if frac > 0 {
+		s.stages++
+		s.sum += frac
+	}
+	return s
+}
+
+func (s shortfall) less(o shortfall) bool {
+	return s.stages < o.stages || s.stages == o.stages && s.sum < o.sum-1e-12
 }
 
 // forEachPermutation calls fn with every permutation of 0..n−1 (Heap's algorithm; only the identity

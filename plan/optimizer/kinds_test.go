@@ -2,6 +2,7 @@ package optimizer_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -157,13 +158,48 @@ func TestKindsModelHoldsEveryPlan(t *testing.T) {
 	t.Logf("%d plans checked", checked)
 }
 
-// CBC's bound on the kinds model is never above a proven optimum, and the plan it yields is valid.
+// A kinds solution rounded back to hosts (kindHosts: blocks of the counted sizes, trades, the cheapest
+// free host where a stage is short) is a valid plan: every host on one stage, every stage's rate carried.
+// The points rounded here are real plans' (random ones included), seen as the kinds model sees them.
+func TestKindsRoundEveryPlan(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	rounded, cheaper := 0, 0
+	for i := range 50 {
+		p := kindsProblem(t, r, i)
+		for range 6 {
+			a := randomPlan(p, r)
+			if a == nil {
+				continue
+			}
+			s, err := p.RoundKinds(a)
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+				continue
+			}
+			checkPlan(t, p, s)
+			rounded++
+			if c1, c2 := p.Evaluate(a, s.Order, optimizer.BackwardReject); s.Total <= (c1+c2)*(1+1e-9) {
+				cheaper++
+			}
+		}
+	}
+	if rounded < 100 {
+		t.Errorf("only %d plans rounded", rounded)
+	}
+	t.Logf("%d plans rounded, %d of them no dearer than the plan they came from", rounded, cheaper)
+}
+
+// CBC's bound on the kinds model is never above a proven optimum, and the plan it yields is valid. The
+// optimum is our own search's on at most 16 hosts (16 classes at most: no kinds model takes part in it).
 func TestKindsBoundBelowOptimum(t *testing.T) {
 	needCBC(t)
 	r := rand.New(rand.NewPCG(23, 24))
 	proven := 0
-	for i := range 16 {
+	for i := range 40 {
 		p := kindsProblem(t, r, i)
+		if len(p.Workers) > 16 {
+			continue
+		}
 		s, err := optimizer.Solve(p, optimizer.DefaultConfig(), "exact", 20*time.Second)
 		if err != nil {
 			continue // no plan meets this instance's target or rate
@@ -172,7 +208,9 @@ func TestKindsBoundBelowOptimum(t *testing.T) {
 			continue
 		}
 		proven++
-		k, bound, err := optimizer.SolveKinds(context.Background(), p)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		k, bound, err := optimizer.SolveKinds(ctx, p)
+		cancel()
 		if err != nil {
 			t.Errorf("instance %d: kinds solve: %v", i, err)
 			continue
@@ -187,5 +225,67 @@ func TestKindsBoundBelowOptimum(t *testing.T) {
 	}
 	if proven < 8 {
 		t.Errorf("only %d instances proven", proven)
+	}
+	t.Logf("%d instances proven", proven)
+}
+
+// twoStagesOneKind: a source feeding stage A feeding stage B; hosts k0–k2 are one kind (price 1, speeds
+// 1, 0.9, 0.8: A 10/9/8 req/s, B 20/18/16), x another (price 5, A 10, B 20); both stages run at rate.
+func twoStagesOneKind(t *testing.T, rate float64) *optimizer.Problem {
+	t.Helper()
+	p := &optimizer.Problem{
+		Nodes: []string{"S", "A", "B"}, IsSource: []bool{true, false, false},
+		Edges: []optimizer.Edge{{From: 0, To: 1}, {From: 1, To: 2}}, Sink: "B", Threshold: 50, NumTiers: 1,
+		Variants: [][]string{{"default"}, {"default"}, {"default"}},
+	}
+	p.Inputs = [][]int{nil, {0}, {1}}
+	for i, price := range []float64{1, 1, 1, 5} {
+		p.Workers = append(p.Workers, optimizer.Worker{Name: fmt.Sprintf("h%d", i), Price: price})
+	}
+	p.Cap = []map[string][]float64{{}, {"default": {10, 9, 8, 10}}, {"default": {20, 18, 16, 20}}}
+	p.SetMessageSize(0, 1, "default", "default", 1)
+	p.SetMessageSize(1, 2, "default", "default", 1)
+	p.Link = make([][]float64, 4)
+	for a := range p.Link {
+		p.Link[a] = make([]float64, 4)
+	}
+	p.SrcLink = [][]float64{make([]float64, 4), nil, nil}
+	p.Accuracy = optimizer.AccuracyProfile{Operators: []string{"A", "B"},
+		EndToEnd: []optimizer.EndToEndEntry{{Variants: []string{"default", "default"}, Accuracy: 60}}}
+	if err := p.Finish(map[string]float64{"S": rate}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The rounding's later steps: hosts trade places between stages when the first blocks leave one short,
+// and where no partition carries the counted shares, the stage short takes the cheapest free host that
+// covers what it misses.
+func TestKindHostsTradeAndFill(t *testing.T) {
+	// 17.5 req/s: A counts 2 of the kind, B 1. In blocks, fastest first, either A is short (h1+h2: 17)
+	// or B (h2: 16); trading gives A h0+h2 (18) and B h1 (18).
+	p := twoStagesOneKind(t, 17.5)
+	if ks := p.Kinds(); len(ks) != 2 || len(ks[0]) != 3 {
+		t.Fatalf("kinds %v, want h0–h2 and h3", ks)
+	}
+	s, err := p.RoundKindCounts(map[[2]int][2]float64{{1, 0}: {2, 17.5}, {2, 0}: {1, 17.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, p, s)
+	if len(s.Workers[1]) != 2 || len(s.Workers[2]) != 1 || s.Workers[2][0] != 1 {
+		t.Errorf("A on %v, B on %v: want two hosts for A and h1 for B", s.Workers[1], s.Workers[2])
+	}
+	// 18.5 req/s: B needs h0 (20), and then A's h1+h2 carry 17 — short; no trade leaves fewer stages
+	// short, so A takes h3 (price 5, 10 req/s), and then does without h2 (h1+h3: 19).
+	p = twoStagesOneKind(t, 18.5)
+	s, err = p.RoundKindCounts(map[[2]int][2]float64{{1, 0}: {2, 18.5}, {2, 0}: {1, 18.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, p, s)
+	if a := append([]int(nil), s.Workers[1]...); len(a) != 2 || len(s.Workers[2]) != 1 || s.Workers[2][0] != 0 ||
+		!(a[0] == 1 && a[1] == 3 || a[0] == 3 && a[1] == 1) {
+		t.Errorf("A on %v, B on %v: want A on h1 and h3, B on h0", s.Workers[1], s.Workers[2])
 	}
 }

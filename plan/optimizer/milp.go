@@ -43,7 +43,7 @@ type milpModel struct {
 	strength int
 	z        []int               // per combination: its column
 	variants [][]string          // per node: the variants some combination uses
-	y, t     map[[3]int]int      // (stage, worker, variant index) → column
+	y, t     map[[3]int]int      // (stage, worker — with milpKinds its kind's first member —, variant index) → column
 	s, l     map[[2]int]int      // (stage, tier) → column of "uses tier" and (milpLo) "least tier"
 	g        map[int][][][][]int // edge index → flow columns [tier from][tier to][variant from][variant to]
 	order    [][2]int            // (milpOrder) host pairs (a, b): b is used only if a is
@@ -217,7 +217,7 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 					fk += c
 				}
 				if strength&milpAggY == 0 {
-					m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -size}) // y ≤ s(v,tier)
+					m.row(math.Inf(-1), 0, []int{y, sCol[[2]int{v, p.Workers[w].Tier}]}, []float64{1, -size}) // y ≤ |kind|·s(v,tier)
 				}
 				yOf[w] = append(yOf[w], y)
 				costIdx, costVal, costVar = append(costIdx, y, t), append(costVal, p.Workers[w].Price, unit), append(costVar, ri, ri)
@@ -280,7 +280,7 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 		}
 	}
 	if strength&milpKinds != 0 {
-		m.addSpeedRows(p, groups, perWorker)
+		m.addSpeedRows(p, groups)
 	}
 	if strength&milpOrder != 0 && strength&milpKinds == 0 {
 		m.addOrderRows(p, perWorker)
@@ -406,7 +406,8 @@ func (p *Problem) buildMILP(ctx context.Context, combos []Combo, strength int) *
 }
 
 // milpPlan turns a MILP solution x into the chosen combination and an assignment: each stage's chosen
-// workers, fullest first so that the pouring rule of §5.3 leaves the least-used one partial. It fails
+// workers, fullest first so that the pouring rule of §5.3 leaves the least-used one partial (with
+// milpKinds, the hosts kindHosts hands out, all counted full: polish then picks the partial one). It fails
 // when the rounded choice cannot carry a stage's rate (the solver's tolerances).
 func (p *Problem) milpPlan(m *milpModel, x []float64) (Combo, Assignment, error) {
 	ci := 0

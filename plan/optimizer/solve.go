@@ -121,13 +121,17 @@ func SolveContext(ctx context.Context, p *Problem, cfg Config, solver string, ti
 //
 // On the largest fleets (more than sequentialMaxClasses classes) CBC's root on the strengthened model
 // alone outlasts the limit (999 distinct hosts: no plan and no bound in 50 s), so there the plain MILP runs
-// beside our search (exactBeside), in CBC and HiGHS racing where both are installed — the kinds model
-// in place of the plain one where the hosts come in kinds.
+// beside our search (exactBeside), in CBC and HiGHS racing where both are installed; where the hosts
+// come in kinds, the kinds model in both in its place (with one of them installed: the kinds model and
+// the plain one in it).
 func (p *Problem) exactPortfolio(ctx context.Context, h *Solution, herr error) (*Solution, error) {
 	nc := len(p.Classes())
 	cbc := nc > capCoverClasses && CBCAvailable() == nil
 	// counted: the hosts come in kinds (kinds.go) few enough that counting them pays.
-	nk := len(p.kinds())
+	nk := 0
+	if nc > capCoverClasses {
+		nk = len(p.kinds())
+	}
 	counted := nc > capCoverClasses && nk <= nc/2
 	if nc > sequentialMaxClasses {
 		var opts []milpOptions
@@ -369,6 +373,8 @@ func (p *Problem) raceMILP(ctx context.Context, opts []milpOptions) (*Solution, 
 // distinct hosts (2026-12-03 night, load about 3): the second solve (the strengthened model without the start, or the
 // plain model) took CPU from the first and found no better plans or bounds — 144 / 2 / 56 0.20 % raced
 // against 0.09 % alone, 297 / 2 / 55 0.10 % against 0.07 %; where proofs come, they come later.
+// (Where the hosts come in kinds the race is the kinds model's solves beside the strengthened model's,
+// at any size: the kinds solves are small and usually end first.)
 const raceMaxClasses = 100
 
 // sequentialMaxClasses is the largest fleet (in classes) on which CBC runs first on the strengthened MILP.
