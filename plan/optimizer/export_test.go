@@ -128,16 +128,7 @@ func (p *Problem) RoundKinds(a *Assignment) (*Solution, error) {
 	if x == nil {
 		return nil, fmt.Errorf("not a point of the kinds model")
 	}
-	c, b, err := p.milpPlan(m, x)
-	if err != nil {
-		return nil, err
-	}
-	order, err := p.TopoOrder()
-	if err != nil {
-		return nil, err
-	}
-	b, compute, comm := p.polish(b, order, func() bool { return false })
-	return &Solution{Assignment: b, Order: order, Compute: compute, Comm: comm, Total: compute + comm, Accuracy: c.Accuracy}, nil
+	return p.roundPoint(m, x)
 }
 
 // RoundKindCounts rounds a point of the kinds model given by hand — per (stage, a kind's first host):
@@ -154,6 +145,11 @@ func (p *Problem) RoundKindCounts(counts map[[2]int][2]float64) (*Solution, erro
 		}
 		x[m.y[col]], x[m.t[col]] = ct[0], ct[1]
 	}
+	return p.roundPoint(m, x)
+}
+
+// roundPoint is the plan of the point x of m as a solve would return it (milpPlan, then polish).
+func (p *Problem) roundPoint(m *milpModel, x []float64) (*Solution, error) {
 	c, b, err := p.milpPlan(m, x)
 	if err != nil {
 		return nil, err

@@ -39,12 +39,22 @@ func (p *Problem) kinds() [][]int {
 		}
 		return p.profileSpread(a, b) <= kindSpread
 	}
+	out := groupHosts(len(p.Workers), same)
+	for _, kind := range out {
+		sort.SliceStable(kind, func(i, j int) bool { return p.speedSum(kind[i]) > p.speedSum(kind[j]) })
+	}
+	return out
+}
+
+// groupHosts puts hosts 0..n−1 in groups, each host in the first group whose first host it is the same
+// as (same), else in a group of its own.
+func groupHosts(n int, same func(first, w int) bool) [][]int {
 	var out [][]int
-	for w := range p.Workers {
+	for w := range n {
 		placed := false
-		for k, kind := range out {
-			if same(kind[0], w) {
-				out[k] = append(kind, w)
+		for k, g := range out {
+			if same(g[0], w) {
+				out[k] = append(g, w)
 				placed = true
 				break
 			}
@@ -52,9 +62,6 @@ func (p *Problem) kinds() [][]int {
 		if !placed {
 			out = append(out, []int{w})
 		}
-	}
-	for _, kind := range out {
-		sort.SliceStable(kind, func(i, j int) bool { return p.speedSum(kind[i]) > p.speedSum(kind[j]) })
 	}
 	return out
 }

@@ -619,31 +619,8 @@ func (m *milpModel) addOrderRows(p *Problem, perWorker [][]int) {
 		}
 		return true
 	}
-	speed := func(w int) float64 {
-		t := 0.0
-		for v := range p.Nodes {
-			for _, caps := range p.Cap[v] {
-				t += caps[w]
-			}
-		}
-		return t
-	}
-	var kinds [][]int
-	for w := range p.Workers {
-		placed := false
-		for k, kind := range kinds {
-			if sameKind(kind[0], w) {
-				kinds[k] = append(kind, w)
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			kinds = append(kinds, []int{w})
-		}
-	}
-	for _, kind := range kinds {
-		sort.SliceStable(kind, func(i, j int) bool { return speed(kind[i]) > speed(kind[j]) })
+	for _, kind := range groupHosts(len(p.Workers), sameKind) {
+		sort.SliceStable(kind, func(i, j int) bool { return p.speedSum(kind[i]) > p.speedSum(kind[j]) })
 		for i := 1; i < len(kind); i++ {
 			a, b := kind[i-1], kind[i]
 			if len(perWorker[a]) == 0 || len(perWorker[b]) == 0 || !dominates(a, b) {
