@@ -196,7 +196,7 @@ func solveCBC(ctx context.Context, p *Problem, opt milpOptions) (sol *Solution, 
 	}
 	a, compute, comm := p.polish(a, order, func() bool { return ctx.Err() != nil })
 	total := compute + comm
-	tracef("cbc: plan %g (MILP objective %g)", total, dot(m.obj, x))
+	tracef("%s plan rounded and polished: %g (its MILP objective %g)", map[bool]string{false: "cbc", true: "highs"}[opt.HiGHS], total, dot(m.obj, x))
 	if math.IsInf(total, 1) {
 		return nil, lb, fmt.Errorf("cbc: the MILP's plan has backward traffic (a formulation error)")
 	}
@@ -482,6 +482,7 @@ func Engines() []string {
 	return out
 }
 
+// dot is Σ a[i]·b[i] (a MILP point's objective, for the trace).
 func dot(a, b []float64) float64 {
 	s := 0.0
 	for i := range a {
