@@ -66,6 +66,8 @@ func groupHosts(n int, same func(first, w int) bool) [][]int {
 	return out
 }
 
+// speedSum is host w's capacities summed over every stage and variant: the order of a kind's hosts,
+// fastest first.
 func (p *Problem) speedSum(w int) float64 {
 	t := 0.0
 	for v := range p.Nodes {
